@@ -1,1 +1,38 @@
-//! placeholder
+//! Portico's data plane.
+//!
+//! A [`Gateway`] holds the compiled route tables of every served stage behind one `ArcSwap`
+//! pointer: [`Gateway::publish`] compiles a new set of stages (deploy time) and swaps it in; each
+//! request does one atomic load and never touches the store. Requests in flight finish on the
+//! snapshot they started with.
+//!
+//! The request lifecycle follows API Gateway's phases — method request, integration request,
+//! integration, integration response, method response, log — see `docs/lifecycle.md`. Every error
+//! the gateway makes is a typed [`GatewayError`] rendered through the API's
+//! [`GatewayResponses`].
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use portico_gateway::{Gateway, GatewayConfig};
+//! let gateway = Gateway::new(GatewayConfig::default());
+//! gateway.publish(&[]); // stages from the store
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! portico_gateway::serve(gateway, listener, std::future::pending(), std::time::Duration::from_secs(10)).await
+//! # }
+//! ```
+
+pub mod access_log;
+pub mod addressing;
+mod body;
+pub mod compile;
+pub mod gateway_response;
+mod handler;
+pub mod mapping;
+pub mod metrics;
+mod server;
+pub mod uri;
+
+pub use body::GatewayBody;
+pub use compile::{CompileWarning, CompiledStage, ServingSnapshot, StageInput};
+pub use gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
+pub use handler::{Gateway, GatewayConfig};
+pub use server::serve;

@@ -1,0 +1,346 @@
+//! Deploy-time compilation: a stage plus its deployment snapshot becomes a [`CompiledStage`] —
+//! route trie, URI templates with stage variables substituted, selection regexes, metric handles
+//! and the access-log format. Requests only read what is built here.
+
+use crate::access_log::AccessLogFormat;
+use crate::gateway_response::GatewayResponses;
+use crate::mapping::{IntegrationResponses, RequestTemplates};
+use crate::metrics::{Labels, Registry, RouteMetrics};
+use crate::uri::{UriTemplate, substitute_stage_variables};
+use http::{HeaderValue, Method};
+use portico_model::{DeploymentSnapshot, Integration, IntegrationType, Resource, Stage};
+use portico_router::{Router, RouterBuilder};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One stage to serve, as the store hands it over.
+#[derive(Debug, Clone)]
+pub struct StageInput {
+    /// The API id.
+    pub api_id: String,
+    /// The stage (variables, settings, deployment id).
+    pub stage: Stage,
+    /// What the stage's deployment froze.
+    pub snapshot: DeploymentSnapshot,
+}
+
+/// A compiled method on a resource.
+#[derive(Debug)]
+pub struct Route {
+    /// `$context.resourceId`.
+    pub resource_id: String,
+    /// `$context.resourcePath`.
+    pub resource_path: String,
+    /// The method as declared (`GET`, `ANY`, …).
+    pub declared_method: String,
+    /// What runs.
+    pub integration: CompiledIntegration,
+    /// Metrics for this (api, stage, resource, method).
+    pub metrics: Arc<RouteMetrics>,
+}
+
+/// A compiled integration.
+#[derive(Debug)]
+pub enum CompiledIntegration {
+    /// `MOCK`.
+    Mock(MockIntegration),
+    /// `HTTP_PROXY`.
+    HttpProxy(HttpProxyIntegration),
+    /// Cannot run: answers 500 with this reason in the log.
+    Unavailable(String),
+}
+
+/// A `MOCK` integration.
+#[derive(Debug)]
+pub struct MockIntegration {
+    /// Request templates (their `statusCode` picks the integration response).
+    pub request_templates: RequestTemplates,
+    /// Integration responses.
+    pub responses: IntegrationResponses,
+}
+
+/// An `HTTP_PROXY` integration.
+#[derive(Debug)]
+pub struct HttpProxyIntegration {
+    /// Fixed backend method; `None` = the client's method (`ANY`).
+    pub method: Option<Method>,
+    /// The backend URI.
+    pub uri: UriTemplate,
+    /// `timeoutInMillis`.
+    pub timeout: Duration,
+}
+
+/// A stage ready to serve.
+#[derive(Debug)]
+pub struct CompiledStage {
+    /// API id.
+    pub api_id: String,
+    /// API name.
+    pub api_name: String,
+    /// Stage name.
+    pub stage_name: String,
+    /// Deployment served.
+    pub deployment_id: String,
+    /// Route table.
+    pub router: Router<Route>,
+    /// Gateway responses of the API.
+    pub responses: GatewayResponses,
+    /// Access-log format (the stage's, or Portico's JSON default).
+    pub access_log: AccessLogFormat,
+    /// Metrics for requests that matched no route.
+    pub unmatched_metrics: Arc<RouteMetrics>,
+    /// `x-amzn-apigateway-api-id` towards backends.
+    pub api_id_header: HeaderValue,
+    /// Whether the execute-api endpoint is disabled.
+    pub execute_api_disabled: bool,
+}
+
+/// Every API and stage being served: what one `ArcSwap` load returns.
+#[derive(Debug, Default)]
+pub struct ServingSnapshot {
+    apis: HashMap<String, HashMap<String, Arc<CompiledStage>>>,
+}
+
+impl ServingSnapshot {
+    /// The compiled stage, if served.
+    pub fn stage(&self, api_id: &str, stage: &str) -> Option<&Arc<CompiledStage>> {
+        self.apis.get(api_id)?.get(stage)
+    }
+
+    /// Whether the API is known at all.
+    pub fn has_api(&self, api_id: &str) -> bool {
+        self.apis.contains_key(api_id)
+    }
+
+    /// Every served (api id, stage name).
+    pub fn stages(&self) -> impl Iterator<Item = &Arc<CompiledStage>> {
+        self.apis.values().flat_map(|s| s.values())
+    }
+}
+
+/// A non-fatal problem found while compiling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileWarning {
+    /// `{apiId}/{stage} {METHOD} {path}` or `{apiId}/{stage}`.
+    pub location: String,
+    /// What is wrong and what the gateway does about it.
+    pub message: String,
+}
+
+/// Compiles every stage. A broken method never breaks its stage: it answers 500 and is reported.
+pub fn compile(inputs: &[StageInput], metrics: &Registry) -> (ServingSnapshot, Vec<CompileWarning>) {
+    let mut snapshot = ServingSnapshot::default();
+    let mut warnings = Vec::new();
+    for input in inputs {
+        let stage = compile_stage(input, metrics, &mut warnings);
+        snapshot
+            .apis
+            .entry(input.api_id.clone())
+            .or_default()
+            .insert(input.stage.stage_name.clone(), Arc::new(stage));
+    }
+    (snapshot, warnings)
+}
+
+fn compile_stage(
+    input: &StageInput,
+    metrics: &Registry,
+    warnings: &mut Vec<CompileWarning>,
+) -> CompiledStage {
+    let api = &input.snapshot.api;
+    let stage = &input.stage;
+    let stage_loc = format!("{}/{}", input.api_id, stage.stage_name);
+    let labels = |resource: &str, method: &str| Labels {
+        api: input.api_id.clone(),
+        api_name: api.name.clone(),
+        stage: stage.stage_name.clone(),
+        resource: resource.to_owned(),
+        method: method.to_owned(),
+    };
+    let mut builder = RouterBuilder::new();
+    for resource in &input.snapshot.resources {
+        for (verb, method) in &resource.resource_methods {
+            let location = format!("{stage_loc} {verb} {}", resource.path);
+            let mut warn = |message: String| {
+                warnings.push(CompileWarning {
+                    location: location.clone(),
+                    message,
+                })
+            };
+            let integration = match &method.method_integration {
+                Some(i) => compile_integration(i, resource, stage, &mut warn),
+                None => {
+                    warn("no integration defined for method; requests answer 500".into());
+                    CompiledIntegration::Unavailable("No integration defined for method".into())
+                }
+            };
+            let route = Route {
+                resource_id: resource.id.clone(),
+                resource_path: resource.path.clone(),
+                declared_method: verb.clone(),
+                integration,
+                metrics: metrics.route(labels(&resource.path, verb)),
+            };
+            if let Err(e) = builder.add(&resource.path, verb, route) {
+                warn(format!("route not served: {e}"));
+            }
+        }
+    }
+    let access_log = match stage
+        .access_log_settings
+        .as_ref()
+        .and_then(|s| s.format.as_deref())
+        .filter(|f| !f.trim().is_empty())
+    {
+        Some(f) => AccessLogFormat::parse(f),
+        None => AccessLogFormat::default(),
+    };
+    CompiledStage {
+        api_id: input.api_id.clone(),
+        api_name: api.name.clone(),
+        stage_name: stage.stage_name.clone(),
+        deployment_id: stage.deployment_id.clone(),
+        router: builder.build(),
+        responses: GatewayResponses::default(),
+        access_log,
+        unmatched_metrics: metrics.route(labels("", "")),
+        api_id_header: HeaderValue::from_str(&input.api_id)
+            .unwrap_or(HeaderValue::from_static("unknown")),
+        execute_api_disabled: api.disable_execute_api_endpoint,
+    }
+}
+
+fn compile_integration(
+    i: &Integration,
+    resource: &Resource,
+    stage: &Stage,
+    warn: &mut impl FnMut(String),
+) -> CompiledIntegration {
+    match i.kind {
+        IntegrationType::Mock => {
+            let responses = match IntegrationResponses::compile(i, &mut *warn) {
+                Ok(r) => r,
+                Err(e) => {
+                    warn(format!("{e}; requests answer 500"));
+                    return CompiledIntegration::Unavailable(e);
+                }
+            };
+            CompiledIntegration::Mock(MockIntegration {
+                request_templates: RequestTemplates::compile(i, &mut *warn),
+                responses,
+            })
+        }
+        IntegrationType::HttpProxy => match compile_http_proxy(i, resource, stage) {
+            Ok(p) => CompiledIntegration::HttpProxy(p),
+            Err(e) => {
+                warn(format!("{e}; requests answer 500"));
+                CompiledIntegration::Unavailable(e)
+            }
+        },
+        other => {
+            let reason = format!(
+                "integration type {} is not executed by this Portico version",
+                other.as_str()
+            );
+            warn(format!("{reason}; requests answer 500"));
+            CompiledIntegration::Unavailable(reason)
+        }
+    }
+}
+
+fn compile_http_proxy(
+    i: &Integration,
+    resource: &Resource,
+    stage: &Stage,
+) -> Result<HttpProxyIntegration, String> {
+    let raw = i
+        .uri
+        .as_deref()
+        .ok_or_else(|| "HTTP_PROXY integration has no uri".to_string())?;
+    let uri = substitute_stage_variables(raw, &stage.variables);
+    let resource_params: Vec<(&str, bool)> = resource
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(|p| match p.strip_suffix('+') {
+            Some(g) => (g, true),
+            None => (p, false),
+        })
+        .collect();
+    let param_source = |name: &str| -> Option<(String, bool)> {
+        let key = format!("integration.request.path.{name}");
+        let mapped = i
+            .request_parameters
+            .get(&key)
+            .and_then(|src| src.strip_prefix("method.request.path."));
+        let wanted = mapped.unwrap_or(name);
+        let wanted = wanted.strip_suffix('+').unwrap_or(wanted);
+        resource_params
+            .iter()
+            .find(|(p, _)| *p == wanted)
+            .map(|(p, greedy)| ((*p).to_owned(), *greedy))
+    };
+    let template = UriTemplate::compile(&uri, param_source)?;
+    if template.is_https() {
+        return Err(format!(
+            "https backends are not supported by this Portico version yet: {uri}"
+        ));
+    }
+    let method = match i.http_method.as_deref() {
+        None | Some("ANY") => None,
+        Some(m) => Some(
+            Method::from_bytes(m.as_bytes())
+                .map_err(|_| format!("invalid integration httpMethod {m}"))?,
+        ),
+    };
+    let timeout = i.timeout_in_millis.clamp(portico_model::MIN_TIMEOUT_MILLIS, 29_000);
+    if timeout != i.timeout_in_millis {
+        return Err(format!(
+            "timeoutInMillis {} is outside 50..29000",
+            i.timeout_in_millis
+        ));
+    }
+    Ok(HttpProxyIntegration {
+        method,
+        uri: template,
+        timeout: Duration::from_millis(timeout as u64),
+    })
+}
+
+/// Reads `statusCode` from a rendered MOCK request template (`{"statusCode": 200}`); 200 when the
+/// output has none.
+pub fn mock_status_code(rendered: &str) -> Option<u16> {
+    if rendered.trim().is_empty() {
+        return Some(200);
+    }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(rendered) {
+        return match v.get("statusCode") {
+            None => Some(200),
+            Some(serde_json::Value::Number(n)) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+            Some(_) => None,
+        };
+    }
+    // Not JSON (yet): find `"statusCode" : 123` leniently, as templates are often sloppy JSON.
+    let at = rendered.find("\"statusCode\"")?;
+    let rest = rendered[at + 12..].trim_start().strip_prefix(':')?.trim_start();
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mock_status_codes() {
+        assert_eq!(mock_status_code("{\"statusCode\": 404}"), Some(404));
+        assert_eq!(mock_status_code("{\"statusCode\": \"201\"}"), Some(201));
+        assert_eq!(mock_status_code(""), Some(200));
+        assert_eq!(mock_status_code("{}"), Some(200));
+        assert_eq!(mock_status_code("{\"statusCode\": 200, trailing}"), Some(200));
+        assert_eq!(mock_status_code("not json"), None);
+        assert_eq!(mock_status_code("{\"statusCode\": [1]}"), None);
+    }
+}

@@ -1,0 +1,459 @@
+//! The request lifecycle: resolve → method request → integration request → integration →
+//! integration response → method response → log. Short-circuits are returned values.
+
+use crate::access_log::{AccessLogRecord, AccessLogSink, epoch_millis};
+use crate::addressing;
+use crate::body::GatewayBody;
+use crate::compile::{
+    CompiledIntegration, CompiledStage, HttpProxyIntegration, MockIntegration, Route,
+    ServingSnapshot, StageInput, compile, mock_status_code,
+};
+use crate::gateway_response::{GatewayError, GatewayResponses};
+use crate::mapping::Selected;
+use crate::metrics::{Registry, RouteMetrics};
+use arc_swap::ArcSwap;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use portico_router::{Lookup, Params};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+/// AWS's payload limit for REST APIs.
+pub const MAX_PAYLOAD_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Data-plane settings.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Largest request body accepted (413 above).
+    pub max_body_bytes: u64,
+    /// Where access-log lines go.
+    pub access_log: AccessLogSink,
+    /// Idle time after which pooled upstream connections are closed (keep it under the backends'
+    /// keep-alive timeout).
+    pub upstream_idle_timeout: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: MAX_PAYLOAD_BYTES,
+            access_log: AccessLogSink::Off,
+            upstream_idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The data plane: compiled stages plus the shared upstream client, metrics and log sink.
+#[derive(Debug)]
+pub struct Gateway {
+    snapshot: ArcSwap<ServingSnapshot>,
+    metrics: Registry,
+    client: Client<HttpConnector, GatewayBody>,
+    config: GatewayConfig,
+}
+
+/// Ids every response carries.
+struct RequestIds {
+    request_id: HeaderValue,
+    apigw_id: HeaderValue,
+    trace_id: HeaderValue,
+}
+
+impl RequestIds {
+    fn new(epoch_ms: u64) -> Self {
+        let (a, b) = (fastrand::u64(..), fastrand::u64(..));
+        let request_id = format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            ((b >> 48) & 0x3fff) | 0x8000,
+            b & 0xffff_ffff_ffff
+        );
+        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut apigw = [b'='; 16];
+        let mut bits = a ^ b.rotate_left(17);
+        for slot in apigw.iter_mut().take(15) {
+            *slot = B64[(bits % 62) as usize];
+            bits = (bits / 62) ^ fastrand::u64(..);
+        }
+        let trace = format!(
+            "Root=1-{:08x}-{:012x}{:012x}",
+            epoch_ms / 1000,
+            a & 0xffff_ffff_ffff,
+            b & 0xffff_ffff_ffff
+        );
+        Self {
+            request_id: HeaderValue::from_str(&request_id)
+                .unwrap_or(HeaderValue::from_static("-")),
+            apigw_id: HeaderValue::from_bytes(&apigw).unwrap_or(HeaderValue::from_static("-")),
+            trace_id: HeaderValue::from_str(&trace).unwrap_or(HeaderValue::from_static("-")),
+        }
+    }
+}
+
+/// What the phases produced, for the log phase.
+struct Outcome {
+    response: Response<GatewayBody>,
+    integration_latency: Option<Duration>,
+    integration_status: Option<u16>,
+    error: Option<GatewayError>,
+}
+
+impl Outcome {
+    fn error(responses: &GatewayResponses, err: GatewayError) -> Self {
+        Self {
+            response: responses.render(&err),
+            integration_latency: None,
+            integration_status: None,
+            error: Some(err),
+        }
+    }
+}
+
+const HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+];
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+fn strip_hop_by_hop(h: &mut HeaderMap) {
+    if let Some(conn) = h.get(header::CONNECTION).and_then(|v| v.to_str().ok()) {
+        let named: Vec<HeaderName> = conn
+            .split(',')
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for n in named {
+            h.remove(n);
+        }
+    }
+    for n in HOP_BY_HOP {
+        h.remove(n);
+    }
+    h.remove("keep-alive");
+    h.remove("proxy-connection");
+    h.remove(header::PROXY_AUTHORIZATION);
+}
+
+fn protocol(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+impl Gateway {
+    /// A gateway serving nothing until [`Gateway::publish`] is called.
+    pub fn new(config: GatewayConfig) -> Arc<Self> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(config.upstream_idle_timeout)
+            .pool_max_idle_per_host(1024)
+            .retry_canceled_requests(true)
+            .set_host(true)
+            .build(connector);
+        Arc::new(Self {
+            snapshot: ArcSwap::from_pointee(ServingSnapshot::default()),
+            metrics: Registry::default(),
+            client,
+            config,
+        })
+    }
+
+    /// Compiles `stages` and makes them the served set, atomically. Returns what the compiler
+    /// reported (methods that answer 500, templates not evaluated, …).
+    pub fn publish(&self, stages: &[StageInput]) -> Vec<crate::CompileWarning> {
+        let (snapshot, warnings) = compile(stages, &self.metrics);
+        self.snapshot.store(Arc::new(snapshot));
+        self.metrics.reloads.fetch_add(1, Relaxed);
+        warnings
+    }
+
+    /// The served set right now.
+    pub fn snapshot(&self) -> Arc<ServingSnapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Registry {
+        &self.metrics
+    }
+
+    /// Handles one request end to end. Never fails: every problem becomes a gateway response.
+    pub async fn handle(&self, req: Request<Incoming>, remote: SocketAddr) -> Response<GatewayBody> {
+        let start = Instant::now();
+        let epoch_ms = epoch_millis();
+        let ids = RequestIds::new(epoch_ms);
+        let (parts, body) = req.into_parts();
+        let snapshot = self.snapshot.load();
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+
+        // Resolve API and stage.
+        let address = addressing::resolve(host, parts.uri.path());
+        let stage = address.and_then(|a| snapshot.stage(a.api_id, a.stage));
+        let Some((address, stage)) = address.zip(stage) else {
+            self.metrics.unrouted.fetch_add(1, Relaxed);
+            let err = GatewayError::missing_authentication_token();
+            let mut outcome = Outcome::error(&GatewayResponses::default(), err);
+            finish_headers(&mut outcome.response, &ids);
+            return outcome.response;
+        };
+        let stage: &CompiledStage = stage;
+
+        let lookup = if stage.execute_api_disabled {
+            Err(GatewayError::forbidden())
+        } else {
+            match stage.router.find(parts.method.as_str(), address.path) {
+                Lookup::Found(m) => Ok(m),
+                Lookup::NotFound => Err(GatewayError::missing_authentication_token()),
+            }
+        };
+        let (route, params, outcome) = match lookup {
+            Err(e) => (None, None, Outcome::error(&stage.responses, e)),
+            Ok(m) => {
+                let outcome = self
+                    .run_route(stage, m.value, &m.params, &parts, body, remote)
+                    .await;
+                (Some(m.value), Some(m.params), outcome)
+            }
+        };
+        drop(params);
+        let mut outcome = outcome;
+        finish_headers(&mut outcome.response, &ids);
+
+        // Log phase.
+        let latency = start.elapsed();
+        let status = outcome.response.status().as_u16();
+        let metrics: &RouteMetrics = match route {
+            Some(r) => &r.metrics,
+            None => &stage.unmatched_metrics,
+        };
+        metrics.record(status, latency, outcome.integration_latency);
+        if self.config.access_log.enabled() {
+            let ip = remote.ip().to_string();
+            let record = AccessLogRecord {
+                request_id: ids.request_id.to_str().unwrap_or("-"),
+                extended_request_id: ids.apigw_id.to_str().unwrap_or("-"),
+                source_ip: &ip,
+                user_agent: parts
+                    .headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-"),
+                http_method: parts.method.as_str(),
+                resource_path: route.map(|r| r.resource_path.as_str()).unwrap_or("-"),
+                resource_id: route.map(|r| r.resource_id.as_str()).unwrap_or("-"),
+                path: parts.uri.path(),
+                status,
+                protocol: protocol(parts.version),
+                response_length: outcome
+                    .response
+                    .headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .or_else(|| http_body::Body::size_hint(outcome.response.body()).exact()),
+                request_time_epoch_ms: epoch_ms,
+                integration_latency_ms: outcome.integration_latency.map(|d| d.as_millis() as u64),
+                integration_status: outcome.integration_status,
+                response_latency_ms: latency.as_millis() as u64,
+                api_id: &stage.api_id,
+                stage: &stage.stage_name,
+                domain_name: host.unwrap_or("-"),
+                error_message: outcome.error.as_ref().map(|e| e.message.as_ref()).unwrap_or(""),
+                error_response_type: outcome.error.as_ref().map(|e| e.kind.as_str()).unwrap_or(""),
+            };
+            self.config.access_log.write(stage.access_log.render(&record));
+        }
+        outcome.response
+    }
+
+    async fn run_route(
+        &self,
+        stage: &CompiledStage,
+        route: &Route,
+        params: &Params,
+        parts: &http::request::Parts,
+        body: Incoming,
+        remote: SocketAddr,
+    ) -> Outcome {
+        // Method request phase: payload limit (authorizers, keys, throttles, validation and cache
+        // join here as their issues land).
+        let too_large = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > self.config.max_body_bytes);
+        if too_large {
+            return Outcome::error(&stage.responses, GatewayError::request_too_large());
+        }
+        match &route.integration {
+            CompiledIntegration::Mock(m) => run_mock(stage, m, parts),
+            CompiledIntegration::HttpProxy(p) => {
+                self.run_http_proxy(stage, p, params, parts, body, remote)
+                    .await
+            }
+            CompiledIntegration::Unavailable(reason) => {
+                tracing::warn!(api = %stage.api_id, stage = %stage.stage_name,
+                    resource = %route.resource_path, method = %route.declared_method,
+                    "Execution failed due to configuration error: {reason}");
+                Outcome::error(&stage.responses, GatewayError::configuration_error())
+            }
+        }
+    }
+
+    async fn run_http_proxy(
+        &self,
+        stage: &CompiledStage,
+        p: &HttpProxyIntegration,
+        params: &Params,
+        parts: &http::request::Parts,
+        body: Incoming,
+        remote: SocketAddr,
+    ) -> Outcome {
+        // Integration request phase.
+        let uri = match p.uri.render(|n| params.get(n), parts.uri.query()) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(error = %e, "Execution failed due to configuration error: invalid endpoint address");
+                return Outcome::error(&stage.responses, GatewayError::configuration_error());
+            }
+        };
+        let mut req = Request::new(GatewayBody::from(body));
+        *req.method_mut() = p.method.clone().unwrap_or_else(|| parts.method.clone());
+        *req.uri_mut() = uri;
+        let headers = req.headers_mut();
+        *headers = parts.headers.clone();
+        strip_hop_by_hop(headers);
+        headers.remove(header::HOST);
+        let ip = remote.ip().to_string();
+        let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(prev) => format!("{prev}, {ip}"),
+            None => ip,
+        };
+        if let Ok(v) = HeaderValue::from_str(&xff) {
+            headers.insert("x-forwarded-for", v);
+        }
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        headers.insert("x-amzn-apigateway-api-id", stage.api_id_header.clone());
+        if !headers.contains_key(header::USER_AGENT) {
+            let ua = format!("AmazonAPIGateway_{}", stage.api_id);
+            if let Ok(v) = HeaderValue::from_str(&ua) {
+                headers.insert(header::USER_AGENT, v);
+            }
+        }
+
+        // Integration phase.
+        let started = Instant::now();
+        let result = tokio::time::timeout(p.timeout, self.client.request(req)).await;
+        let integration_latency = Some(started.elapsed());
+        let upstream = match result {
+            Err(_) => {
+                return Outcome {
+                    integration_latency,
+                    ..Outcome::error(&stage.responses, GatewayError::integration_timeout())
+                };
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(api = %stage.api_id, stage = %stage.stage_name, error = %e,
+                    connect = e.is_connect(), "Execution failed due to an integration error");
+                return Outcome {
+                    integration_latency,
+                    ..Outcome::error(&stage.responses, GatewayError::integration_unreachable())
+                };
+            }
+            Ok(Ok(r)) => r,
+        };
+
+        // Integration response + method response phases: pass through.
+        let integration_status = Some(upstream.status().as_u16());
+        let mut response = upstream.map(GatewayBody::from);
+        strip_hop_by_hop(response.headers_mut());
+        Outcome {
+            response,
+            integration_latency,
+            integration_status,
+            error: None,
+        }
+    }
+}
+
+fn run_mock(stage: &CompiledStage, m: &MockIntegration, parts: &http::request::Parts) -> Outcome {
+    // Integration request: the request template's statusCode selects the integration response.
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let rendered = match m.request_templates.select(content_type) {
+        Selected::Template(t) => t.render(),
+        Selected::Passthrough => "",
+        Selected::Unsupported => {
+            return Outcome::error(&stage.responses, GatewayError::unsupported_media_type());
+        }
+    };
+    let Some(code) = mock_status_code(rendered) else {
+        tracing::warn!(api = %stage.api_id, "Execution failed due to configuration error: mock request template has no valid statusCode");
+        return Outcome::error(&stage.responses, GatewayError::configuration_error());
+    };
+    let mut buf = itoa_u16(code);
+    let Some(ir) = m.responses.select(buf.as_str()) else {
+        tracing::warn!(api = %stage.api_id, status = code,
+            "Execution failed due to configuration error: No match for output mapping and no default output mapping configured");
+        return Outcome::error(&stage.responses, GatewayError::configuration_error());
+    };
+    buf.clear();
+    // Integration response → method response.
+    let (content_type, body) = match &ir.template {
+        Some((ct, t)) => (ct.clone(), GatewayBody::full(t.render().to_owned())),
+        None => (HeaderValue::from_static("application/json"), GatewayBody::Empty),
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = ir.status;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, content_type);
+    for (n, v) in &ir.headers {
+        h.insert(n.clone(), v.clone());
+    }
+    Outcome {
+        response,
+        integration_latency: None,
+        integration_status: Some(code),
+        error: None,
+    }
+}
+
+fn itoa_u16(n: u16) -> String {
+    n.to_string()
+}
+
+/// Method response phase, last step: the ids every response carries.
+fn finish_headers(resp: &mut Response<GatewayBody>, ids: &RequestIds) {
+    let h = resp.headers_mut();
+    h.insert("x-amzn-requestid", ids.request_id.clone());
+    h.insert("x-amz-apigw-id", ids.apigw_id.clone());
+    h.insert("x-amzn-trace-id", ids.trace_id.clone());
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        *resp.status_mut() = StatusCode::BAD_GATEWAY;
+    }
+}

@@ -1,0 +1,274 @@
+//! Mapping templates and integration responses, prepared at deploy time.
+//!
+//! This is the seam where the Velocity engine plugs in: [`MappingTemplate::render`] receives the
+//! request context and returns the rendered text. Until the engine lands, templates render as their
+//! literal text (what AWS renders for a template without `$` references or `#` directives), and a
+//! template that uses Velocity syntax is reported when the stage is compiled.
+
+use http::{HeaderName, HeaderValue, StatusCode};
+use portico_model::{Integration, Map};
+use regex::Regex;
+use std::sync::Arc;
+
+/// A compiled mapping template.
+#[derive(Debug, Clone)]
+pub struct MappingTemplate {
+    source: Arc<str>,
+}
+
+impl MappingTemplate {
+    /// Prepares a template; returns it and whether it uses Velocity syntax not yet evaluated.
+    pub fn compile(source: &str) -> (Self, bool) {
+        let dynamic = source.contains('$') || source.contains('#');
+        (
+            Self {
+                source: Arc::from(source),
+            },
+            dynamic,
+        )
+    }
+
+    /// Renders the template.
+    pub fn render(&self) -> &str {
+        &self.source
+    }
+}
+
+/// `passthroughBehavior`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passthrough {
+    /// Pass the body through when no template matches the content type (default).
+    WhenNoMatch,
+    /// Pass through only when the integration has no templates at all.
+    WhenNoTemplates,
+    /// Never pass through: 415 when no template matches.
+    Never,
+}
+
+/// What template selection decided.
+#[derive(Debug)]
+pub enum Selected<'a> {
+    /// Render this template.
+    Template(&'a MappingTemplate),
+    /// Pass the body through unchanged.
+    Passthrough,
+    /// Reject with 415 Unsupported Media Type.
+    Unsupported,
+}
+
+/// Request templates by content type plus the passthrough rule.
+#[derive(Debug, Clone)]
+pub struct RequestTemplates {
+    templates: Vec<(String, MappingTemplate)>,
+    passthrough: Passthrough,
+}
+
+impl RequestTemplates {
+    /// Compiles an integration's request templates; `warn` receives Velocity-syntax notices.
+    pub fn compile(integration: &Integration, mut warn: impl FnMut(String)) -> Self {
+        let passthrough = match integration.passthrough_behavior.as_deref() {
+            Some(p) if p.eq_ignore_ascii_case("NEVER") => Passthrough::Never,
+            Some(p) if p.eq_ignore_ascii_case("WHEN_NO_TEMPLATES") => Passthrough::WhenNoTemplates,
+            _ => Passthrough::WhenNoMatch,
+        };
+        let templates = integration
+            .request_templates
+            .iter()
+            .map(|(ct, src)| {
+                let (t, dynamic) = MappingTemplate::compile(src);
+                if dynamic {
+                    warn(format!(
+                        "request template for {ct} uses Velocity syntax, which this version renders as literal text"
+                    ));
+                }
+                (ct.to_ascii_lowercase(), t)
+            })
+            .collect();
+        Self {
+            templates,
+            passthrough,
+        }
+    }
+
+    /// Chooses by the request's `Content-Type` (absent → `application/json`), as AWS does.
+    pub fn select(&self, content_type: Option<&str>) -> Selected<'_> {
+        let ct = content_type
+            .map(|c| c.split(';').next().unwrap_or("").trim())
+            .filter(|c| !c.is_empty())
+            .unwrap_or("application/json");
+        if let Some((_, t)) = self
+            .templates
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(ct))
+        {
+            return Selected::Template(t);
+        }
+        match self.passthrough {
+            Passthrough::WhenNoMatch => Selected::Passthrough,
+            Passthrough::WhenNoTemplates if self.templates.is_empty() => Selected::Passthrough,
+            _ => Selected::Unsupported,
+        }
+    }
+}
+
+/// One compiled integration response.
+#[derive(Debug, Clone)]
+pub struct CompiledIntegrationResponse {
+    /// The method response status.
+    pub status: StatusCode,
+    /// Headers with literal values (`method.response.header.X = 'v'`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The response template and its content type.
+    pub template: Option<(HeaderValue, MappingTemplate)>,
+}
+
+/// Integration responses with their selection patterns compiled.
+#[derive(Debug, Clone, Default)]
+pub struct IntegrationResponses {
+    patterned: Vec<(Regex, CompiledIntegrationResponse)>,
+    default: Option<CompiledIntegrationResponse>,
+}
+
+/// Largest compiled selection-pattern program.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+impl IntegrationResponses {
+    /// Compiles the integration's responses. Errors name the offending response.
+    pub fn compile(integration: &Integration, mut warn: impl FnMut(String)) -> Result<Self, String> {
+        let mut out = Self::default();
+        for (key, ir) in &integration.integration_responses {
+            let status = ir
+                .status_code
+                .parse::<u16>()
+                .ok()
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .filter(|s| (100..600).contains(&s.as_u16()))
+                .ok_or_else(|| format!("integration response {key}: invalid statusCode {}", ir.status_code))?;
+            let headers = literal_headers(&ir.response_parameters, &mut warn);
+            let template = pick_response_template(&ir.response_templates).map(|(ct, src)| {
+                let (t, dynamic) = MappingTemplate::compile(src);
+                if dynamic {
+                    warn(format!(
+                        "response template for status {key} uses Velocity syntax, which this version renders as literal text"
+                    ));
+                }
+                (
+                    HeaderValue::from_str(ct).unwrap_or(HeaderValue::from_static("application/json")),
+                    t,
+                )
+            });
+            let compiled = CompiledIntegrationResponse {
+                status,
+                headers,
+                template,
+            };
+            match ir.selection_pattern.as_deref().filter(|p| !p.is_empty()) {
+                Some(p) => {
+                    let re = regex::RegexBuilder::new(&format!("^(?:{p})$"))
+                        .size_limit(REGEX_SIZE_LIMIT)
+                        .build()
+                        .map_err(|e| format!("integration response {key}: invalid selectionPattern: {e}"))?;
+                    out.patterned.push((re, compiled));
+                }
+                None => out.default = Some(compiled),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Picks the response whose pattern matches `selector` (backend status or error message), else
+    /// the default one.
+    pub fn select(&self, selector: &str) -> Option<&CompiledIntegrationResponse> {
+        self.patterned
+            .iter()
+            .find(|(re, _)| re.is_match(selector))
+            .map(|(_, r)| r)
+            .or(self.default.as_ref())
+    }
+}
+
+fn pick_response_template(templates: &Map<String>) -> Option<(&str, &str)> {
+    templates
+        .get_key_value("application/json")
+        .or_else(|| templates.iter().next())
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
+/// `method.response.header.X = 'literal'` pairs; other sources arrive with the Velocity issue.
+fn literal_headers(params: &Map<String>, warn: &mut impl FnMut(String)) -> Vec<(HeaderName, HeaderValue)> {
+    let mut out = Vec::new();
+    for (dest, src) in params {
+        let Some(name) = dest.strip_prefix("method.response.header.") else {
+            warn(format!("response parameter {dest}: unsupported destination"));
+            continue;
+        };
+        let literal = src
+            .strip_prefix('\'')
+            .and_then(|s| s.strip_suffix('\''));
+        let Some(value) = literal else {
+            warn(format!(
+                "response parameter {dest}: only 'literal' values are supported in this version (got {src})"
+            ));
+            continue;
+        };
+        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            (Ok(n), Ok(v)) => out.push((n, v)),
+            _ => warn(format!("response parameter {dest}: invalid header name or value")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portico_model::{IntegrationResponse, IntegrationType};
+
+    fn ir(status: &str, pattern: Option<&str>) -> IntegrationResponse {
+        IntegrationResponse {
+            status_code: status.into(),
+            selection_pattern: pattern.map(Into::into),
+            response_parameters: Map::from([(
+                "method.response.header.X-Kind".to_string(),
+                format!("'{status}'"),
+            )]),
+            response_templates: Map::from([("application/json".to_string(), format!("{{\"s\":{status}}}"))]),
+            content_handling: None,
+        }
+    }
+
+    #[test]
+    fn selection_by_pattern_then_default() {
+        let mut i = Integration::new(IntegrationType::Mock);
+        i.integration_responses.insert("200".into(), ir("200", None));
+        i.integration_responses.insert("404".into(), ir("404", Some("4\\d\\d")));
+        let r = IntegrationResponses::compile(&i, |_| {}).unwrap();
+        assert_eq!(r.select("404").unwrap().status, 404);
+        assert_eq!(r.select("200").unwrap().status, 200);
+        assert_eq!(r.select("1404").unwrap().status, 200, "patterns match whole strings");
+        assert_eq!(r.select("404").unwrap().headers[0].1, "404");
+    }
+
+    #[test]
+    fn bad_pattern_is_an_error() {
+        let mut i = Integration::new(IntegrationType::Mock);
+        i.integration_responses.insert("200".into(), ir("200", Some("(")));
+        assert!(IntegrationResponses::compile(&i, |_| {}).is_err());
+    }
+
+    #[test]
+    fn template_selection_and_passthrough() {
+        let mut i = Integration::new(IntegrationType::Mock);
+        i.request_templates.insert("application/json".into(), "{\"statusCode\": 200}".into());
+        let t = RequestTemplates::compile(&i, |_| {});
+        assert!(matches!(t.select(None), Selected::Template(_)));
+        assert!(matches!(t.select(Some("application/json; charset=utf-8")), Selected::Template(_)));
+        assert!(matches!(t.select(Some("text/plain")), Selected::Passthrough));
+        i.passthrough_behavior = Some("NEVER".into());
+        let t = RequestTemplates::compile(&i, |_| {});
+        assert!(matches!(t.select(Some("text/plain")), Selected::Unsupported));
+        i.passthrough_behavior = Some("WHEN_NO_TEMPLATES".into());
+        let t = RequestTemplates::compile(&i, |_| {});
+        assert!(matches!(t.select(Some("text/plain")), Selected::Unsupported));
+    }
+}

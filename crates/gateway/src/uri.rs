@@ -1,0 +1,220 @@
+//! Integration URI templates, prepared at deploy time.
+//!
+//! `${stageVariables.x}` is substituted when the stage is compiled (stage variables are part of the
+//! deployment's snapshot); `{param}` placeholders become slots filled per request with the
+//! percent-encoded path parameter values.
+
+use http::Uri;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use std::collections::BTreeMap;
+
+/// Characters encoded in a single path segment value.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'%')
+    .add(b'/')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|');
+/// Greedy values keep their slashes.
+const GREEDY: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'%')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|');
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    /// A request path parameter; `greedy` keeps `/` unencoded.
+    Param {
+        name: String,
+        greedy: bool,
+    },
+}
+
+/// A compiled integration URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UriTemplate {
+    parts: Vec<Part>,
+    has_query: bool,
+    len_hint: usize,
+}
+
+/// Substitutes `${stageVariables.name}`; unknown variables become empty strings, as in AWS.
+pub fn substitute_stage_variables(s: &str, vars: &BTreeMap<String, String>) -> String {
+    const OPEN: &str = "${stageVariables.";
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(OPEN) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + OPEN.len()..];
+        match after.find('}') {
+            Some(end) => {
+                if let Some(v) = vars.get(&after[..end]) {
+                    out.push_str(v);
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+impl UriTemplate {
+    /// Compiles `uri` (after stage-variable substitution). `param_source` maps a placeholder name to
+    /// the request path parameter that fills it and whether that parameter is greedy.
+    pub fn compile(
+        uri: &str,
+        param_source: impl Fn(&str) -> Option<(String, bool)>,
+    ) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut rest = uri;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}') else {
+                return Err(format!("unbalanced '{{' in integration URI {uri}"));
+            };
+            if open > 0 {
+                parts.push(Part::Literal(rest[..open].to_owned()));
+            }
+            let name = &rest[open + 1..open + close];
+            let name = name.strip_suffix('+').unwrap_or(name);
+            let Some((source, greedy)) = param_source(name) else {
+                return Err(format!(
+                    "integration URI placeholder {{{name}}} has no matching path parameter"
+                ));
+            };
+            parts.push(Part::Param {
+                name: source,
+                greedy,
+            });
+            rest = &rest[open + close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.to_owned()));
+        }
+        let probe: String = parts
+            .iter()
+            .map(|p| match p {
+                Part::Literal(s) => s.as_str(),
+                Part::Param { .. } => "x",
+            })
+            .collect();
+        let parsed: Uri = probe
+            .parse()
+            .map_err(|e| format!("invalid integration URI {uri}: {e}"))?;
+        match parsed.scheme_str() {
+            Some("http") | Some("https") => {}
+            _ => return Err(format!("integration URI must be an absolute http(s) URL: {uri}")),
+        }
+        if parsed.authority().is_none() {
+            return Err(format!("integration URI has no host: {uri}"));
+        }
+        Ok(Self {
+            has_query: probe.contains('?'),
+            len_hint: probe.len(),
+            parts,
+        })
+    }
+
+    /// Whether the URI uses `https`.
+    pub fn is_https(&self) -> bool {
+        matches!(self.parts.first(), Some(Part::Literal(s)) if s.starts_with("https:"))
+    }
+
+    /// Builds the backend URI for one request.
+    pub fn render<'a>(
+        &self,
+        param: impl Fn(&str) -> Option<&'a str>,
+        query: Option<&str>,
+    ) -> Result<Uri, http::uri::InvalidUri> {
+        let mut out = String::with_capacity(self.len_hint + 64);
+        for p in &self.parts {
+            match p {
+                Part::Literal(s) => out.push_str(s),
+                Part::Param { name, greedy } => {
+                    let v = param(name).unwrap_or("");
+                    let set = if *greedy { GREEDY } else { SEGMENT };
+                    out.extend(utf8_percent_encode(v, set));
+                }
+            }
+        }
+        if let Some(q) = query.filter(|q| !q.is_empty()) {
+            out.push(if self.has_query { '&' } else { '?' });
+            out.push_str(q);
+        }
+        Uri::try_from(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(name: &str) -> Option<(String, bool)> {
+        match name {
+            "id" => Some(("id".into(), false)),
+            "proxy" => Some(("proxy".into(), true)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn stage_variables() {
+        let vars = BTreeMap::from([("host".to_string(), "127.0.0.1:9".to_string())]);
+        assert_eq!(
+            substitute_stage_variables("http://${stageVariables.host}/a${stageVariables.none}", &vars),
+            "http://127.0.0.1:9/a"
+        );
+        assert_eq!(substitute_stage_variables("x${stageVariables.y", &vars), "x${stageVariables.y");
+    }
+
+    #[test]
+    fn render_params_and_query() {
+        let t = UriTemplate::compile("http://b:1/pets/{id}/f/{proxy}", src).unwrap();
+        let u = t
+            .render(
+                |n| match n {
+                    "id" => Some("a/b c"),
+                    "proxy" => Some("x/y z"),
+                    _ => None,
+                },
+                Some("q=1"),
+            )
+            .unwrap();
+        assert_eq!(u.to_string(), "http://b:1/pets/a%2Fb%20c/f/x/y%20z?q=1");
+        let t = UriTemplate::compile("http://b/x?fixed=1", src).unwrap();
+        assert_eq!(t.render(|_| None, Some("a=2")).unwrap().to_string(), "http://b/x?fixed=1&a=2");
+    }
+
+    #[test]
+    fn rejects_bad_uris() {
+        assert!(UriTemplate::compile("ftp://b/x", src).is_err());
+        assert!(UriTemplate::compile("/relative", src).is_err());
+        assert!(UriTemplate::compile("http://b/{nope}", src).is_err());
+        assert!(UriTemplate::compile("http://b/{id", src).is_err());
+        assert!(UriTemplate::compile("http:///x", src).is_err());
+    }
+}
