@@ -1,0 +1,178 @@
+//! `portico serve` and `portico routes`.
+
+use crate::cli::{ServeArgs, StoreArgs};
+use crate::import::{import_file, print_invoke_urls};
+use anyhow::Context;
+use portico_gateway::access_log::AccessLogSink;
+use portico_gateway::{Gateway, GatewayConfig, StageInput};
+use portico_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    if !args.admin_listen.ip().is_loopback() {
+        anyhow::bail!(
+            "refusing to bind the management listener to non-loopback {}: management credentials \
+             are not supported yet, so it only binds to 127.0.0.1 or ::1",
+            args.admin_listen
+        );
+    }
+    let store = Store::open(&args.store.data_dir)
+        .await
+        .context("cannot open the store")?;
+    for file in &args.imports {
+        let outcome = import_file(&store, file, &args.deploy).await?;
+        print_invoke_urls(&outcome, args.listen);
+    }
+
+    let access_log = match args.access_log.as_str() {
+        "off" | "none" => AccessLogSink::Off,
+        "stdout" => AccessLogSink::spawn(Box::new(std::io::stdout()))?,
+        "stderr" => AccessLogSink::spawn(Box::new(std::io::stderr()))?,
+        path => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open access log {path}"))?;
+            AccessLogSink::spawn(Box::new(std::io::BufWriter::new(f)))?
+        }
+    };
+    let gateway = Gateway::new(GatewayConfig {
+        access_log,
+        ..GatewayConfig::default()
+    });
+    let seq = store.change_seq().await?;
+    publish(&store, &gateway).await?;
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let admin = tokio::net::TcpListener::bind(args.admin_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.admin_listen))?;
+    println!("portico: data plane listening on http://{}", listener.local_addr()?);
+    println!("portico: management listening on http://{}", admin.local_addr()?);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let admin_task = tokio::spawn(portico_admin::serve(
+        admin,
+        gateway.clone(),
+        wait_stop(stop_rx.clone()),
+    ));
+    let reload_task = tokio::spawn(reload_loop(
+        store.clone(),
+        gateway.clone(),
+        seq,
+        Duration::from_millis(args.reload_interval_ms.max(10)),
+        stop_rx.clone(),
+    ));
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested");
+        let _ = stop_tx.send(true);
+    });
+    portico_gateway::serve(
+        gateway,
+        listener,
+        wait_stop(stop_rx),
+        Duration::from_secs(args.shutdown_grace_secs),
+    )
+    .await?;
+    let _ = reload_task.await;
+    let _ = admin_task.await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_stop(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Loads every stage from the store and swaps the compiled set in.
+async fn publish(store: &Store, gateway: &Arc<Gateway>) -> anyhow::Result<()> {
+    let stages: Vec<StageInput> = store
+        .serving_stages()
+        .await?
+        .into_iter()
+        .map(|s| StageInput {
+            api_id: s.api_id,
+            stage: s.stage,
+            snapshot: s.snapshot,
+        })
+        .collect();
+    let n = stages.len();
+    for w in gateway.publish(&stages) {
+        tracing::warn!(location = %w.location, "{}", w.message);
+    }
+    tracing::info!(stages = n, "deployments published");
+    Ok(())
+}
+
+/// Follows the store's change feed; a failed poll keeps the current deployments serving.
+async fn reload_loop(
+    store: Store,
+    gateway: Arc<Gateway>,
+    mut seen: i64,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        match store.change_seq().await {
+            Ok(seq) if seq != seen => match publish(&store, &gateway).await {
+                Ok(()) => seen = seq,
+                Err(e) => tracing::warn!(error = %e, "reload failed; previous deployments keep serving"),
+            },
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the change feed"),
+        }
+    }
+}
+
+pub async fn routes(args: StoreArgs) -> anyhow::Result<()> {
+    let store = Store::open(&args.data_dir).await?;
+    let gateway = Gateway::new(GatewayConfig::default());
+    publish(&store, &gateway).await?;
+    let snapshot = gateway.snapshot();
+    let mut stages: Vec<_> = snapshot.stages().collect();
+    stages.sort_by(|a, b| (&a.api_id, &a.stage_name).cmp(&(&b.api_id, &b.stage_name)));
+    for s in stages {
+        println!(
+            "{} ({}) stage {} deployment {}",
+            s.api_id, s.api_name, s.stage_name, s.deployment_id
+        );
+        println!("{}", s.router.explain());
+    }
+    store.close().await;
+    Ok(())
+}
