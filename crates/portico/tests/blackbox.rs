@@ -1,0 +1,370 @@
+//! Black-box tests: a real `portico` process, real upstreams, a real HTTP client.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::{Portico, Upstream, write_spec};
+
+/// An API with mock, proxy and greedy routes, stage variables for the backend, a slow route with a
+/// short timeout and a route to a dead port.
+fn spec(title: &str, mock_body: &str) -> String {
+    format!(
+        r#"
+openapi: 3.0.1
+info: {{title: {title}, version: "1"}}
+paths:
+  /ping:
+    get:
+      responses: {{"200": {{description: ok}}}}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
+        responses:
+          default:
+            statusCode: "200"
+            responseParameters: {{method.response.header.X-Mock: "'yes'"}}
+            responseTemplates: {{application/json: '{mock_body}'}}
+  /teapot:
+    post:
+      responses: {{"418": {{description: tea}}}}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{application/json: '{{"statusCode": 418}}'}}
+        responses:
+          "4\\d\\d":
+            statusCode: "418"
+            responseTemplates: {{application/json: '{{"tea": true}}'}}
+          default:
+            statusCode: "200"
+  /pets/{{petId}}:
+    get:
+      parameters: [{{name: petId, in: path, required: true, schema: {{type: string}}}}]
+      responses: {{"200": {{description: ok}}}}
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://${{stageVariables.backend}}/backend/pets/{{petId}}
+        requestParameters: {{integration.request.path.petId: method.request.path.petId}}
+  /pets/special:
+    get:
+      responses: {{"200": {{description: ok}}}}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
+        responses: {{default: {{statusCode: "200", responseTemplates: {{application/json: '"special"'}}}}}}
+  /files/{{proxy+}}:
+    x-amazon-apigateway-any-method:
+      parameters: [{{name: proxy, in: path, required: true, schema: {{type: string}}}}]
+      responses: {{"200": {{description: ok}}}}
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: ANY
+        uri: http://${{stageVariables.backend}}/files/{{proxy}}
+  /slow:
+    get:
+      responses: {{"200": {{description: ok}}}}
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://${{stageVariables.backend}}/slow/3000
+        timeoutInMillis: 300
+  /dead:
+    get:
+      responses: {{"200": {{description: ok}}}}
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://${{stageVariables.dead}}/x
+  /status/{{code}}:
+    get:
+      parameters: [{{name: code, in: path, required: true, schema: {{type: string}}}}]
+      responses: {{"200": {{description: ok}}}}
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://${{stageVariables.backend}}/status/{{code}}
+"#
+    )
+}
+
+/// A port nothing listens on.
+fn dead_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+struct Fixture {
+    gw: Portico,
+    up: Upstream,
+    api: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let up = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_spec(dir.path(), "api.yaml", &spec("pets", r#"{"v": 1}"#));
+    let backend = format!("backend={}", up.addr);
+    let dead = format!("dead=127.0.0.1:{}", dead_port());
+    let gw = Portico::start(&[
+        "--import",
+        file.to_str().unwrap(),
+        "--stage",
+        "test",
+        "--stage-variable",
+        &backend,
+        "--stage-variable",
+        &dead,
+    ]);
+    let api = gw.api_id("pets");
+    Fixture {
+        gw,
+        up,
+        api,
+        _dir: dir,
+    }
+}
+
+fn assert_aws_ids(r: &reqwest::Response) {
+    let id = r.headers()["x-amzn-requestid"].to_str().unwrap();
+    assert_eq!(id.len(), 36, "request id is a UUID: {id}");
+    assert!(r.headers().contains_key("x-amz-apigw-id"));
+    assert!(r.headers()["x-amzn-trace-id"].to_str().unwrap().starts_with("Root=1-"));
+}
+
+#[tokio::test]
+async fn mock_routes_answer_through_both_addressing_styles() {
+    let f = fixture().await;
+    let plain = reqwest::Client::new();
+    let by_host = f.gw.host_client(&f.api);
+    for (client, url) in [
+        (&plain, f.gw.path_url(&f.api, "test", "/ping")),
+        (&by_host, f.gw.host_url(&f.api, "test", "/ping")),
+    ] {
+        let r = client.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        assert_eq!(r.headers()["x-mock"], "yes");
+        assert_eq!(r.headers()["content-type"], "application/json");
+        assert_aws_ids(&r);
+        assert_eq!(r.text().await.unwrap(), r#"{"v": 1}"#);
+    }
+    // The request template's statusCode selects the integration response by selectionPattern.
+    let r = plain
+        .post(f.gw.path_url(&f.api, "test", "/teapot"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 418);
+    assert_eq!(r.text().await.unwrap(), r#"{"tea": true}"#);
+    // A literal resource beats the {petId} sibling.
+    let r = plain
+        .get(f.gw.path_url(&f.api, "test", "/pets/special"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "\"special\"");
+    assert_eq!(f.up.seen.requests.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn unknown_paths_wrong_methods_and_unknown_stages_get_missing_authentication_token() {
+    let f = fixture().await;
+    let c = reqwest::Client::new();
+    let cases = [
+        ("GET", f.gw.path_url(&f.api, "test", "/nope")),
+        ("DELETE", f.gw.path_url(&f.api, "test", "/ping")),
+        ("GET", f.gw.path_url(&f.api, "test", "/files")),
+        ("GET", f.gw.path_url(&f.api, "nostage", "/ping")),
+        ("GET", f.gw.path_url("noapi", "test", "/ping")),
+        ("GET", format!("http://{}/", f.gw.addr)),
+    ];
+    for (method, url) in cases {
+        let r = c
+            .request(method.parse().unwrap(), &url)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{method} {url}");
+        assert_eq!(r.headers()["x-amzn-errortype"], "MissingAuthenticationTokenException");
+        assert_eq!(r.headers()["content-type"], "application/json");
+        assert_aws_ids(&r);
+        assert_eq!(r.text().await.unwrap(), r#"{"message":"Missing Authentication Token"}"#);
+    }
+}
+
+#[tokio::test]
+async fn http_proxy_forwards_params_query_headers_and_body() {
+    let f = fixture().await;
+    let c = f.gw.host_client(&f.api);
+    let r = c
+        .get(f.gw.host_url(&f.api, "test", "/pets/a%20b?x=1&x=2"))
+        .header("x-custom", "kept")
+        .header("connection", "keep-alive, x-hop")
+        .header("x-hop", "dropped")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-upstream"], "yes");
+    assert!(!r.headers().contains_key("x-drop-me"), "hop-by-hop response header removed");
+    assert_aws_ids(&r);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["path"], "/backend/pets/a%20b");
+    assert_eq!(body["query"], "x=1&x=2");
+    let seen = f.up.seen.last.lock().unwrap().clone().unwrap();
+    assert_eq!(seen.header("x-custom"), Some("kept"));
+    assert_eq!(seen.header("x-hop"), None, "headers named in Connection are not forwarded");
+    assert_eq!(seen.header("x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(seen.header("host"), Some(f.up.addr.to_string().as_str()));
+    assert_eq!(seen.header("x-amzn-apigateway-api-id"), Some(f.api.as_str()));
+
+    // Greedy {proxy+} with ANY: method, nested path and body pass through.
+    let c = reqwest::Client::new();
+    let r = c
+        .put(f.gw.path_url(&f.api, "test", "/files/a/b/c.txt?q=z"))
+        .body("payload")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["method"], "PUT");
+    assert_eq!(body["path"], "/files/a/b/c.txt");
+    assert_eq!(body["query"], "q=z");
+    assert_eq!(body["body"], "payload");
+
+    // Backend errors pass through untouched in proxy mode.
+    let r = c
+        .get(f.gw.path_url(&f.api, "test", "/status/503"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(!r.headers().contains_key("x-amzn-errortype"));
+    assert_eq!(r.text().await.unwrap(), "status 503");
+}
+
+#[tokio::test]
+async fn large_bodies_stream_both_ways() {
+    let f = fixture().await;
+    let payload = "x".repeat(3 * 1024 * 1024);
+    let r = reqwest::Client::new()
+        .post(f.gw.path_url(&f.api, "test", "/files/big"))
+        .body(payload.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["body"].as_str().unwrap().len(), payload.len());
+    // Over the 10 MB REST payload limit: 413 before the upstream sees anything.
+    let before = f.up.seen.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let r = reqwest::Client::new()
+        .post(f.gw.path_url(&f.api, "test", "/files/too-big"))
+        .body(vec![b'y'; 10 * 1024 * 1024 + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(f.up.seen.requests.load(std::sync::atomic::Ordering::SeqCst), before);
+}
+
+#[tokio::test]
+async fn slow_upstream_times_out_with_504_and_dead_upstream_gives_502() {
+    let f = fixture().await;
+    let c = reqwest::Client::new();
+    let started = Instant::now();
+    let r = c.get(f.gw.path_url(&f.api, "test", "/slow")).send().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(r.status(), 504);
+    assert!(took < Duration::from_millis(2500), "timed out after {took:?}");
+    assert_aws_ids(&r);
+    assert_eq!(r.text().await.unwrap(), r#"{"message": "Endpoint request timed out"}"#);
+
+    let r = c.get(f.gw.path_url(&f.api, "test", "/dead")).send().await.unwrap();
+    assert_eq!(r.status(), 502);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(r.text().await.unwrap(), r#"{"message": "Internal server error"}"#);
+
+    // The gateway keeps serving afterwards.
+    let r = c.get(f.gw.path_url(&f.api, "test", "/ping")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn metrics_and_health_on_the_management_listener() {
+    let f = fixture().await;
+    let c = reqwest::Client::new();
+    for _ in 0..3 {
+        c.get(f.gw.path_url(&f.api, "test", "/ping")).send().await.unwrap();
+    }
+    c.get(f.gw.path_url(&f.api, "test", "/nope")).send().await.unwrap();
+    c.get(f.gw.path_url(&f.api, "test", "/dead")).send().await.unwrap();
+    let health = c.get(format!("http://{}/health", f.gw.admin)).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let h: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["stages"], 1);
+    let text = c
+        .get(format!("http://{}/metrics", f.gw.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let labels = |res: &str, m: &str| {
+        format!(r#"{{api="{}",api_name="pets",stage="test",resource="{res}",method="{m}"}}"#, f.api)
+    };
+    assert!(text.contains(&format!("apigateway_Count{} 3", labels("/ping", "GET"))), "{text}");
+    assert!(text.contains(&format!("apigateway_4XXError{} 1", labels("", ""))), "{text}");
+    assert!(text.contains(&format!("apigateway_5XXError{} 1", labels("/dead", "GET"))), "{text}");
+    assert!(text.contains("apigateway_Latency_bucket{"));
+    assert!(text.contains(&format!("apigateway_IntegrationLatency_count{} 1", labels("/dead", "GET"))));
+}
+
+#[tokio::test]
+async fn access_log_has_one_json_line_per_request_with_context_names() {
+    let up = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_spec(dir.path(), "api.yaml", &spec("logs", "{}"));
+    let log = dir.path().join("access.log");
+    let backend = format!("backend={}", up.addr);
+    let gw = Portico::start(&[
+        "--import",
+        file.to_str().unwrap(),
+        "--stage-variable",
+        &backend,
+        "--access-log",
+        log.to_str().unwrap(),
+    ]);
+    let api = gw.api_id("logs");
+    let c = reqwest::Client::new();
+    let r = c.get(gw.path_url(&api, "dev", "/pets/7")).send().await.unwrap();
+    let rid = r.headers()["x-amzn-requestid"].to_str().unwrap().to_string();
+    c.get(gw.path_url(&api, "dev", "/missing")).send().await.unwrap();
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        lines = std::fs::read_to_string(&log).unwrap_or_default().lines().map(String::from).collect();
+        if lines.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(first["requestId"], rid.as_str());
+    assert_eq!(first["ip"], "127.0.0.1");
+    assert_eq!(first["httpMethod"], "GET");
+    assert_eq!(first["resourcePath"], "/pets/{petId}");
+    assert_eq!(first["status"], "200");
+    assert_eq!(first["protocol"], "HTTP/1.1");
+    assert_eq!(first["apiId"], api.as_str());
+    assert_eq!(first["stage"], "dev");
+    assert!(first["integrationLatency"].as_str().unwrap().parse::<u64>().is_ok());
+    assert!(first["responseLatency"].as_str().unwrap().parse::<u64>().is_ok());
+    assert!(first["requestTime"].as_str().unwrap().ends_with(" +0000"));
+    let second: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+    assert_eq!(second["status"], "403");
+    assert_eq!(second["resourcePath"], "-");
+}
