@@ -212,8 +212,9 @@ impl Gateway {
         let address = addressing::resolve(host, parts.uri.path());
         let stage = address.and_then(|a| snapshot.stage(a.api_id, a.stage));
         let Some((address, stage)) = address.zip(stage) else {
+            // Unknown API or stage: AWS answers 403 Forbidden before any routing.
             self.metrics.unrouted.fetch_add(1, Relaxed);
-            let err = GatewayError::missing_authentication_token();
+            let err = GatewayError::forbidden();
             let mut outcome = Outcome::error(&GatewayResponses::default(), err);
             finish_headers(&mut outcome.response, &ids);
             return outcome.response;

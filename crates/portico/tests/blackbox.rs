@@ -167,16 +167,14 @@ async fn mock_routes_answer_through_both_addressing_styles() {
 }
 
 #[tokio::test]
-async fn unknown_paths_wrong_methods_and_unknown_stages_get_missing_authentication_token() {
+async fn unknown_paths_and_wrong_methods_get_missing_authentication_token_unknown_stages_forbidden() {
     let f = fixture().await;
     let c = reqwest::Client::new();
     let cases = [
         ("GET", f.gw.path_url(&f.api, "test", "/nope")),
         ("DELETE", f.gw.path_url(&f.api, "test", "/ping")),
         ("GET", f.gw.path_url(&f.api, "test", "/files")),
-        ("GET", f.gw.path_url(&f.api, "nostage", "/ping")),
-        ("GET", f.gw.path_url("noapi", "test", "/ping")),
-        ("GET", format!("http://{}/", f.gw.addr)),
+        ("GET", f.gw.path_url(&f.api, "test", "/pets")),
     ];
     for (method, url) in cases {
         let r = c
@@ -189,6 +187,22 @@ async fn unknown_paths_wrong_methods_and_unknown_stages_get_missing_authenticati
         assert_eq!(r.headers()["content-type"], "application/json");
         assert_aws_ids(&r);
         assert_eq!(r.text().await.unwrap(), r#"{"message":"Missing Authentication Token"}"#);
+    }
+    // An unknown stage or API is refused before routing, as AWS does.
+    let host = f.gw.host_client(&f.api);
+    let cases = [
+        (&c, f.gw.path_url(&f.api, "nostage", "/ping")),
+        (&c, f.gw.path_url("noapi", "test", "/ping")),
+        (&c, format!("http://{}/", f.gw.addr)),
+        (&host, f.gw.host_url(&f.api, "nostage", "/ping")),
+        (&host, format!("http://{}.execute-api.localhost:{}/", f.api, f.gw.addr.port())),
+    ];
+    for (client, url) in cases {
+        let r = client.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{url}");
+        assert_eq!(r.headers()["x-amzn-errortype"], "ForbiddenException");
+        assert_aws_ids(&r);
+        assert_eq!(r.text().await.unwrap(), r#"{"message":"Forbidden"}"#);
     }
 }
 
