@@ -32,7 +32,10 @@ async fn health(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
 
 async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         gw.metrics().render(),
     )
 }

@@ -88,7 +88,10 @@ mod tests {
     #[test]
     fn host_style() {
         let a = resolve(Some("abc123defg.execute-api.localhost:8080"), "/dev/pets/1").unwrap();
-        assert_eq!((a.api_id, a.stage, a.path), ("abc123defg", "dev", "/pets/1"));
+        assert_eq!(
+            (a.api_id, a.stage, a.path),
+            ("abc123defg", "dev", "/pets/1")
+        );
         assert_eq!(a.style, Style::Host);
         let a = resolve(Some("x.EXECUTE-API.us-east-1.amazonaws.com"), "/prod").unwrap();
         assert_eq!((a.api_id, a.stage, a.path), ("x", "prod", "/"));

@@ -92,6 +92,8 @@ pub struct CompiledStage {
     pub unmatched_metrics: Arc<RouteMetrics>,
     /// `x-amzn-apigateway-api-id` towards backends.
     pub api_id_header: HeaderValue,
+    /// `User-Agent` sent to backends when the client sent none (`AmazonAPIGateway_{apiId}`).
+    pub default_user_agent: HeaderValue,
     /// Whether the execute-api endpoint is disabled.
     pub execute_api_disabled: bool,
 }
@@ -129,7 +131,10 @@ pub struct CompileWarning {
 }
 
 /// Compiles every stage. A broken method never breaks its stage: it answers 500 and is reported.
-pub fn compile(inputs: &[StageInput], metrics: &Registry) -> (ServingSnapshot, Vec<CompileWarning>) {
+pub fn compile(
+    inputs: &[StageInput],
+    metrics: &Registry,
+) -> (ServingSnapshot, Vec<CompileWarning>) {
     let mut snapshot = ServingSnapshot::default();
     let mut warnings = Vec::new();
     for input in inputs {
@@ -207,6 +212,8 @@ fn compile_stage(
         unmatched_metrics: metrics.route(labels("", "")),
         api_id_header: HeaderValue::from_str(&input.api_id)
             .unwrap_or(HeaderValue::from_static("unknown")),
+        default_user_agent: HeaderValue::from_str(&format!("AmazonAPIGateway_{}", input.api_id))
+            .unwrap_or(HeaderValue::from_static("AmazonAPIGateway")),
         execute_api_disabled: api.disable_execute_api_endpoint,
     }
 }
@@ -294,7 +301,9 @@ fn compile_http_proxy(
                 .map_err(|_| format!("invalid integration httpMethod {m}"))?,
         ),
     };
-    let timeout = i.timeout_in_millis.clamp(portico_model::MIN_TIMEOUT_MILLIS, 29_000);
+    let timeout = i
+        .timeout_in_millis
+        .clamp(portico_model::MIN_TIMEOUT_MILLIS, 29_000);
     if timeout != i.timeout_in_millis {
         return Err(format!(
             "timeoutInMillis {} is outside 50..29000",
@@ -324,7 +333,10 @@ pub fn mock_status_code(rendered: &str) -> Option<u16> {
     }
     // Not JSON (yet): find `"statusCode" : 123` leniently, as templates are often sloppy JSON.
     let at = rendered.find("\"statusCode\"")?;
-    let rest = rendered[at + 12..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = rendered[at + 12..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     digits.parse().ok()
 }
@@ -339,7 +351,10 @@ mod tests {
         assert_eq!(mock_status_code("{\"statusCode\": \"201\"}"), Some(201));
         assert_eq!(mock_status_code(""), Some(200));
         assert_eq!(mock_status_code("{}"), Some(200));
-        assert_eq!(mock_status_code("{\"statusCode\": 200, trailing}"), Some(200));
+        assert_eq!(
+            mock_status_code("{\"statusCode\": 200, trailing}"),
+            Some(200)
+        );
         assert_eq!(mock_status_code("not json"), None);
         assert_eq!(mock_status_code("{\"statusCode\": [1]}"), None);
     }

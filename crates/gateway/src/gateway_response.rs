@@ -264,10 +264,7 @@ impl GatewayResponses {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        h.insert(
-            "x-amzn-errortype",
-            HeaderValue::from_static(err.error_type),
-        );
+        h.insert("x-amzn-errortype", HeaderValue::from_static(err.error_type));
         resp
     }
 }
@@ -279,8 +276,10 @@ mod tests {
     #[test]
     fn names_and_statuses() {
         assert_eq!(GatewayResponseType::ALL.len(), 21);
-        let names: std::collections::HashSet<_> =
-            GatewayResponseType::ALL.iter().map(|t| t.as_str()).collect();
+        let names: std::collections::HashSet<_> = GatewayResponseType::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
         assert_eq!(names.len(), 21);
         assert_eq!(
             GatewayResponseType::MissingAuthenticationToken.default_status(),
@@ -296,7 +295,10 @@ mod tests {
     fn renders_aws_body_and_headers() {
         let r = GatewayResponses::default().render(&GatewayError::missing_authentication_token());
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        assert_eq!(r.headers()["x-amzn-errortype"], "MissingAuthenticationTokenException");
+        assert_eq!(
+            r.headers()["x-amzn-errortype"],
+            "MissingAuthenticationTokenException"
+        );
         assert_eq!(r.headers()["content-type"], "application/json");
         assert_eq!(
             GatewayError::integration_unreachable().status,

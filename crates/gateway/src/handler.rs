@@ -58,6 +58,23 @@ pub struct Gateway {
     config: GatewayConfig,
 }
 
+/// Facts about the client connection, computed once per connection.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// `$context.identity.sourceIp`.
+    pub ip: String,
+    ip_header: HeaderValue,
+}
+
+impl ClientInfo {
+    /// From the peer address.
+    pub fn new(remote: SocketAddr) -> Self {
+        let ip = remote.ip().to_string();
+        let ip_header = HeaderValue::from_str(&ip).unwrap_or(HeaderValue::from_static("-"));
+        Self { ip, ip_header }
+    }
+}
+
 /// Ids every response carries.
 struct RequestIds {
     request_id: HeaderValue,
@@ -68,33 +85,38 @@ struct RequestIds {
 impl RequestIds {
     fn new(epoch_ms: u64) -> Self {
         let (a, b) = (fastrand::u64(..), fastrand::u64(..));
-        let request_id = format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            ((b >> 48) & 0x3fff) | 0x8000,
-            b & 0xffff_ffff_ffff
-        );
-        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        // xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx (UUID v4), written without fmt machinery.
+        let mut rid = [b'-'; 36];
+        hex(&mut rid[0..8], a >> 32);
+        hex(&mut rid[9..13], a >> 16);
+        hex(&mut rid[14..18], (a & 0x0fff) | 0x4000);
+        hex(&mut rid[19..23], ((b >> 48) & 0x3fff) | 0x8000);
+        hex(&mut rid[24..36], b);
+        const B62: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
         let mut apigw = [b'='; 16];
         let mut bits = a ^ b.rotate_left(17);
         for slot in apigw.iter_mut().take(15) {
-            *slot = B64[(bits % 62) as usize];
-            bits = (bits / 62) ^ fastrand::u64(..);
+            *slot = B62[(bits % 62) as usize];
+            bits = (bits / 62) ^ b.rotate_left(bits as u32 & 63);
         }
-        let trace = format!(
-            "Root=1-{:08x}-{:012x}{:012x}",
-            epoch_ms / 1000,
-            a & 0xffff_ffff_ffff,
-            b & 0xffff_ffff_ffff
-        );
+        let mut trace = *b"Root=1-00000000-000000000000000000000000";
+        hex(&mut trace[7..15], epoch_ms / 1000);
+        hex(&mut trace[16..28], a);
+        hex(&mut trace[28..40], b >> 16);
         Self {
-            request_id: HeaderValue::from_str(&request_id)
-                .unwrap_or(HeaderValue::from_static("-")),
+            request_id: HeaderValue::from_bytes(&rid).unwrap_or(HeaderValue::from_static("-")),
             apigw_id: HeaderValue::from_bytes(&apigw).unwrap_or(HeaderValue::from_static("-")),
-            trace_id: HeaderValue::from_str(&trace).unwrap_or(HeaderValue::from_static("-")),
+            trace_id: HeaderValue::from_bytes(&trace).unwrap_or(HeaderValue::from_static("-")),
         }
+    }
+}
+
+/// Writes the low `out.len()` hex digits of `v` into `out`.
+fn hex(out: &mut [u8], mut v: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(v & 0xf) as usize];
+        v >>= 4;
     }
 }
 
@@ -196,20 +218,40 @@ impl Gateway {
     }
 
     /// Handles one request end to end. Never fails: every problem becomes a gateway response.
-    pub async fn handle(&self, req: Request<Incoming>, remote: SocketAddr) -> Response<GatewayBody> {
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        remote: SocketAddr,
+    ) -> Response<GatewayBody> {
+        self.handle_from(req, &ClientInfo::new(remote)).await
+    }
+
+    /// [`Gateway::handle`] with the per-connection client facts computed once per connection.
+    pub async fn handle_from(
+        &self,
+        req: Request<Incoming>,
+        client: &ClientInfo,
+    ) -> Response<GatewayBody> {
         let start = Instant::now();
         let epoch_ms = epoch_millis();
         let ids = RequestIds::new(epoch_ms);
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let snapshot = self.snapshot.load();
-        let host = parts
-            .headers
-            .get(header::HOST)
+        let host_header = parts.headers.get(header::HOST).cloned();
+        let authority = parts.uri.authority().cloned();
+        let host = host_header
+            .as_ref()
             .and_then(|h| h.to_str().ok())
-            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+            .or_else(|| authority.as_ref().map(|a| a.as_str()));
+        let user_agent = if self.config.access_log.enabled() {
+            parts.headers.get(header::USER_AGENT).cloned()
+        } else {
+            None
+        };
+        let path = parts.uri.path().to_owned();
 
         // Resolve API and stage.
-        let address = addressing::resolve(host, parts.uri.path());
+        let address = addressing::resolve(host, &path);
         let stage = address.and_then(|a| snapshot.stage(a.api_id, a.stage));
         let Some((address, stage)) = address.zip(stage) else {
             // Unknown API or stage: AWS answers 403 Forbidden before any routing.
@@ -233,7 +275,7 @@ impl Gateway {
             Err(e) => (None, None, Outcome::error(&stage.responses, e)),
             Ok(m) => {
                 let outcome = self
-                    .run_route(stage, m.value, &m.params, &parts, body, remote)
+                    .run_route(stage, m.value, &m.params, &mut parts, body, client)
                     .await;
                 (Some(m.value), Some(m.params), outcome)
             }
@@ -251,20 +293,18 @@ impl Gateway {
         };
         metrics.record(status, latency, outcome.integration_latency);
         if self.config.access_log.enabled() {
-            let ip = remote.ip().to_string();
             let record = AccessLogRecord {
                 request_id: ids.request_id.to_str().unwrap_or("-"),
                 extended_request_id: ids.apigw_id.to_str().unwrap_or("-"),
-                source_ip: &ip,
-                user_agent: parts
-                    .headers
-                    .get(header::USER_AGENT)
+                source_ip: &client.ip,
+                user_agent: user_agent
+                    .as_ref()
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-"),
                 http_method: parts.method.as_str(),
                 resource_path: route.map(|r| r.resource_path.as_str()).unwrap_or("-"),
                 resource_id: route.map(|r| r.resource_id.as_str()).unwrap_or("-"),
-                path: parts.uri.path(),
+                path: &path,
                 status,
                 protocol: protocol(parts.version),
                 response_length: outcome
@@ -281,10 +321,20 @@ impl Gateway {
                 api_id: &stage.api_id,
                 stage: &stage.stage_name,
                 domain_name: host.unwrap_or("-"),
-                error_message: outcome.error.as_ref().map(|e| e.message.as_ref()).unwrap_or(""),
-                error_response_type: outcome.error.as_ref().map(|e| e.kind.as_str()).unwrap_or(""),
+                error_message: outcome
+                    .error
+                    .as_ref()
+                    .map(|e| e.message.as_ref())
+                    .unwrap_or(""),
+                error_response_type: outcome
+                    .error
+                    .as_ref()
+                    .map(|e| e.kind.as_str())
+                    .unwrap_or(""),
             };
-            self.config.access_log.write(stage.access_log.render(&record));
+            self.config
+                .access_log
+                .write(stage.access_log.render(&record));
         }
         outcome.response
     }
@@ -294,9 +344,9 @@ impl Gateway {
         stage: &CompiledStage,
         route: &Route,
         params: &Params,
-        parts: &http::request::Parts,
+        parts: &mut http::request::Parts,
         body: Incoming,
-        remote: SocketAddr,
+        client: &ClientInfo,
     ) -> Outcome {
         // Method request phase: payload limit (authorizers, keys, throttles, validation and cache
         // join here as their issues land).
@@ -312,7 +362,7 @@ impl Gateway {
         match &route.integration {
             CompiledIntegration::Mock(m) => run_mock(stage, m, parts),
             CompiledIntegration::HttpProxy(p) => {
-                self.run_http_proxy(stage, p, params, parts, body, remote)
+                self.run_http_proxy(stage, p, params, parts, body, client)
                     .await
             }
             CompiledIntegration::Unavailable(reason) => {
@@ -329,9 +379,9 @@ impl Gateway {
         stage: &CompiledStage,
         p: &HttpProxyIntegration,
         params: &Params,
-        parts: &http::request::Parts,
+        parts: &mut http::request::Parts,
         body: Incoming,
-        remote: SocketAddr,
+        client: &ClientInfo,
     ) -> Outcome {
         // Integration request phase.
         let uri = match p.uri.render(|n| params.get(n), parts.uri.query()) {
@@ -345,24 +395,20 @@ impl Gateway {
         *req.method_mut() = p.method.clone().unwrap_or_else(|| parts.method.clone());
         *req.uri_mut() = uri;
         let headers = req.headers_mut();
-        *headers = parts.headers.clone();
+        *headers = std::mem::take(&mut parts.headers);
         strip_hop_by_hop(headers);
         headers.remove(header::HOST);
-        let ip = remote.ip().to_string();
         let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(prev) => format!("{prev}, {ip}"),
-            None => ip,
+            Some(prev) => HeaderValue::from_str(&format!("{prev}, {}", client.ip)).ok(),
+            None => Some(client.ip_header.clone()),
         };
-        if let Ok(v) = HeaderValue::from_str(&xff) {
+        if let Some(v) = xff {
             headers.insert("x-forwarded-for", v);
         }
         headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
         headers.insert("x-amzn-apigateway-api-id", stage.api_id_header.clone());
         if !headers.contains_key(header::USER_AGENT) {
-            let ua = format!("AmazonAPIGateway_{}", stage.api_id);
-            if let Ok(v) = HeaderValue::from_str(&ua) {
-                headers.insert(header::USER_AGENT, v);
-            }
+            headers.insert(header::USER_AGENT, stage.default_user_agent.clone());
         }
 
         // Integration phase.
@@ -427,7 +473,10 @@ fn run_mock(stage: &CompiledStage, m: &MockIntegration, parts: &http::request::P
     // Integration response → method response.
     let (content_type, body) = match &ir.template {
         Some((ct, t)) => (ct.clone(), GatewayBody::full(t.render().to_owned())),
-        None => (HeaderValue::from_static("application/json"), GatewayBody::Empty),
+        None => (
+            HeaderValue::from_static("application/json"),
+            GatewayBody::Empty,
+        ),
     };
     let mut response = Response::new(body);
     *response.status_mut() = ir.status;

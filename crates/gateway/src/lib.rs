@@ -34,5 +34,5 @@ pub mod uri;
 pub use body::GatewayBody;
 pub use compile::{CompileWarning, CompiledStage, ServingSnapshot, StageInput};
 pub use gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
-pub use handler::{Gateway, GatewayConfig};
+pub use handler::{ClientInfo, Gateway, GatewayConfig};
 pub use server::serve;

@@ -134,7 +134,10 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 impl IntegrationResponses {
     /// Compiles the integration's responses. Errors name the offending response.
-    pub fn compile(integration: &Integration, mut warn: impl FnMut(String)) -> Result<Self, String> {
+    pub fn compile(
+        integration: &Integration,
+        mut warn: impl FnMut(String),
+    ) -> Result<Self, String> {
         let mut out = Self::default();
         for (key, ir) in &integration.integration_responses {
             let status = ir
@@ -143,7 +146,12 @@ impl IntegrationResponses {
                 .ok()
                 .and_then(|s| StatusCode::from_u16(s).ok())
                 .filter(|s| (100..600).contains(&s.as_u16()))
-                .ok_or_else(|| format!("integration response {key}: invalid statusCode {}", ir.status_code))?;
+                .ok_or_else(|| {
+                    format!(
+                        "integration response {key}: invalid statusCode {}",
+                        ir.status_code
+                    )
+                })?;
             let headers = literal_headers(&ir.response_parameters, &mut warn);
             let template = pick_response_template(&ir.response_templates).map(|(ct, src)| {
                 let (t, dynamic) = MappingTemplate::compile(src);
@@ -167,7 +175,9 @@ impl IntegrationResponses {
                     let re = regex::RegexBuilder::new(&format!("^(?:{p})$"))
                         .size_limit(REGEX_SIZE_LIMIT)
                         .build()
-                        .map_err(|e| format!("integration response {key}: invalid selectionPattern: {e}"))?;
+                        .map_err(|e| {
+                            format!("integration response {key}: invalid selectionPattern: {e}")
+                        })?;
                     out.patterned.push((re, compiled));
                 }
                 None => out.default = Some(compiled),
@@ -195,25 +205,33 @@ fn pick_response_template(templates: &Map<String>) -> Option<(&str, &str)> {
 }
 
 /// `method.response.header.X = 'literal'` pairs; other sources arrive with the Velocity issue.
-fn literal_headers(params: &Map<String>, warn: &mut impl FnMut(String)) -> Vec<(HeaderName, HeaderValue)> {
+fn literal_headers(
+    params: &Map<String>,
+    warn: &mut impl FnMut(String),
+) -> Vec<(HeaderName, HeaderValue)> {
     let mut out = Vec::new();
     for (dest, src) in params {
         let Some(name) = dest.strip_prefix("method.response.header.") else {
-            warn(format!("response parameter {dest}: unsupported destination"));
+            warn(format!(
+                "response parameter {dest}: unsupported destination"
+            ));
             continue;
         };
-        let literal = src
-            .strip_prefix('\'')
-            .and_then(|s| s.strip_suffix('\''));
+        let literal = src.strip_prefix('\'').and_then(|s| s.strip_suffix('\''));
         let Some(value) = literal else {
             warn(format!(
                 "response parameter {dest}: only 'literal' values are supported in this version (got {src})"
             ));
             continue;
         };
-        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
             (Ok(n), Ok(v)) => out.push((n, v)),
-            _ => warn(format!("response parameter {dest}: invalid header name or value")),
+            _ => warn(format!(
+                "response parameter {dest}: invalid header name or value"
+            )),
         }
     }
     out
@@ -232,7 +250,10 @@ mod tests {
                 "method.response.header.X-Kind".to_string(),
                 format!("'{status}'"),
             )]),
-            response_templates: Map::from([("application/json".to_string(), format!("{{\"s\":{status}}}"))]),
+            response_templates: Map::from([(
+                "application/json".to_string(),
+                format!("{{\"s\":{status}}}"),
+            )]),
             content_handling: None,
         }
     }
@@ -240,35 +261,55 @@ mod tests {
     #[test]
     fn selection_by_pattern_then_default() {
         let mut i = Integration::new(IntegrationType::Mock);
-        i.integration_responses.insert("200".into(), ir("200", None));
-        i.integration_responses.insert("404".into(), ir("404", Some("4\\d\\d")));
+        i.integration_responses
+            .insert("200".into(), ir("200", None));
+        i.integration_responses
+            .insert("404".into(), ir("404", Some("4\\d\\d")));
         let r = IntegrationResponses::compile(&i, |_| {}).unwrap();
         assert_eq!(r.select("404").unwrap().status, 404);
         assert_eq!(r.select("200").unwrap().status, 200);
-        assert_eq!(r.select("1404").unwrap().status, 200, "patterns match whole strings");
+        assert_eq!(
+            r.select("1404").unwrap().status,
+            200,
+            "patterns match whole strings"
+        );
         assert_eq!(r.select("404").unwrap().headers[0].1, "404");
     }
 
     #[test]
     fn bad_pattern_is_an_error() {
         let mut i = Integration::new(IntegrationType::Mock);
-        i.integration_responses.insert("200".into(), ir("200", Some("(")));
+        i.integration_responses
+            .insert("200".into(), ir("200", Some("(")));
         assert!(IntegrationResponses::compile(&i, |_| {}).is_err());
     }
 
     #[test]
     fn template_selection_and_passthrough() {
         let mut i = Integration::new(IntegrationType::Mock);
-        i.request_templates.insert("application/json".into(), "{\"statusCode\": 200}".into());
+        i.request_templates
+            .insert("application/json".into(), "{\"statusCode\": 200}".into());
         let t = RequestTemplates::compile(&i, |_| {});
         assert!(matches!(t.select(None), Selected::Template(_)));
-        assert!(matches!(t.select(Some("application/json; charset=utf-8")), Selected::Template(_)));
-        assert!(matches!(t.select(Some("text/plain")), Selected::Passthrough));
+        assert!(matches!(
+            t.select(Some("application/json; charset=utf-8")),
+            Selected::Template(_)
+        ));
+        assert!(matches!(
+            t.select(Some("text/plain")),
+            Selected::Passthrough
+        ));
         i.passthrough_behavior = Some("NEVER".into());
         let t = RequestTemplates::compile(&i, |_| {});
-        assert!(matches!(t.select(Some("text/plain")), Selected::Unsupported));
+        assert!(matches!(
+            t.select(Some("text/plain")),
+            Selected::Unsupported
+        ));
         i.passthrough_behavior = Some("WHEN_NO_TEMPLATES".into());
         let t = RequestTemplates::compile(&i, |_| {});
-        assert!(matches!(t.select(Some("text/plain")), Selected::Unsupported));
+        assert!(matches!(
+            t.select(Some("text/plain")),
+            Selected::Unsupported
+        ));
     }
 }

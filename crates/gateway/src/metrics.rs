@@ -153,7 +153,10 @@ impl Registry {
                 let mut cumulative = 0;
                 for (i, b) in BUCKETS_MS.iter().enumerate() {
                     cumulative += h.buckets[i].load(Relaxed);
-                    let _ = writeln!(out, "apigateway_{name}_bucket{{{ls},le=\"{b}\"}} {cumulative}");
+                    let _ = writeln!(
+                        out,
+                        "apigateway_{name}_bucket{{{ls},le=\"{b}\"}} {cumulative}"
+                    );
                 }
                 let count = h.count.load(Relaxed);
                 let _ = writeln!(out, "apigateway_{name}_bucket{{{ls},le=\"+Inf\"}} {count}");
@@ -162,12 +165,26 @@ impl Registry {
                 let _ = writeln!(out, "apigateway_{name}_count{{{ls}}} {count}");
             }
         }
-        let _ = writeln!(out, "# HELP portico_unrouted_requests Requests for an unknown API or stage.");
+        let _ = writeln!(
+            out,
+            "# HELP portico_unrouted_requests Requests for an unknown API or stage."
+        );
         let _ = writeln!(out, "# TYPE portico_unrouted_requests counter");
-        let _ = writeln!(out, "portico_unrouted_requests {}", self.unrouted.load(Relaxed));
-        let _ = writeln!(out, "# HELP portico_deployments_published Route tables published.");
+        let _ = writeln!(
+            out,
+            "portico_unrouted_requests {}",
+            self.unrouted.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP portico_deployments_published Route tables published."
+        );
         let _ = writeln!(out, "# TYPE portico_deployments_published counter");
-        let _ = writeln!(out, "portico_deployments_published {}", self.reloads.load(Relaxed));
+        let _ = writeln!(
+            out,
+            "portico_deployments_published {}",
+            self.reloads.load(Relaxed)
+        );
         out
     }
 }
@@ -187,7 +204,9 @@ fn labels(l: &Labels) -> String {
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -205,7 +224,11 @@ mod tests {
             method: "GET".into(),
         };
         let m = r.route(l.clone());
-        m.record(200, Duration::from_millis(3), Some(Duration::from_millis(2)));
+        m.record(
+            200,
+            Duration::from_millis(3),
+            Some(Duration::from_millis(2)),
+        );
         m.record(404, Duration::from_millis(30), None);
         m.record(502, Duration::from_millis(30), None);
         assert!(Arc::ptr_eq(&m, &r.route(l)));

@@ -1,6 +1,6 @@
 //! Listeners and graceful shutdown.
 
-use crate::handler::Gateway;
+use crate::handler::{ClientInfo, Gateway};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -45,9 +45,11 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let gw = gateway.clone();
+                let client = Arc::new(ClientInfo::new(remote));
                 let service = service_fn(move |req| {
                     let gw = gw.clone();
-                    async move { Ok::<_, Infallible>(gw.handle(req, remote).await) }
+                    let client = client.clone();
+                    async move { Ok::<_, Infallible>(gw.handle_from(req, &client).await) }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);

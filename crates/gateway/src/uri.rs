@@ -127,7 +127,11 @@ impl UriTemplate {
             .map_err(|e| format!("invalid integration URI {uri}: {e}"))?;
         match parsed.scheme_str() {
             Some("http") | Some("https") => {}
-            _ => return Err(format!("integration URI must be an absolute http(s) URL: {uri}")),
+            _ => {
+                return Err(format!(
+                    "integration URI must be an absolute http(s) URL: {uri}"
+                ));
+            }
         }
         if parsed.authority().is_none() {
             return Err(format!("integration URI has no host: {uri}"));
@@ -185,10 +189,16 @@ mod tests {
     fn stage_variables() {
         let vars = BTreeMap::from([("host".to_string(), "127.0.0.1:9".to_string())]);
         assert_eq!(
-            substitute_stage_variables("http://${stageVariables.host}/a${stageVariables.none}", &vars),
+            substitute_stage_variables(
+                "http://${stageVariables.host}/a${stageVariables.none}",
+                &vars
+            ),
             "http://127.0.0.1:9/a"
         );
-        assert_eq!(substitute_stage_variables("x${stageVariables.y", &vars), "x${stageVariables.y");
+        assert_eq!(
+            substitute_stage_variables("x${stageVariables.y", &vars),
+            "x${stageVariables.y"
+        );
     }
 
     #[test]
@@ -206,7 +216,10 @@ mod tests {
             .unwrap();
         assert_eq!(u.to_string(), "http://b:1/pets/a%2Fb%20c/f/x/y%20z?q=1");
         let t = UriTemplate::compile("http://b/x?fixed=1", src).unwrap();
-        assert_eq!(t.render(|_| None, Some("a=2")).unwrap().to_string(), "http://b/x?fixed=1&a=2");
+        assert_eq!(
+            t.render(|_| None, Some("a=2")).unwrap().to_string(),
+            "http://b/x?fixed=1&a=2"
+        );
     }
 
     #[test]

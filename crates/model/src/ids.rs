@@ -41,7 +41,10 @@ mod tests {
     fn id_formats() {
         let id = new_rest_api_id();
         assert_eq!(id.len(), 10);
-        assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
         assert_eq!(new_resource_id().len(), 6);
         assert_eq!(new_deployment_id().len(), 6);
         assert_ne!(new_rest_api_id(), new_rest_api_id());

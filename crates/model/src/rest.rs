@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 /// String-keyed map with a stable order.
 pub type Map<V> = BTreeMap<String, V>;
 
-
 /// Where API keys are read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -643,7 +642,6 @@ impl DeploymentSnapshot {
         summary
     }
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -5,10 +5,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "portico", version, about = "A self-hosted API gateway that speaks Amazon API Gateway's language")]
+#[command(
+    name = "portico",
+    version,
+    about = "A self-hosted API gateway that speaks Amazon API Gateway's language"
+)]
 pub struct Cli {
     /// Log format for diagnostics on stderr: `text` or `json`.
-    #[arg(long, global = true, default_value = "text", env = "PORTICO_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "text",
+        env = "PORTICO_LOG_FORMAT"
+    )]
     pub log_format: String,
     #[command(subcommand)]
     pub command: Command,
@@ -108,13 +117,15 @@ pub fn parse_stage_variables(
         let Some((k, v)) = item.split_once('=') else {
             anyhow::bail!("stage variable must be NAME=VALUE: {item}");
         };
-        if k.is_empty() || k.len() > 64 || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if k.is_empty()
+            || k.len() > 64
+            || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
             anyhow::bail!("stage variable name must be 1-64 characters of [A-Za-z0-9_]: {k}");
         }
         let value_ok = v.len() <= 512
-            && v.chars().all(|c| {
-                c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c)
-            });
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c));
         if !value_ok {
             anyhow::bail!(
                 "stage variable {k}: value must be at most 512 characters of [A-Za-z0-9-._~:/?#&=,]"

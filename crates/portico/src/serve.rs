@@ -52,8 +52,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let admin = tokio::net::TcpListener::bind(args.admin_listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.admin_listen))?;
-    println!("portico: data plane listening on http://{}", listener.local_addr()?);
-    println!("portico: management listening on http://{}", admin.local_addr()?);
+    println!(
+        "portico: data plane listening on http://{}",
+        listener.local_addr()?
+    );
+    println!(
+        "portico: management listening on http://{}",
+        admin.local_addr()?
+    );
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let admin_task = tokio::spawn(portico_admin::serve(
@@ -151,7 +157,9 @@ async fn reload_loop(
         match store.change_seq().await {
             Ok(seq) if seq != seen => match publish(&store, &gateway).await {
                 Ok(()) => seen = seq,
-                Err(e) => tracing::warn!(error = %e, "reload failed; previous deployments keep serving"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reload failed; previous deployments keep serving")
+                }
             },
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read the change feed"),

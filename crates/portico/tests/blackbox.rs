@@ -1,5 +1,7 @@
 //! Black-box tests: a real `portico` process, real upstreams, a real HTTP client.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::time::{Duration, Instant};
@@ -129,7 +131,12 @@ fn assert_aws_ids(r: &reqwest::Response) {
     let id = r.headers()["x-amzn-requestid"].to_str().unwrap();
     assert_eq!(id.len(), 36, "request id is a UUID: {id}");
     assert!(r.headers().contains_key("x-amz-apigw-id"));
-    assert!(r.headers()["x-amzn-trace-id"].to_str().unwrap().starts_with("Root=1-"));
+    assert!(
+        r.headers()["x-amzn-trace-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("Root=1-")
+    );
 }
 
 #[tokio::test]
@@ -163,11 +170,15 @@ async fn mock_routes_answer_through_both_addressing_styles() {
         .await
         .unwrap();
     assert_eq!(r.text().await.unwrap(), "\"special\"");
-    assert_eq!(f.up.seen.requests.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(
+        f.up.seen.requests.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
 }
 
 #[tokio::test]
-async fn unknown_paths_and_wrong_methods_get_missing_authentication_token_unknown_stages_forbidden() {
+async fn unknown_paths_and_wrong_methods_get_missing_authentication_token_unknown_stages_forbidden()
+{
     let f = fixture().await;
     let c = reqwest::Client::new();
     let cases = [
@@ -183,10 +194,16 @@ async fn unknown_paths_and_wrong_methods_get_missing_authentication_token_unknow
             .await
             .unwrap();
         assert_eq!(r.status(), 403, "{method} {url}");
-        assert_eq!(r.headers()["x-amzn-errortype"], "MissingAuthenticationTokenException");
+        assert_eq!(
+            r.headers()["x-amzn-errortype"],
+            "MissingAuthenticationTokenException"
+        );
         assert_eq!(r.headers()["content-type"], "application/json");
         assert_aws_ids(&r);
-        assert_eq!(r.text().await.unwrap(), r#"{"message":"Missing Authentication Token"}"#);
+        assert_eq!(
+            r.text().await.unwrap(),
+            r#"{"message":"Missing Authentication Token"}"#
+        );
     }
     // An unknown stage or API is refused before routing, as AWS does.
     let host = f.gw.host_client(&f.api);
@@ -195,7 +212,14 @@ async fn unknown_paths_and_wrong_methods_get_missing_authentication_token_unknow
         (&c, f.gw.path_url("noapi", "test", "/ping")),
         (&c, format!("http://{}/", f.gw.addr)),
         (&host, f.gw.host_url(&f.api, "nostage", "/ping")),
-        (&host, format!("http://{}.execute-api.localhost:{}/", f.api, f.gw.addr.port())),
+        (
+            &host,
+            format!(
+                "http://{}.execute-api.localhost:{}/",
+                f.api,
+                f.gw.addr.port()
+            ),
+        ),
     ];
     for (client, url) in cases {
         let r = client.get(&url).send().await.unwrap();
@@ -220,17 +244,27 @@ async fn http_proxy_forwards_params_query_headers_and_body() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-upstream"], "yes");
-    assert!(!r.headers().contains_key("x-drop-me"), "hop-by-hop response header removed");
+    assert!(
+        !r.headers().contains_key("x-drop-me"),
+        "hop-by-hop response header removed"
+    );
     assert_aws_ids(&r);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["path"], "/backend/pets/a%20b");
     assert_eq!(body["query"], "x=1&x=2");
     let seen = f.up.seen.last.lock().unwrap().clone().unwrap();
     assert_eq!(seen.header("x-custom"), Some("kept"));
-    assert_eq!(seen.header("x-hop"), None, "headers named in Connection are not forwarded");
+    assert_eq!(
+        seen.header("x-hop"),
+        None,
+        "headers named in Connection are not forwarded"
+    );
     assert_eq!(seen.header("x-forwarded-for"), Some("127.0.0.1"));
     assert_eq!(seen.header("host"), Some(f.up.addr.to_string().as_str()));
-    assert_eq!(seen.header("x-amzn-apigateway-api-id"), Some(f.api.as_str()));
+    assert_eq!(
+        seen.header("x-amzn-apigateway-api-id"),
+        Some(f.api.as_str())
+    );
 
     // Greedy {proxy+} with ANY: method, nested path and body pass through.
     let c = reqwest::Client::new();
@@ -280,7 +314,10 @@ async fn large_bodies_stream_both_ways() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
-    assert_eq!(f.up.seen.requests.load(std::sync::atomic::Ordering::SeqCst), before);
+    assert_eq!(
+        f.up.seen.requests.load(std::sync::atomic::Ordering::SeqCst),
+        before
+    );
 }
 
 #[tokio::test]
@@ -288,20 +325,41 @@ async fn slow_upstream_times_out_with_504_and_dead_upstream_gives_502() {
     let f = fixture().await;
     let c = reqwest::Client::new();
     let started = Instant::now();
-    let r = c.get(f.gw.path_url(&f.api, "test", "/slow")).send().await.unwrap();
+    let r = c
+        .get(f.gw.path_url(&f.api, "test", "/slow"))
+        .send()
+        .await
+        .unwrap();
     let took = started.elapsed();
     assert_eq!(r.status(), 504);
-    assert!(took < Duration::from_millis(2500), "timed out after {took:?}");
+    assert!(
+        took < Duration::from_millis(2500),
+        "timed out after {took:?}"
+    );
     assert_aws_ids(&r);
-    assert_eq!(r.text().await.unwrap(), r#"{"message": "Endpoint request timed out"}"#);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"message": "Endpoint request timed out"}"#
+    );
 
-    let r = c.get(f.gw.path_url(&f.api, "test", "/dead")).send().await.unwrap();
+    let r = c
+        .get(f.gw.path_url(&f.api, "test", "/dead"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 502);
     assert_eq!(r.headers()["content-type"], "application/json");
-    assert_eq!(r.text().await.unwrap(), r#"{"message": "Internal server error"}"#);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"message": "Internal server error"}"#
+    );
 
     // The gateway keeps serving afterwards.
-    let r = c.get(f.gw.path_url(&f.api, "test", "/ping")).send().await.unwrap();
+    let r = c
+        .get(f.gw.path_url(&f.api, "test", "/ping"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 
@@ -310,11 +368,24 @@ async fn metrics_and_health_on_the_management_listener() {
     let f = fixture().await;
     let c = reqwest::Client::new();
     for _ in 0..3 {
-        c.get(f.gw.path_url(&f.api, "test", "/ping")).send().await.unwrap();
+        c.get(f.gw.path_url(&f.api, "test", "/ping"))
+            .send()
+            .await
+            .unwrap();
     }
-    c.get(f.gw.path_url(&f.api, "test", "/nope")).send().await.unwrap();
-    c.get(f.gw.path_url(&f.api, "test", "/dead")).send().await.unwrap();
-    let health = c.get(format!("http://{}/health", f.gw.admin)).send().await.unwrap();
+    c.get(f.gw.path_url(&f.api, "test", "/nope"))
+        .send()
+        .await
+        .unwrap();
+    c.get(f.gw.path_url(&f.api, "test", "/dead"))
+        .send()
+        .await
+        .unwrap();
+    let health = c
+        .get(format!("http://{}/health", f.gw.admin))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     let h: serde_json::Value = health.json().await.unwrap();
     assert_eq!(h["status"], "ok");
@@ -328,13 +399,28 @@ async fn metrics_and_health_on_the_management_listener() {
         .await
         .unwrap();
     let labels = |res: &str, m: &str| {
-        format!(r#"{{api="{}",api_name="pets",stage="test",resource="{res}",method="{m}"}}"#, f.api)
+        format!(
+            r#"{{api="{}",api_name="pets",stage="test",resource="{res}",method="{m}"}}"#,
+            f.api
+        )
     };
-    assert!(text.contains(&format!("apigateway_Count{} 3", labels("/ping", "GET"))), "{text}");
-    assert!(text.contains(&format!("apigateway_4XXError{} 1", labels("", ""))), "{text}");
-    assert!(text.contains(&format!("apigateway_5XXError{} 1", labels("/dead", "GET"))), "{text}");
+    assert!(
+        text.contains(&format!("apigateway_Count{} 3", labels("/ping", "GET"))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("apigateway_4XXError{} 1", labels("", ""))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("apigateway_5XXError{} 1", labels("/dead", "GET"))),
+        "{text}"
+    );
     assert!(text.contains("apigateway_Latency_bucket{"));
-    assert!(text.contains(&format!("apigateway_IntegrationLatency_count{} 1", labels("/dead", "GET"))));
+    assert!(text.contains(&format!(
+        "apigateway_IntegrationLatency_count{} 1",
+        labels("/dead", "GET")
+    )));
 }
 
 #[tokio::test]
@@ -354,12 +440,26 @@ async fn access_log_has_one_json_line_per_request_with_context_names() {
     ]);
     let api = gw.api_id("logs");
     let c = reqwest::Client::new();
-    let r = c.get(gw.path_url(&api, "dev", "/pets/7")).send().await.unwrap();
-    let rid = r.headers()["x-amzn-requestid"].to_str().unwrap().to_string();
-    c.get(gw.path_url(&api, "dev", "/missing")).send().await.unwrap();
+    let r = c
+        .get(gw.path_url(&api, "dev", "/pets/7"))
+        .send()
+        .await
+        .unwrap();
+    let rid = r.headers()["x-amzn-requestid"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    c.get(gw.path_url(&api, "dev", "/missing"))
+        .send()
+        .await
+        .unwrap();
     let mut lines = Vec::new();
     for _ in 0..100 {
-        lines = std::fs::read_to_string(&log).unwrap_or_default().lines().map(String::from).collect();
+        lines = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
         if lines.len() >= 2 {
             break;
         }
@@ -375,8 +475,20 @@ async fn access_log_has_one_json_line_per_request_with_context_names() {
     assert_eq!(first["protocol"], "HTTP/1.1");
     assert_eq!(first["apiId"], api.as_str());
     assert_eq!(first["stage"], "dev");
-    assert!(first["integrationLatency"].as_str().unwrap().parse::<u64>().is_ok());
-    assert!(first["responseLatency"].as_str().unwrap().parse::<u64>().is_ok());
+    assert!(
+        first["integrationLatency"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .is_ok()
+    );
+    assert!(
+        first["responseLatency"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .is_ok()
+    );
     assert!(first["requestTime"].as_str().unwrap().ends_with(" +0000"));
     let second: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
     assert_eq!(second["status"], "403");

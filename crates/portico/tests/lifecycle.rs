@@ -1,5 +1,7 @@
 //! Black-box lifecycle tests: redeploys under load, invalid imports, crashes mid-write, draining.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::sync::Arc;
@@ -52,7 +54,12 @@ async fn reimport_under_continuous_load_fails_no_request() {
     let dir = tempfile::tempdir().unwrap();
     let first = write_spec(dir.path(), "v0.yaml", &versioned(0, true));
     let backend = format!("backend={}", up.addr);
-    let gw = Portico::start(&["--import", first.to_str().unwrap(), "--stage-variable", &backend]);
+    let gw = Portico::start(&[
+        "--import",
+        first.to_str().unwrap(),
+        "--stage-variable",
+        &backend,
+    ]);
     let api = gw.api_id("live");
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -61,7 +68,8 @@ async fn reimport_under_continuous_load_fails_no_request() {
     let max_seen = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for i in 0..8 {
-        let (stop, ok, failures, max_seen) = (stop.clone(), ok.clone(), failures.clone(), max_seen.clone());
+        let (stop, ok, failures, max_seen) =
+            (stop.clone(), ok.clone(), failures.clone(), max_seen.clone());
         let url = if i % 2 == 0 {
             gw.path_url(&api, "dev", "/version")
         } else {
@@ -81,7 +89,10 @@ async fn reimport_under_continuous_load_fails_no_request() {
                         }
                         ok.fetch_add(1, Ordering::SeqCst);
                     }
-                    Ok(r) => failures.lock().unwrap().push(format!("{url}: {}", r.status())),
+                    Ok(r) => failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("{url}: {}", r.status())),
                     Err(e) => failures.lock().unwrap().push(format!("{url}: {e}")),
                 }
             }
@@ -91,8 +102,16 @@ async fn reimport_under_continuous_load_fails_no_request() {
         tokio::time::sleep(Duration::from_millis(150)).await;
         let file = write_spec(dir.path(), &format!("v{v}.yaml"), &versioned(v, true));
         let out = import(&gw.data, &file, &[]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(api_id_from_output(&String::from_utf8_lossy(&out.stdout), "live"), api, "same id on re-import");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            api_id_from_output(&String::from_utf8_lossy(&out.stdout), "live"),
+            api,
+            "same id on re-import"
+        );
     }
     // The last deployment becomes visible to new requests.
     let c = reqwest::Client::new();
@@ -106,15 +125,28 @@ async fn reimport_under_continuous_load_fails_no_request() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let r = c.get(gw.path_url(&api, "dev", "/v0")).send().await.unwrap();
-    assert_eq!(r.status(), 403, "routes removed by the new deployment are gone");
+    assert_eq!(
+        r.status(),
+        403,
+        "routes removed by the new deployment are gone"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.store(true, Ordering::SeqCst);
     for t in clients {
         t.await.unwrap();
     }
     let failures = failures.lock().unwrap();
-    assert!(failures.is_empty(), "{} failed requests: {:?}", failures.len(), &failures[..failures.len().min(5)]);
-    assert!(ok.load(Ordering::SeqCst) > 100, "the load loop ran ({} requests)", ok.load(Ordering::SeqCst));
+    assert!(
+        failures.is_empty(),
+        "{} failed requests: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(
+        ok.load(Ordering::SeqCst) > 100,
+        "the load loop ran ({} requests)",
+        ok.load(Ordering::SeqCst)
+    );
     assert_eq!(max_seen.load(Ordering::SeqCst), 5);
 }
 
@@ -129,7 +161,11 @@ async fn invalid_openapi_is_rejected_with_locations_and_the_previous_deployment_
     let bad_param = versioned(2, false).replace("/v2:", "/v{id}x:");
     let cases = [
         ("broken.yaml", bad_yaml.to_string(), "line "),
-        ("type.yaml", bad_type, "x-amazon-apigateway-integration.type"),
+        (
+            "type.yaml",
+            bad_type,
+            "x-amazon-apigateway-integration.type",
+        ),
         ("param.yaml", bad_param, "/v{id}x"),
     ];
     for (name, content, location) in cases {
@@ -137,12 +173,19 @@ async fn invalid_openapi_is_rejected_with_locations_and_the_previous_deployment_
         let out = import(&gw.data, &file, &[]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{name} was accepted");
-        assert!(stderr.contains(location), "{name}: error should name {location:?}:\n{stderr}");
+        assert!(
+            stderr.contains(location),
+            "{name}: error should name {location:?}:\n{stderr}"
+        );
     }
     // Nothing changed: the store has one deployment's worth of routes and the gateway serves v1.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let c = reqwest::Client::new();
-    let r = c.get(gw.path_url(&api, "dev", "/version")).send().await.unwrap();
+    let r = c
+        .get(gw.path_url(&api, "dev", "/version"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), r#"{"version": 1}"#);
     let routes = std::process::Command::new(support::BIN)
@@ -151,7 +194,10 @@ async fn invalid_openapi_is_rejected_with_locations_and_the_previous_deployment_
         .output()
         .unwrap();
     let listing = String::from_utf8_lossy(&routes.stdout);
-    assert!(listing.contains("/v1") && !listing.contains("/v2"), "{listing}");
+    assert!(
+        listing.contains("/v1") && !listing.contains("/v2"),
+        "{listing}"
+    );
 }
 
 #[tokio::test]
@@ -199,9 +245,14 @@ async fn kill_9_during_a_stream_of_imports_leaves_a_store_with_the_last_acknowle
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     let served = v["version"].as_u64().unwrap() as u32;
-    assert!(served >= acknowledged, "served v{served}, acknowledged v{acknowledged}");
+    assert!(
+        served >= acknowledged,
+        "served v{served}, acknowledged v{acknowledged}"
+    );
     // Exactly one version-specific route: the deployment is whole.
-    let count = (1..=12).filter(|n| listing.contains(&format!("/v{n}\n")) || listing.ends_with(&format!("/v{n}"))).count();
+    let count = (1..=12)
+        .filter(|n| listing.contains(&format!("/v{n}\n")) || listing.ends_with(&format!("/v{n}")))
+        .count();
     assert_eq!(count, 1, "{listing}");
     assert!(listing.contains(&format!("/v{served}")), "{listing}");
 }
@@ -224,7 +275,12 @@ paths:
 "#;
     let file = write_spec(dir.path(), "drain.yaml", spec);
     let backend = format!("backend={}", up.addr);
-    let mut gw = Portico::start(&["--import", file.to_str().unwrap(), "--stage-variable", &backend]);
+    let mut gw = Portico::start(&[
+        "--import",
+        file.to_str().unwrap(),
+        "--stage-variable",
+        &backend,
+    ]);
     let api = gw.api_id("drain");
     let url = gw.path_url(&api, "dev", "/slow");
     let mut in_flight = Vec::new();
@@ -248,6 +304,8 @@ paths:
         assert_eq!(status, 200);
         assert_eq!(body, "slow done");
     }
-    let exit = gw.wait_exit(Duration::from_secs(5)).expect("portico exited after draining");
+    let exit = gw
+        .wait_exit(Duration::from_secs(5))
+        .expect("portico exited after draining");
     assert!(exit.success(), "{exit:?}");
 }

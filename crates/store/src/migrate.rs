@@ -42,12 +42,14 @@ pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
             continue;
         }
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO portico_schema (version, description, applied_at) VALUES (?, ?, ?)")
-            .bind(version)
-            .bind(description)
-            .bind(portico_model::now_epoch_seconds())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO portico_schema (version, description, applied_at) VALUES (?, ?, ?)",
+        )
+        .bind(version)
+        .bind(description)
+        .bind(portico_model::now_epoch_seconds())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         tracing::info!(version, description, "applied store migration");
     }

@@ -23,12 +23,23 @@ async fn import_creates_then_updates_in_place() {
     let store = Store::open(dir.path()).await.unwrap();
     assert_eq!(store.change_seq().await.unwrap(), 0);
 
-    let first = store.import_and_deploy(definition("pets", "a")).await.unwrap();
+    let first = store
+        .import_and_deploy(definition("pets", "a"))
+        .await
+        .unwrap();
     assert!(first.created);
     let first_res = store.resources(&first.api.id).await.unwrap();
-    let pets_id = first_res.iter().find(|r| r.path == "/pets").unwrap().id.clone();
+    let pets_id = first_res
+        .iter()
+        .find(|r| r.path == "/pets")
+        .unwrap()
+        .id
+        .clone();
 
-    let second = store.import_and_deploy(definition("pets", "b")).await.unwrap();
+    let second = store
+        .import_and_deploy(definition("pets", "b"))
+        .await
+        .unwrap();
     assert!(!second.created);
     assert_eq!(second.api.id, first.api.id);
     assert_eq!(second.api.root_resource_id, first.api.root_resource_id);
@@ -38,7 +49,10 @@ async fn import_creates_then_updates_in_place() {
     assert_eq!(paths, ["/", "/b", "/pets"]);
     let pets = res.iter().find(|r| r.path == "/pets").unwrap();
     assert_eq!(pets.id, pets_id, "resource ids survive re-import");
-    assert_eq!(pets.parent_id.as_deref(), Some(second.api.root_resource_id.as_str()));
+    assert_eq!(
+        pets.parent_id.as_deref(),
+        Some(second.api.root_resource_id.as_str())
+    );
 
     let serving = store.serving_stages().await.unwrap();
     assert_eq!(serving.len(), 1);

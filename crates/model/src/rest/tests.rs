@@ -58,7 +58,8 @@ fn stage_names() {
 fn api_summary_lists_methods() {
     let root = Resource::root();
     let mut pets = Resource::child(&root, "pets");
-    pets.resource_methods.insert("GET".into(), Method::new("GET"));
+    pets.resource_methods
+        .insert("GET".into(), Method::new("GET"));
     let snap = DeploymentSnapshot {
         api: RestApi::new("a", root.id.clone()),
         resources: vec![root, pets],

@@ -42,14 +42,20 @@ impl Portico {
     /// Starts `portico serve` on an existing data dir.
     pub fn start_in(data: &Path, extra: &[&str]) -> Self {
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--reload-interval-ms", "50", "--workers", "2"])
-            .args(extra)
-            .env("PORTICO_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--reload-interval-ms", "50", "--workers", "2"])
+        .args(extra)
+        .env("PORTICO_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("spawn portico");
         let stdout = child.stdout.take().unwrap();
         let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -94,12 +100,18 @@ impl Portico {
 
     /// Path-style URL for `path` on `stage`.
     pub fn path_url(&self, api: &str, stage: &str, path: &str) -> String {
-        format!("http://{}/restapis/{api}/{stage}/_user_request_{path}", self.addr)
+        format!(
+            "http://{}/restapis/{api}/{stage}/_user_request_{path}",
+            self.addr
+        )
     }
 
     /// Host-style URL; use with [`Portico::host_client`].
     pub fn host_url(&self, api: &str, stage: &str, path: &str) -> String {
-        format!("http://{api}.execute-api.localhost:{}/{stage}{path}", self.addr.port())
+        format!(
+            "http://{api}.execute-api.localhost:{}/{stage}{path}",
+            self.addr.port()
+        )
     }
 
     /// A client that resolves `{api}.execute-api.localhost` to the gateway.
@@ -145,7 +157,10 @@ pub fn api_id_from_output(out: &str, name: &str) -> String {
     let at = out
         .find(&marker)
         .unwrap_or_else(|| panic!("no import line for {name} in:\n{out}"));
-    out[at + marker.len()..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect()
+    out[at + marker.len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect()
 }
 
 /// Runs `portico import FILE --data-dir DIR ARGS…`.
@@ -215,7 +230,9 @@ impl Upstream {
         let s = seen.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let s = s.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: Request<Incoming>| {
@@ -234,7 +251,11 @@ impl Upstream {
 
 async fn answer(req: Request<Incoming>, seen: Arc<Seen>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     seen.requests.fetch_add(1, Ordering::SeqCst);
     let record = SeenRequest {
         method: parts.method.to_string(),
