@@ -236,6 +236,16 @@ impl GatewayError {
         )
     }
 
+    /// The client's request body broke off or was malformed while it was being forwarded.
+    pub fn bad_request() -> Self {
+        Self::new(
+            GatewayResponseType::Default4xx,
+            "BadRequestException",
+            "Bad Request",
+            r#"{"message":"Bad Request"}"#,
+        )
+    }
+
     /// Overrides the status.
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;

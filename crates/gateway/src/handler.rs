@@ -422,6 +422,13 @@ impl Gateway {
                     ..Outcome::error(&stage.responses, GatewayError::integration_timeout())
                 };
             }
+            Ok(Err(e)) if client_body_failed(&e) => {
+                tracing::debug!(api = %stage.api_id, error = %e, "client request body failed");
+                return Outcome {
+                    integration_latency,
+                    ..Outcome::error(&stage.responses, GatewayError::bad_request())
+                };
+            }
             Ok(Err(e)) => {
                 tracing::warn!(api = %stage.api_id, stage = %stage.stage_name, error = %e,
                     connect = e.is_connect(), "Execution failed due to an integration error");
@@ -491,6 +498,21 @@ fn run_mock(stage: &CompiledStage, m: &MockIntegration, parts: &http::request::P
         integration_status: Some(code),
         error: None,
     }
+}
+
+/// Whether an upstream call failed because the *client's* body stream failed (malformed chunking,
+/// client gone) rather than the backend.
+fn client_body_failed(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            if h.is_user() {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    false
 }
 
 fn itoa_u16(n: u16) -> String {
