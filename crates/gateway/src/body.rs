@@ -19,6 +19,8 @@ pub enum GatewayBody {
     Full(Option<Bytes>),
     /// Bytes streamed from the client or the upstream.
     Streaming(Incoming),
+    /// A backend response whose connection returns to its pool at the end.
+    Pooled(crate::upstream::PooledBody),
 }
 
 impl GatewayBody {
@@ -51,6 +53,7 @@ impl Body for GatewayBody {
             Self::Empty => Poll::Ready(None),
             Self::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Self::Streaming(i) => Pin::new(i).poll_frame(cx),
+            Self::Pooled(p) => p.poll_frame(cx),
         }
     }
 
@@ -59,6 +62,7 @@ impl Body for GatewayBody {
             Self::Empty => true,
             Self::Full(b) => b.is_none(),
             Self::Streaming(i) => i.is_end_stream(),
+            Self::Pooled(p) => p.is_end_stream(),
         }
     }
 
@@ -67,6 +71,7 @@ impl Body for GatewayBody {
             Self::Empty => SizeHint::with_exact(0),
             Self::Full(b) => SizeHint::with_exact(b.as_ref().map(|b| b.len() as u64).unwrap_or(0)),
             Self::Streaming(i) => i.size_hint(),
+            Self::Pooled(p) => p.size_hint(),
         }
     }
 }

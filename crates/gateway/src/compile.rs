@@ -6,6 +6,7 @@ use crate::access_log::AccessLogFormat;
 use crate::gateway_response::GatewayResponses;
 use crate::mapping::{IntegrationResponses, RequestTemplates};
 use crate::metrics::{Labels, Registry, RouteMetrics};
+use crate::upstream::Upstreams;
 use crate::uri::{UriTemplate, substitute_stage_variables};
 use http::{HeaderValue, Method};
 use portico_model::{DeploymentSnapshot, Integration, IntegrationType, Resource, Stage};
@@ -67,6 +68,8 @@ pub struct HttpProxyIntegration {
     pub method: Option<Method>,
     /// The backend URI.
     pub uri: UriTemplate,
+    /// Connections to the backend.
+    pub pool: Arc<crate::upstream::UpstreamPool>,
     /// `timeoutInMillis`.
     pub timeout: Duration,
 }
@@ -134,11 +137,12 @@ pub struct CompileWarning {
 pub fn compile(
     inputs: &[StageInput],
     metrics: &Registry,
+    upstreams: &Upstreams,
 ) -> (ServingSnapshot, Vec<CompileWarning>) {
     let mut snapshot = ServingSnapshot::default();
     let mut warnings = Vec::new();
     for input in inputs {
-        let stage = compile_stage(input, metrics, &mut warnings);
+        let stage = compile_stage(input, metrics, upstreams, &mut warnings);
         snapshot
             .apis
             .entry(input.api_id.clone())
@@ -151,6 +155,7 @@ pub fn compile(
 fn compile_stage(
     input: &StageInput,
     metrics: &Registry,
+    upstreams: &Upstreams,
     warnings: &mut Vec<CompileWarning>,
 ) -> CompiledStage {
     let api = &input.snapshot.api;
@@ -174,7 +179,7 @@ fn compile_stage(
                 })
             };
             let integration = match &method.method_integration {
-                Some(i) => compile_integration(i, resource, stage, &mut warn),
+                Some(i) => compile_integration(i, resource, stage, upstreams, &mut warn),
                 None => {
                     warn("no integration defined for method; requests answer 500".into());
                     CompiledIntegration::Unavailable("No integration defined for method".into())
@@ -222,6 +227,7 @@ fn compile_integration(
     i: &Integration,
     resource: &Resource,
     stage: &Stage,
+    upstreams: &Upstreams,
     warn: &mut impl FnMut(String),
 ) -> CompiledIntegration {
     match i.kind {
@@ -238,7 +244,7 @@ fn compile_integration(
                 responses,
             })
         }
-        IntegrationType::HttpProxy => match compile_http_proxy(i, resource, stage) {
+        IntegrationType::HttpProxy => match compile_http_proxy(i, resource, stage, upstreams) {
             Ok(p) => CompiledIntegration::HttpProxy(p),
             Err(e) => {
                 warn(format!("{e}; requests answer 500"));
@@ -260,6 +266,7 @@ fn compile_http_proxy(
     i: &Integration,
     resource: &Resource,
     stage: &Stage,
+    upstreams: &Upstreams,
 ) -> Result<HttpProxyIntegration, String> {
     let raw = i
         .uri
@@ -310,8 +317,10 @@ fn compile_http_proxy(
             i.timeout_in_millis
         ));
     }
+    let pool = upstreams.pool(template.authority())?;
     Ok(HttpProxyIntegration {
         method,
+        pool,
         uri: template,
         timeout: Duration::from_millis(timeout as u64),
     })

@@ -11,13 +11,11 @@ use crate::compile::{
 use crate::gateway_response::{GatewayError, GatewayResponses};
 use crate::mapping::Selected;
 use crate::metrics::{Registry, RouteMetrics};
+use crate::upstream::{PoolConfig, Upstreams};
 use arc_swap::ArcSwap;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use portico_router::{Lookup, Params};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,7 +52,7 @@ impl Default for GatewayConfig {
 pub struct Gateway {
     snapshot: ArcSwap<ServingSnapshot>,
     metrics: Registry,
-    client: Client<HttpConnector, GatewayBody>,
+    upstreams: Upstreams,
     config: GatewayConfig,
 }
 
@@ -180,20 +178,13 @@ fn protocol(v: Version) -> &'static str {
 impl Gateway {
     /// A gateway serving nothing until [`Gateway::publish`] is called.
     pub fn new(config: GatewayConfig) -> Arc<Self> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_keepalive(Some(Duration::from_secs(60)));
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(config.upstream_idle_timeout)
-            .pool_max_idle_per_host(1024)
-            .retry_canceled_requests(true)
-            .set_host(true)
-            .build(connector);
         Arc::new(Self {
             snapshot: ArcSwap::from_pointee(ServingSnapshot::default()),
             metrics: Registry::default(),
-            client,
+            upstreams: Upstreams::new(PoolConfig {
+                idle_timeout: config.upstream_idle_timeout,
+                ..PoolConfig::default()
+            }),
             config,
         })
     }
@@ -201,7 +192,7 @@ impl Gateway {
     /// Compiles `stages` and makes them the served set, atomically. Returns what the compiler
     /// reported (methods that answer 500, templates not evaluated, …).
     pub fn publish(&self, stages: &[StageInput]) -> Vec<crate::CompileWarning> {
-        let (snapshot, warnings) = compile(stages, &self.metrics);
+        let (snapshot, warnings) = compile(stages, &self.metrics, &self.upstreams);
         self.snapshot.store(Arc::new(snapshot));
         self.metrics.reloads.fetch_add(1, Relaxed);
         warnings
@@ -357,7 +348,15 @@ impl Gateway {
             .and_then(|v| v.parse::<u64>().ok())
             .is_some_and(|n| n > self.config.max_body_bytes);
         if too_large {
-            return Outcome::error(&stage.responses, GatewayError::request_too_large());
+            // Answer now, and read-and-discard what the client is still sending (bounded in bytes
+            // and time, like nginx's lingering close) so it gets to read the 413 instead of a reset.
+            discard_body(body);
+            let mut outcome = Outcome::error(&stage.responses, GatewayError::request_too_large());
+            outcome
+                .response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return outcome;
         }
         match &route.integration {
             CompiledIntegration::Mock(m) => run_mock(stage, m, parts),
@@ -413,7 +412,7 @@ impl Gateway {
 
         // Integration phase.
         let started = Instant::now();
-        let result = tokio::time::timeout(p.timeout, self.client.request(req)).await;
+        let result = tokio::time::timeout(p.timeout, p.pool.send(req)).await;
         let integration_latency = Some(started.elapsed());
         let upstream = match result {
             Err(_) => {
@@ -422,7 +421,7 @@ impl Gateway {
                     ..Outcome::error(&stage.responses, GatewayError::integration_timeout())
                 };
             }
-            Ok(Err(e)) if client_body_failed(&e) => {
+            Ok(Err(e)) if e.is_client_body() => {
                 tracing::debug!(api = %stage.api_id, error = %e, "client request body failed");
                 return Outcome {
                     integration_latency,
@@ -500,19 +499,28 @@ fn run_mock(stage: &CompiledStage, m: &MockIntegration, parts: &http::request::P
     }
 }
 
-/// Whether an upstream call failed because the *client's* body stream failed (malformed chunking,
-/// client gone) rather than the backend.
-fn client_body_failed(e: &hyper_util::client::legacy::Error) -> bool {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(h) = s.downcast_ref::<hyper::Error>() {
-            if h.is_user() {
-                return true;
+/// Most bytes and time spent discarding a refused request body.
+const DISCARD_LIMIT_BYTES: usize = 16 * 1024 * 1024;
+const DISCARD_LIMIT_TIME: Duration = Duration::from_secs(5);
+
+fn discard_body(mut body: Incoming) {
+    tokio::spawn(async move {
+        let mut seen = 0usize;
+        let drain = async {
+            while let Some(frame) = http_body_util::BodyExt::frame(&mut body).await {
+                match frame {
+                    Ok(f) => {
+                        seen += f.data_ref().map(|d| d.len()).unwrap_or(0);
+                        if seen > DISCARD_LIMIT_BYTES {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
             }
-        }
-        source = s.source();
-    }
-    false
+        };
+        let _ = tokio::time::timeout(DISCARD_LIMIT_TIME, drain).await;
+    });
 }
 
 fn itoa_u16(n: u16) -> String {

@@ -50,9 +50,11 @@ enum Part {
     },
 }
 
-/// A compiled integration URI.
+/// A compiled integration URI: a fixed scheme and authority, and a path/query template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UriTemplate {
+    https: bool,
+    authority: http::uri::Authority,
     parts: Vec<Part>,
     has_query: bool,
     len_hint: usize,
@@ -90,8 +92,35 @@ impl UriTemplate {
         uri: &str,
         param_source: impl Fn(&str) -> Option<(String, bool)>,
     ) -> Result<Self, String> {
+        let (https, rest) = if let Some(r) = uri.strip_prefix("http://") {
+            (false, r)
+        } else if let Some(r) = uri.strip_prefix("https://") {
+            (true, r)
+        } else {
+            return Err(format!(
+                "integration URI must be an absolute http(s) URL: {uri}"
+            ));
+        };
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(split);
+        if authority.is_empty() {
+            return Err(format!("integration URI has no host: {uri}"));
+        }
+        if authority.contains(['{', '}', '@']) {
+            return Err(format!(
+                "integration URI host must be fixed (placeholders only in path and query): {uri}"
+            ));
+        }
+        let authority: http::uri::Authority = authority
+            .parse()
+            .map_err(|e| format!("invalid integration URI host in {uri}: {e}"))?;
+        let path = if path.is_empty() || path.starts_with('?') {
+            format!("/{path}")
+        } else {
+            path.to_owned()
+        };
         let mut parts = Vec::new();
-        let mut rest = uri;
+        let mut rest = path.as_str();
         while let Some(open) = rest.find('{') {
             let Some(close) = rest[open..].find('}') else {
                 return Err(format!("unbalanced '{{' in integration URI {uri}"));
@@ -122,33 +151,29 @@ impl UriTemplate {
                 Part::Param { .. } => "x",
             })
             .collect();
-        let parsed: Uri = probe
-            .parse()
+        probe
+            .parse::<http::uri::PathAndQuery>()
             .map_err(|e| format!("invalid integration URI {uri}: {e}"))?;
-        match parsed.scheme_str() {
-            Some("http") | Some("https") => {}
-            _ => {
-                return Err(format!(
-                    "integration URI must be an absolute http(s) URL: {uri}"
-                ));
-            }
-        }
-        if parsed.authority().is_none() {
-            return Err(format!("integration URI has no host: {uri}"));
-        }
         Ok(Self {
+            https,
+            authority,
             has_query: probe.contains('?'),
             len_hint: probe.len(),
             parts,
         })
     }
 
-    /// Whether the URI uses `https`.
-    pub fn is_https(&self) -> bool {
-        matches!(self.parts.first(), Some(Part::Literal(s)) if s.starts_with("https:"))
+    /// The backend's `host[:port]`.
+    pub fn authority(&self) -> &http::uri::Authority {
+        &self.authority
     }
 
-    /// Builds the backend URI for one request.
+    /// Whether the URI uses `https`.
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    /// Builds the origin-form request target (`/path?query`) for one request.
     pub fn render<'a>(
         &self,
         param: impl Fn(&str) -> Option<&'a str>,
@@ -214,12 +239,18 @@ mod tests {
                 Some("q=1"),
             )
             .unwrap();
-        assert_eq!(u.to_string(), "http://b:1/pets/a%2Fb%20c/f/x/y%20z?q=1");
+        assert_eq!(u.to_string(), "/pets/a%2Fb%20c/f/x/y%20z?q=1");
+        assert_eq!(t.authority().as_str(), "b:1");
         let t = UriTemplate::compile("http://b/x?fixed=1", src).unwrap();
         assert_eq!(
             t.render(|_| None, Some("a=2")).unwrap().to_string(),
-            "http://b/x?fixed=1&a=2"
+            "/x?fixed=1&a=2"
         );
+        let t = UriTemplate::compile("http://b", src).unwrap();
+        assert_eq!(t.render(|_| None, None).unwrap().to_string(), "/");
+        let t = UriTemplate::compile("https://b?x=1", src).unwrap();
+        assert!(t.is_https());
+        assert_eq!(t.render(|_| None, None).unwrap().to_string(), "/?x=1");
     }
 
     #[test]
@@ -229,5 +260,7 @@ mod tests {
         assert!(UriTemplate::compile("http://b/{nope}", src).is_err());
         assert!(UriTemplate::compile("http://b/{id", src).is_err());
         assert!(UriTemplate::compile("http:///x", src).is_err());
+        assert!(UriTemplate::compile("http://{id}/x", src).is_err());
+        assert!(UriTemplate::compile("http://user@b/x", src).is_err());
     }
 }
