@@ -198,13 +198,18 @@ def main():
         summary[name] = {k: med(name, k) for k in ("rps", "p50_ms", "p99_ms", "gw_cpu_us_per_req", "gw_util", "gw_wait")}
         summary[name]["min_gw_cpu_us_per_req"] = min(r["gw_cpu_us_per_req"] for r in results[name])
         summary[name]["non2xx"] = sum(r["non2xx"] for r in results[name])
+    # Ratios are paired within each round (the two sides ran seconds apart), then the median over
+    # rounds is reported; rounds where either gateway waited on its CPU (> 5 %) are left out.
     ratios = {}
     for ours, theirs in (("portico-proxy", "nginx-proxy"), ("portico-mock", "nginx-return")):
+        pairs = [(a, b) for a, b in zip(results[ours], results[theirs])
+                 if a["gw_wait"] <= 0.05 and b["gw_wait"] <= 0.05] or list(zip(results[ours], results[theirs]))
         ratios[ours] = {
-            "cpu_per_req": summary[ours]["gw_cpu_us_per_req"] / summary[theirs]["gw_cpu_us_per_req"],
-            "throughput": summary[ours]["rps"] / summary[theirs]["rps"],
-            "p50": summary[ours]["p50_ms"] / summary[theirs]["p50_ms"],
-            "p99": summary[ours]["p99_ms"] / summary[theirs]["p99_ms"],
+            "cpu_per_req": statistics.median(a["gw_cpu_us_per_req"] / b["gw_cpu_us_per_req"] for a, b in pairs),
+            "throughput": statistics.median(a["rps"] / b["rps"] for a, b in pairs),
+            "p50": statistics.median(a["p50_ms"] / b["p50_ms"] for a, b in pairs),
+            "p99": statistics.median(a["p99_ms"] / b["p99_ms"] for a, b in pairs),
+            "rounds": len(pairs),
         }
     os.makedirs(args.out, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -221,10 +226,11 @@ def main():
               f"{s['gw_cpu_us_per_req'] if name != 'backend-direct' else float('nan'):.1f} | "
               f"{s['min_gw_cpu_us_per_req'] if name != 'backend-direct' else float('nan'):.1f} |")
     print()
-    print("| Portico / nginx | CPU per request | throughput | p50 | p99 |")
-    print("|---|---:|---:|---:|---:|")
+    print("| Portico / nginx (median of per-round ratios) | CPU per request | throughput | p50 | p99 | rounds |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, r in ratios.items():
-        print(f"| {name} | {r['cpu_per_req']:.2f}× | {r['throughput']:.2f}× | {r['p50']:.2f}× | {r['p99']:.2f}× |")
+        print(f"| {name} | {r['cpu_per_req']:.2f}× | {r['throughput']:.2f}× | {r['p50']:.2f}× | "
+              f"{r['p99']:.2f}× | {r['rounds']} |")
     bad = {n: s["non2xx"] for n, s in summary.items() if s["non2xx"]}
     if bad:
         print(f"non-2xx responses seen: {bad}")

@@ -326,33 +326,9 @@ fn compile_http_proxy(
     })
 }
 
-/// Reads `statusCode` from a rendered MOCK request template (`{"statusCode": 200}`); 200 when the
-/// output has none.
-pub fn mock_status_code(rendered: &str) -> Option<u16> {
-    if rendered.trim().is_empty() {
-        return Some(200);
-    }
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(rendered) {
-        return match v.get("statusCode") {
-            None => Some(200),
-            Some(serde_json::Value::Number(n)) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
-            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-            Some(_) => None,
-        };
-    }
-    // Not JSON (yet): find `"statusCode" : 123` leniently, as templates are often sloppy JSON.
-    let at = rendered.find("\"statusCode\"")?;
-    let rest = rendered[at + 12..]
-        .trim_start()
-        .strip_prefix(':')?
-        .trim_start();
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::mapping::mock_status_code;
 
     #[test]
     fn mock_status_codes() {

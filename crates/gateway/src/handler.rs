@@ -6,7 +6,7 @@ use crate::addressing;
 use crate::body::GatewayBody;
 use crate::compile::{
     CompiledIntegration, CompiledStage, HttpProxyIntegration, MockIntegration, Route,
-    ServingSnapshot, StageInput, compile, mock_status_code,
+    ServingSnapshot, StageInput, compile,
 };
 use crate::gateway_response::{GatewayError, GatewayResponses};
 use crate::mapping::Selected;
@@ -146,8 +146,18 @@ const HOP_BY_HOP: [HeaderName; 6] = [
     header::PROXY_AUTHENTICATE,
 ];
 
-/// Removes hop-by-hop headers, including those the `Connection` header names.
+/// Removes hop-by-hop headers, including those the `Connection` header names. One pass over the
+/// names first: most messages carry none, and then nothing is hashed or removed.
 fn strip_hop_by_hop(h: &mut HeaderMap) {
+    let any = h.keys().any(|k| {
+        HOP_BY_HOP.contains(k)
+            || k == header::PROXY_AUTHORIZATION
+            || k.as_str() == "keep-alive"
+            || k.as_str() == "proxy-connection"
+    });
+    if !any {
+        return;
+    }
     if let Some(conn) = h.get(header::CONNECTION).and_then(|v| v.to_str().ok()) {
         let named: Vec<HeaderName> = conn
             .split(',')
@@ -239,10 +249,11 @@ impl Gateway {
         } else {
             None
         };
-        let path = parts.uri.path().to_owned();
+        let uri = parts.uri.clone();
+        let path = uri.path();
 
         // Resolve API and stage.
-        let address = addressing::resolve(host, &path);
+        let address = addressing::resolve(host, path);
         let stage = address.and_then(|a| snapshot.stage(a.api_id, a.stage));
         let Some((address, stage)) = address.zip(stage) else {
             // Unknown API or stage: AWS answers 403 Forbidden before any routing.
@@ -295,7 +306,7 @@ impl Gateway {
                 http_method: parts.method.as_str(),
                 resource_path: route.map(|r| r.resource_path.as_str()).unwrap_or("-"),
                 resource_id: route.map(|r| r.resource_id.as_str()).unwrap_or("-"),
-                path: &path,
+                path,
                 status,
                 protocol: protocol(parts.version),
                 response_length: outcome
@@ -458,27 +469,25 @@ fn run_mock(stage: &CompiledStage, m: &MockIntegration, parts: &http::request::P
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let rendered = match m.request_templates.select(content_type) {
-        Selected::Template(t) => t.render(),
-        Selected::Passthrough => "",
+    let status = match m.request_templates.select(content_type) {
+        Selected::Template(t) => t.mock_status(),
+        Selected::Passthrough => Some(200),
         Selected::Unsupported => {
             return Outcome::error(&stage.responses, GatewayError::unsupported_media_type());
         }
     };
-    let Some(code) = mock_status_code(rendered) else {
+    let Some(code) = status else {
         tracing::warn!(api = %stage.api_id, "Execution failed due to configuration error: mock request template has no valid statusCode");
         return Outcome::error(&stage.responses, GatewayError::configuration_error());
     };
-    let mut buf = itoa_u16(code);
-    let Some(ir) = m.responses.select(buf.as_str()) else {
+    let Some(ir) = m.responses.select_status(code) else {
         tracing::warn!(api = %stage.api_id, status = code,
             "Execution failed due to configuration error: No match for output mapping and no default output mapping configured");
         return Outcome::error(&stage.responses, GatewayError::configuration_error());
     };
-    buf.clear();
     // Integration response → method response.
     let (content_type, body) = match &ir.template {
-        Some((ct, t)) => (ct.clone(), GatewayBody::full(t.render().to_owned())),
+        Some((ct, t)) => (ct.clone(), GatewayBody::full(t.render_bytes())),
         None => (
             HeaderValue::from_static("application/json"),
             GatewayBody::Empty,
@@ -521,10 +530,6 @@ fn discard_body(mut body: Incoming) {
         };
         let _ = tokio::time::timeout(DISCARD_LIMIT_TIME, drain).await;
     });
-}
-
-fn itoa_u16(n: u16) -> String {
-    n.to_string()
 }
 
 /// Method response phase, last step: the ids every response carries.

@@ -14,6 +14,11 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct MappingTemplate {
     source: Arc<str>,
+    /// The rendered output, prepared once (every template is static until Velocity lands; then
+    /// only templates without `$`/`#` keep a prepared output).
+    rendered: bytes::Bytes,
+    /// For MOCK request templates: the `statusCode` of the prepared output.
+    mock_status: Option<u16>,
 }
 
 impl MappingTemplate {
@@ -23,6 +28,8 @@ impl MappingTemplate {
         (
             Self {
                 source: Arc::from(source),
+                rendered: bytes::Bytes::copy_from_slice(source.as_bytes()),
+                mock_status: mock_status_code(source),
             },
             dynamic,
         )
@@ -32,6 +39,40 @@ impl MappingTemplate {
     pub fn render(&self) -> &str {
         &self.source
     }
+
+    /// The rendered output as shareable bytes (no copy per request).
+    pub fn render_bytes(&self) -> bytes::Bytes {
+        self.rendered.clone()
+    }
+
+    /// The `statusCode` a MOCK request template selects (`None`: the output has no valid one).
+    pub fn mock_status(&self) -> Option<u16> {
+        self.mock_status
+    }
+}
+
+/// Reads `statusCode` from a rendered MOCK request template (`{"statusCode": 200}`); 200 when the
+/// output has none.
+pub fn mock_status_code(rendered: &str) -> Option<u16> {
+    if rendered.trim().is_empty() {
+        return Some(200);
+    }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(rendered) {
+        return match v.get("statusCode") {
+            None => Some(200),
+            Some(serde_json::Value::Number(n)) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+            Some(_) => None,
+        };
+    }
+    // Not JSON (yet): find `"statusCode" : 123` leniently, as templates are often sloppy JSON.
+    let at = rendered.find("\"statusCode\"")?;
+    let rest = rendered[at + 12..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
 }
 
 /// `passthroughBehavior`.
@@ -186,6 +227,25 @@ impl IntegrationResponses {
         Ok(out)
     }
 
+    /// [`IntegrationResponses::select`] for a status code; formats it only when patterns exist.
+    pub fn select_status(&self, status: u16) -> Option<&CompiledIntegrationResponse> {
+        if self.patterned.is_empty() {
+            return self.default.as_ref();
+        }
+        let mut buf = [0u8; 5];
+        let mut n = status;
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.select(std::str::from_utf8(&buf[i..]).unwrap_or(""))
+    }
+
     /// Picks the response whose pattern matches `selector` (backend status or error message), else
     /// the default one.
     pub fn select(&self, selector: &str) -> Option<&CompiledIntegrationResponse> {
@@ -274,6 +334,21 @@ mod tests {
             "patterns match whole strings"
         );
         assert_eq!(r.select("404").unwrap().headers[0].1, "404");
+    }
+
+    #[test]
+    fn select_status_formats_only_for_patterns() {
+        let mut i = Integration::new(IntegrationType::Mock);
+        i.integration_responses
+            .insert("200".into(), ir("200", None));
+        let r = IntegrationResponses::compile(&i, |_| {}).unwrap();
+        assert_eq!(r.select_status(503).unwrap().status, 200);
+        i.integration_responses
+            .insert("500".into(), ir("500", Some("5\\d{2}")));
+        let r = IntegrationResponses::compile(&i, |_| {}).unwrap();
+        assert_eq!(r.select_status(503).unwrap().status, 500);
+        assert_eq!(r.select_status(7).unwrap().status, 200);
+        assert_eq!(r.select_status(65535).unwrap().status, 200);
     }
 
     #[test]
