@@ -185,8 +185,16 @@ impl UriTemplate {
                 Part::Literal(s) => out.push_str(s),
                 Part::Param { name, greedy } => {
                     let v = param(name).unwrap_or("");
-                    let set = if *greedy { GREEDY } else { SEGMENT };
-                    out.extend(utf8_percent_encode(v, set));
+                    if *greedy {
+                        for (i, seg) in v.split('/').enumerate() {
+                            if i > 0 {
+                                out.push('/');
+                            }
+                            push_segment(&mut out, seg, GREEDY);
+                        }
+                    } else {
+                        push_segment(&mut out, v, SEGMENT);
+                    }
                 }
             }
         }
@@ -195,6 +203,17 @@ impl UriTemplate {
             out.push_str(q);
         }
         Uri::try_from(out)
+    }
+}
+
+/// Appends one encoded path segment. A segment that is exactly `.` or `..` (after decoding, e.g.
+/// from `%2e%2e`) is written as `%2E`/`%2E%2E`, so request data can never climb out of the
+/// integration's path on the backend.
+fn push_segment(out: &mut String, seg: &str, set: &'static AsciiSet) {
+    match seg {
+        "." => out.push_str("%2E"),
+        ".." => out.push_str("%2E%2E"),
+        _ => out.extend(utf8_percent_encode(seg, set)),
     }
 }
 
@@ -251,6 +270,22 @@ mod tests {
         let t = UriTemplate::compile("https://b?x=1", src).unwrap();
         assert!(t.is_https());
         assert_eq!(t.render(|_| None, None).unwrap().to_string(), "/?x=1");
+    }
+
+    #[test]
+    fn dot_segments_from_request_data_are_neutralised() {
+        let t = UriTemplate::compile("http://b/files/{proxy}/{id}", src).unwrap();
+        let u = t
+            .render(
+                |n| match n {
+                    "proxy" => Some("../../admin/./x"),
+                    "id" => Some(".."),
+                    _ => None,
+                },
+                None,
+            )
+            .unwrap();
+        assert_eq!(u.to_string(), "/files/%2E%2E/%2E%2E/admin/%2E/x/%2E%2E");
     }
 
     #[test]

@@ -165,3 +165,34 @@ async fn malformed_requests_are_rejected_before_the_upstream_and_serving_continu
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dot_segments_in_request_paths_never_climb_out_of_the_integration_path() {
+    let up = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SPEC.replace(
+        "uri: http://${stageVariables.backend}/{proxy}",
+        "uri: http://${stageVariables.backend}/public/{proxy}",
+    );
+    let file = write_spec(dir.path(), "strict.yaml", &spec);
+    let backend = format!("backend={}", up.addr);
+    let gw = Portico::start(&[
+        "--import",
+        file.to_str().unwrap(),
+        "--stage-variable",
+        &backend,
+    ]);
+    let api = gw.api_id("strict");
+    let base = format!("/restapis/{api}/dev/_user_request_");
+    for (path, expected) in [
+        ("/../admin", "/public/%2E%2E/admin"),
+        ("/a/%2e%2e/%2E%2E/admin", "/public/a/%2E%2E/%2E%2E/admin"),
+        ("/a/..%2Fadmin", "/public/a/%2E%2E/admin"),
+        ("/./x", "/public/%2E/x"),
+    ] {
+        let req = format!("GET {base}{path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        assert_eq!(raw(gw.addr, req.as_bytes()), Some(200), "{path}");
+        let last = up.seen.last.lock().unwrap().clone().unwrap();
+        assert_eq!(last.uri, expected, "{path}");
+    }
+}
