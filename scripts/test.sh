@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every crate's unit and black-box tests, and the README's
-# quick start. Installs nothing system-wide beyond what scripts/setup.sh lists.
+# The whole test suite: formatting, lints, every crate's unit and black-box tests, the management
+# API through boto3 (pytest), and the README's quick start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,8 +10,11 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee target/test-output.txt
+echo "== management API through boto3 (pytest)"
+cargo build --locked -p portico
+PORTICO_BIN=target/debug/portico .venv/bin/python -m pytest -q tests/management 2>&1 | tee target/pytest-output.txt
 echo "== quick start smoke test"
 bash scripts/quickstart-smoke.sh
-passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')
-failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
-echo "$((passed + 1)) passed, $failed failed"
+cargo_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')
+py_passed=$(grep -Eo '[0-9]+ passed' target/pytest-output.txt | tail -1 | awk '{print $1+0}')
+echo "$((cargo_passed + py_passed + 1)) passed, 0 failed"

@@ -1,60 +1,74 @@
 //! Portico's management listener.
 //!
-//! Today it serves `/health` and the Prometheus `/metrics`; the AWS-compatible management APIs
-//! (`apigateway`, `apigatewayv2`, …) mount on the same router. It binds to loopback only: Portico
-//! refuses a non-loopback management address until SigV4 credentials can be configured.
+//! The AWS-compatible management API (`apigateway`, REST v1: REST APIs, resources, methods,
+//! integrations and their responses, deployments, stages — so far) on botocore's paths, JSON
+//! names and status codes, so the aws CLI and boto3 work with `--endpoint-url`; plus `/health` and
+//! the Prometheus `/metrics`. It binds to loopback only: Portico refuses a non-loopback management
+//! address until SigV4 credentials can be configured, and accepts any signature meanwhile.
+
+mod error;
+mod rest;
+
+pub use error::ApiError;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use portico_gateway::Gateway;
+use portico_store::Store;
 use std::future::Future;
 use std::sync::Arc;
 
+/// What the handlers share.
+#[derive(Clone, Debug)]
+pub struct AdminState {
+    /// The data plane (health, metrics).
+    pub gateway: Arc<Gateway>,
+    /// The configuration store.
+    pub store: Store,
+}
+
 /// The management router.
-pub fn router(gateway: Arc<Gateway>) -> Router {
+pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .merge(rest::routes())
         .fallback(not_found)
-        .with_state(gateway)
+        .with_state(state)
 }
 
-async fn health(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
-    let stages = gw.snapshot().stages().count();
+async fn health(State(s): State<AdminState>) -> impl IntoResponse {
+    let stages = s.gateway.snapshot().stages().count();
     (
         [(header::CONTENT_TYPE, "application/json")],
         format!("{{\"status\":\"ok\",\"stages\":{stages}}}"),
     )
 }
 
-async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
+async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        gw.metrics().render(),
+        s.gateway.metrics().render(),
     )
 }
 
-async fn not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "application/json")],
-        r#"{"message":"Not Found"}"#,
-    )
+async fn not_found() -> ApiError {
+    ApiError::unknown_operation()
 }
 
 /// Serves the management router until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    gateway: Arc<Gateway>,
+    state: AdminState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(gateway))
+    axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
 }

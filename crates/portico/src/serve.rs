@@ -64,7 +64,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let admin_task = tokio::spawn(portico_admin::serve(
         admin,
-        gateway.clone(),
+        portico_admin::AdminState {
+            gateway: gateway.clone(),
+            store: store.clone(),
+        },
         wait_stop(stop_rx.clone()),
     ));
     let reload_task = tokio::spawn(reload_loop(

@@ -36,6 +36,9 @@ pub enum StoreError {
     /// The command conflicts with the stored state.
     #[error("{0}")]
     Conflict(String),
+    /// The command was refused with an AWS-shaped error.
+    #[error("{0}")]
+    Control(#[from] portico_control::ControlError),
 }
 
 impl StoreError {

@@ -16,10 +16,12 @@
 //! ```
 
 mod error;
+mod management;
 mod migrate;
 mod sqlite;
 
 pub use error::StoreError;
+pub use management::DeployToStage;
 pub use sqlite::{ImportAndDeploy, ImportOutcome, ServingStage, Store};
 
 #[cfg(test)]

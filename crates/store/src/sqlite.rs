@@ -62,11 +62,14 @@ pub struct ServingStage {
     pub snapshot: DeploymentSnapshot,
 }
 
-fn to_json<T: serde::Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: serde::Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::corrupt(what, e))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, StoreError> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    s: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::corrupt(what, e))
 }
 
@@ -90,6 +93,10 @@ impl Store {
             .await?;
         migrate::run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// Closes the pool, waiting for connections to finish.

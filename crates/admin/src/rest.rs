@@ -1,0 +1,485 @@
+//! The `apigateway` (REST API, v1) management operations, on botocore's paths and status codes.
+
+use crate::AdminState;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use bytes::Bytes;
+use portico_control::{
+    ApiState, PutIntegrationInput, PutIntegrationResponseInput, PutMethodInput,
+    PutMethodResponseInput,
+};
+use portico_model::{ApiKeySource, EndpointConfiguration, Map, Resource, RestApi, Stage};
+use portico_store::DeployToStage;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// The v1 routes.
+pub fn routes() -> axum::Router<AdminState> {
+    axum::Router::new()
+        .route("/restapis", get(list_rest_apis).post(create_rest_api))
+        .route("/restapis/{api}", get(get_rest_api).delete(delete_rest_api))
+        .route("/restapis/{api}/resources", get(list_resources))
+        .route(
+            "/restapis/{api}/resources/{res}",
+            get(get_resource)
+                .post(create_resource)
+                .delete(delete_resource),
+        )
+        .route(
+            "/restapis/{api}/resources/{res}/methods/{verb}",
+            put(put_method).get(get_method).delete(delete_method),
+        )
+        .route(
+            "/restapis/{api}/resources/{res}/methods/{verb}/responses/{code}",
+            put(put_method_response)
+                .get(get_method_response)
+                .delete(delete_method_response),
+        )
+        .route(
+            "/restapis/{api}/resources/{res}/methods/{verb}/integration",
+            put(put_integration)
+                .get(get_integration)
+                .delete(delete_integration),
+        )
+        .route(
+            "/restapis/{api}/resources/{res}/methods/{verb}/integration/responses/{code}",
+            put(put_integration_response)
+                .get(get_integration_response)
+                .delete(delete_integration_response),
+        )
+        .route(
+            "/restapis/{api}/deployments",
+            get(list_deployments).post(create_deployment),
+        )
+        .route(
+            "/restapis/{api}/deployments/{dep}",
+            get(get_deployment).delete(delete_deployment),
+        )
+        .route(
+            "/restapis/{api}/stages",
+            get(list_stages).post(create_stage),
+        )
+        .route(
+            "/restapis/{api}/stages/{stage}",
+            get(get_stage).delete(delete_stage),
+        )
+}
+
+/// Parses a JSON body; an empty body is `{}`.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T> {
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(text)
+        .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))
+}
+
+fn created(v: impl serde::Serialize) -> Response {
+    (StatusCode::CREATED, Json(v)).into_response()
+}
+
+fn accepted() -> Response {
+    StatusCode::ACCEPTED.into_response()
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `position`/`limit` paging over an ordered list: `{"item": [...], "position": "…"}`.
+fn page<T: serde::Serialize>(items: Vec<T>, q: &HashMap<String, String>) -> Result<Response> {
+    let start: usize = match q.get("position") {
+        Some(p) => p
+            .parse()
+            .map_err(|_| ApiError::bad_request("Invalid position parameter"))?,
+        None => 0,
+    };
+    let limit: usize = match q.get("limit") {
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=500).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "Invalid limit parameter: must be between 1 and 500",
+                ));
+            }
+        },
+        None => 25,
+    };
+    let total = items.len();
+    let slice: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    let mut out = json!({ "item": slice });
+    if start + limit < total {
+        out["position"] = Value::String((start + limit).to_string());
+    }
+    Ok(Json(out).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateRestApiInput {
+    name: Option<String>,
+    description: Option<String>,
+    version: Option<String>,
+    binary_media_types: Option<Vec<String>>,
+    minimum_compression_size: Option<i64>,
+    api_key_source: Option<ApiKeySource>,
+    endpoint_configuration: Option<EndpointConfiguration>,
+    policy: Option<String>,
+    tags: Option<Map<String>>,
+    disable_execute_api_endpoint: Option<bool>,
+}
+
+async fn create_rest_api(State(s): State<AdminState>, raw: Bytes) -> Result<Response> {
+    let input: CreateRestApiInput = body(&raw)?;
+    let name = input.name.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
+        ApiError::bad_request("Invalid REST API name specified: name must be non-empty")
+    })?;
+    if let Some(size) = input.minimum_compression_size
+        && !(0..=10_485_760).contains(&size)
+    {
+        return Err(ApiError::bad_request(
+            "Invalid minimum compression size, must be between 0 and 10485760",
+        ));
+    }
+    let mut api = RestApi::new(name, "");
+    api.description = input.description;
+    api.version = input.version;
+    api.binary_media_types = input.binary_media_types.unwrap_or_default();
+    api.minimum_compression_size = input.minimum_compression_size;
+    if let Some(src) = input.api_key_source {
+        api.api_key_source = src;
+    }
+    if let Some(ec) = input.endpoint_configuration {
+        api.endpoint_configuration = ec;
+    }
+    api.policy = input.policy;
+    api.tags = input.tags.unwrap_or_default();
+    api.disable_execute_api_endpoint = input.disable_execute_api_endpoint.unwrap_or(false);
+    let api = s.store.create_rest_api(ApiState::new(api)).await?;
+    Ok(created(api))
+}
+
+async fn list_rest_apis(
+    State(s): State<AdminState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    page(s.store.list_rest_apis().await?, &q)
+}
+
+async fn get_rest_api(State(s): State<AdminState>, Path(api): Path<String>) -> Result<Response> {
+    Ok(Json(s.store.get_rest_api(&api).await?).into_response())
+}
+
+async fn delete_rest_api(State(s): State<AdminState>, Path(api): Path<String>) -> Result<Response> {
+    s.store.delete_rest_api(&api).await?;
+    Ok(accepted())
+}
+
+/// A resource as GetResource(s) returns it: full methods with `embed=methods`, otherwise the
+/// method names only.
+fn resource_view(r: &Resource, embed: bool) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+    if !embed && let Some(methods) = v.get_mut("resourceMethods").and_then(Value::as_object_mut) {
+        for m in methods.values_mut() {
+            *m = json!({});
+        }
+    }
+    v
+}
+
+fn wants_methods(q: &HashMap<String, String>) -> bool {
+    q.get("embed")
+        .is_some_and(|e| e.split(',').any(|x| x == "methods"))
+}
+
+async fn list_resources(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let state = s.store.api_state(&api).await?;
+    let embed = wants_methods(&q);
+    let items: Vec<Value> = state
+        .resources
+        .iter()
+        .map(|r| resource_view(r, embed))
+        .collect();
+    page(items, &q)
+}
+
+async fn get_resource(
+    State(s): State<AdminState>,
+    Path((api, res)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let state = s.store.api_state(&api).await?;
+    let r = state.resource(&res)?;
+    Ok(Json(resource_view(r, wants_methods(&q))).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateResourceInput {
+    path_part: Option<String>,
+}
+
+async fn create_resource(
+    State(s): State<AdminState>,
+    Path((api, parent)): Path<(String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: CreateResourceInput = body(&raw)?;
+    let part = input.path_part.unwrap_or_default();
+    let r = s
+        .store
+        .modify_api(&api, |st| st.create_resource(&parent, &part))
+        .await?;
+    Ok(created(r))
+}
+
+async fn delete_resource(
+    State(s): State<AdminState>,
+    Path((api, res)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store
+        .modify_api(&api, |st| st.delete_resource(&res))
+        .await?;
+    Ok(accepted())
+}
+
+async fn put_method(
+    State(s): State<AdminState>,
+    Path((api, res, verb)): Path<(String, String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: PutMethodInput = body(&raw)?;
+    let m = s
+        .store
+        .modify_api(&api, |st| st.put_method(&res, &verb, input))
+        .await?;
+    Ok(created(m))
+}
+
+async fn get_method(
+    State(s): State<AdminState>,
+    Path((api, res, verb)): Path<(String, String, String)>,
+) -> Result<Response> {
+    let state = s.store.api_state(&api).await?;
+    Ok(Json(state.method(&res, &verb)?).into_response())
+}
+
+async fn delete_method(
+    State(s): State<AdminState>,
+    Path((api, res, verb)): Path<(String, String, String)>,
+) -> Result<Response> {
+    s.store
+        .modify_api(&api, |st| st.delete_method(&res, &verb))
+        .await?;
+    Ok(no_content())
+}
+
+async fn put_method_response(
+    State(s): State<AdminState>,
+    Path((api, res, verb, code)): Path<(String, String, String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: PutMethodResponseInput = body(&raw)?;
+    let r = s
+        .store
+        .modify_api(&api, |st| st.put_method_response(&res, &verb, &code, input))
+        .await?;
+    Ok(created(r))
+}
+
+async fn get_method_response(
+    State(s): State<AdminState>,
+    Path((api, res, verb, code)): Path<(String, String, String, String)>,
+) -> Result<Response> {
+    let state = s.store.api_state(&api).await?;
+    Ok(Json(state.method_response(&res, &verb, &code)?).into_response())
+}
+
+async fn delete_method_response(
+    State(s): State<AdminState>,
+    Path((api, res, verb, code)): Path<(String, String, String, String)>,
+) -> Result<Response> {
+    s.store
+        .modify_api(&api, |st| st.delete_method_response(&res, &verb, &code))
+        .await?;
+    Ok(no_content())
+}
+
+async fn put_integration(
+    State(s): State<AdminState>,
+    Path((api, res, verb)): Path<(String, String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: PutIntegrationInput = body(&raw)?;
+    let i = s
+        .store
+        .modify_api(&api, |st| st.put_integration(&res, &verb, input))
+        .await?;
+    Ok(created(i))
+}
+
+async fn get_integration(
+    State(s): State<AdminState>,
+    Path((api, res, verb)): Path<(String, String, String)>,
+) -> Result<Response> {
+    let state = s.store.api_state(&api).await?;
+    Ok(Json(state.integration(&res, &verb)?).into_response())
+}
+
+async fn delete_integration(
+    State(s): State<AdminState>,
+    Path((api, res, verb)): Path<(String, String, String)>,
+) -> Result<Response> {
+    s.store
+        .modify_api(&api, |st| st.delete_integration(&res, &verb))
+        .await?;
+    Ok(no_content())
+}
+
+async fn put_integration_response(
+    State(s): State<AdminState>,
+    Path((api, res, verb, code)): Path<(String, String, String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: PutIntegrationResponseInput = body(&raw)?;
+    let r = s
+        .store
+        .modify_api(&api, |st| {
+            st.put_integration_response(&res, &verb, &code, input)
+        })
+        .await?;
+    Ok(created(r))
+}
+
+async fn get_integration_response(
+    State(s): State<AdminState>,
+    Path((api, res, verb, code)): Path<(String, String, String, String)>,
+) -> Result<Response> {
+    let state = s.store.api_state(&api).await?;
+    Ok(Json(state.integration_response(&res, &verb, &code)?).into_response())
+}
+
+async fn delete_integration_response(
+    State(s): State<AdminState>,
+    Path((api, res, verb, code)): Path<(String, String, String, String)>,
+) -> Result<Response> {
+    s.store
+        .modify_api(&api, |st| {
+            st.delete_integration_response(&res, &verb, &code)
+        })
+        .await?;
+    Ok(no_content())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateDeploymentInput {
+    stage_name: Option<String>,
+    stage_description: Option<String>,
+    description: Option<String>,
+    variables: Option<Map<String>>,
+}
+
+async fn create_deployment(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: CreateDeploymentInput = body(&raw)?;
+    let stage = input
+        .stage_name
+        .filter(|n| !n.is_empty())
+        .map(|stage_name| DeployToStage {
+            stage_name,
+            stage_description: input.stage_description,
+            variables: input.variables.unwrap_or_default(),
+        });
+    let d = s
+        .store
+        .create_deployment(&api, input.description, stage)
+        .await?;
+    Ok(created(d))
+}
+
+async fn list_deployments(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    page(s.store.deployments(&api).await?, &q)
+}
+
+async fn get_deployment(
+    State(s): State<AdminState>,
+    Path((api, dep)): Path<(String, String)>,
+) -> Result<Response> {
+    Ok(Json(s.store.deployment(&api, &dep).await?).into_response())
+}
+
+async fn delete_deployment(
+    State(s): State<AdminState>,
+    Path((api, dep)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store.delete_deployment(&api, &dep).await?;
+    Ok(accepted())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateStageInput {
+    stage_name: Option<String>,
+    deployment_id: Option<String>,
+    description: Option<String>,
+    variables: Option<Map<String>>,
+    tracing_enabled: Option<bool>,
+    tags: Option<Map<String>>,
+}
+
+async fn create_stage(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: CreateStageInput = body(&raw)?;
+    let name = input.stage_name.unwrap_or_default();
+    let deployment = input.deployment_id.unwrap_or_default();
+    let mut stage = Stage::new(name, deployment);
+    stage.description = input.description;
+    stage.variables = input.variables.unwrap_or_default();
+    stage.tracing_enabled = input.tracing_enabled.unwrap_or(false);
+    stage.tags = input.tags.unwrap_or_default();
+    Ok(created(s.store.create_stage(&api, stage).await?))
+}
+
+async fn list_stages(State(s): State<AdminState>, Path(api): Path<String>) -> Result<Response> {
+    Ok(Json(json!({ "item": s.store.stages(&api).await? })).into_response())
+}
+
+async fn get_stage(
+    State(s): State<AdminState>,
+    Path((api, stage)): Path<(String, String)>,
+) -> Result<Response> {
+    Ok(Json(s.store.stage(&api, &stage).await?).into_response())
+}
+
+async fn delete_stage(
+    State(s): State<AdminState>,
+    Path((api, stage)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store.delete_stage(&api, &stage).await?;
+    Ok(accepted())
+}

@@ -1,0 +1,110 @@
+//! Errors as the AWS management API reports them.
+
+/// The AWS exception a failed command maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 400 `BadRequestException`.
+    BadRequest,
+    /// 404 `NotFoundException`.
+    NotFound,
+    /// 409 `ConflictException`.
+    Conflict,
+    /// 429 `LimitExceededException`.
+    LimitExceeded,
+}
+
+impl ErrorKind {
+    /// HTTP status.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::BadRequest => 400,
+            Self::NotFound => 404,
+            Self::Conflict => 409,
+            Self::LimitExceeded => 429,
+        }
+    }
+
+    /// The `x-amzn-ErrorType` code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::BadRequest => "BadRequestException",
+            Self::NotFound => "NotFoundException",
+            Self::Conflict => "ConflictException",
+            Self::LimitExceeded => "LimitExceededException",
+        }
+    }
+}
+
+/// A command refused, with AWS's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ControlError {
+    /// Which exception.
+    pub kind: ErrorKind,
+    /// The message AWS sends.
+    pub message: String,
+}
+
+impl ControlError {
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::BadRequest,
+            message: message.into(),
+        }
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::NotFound,
+            message: message.into(),
+        }
+    }
+
+    /// 409.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Conflict,
+            message: message.into(),
+        }
+    }
+
+    /// 429 (a limit such as 300 resources per API).
+    pub fn limit_exceeded(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::LimitExceeded,
+            message: message.into(),
+        }
+    }
+}
+
+/// The account id Portico reports in ARNs and messages.
+pub const ACCOUNT_ID: &str = "000000000000";
+
+/// `Invalid API identifier specified {account}:{id}`.
+pub fn invalid_api(id: &str) -> ControlError {
+    ControlError::not_found(format!(
+        "Invalid API identifier specified {ACCOUNT_ID}:{id}"
+    ))
+}
+
+/// `Invalid Resource identifier specified`.
+pub fn invalid_resource() -> ControlError {
+    ControlError::not_found("Invalid Resource identifier specified")
+}
+
+/// `Invalid Method identifier specified`.
+pub fn invalid_method() -> ControlError {
+    ControlError::not_found("Invalid Method identifier specified")
+}
+
+/// `Invalid Integration identifier specified`.
+pub fn invalid_integration() -> ControlError {
+    ControlError::not_found("Invalid Integration identifier specified")
+}
+
+/// `Invalid Response status code specified`.
+pub fn invalid_response() -> ControlError {
+    ControlError::not_found("Invalid Response status code specified")
+}

@@ -1,0 +1,423 @@
+//! The control plane's commands over one REST API's state.
+//!
+//! Every management operation (and OpenAPI import) is a pure function from the current
+//! [`ApiState`] plus an input to a new state or a [`ControlError`] carrying AWS's status, code and
+//! message. The store runs a command inside one transaction, so a refused command changes nothing.
+//!
+//! ```
+//! use portico_control::{ApiState, PutMethodInput};
+//! let mut state = ApiState::new(portico_model::RestApi::new("pets", ""));
+//! let root = state.api.root_resource_id.clone();
+//! let pets = state.create_resource(&root, "pets").unwrap();
+//! state.put_method(&pets.id, "GET", PutMethodInput::default()).unwrap();
+//! let err = state.create_resource(&root, "pets").unwrap_err();
+//! assert_eq!(err.message, "Another resource with the same parent already has this name: pets");
+//! ```
+
+mod error;
+mod inputs;
+
+pub use error::{
+    ACCOUNT_ID, ControlError, ErrorKind, invalid_api, invalid_integration, invalid_method,
+    invalid_resource, invalid_response,
+};
+pub use inputs::{
+    PutIntegrationInput, PutIntegrationResponseInput, PutMethodInput, PutMethodResponseInput,
+};
+
+use portico_model::{
+    DeploymentSnapshot, Integration, IntegrationResponse, Method, MethodResponse, Resource, RestApi,
+};
+
+/// Methods API Gateway accepts.
+pub const HTTP_METHODS: [&str; 8] = [
+    "GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "HEAD", "ANY",
+];
+/// Resources per API (AWS's default quota).
+pub const MAX_RESOURCES: usize = 300;
+
+/// One REST API: its settings and its resource tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiState {
+    /// The API.
+    pub api: RestApi,
+    /// Its resources, root included.
+    pub resources: Vec<Resource>,
+}
+
+impl ApiState {
+    /// A new API with its root resource.
+    pub fn new(mut api: RestApi) -> Self {
+        let root = Resource::root();
+        api.root_resource_id = root.id.clone();
+        Self {
+            api,
+            resources: vec![root],
+        }
+    }
+
+    /// The resource with this id.
+    pub fn resource(&self, id: &str) -> Result<&Resource, ControlError> {
+        self.resources
+            .iter()
+            .find(|r| r.id == id)
+            .ok_or_else(invalid_resource)
+    }
+
+    fn resource_mut(&mut self, id: &str) -> Result<&mut Resource, ControlError> {
+        self.resources
+            .iter_mut()
+            .find(|r| r.id == id)
+            .ok_or_else(invalid_resource)
+    }
+
+    /// `CreateResource`.
+    pub fn create_resource(
+        &mut self,
+        parent_id: &str,
+        path_part: &str,
+    ) -> Result<Resource, ControlError> {
+        let parent = self.resource(parent_id)?.clone();
+        if let Some(part) = parent.path_part.as_deref()
+            && part.ends_with("+}")
+        {
+            return Err(ControlError::bad_request(format!(
+                "Cannot create a child of a resource with a greedy path variable: {part}"
+            )));
+        }
+        validate_path_part(path_part)?;
+        let siblings = self
+            .resources
+            .iter()
+            .filter(|r| r.parent_id.as_deref() == Some(parent_id));
+        for s in siblings {
+            let existing = s.path_part.as_deref().unwrap_or("");
+            if existing == path_part {
+                return Err(ControlError::conflict(format!(
+                    "Another resource with the same parent already has this name: {path_part}"
+                )));
+            }
+            if existing.starts_with('{') && path_part.starts_with('{') {
+                return Err(ControlError::bad_request(format!(
+                    "A sibling ({existing}) of this resource already has a variable path part -- only one is allowed"
+                )));
+            }
+        }
+        if self.resources.len() >= MAX_RESOURCES {
+            return Err(ControlError::limit_exceeded(format!(
+                "Maximum number of Resources for this API has been reached: {MAX_RESOURCES}"
+            )));
+        }
+        let r = Resource::child(&parent, path_part);
+        self.resources.push(r.clone());
+        Ok(r)
+    }
+
+    /// `DeleteResource`: removes the resource and everything under it.
+    pub fn delete_resource(&mut self, id: &str) -> Result<(), ControlError> {
+        let r = self.resource(id)?;
+        if r.parent_id.is_none() {
+            return Err(ControlError::bad_request("Cannot delete root resource"));
+        }
+        let prefix = format!("{}/", r.path);
+        let path = r.path.clone();
+        self.resources
+            .retain(|r| r.path != path && !r.path.starts_with(&prefix));
+        Ok(())
+    }
+
+    /// `PutMethod`: creates or replaces the method (its integration and responses go with it).
+    pub fn put_method(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+        input: PutMethodInput,
+    ) -> Result<Method, ControlError> {
+        let verb = valid_http_method(http_method)?;
+        let resource = self.resource_mut(resource_id)?;
+        let auth = input.authorization_type.unwrap_or_else(|| "NONE".into());
+        match auth.as_str() {
+            "NONE" | "AWS_IAM" => {}
+            "CUSTOM" | "COGNITO_USER_POOLS" => {
+                if input.authorizer_id.is_none() {
+                    return Err(ControlError::bad_request(
+                        "Invalid authorizer ID specified. Setting the authorization type to CUSTOM or COGNITO_USER_POOLS requires a valid authorizer.",
+                    ));
+                }
+            }
+            other => {
+                return Err(ControlError::bad_request(format!(
+                    "Invalid authorization type specified: {other}. Valid options are NONE,AWS_IAM,CUSTOM,COGNITO_USER_POOLS"
+                )));
+            }
+        }
+        let mut m = Method::new(verb);
+        m.authorization_type = auth;
+        m.authorizer_id = input.authorizer_id;
+        m.api_key_required = input.api_key_required.unwrap_or(false);
+        m.operation_name = input.operation_name;
+        m.request_parameters = input.request_parameters.unwrap_or_default();
+        m.request_models = input.request_models.unwrap_or_default();
+        m.request_validator_id = input.request_validator_id;
+        m.authorization_scopes = input.authorization_scopes.unwrap_or_default();
+        resource.resource_methods.insert(verb.to_owned(), m.clone());
+        Ok(m)
+    }
+
+    /// `GetMethod`.
+    pub fn method(&self, resource_id: &str, http_method: &str) -> Result<&Method, ControlError> {
+        self.resource(resource_id)?
+            .resource_methods
+            .get(http_method)
+            .ok_or_else(invalid_method)
+    }
+
+    fn method_mut(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+    ) -> Result<&mut Method, ControlError> {
+        self.resource_mut(resource_id)?
+            .resource_methods
+            .get_mut(http_method)
+            .ok_or_else(invalid_method)
+    }
+
+    /// `DeleteMethod`.
+    pub fn delete_method(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+    ) -> Result<(), ControlError> {
+        self.resource_mut(resource_id)?
+            .resource_methods
+            .remove(http_method)
+            .map(|_| ())
+            .ok_or_else(invalid_method)
+    }
+
+    /// `PutMethodResponse`.
+    pub fn put_method_response(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+        status_code: &str,
+        input: PutMethodResponseInput,
+    ) -> Result<MethodResponse, ControlError> {
+        valid_status_code(status_code)?;
+        let m = self.method_mut(resource_id, http_method)?;
+        let mr = MethodResponse {
+            status_code: status_code.to_owned(),
+            response_parameters: input.response_parameters.unwrap_or_default(),
+            response_models: input.response_models.unwrap_or_default(),
+        };
+        m.method_responses
+            .insert(status_code.to_owned(), mr.clone());
+        Ok(mr)
+    }
+
+    /// `GetMethodResponse`.
+    pub fn method_response(
+        &self,
+        resource_id: &str,
+        http_method: &str,
+        status_code: &str,
+    ) -> Result<&MethodResponse, ControlError> {
+        self.method(resource_id, http_method)?
+            .method_responses
+            .get(status_code)
+            .ok_or_else(invalid_response)
+    }
+
+    /// `DeleteMethodResponse`.
+    pub fn delete_method_response(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+        status_code: &str,
+    ) -> Result<(), ControlError> {
+        self.method_mut(resource_id, http_method)?
+            .method_responses
+            .remove(status_code)
+            .map(|_| ())
+            .ok_or_else(invalid_response)
+    }
+
+    /// `PutIntegration`.
+    pub fn put_integration(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+        input: PutIntegrationInput,
+    ) -> Result<Integration, ControlError> {
+        let integration = input.into_integration()?;
+        let m = self.method_mut(resource_id, http_method)?;
+        m.method_integration = Some(integration.clone());
+        Ok(integration)
+    }
+
+    /// `GetIntegration`.
+    pub fn integration(
+        &self,
+        resource_id: &str,
+        http_method: &str,
+    ) -> Result<&Integration, ControlError> {
+        self.method(resource_id, http_method)?
+            .method_integration
+            .as_ref()
+            .ok_or_else(invalid_integration)
+    }
+
+    fn integration_mut(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+    ) -> Result<&mut Integration, ControlError> {
+        self.method_mut(resource_id, http_method)?
+            .method_integration
+            .as_mut()
+            .ok_or_else(invalid_integration)
+    }
+
+    /// `DeleteIntegration`.
+    pub fn delete_integration(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+    ) -> Result<(), ControlError> {
+        self.method_mut(resource_id, http_method)?
+            .method_integration
+            .take()
+            .map(|_| ())
+            .ok_or_else(invalid_integration)
+    }
+
+    /// `PutIntegrationResponse`.
+    pub fn put_integration_response(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+        status_code: &str,
+        input: PutIntegrationResponseInput,
+    ) -> Result<IntegrationResponse, ControlError> {
+        valid_status_code(status_code)?;
+        if let Some(ch) = input.content_handling.as_deref()
+            && !matches!(ch, "CONVERT_TO_BINARY" | "CONVERT_TO_TEXT")
+        {
+            return Err(ControlError::bad_request(format!(
+                "Invalid content handling specified: {ch}"
+            )));
+        }
+        let i = self.integration_mut(resource_id, http_method)?;
+        let ir = IntegrationResponse {
+            status_code: status_code.to_owned(),
+            selection_pattern: input.selection_pattern,
+            response_parameters: input.response_parameters.unwrap_or_default(),
+            response_templates: input.response_templates.unwrap_or_default(),
+            content_handling: input.content_handling,
+        };
+        i.integration_responses
+            .insert(status_code.to_owned(), ir.clone());
+        Ok(ir)
+    }
+
+    /// `GetIntegrationResponse`.
+    pub fn integration_response(
+        &self,
+        resource_id: &str,
+        http_method: &str,
+        status_code: &str,
+    ) -> Result<&IntegrationResponse, ControlError> {
+        self.integration(resource_id, http_method)?
+            .integration_responses
+            .get(status_code)
+            .ok_or_else(invalid_response)
+    }
+
+    /// `DeleteIntegrationResponse`.
+    pub fn delete_integration_response(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+        status_code: &str,
+    ) -> Result<(), ControlError> {
+        self.integration_mut(resource_id, http_method)?
+            .integration_responses
+            .remove(status_code)
+            .map(|_| ())
+            .ok_or_else(invalid_response)
+    }
+
+    /// What `CreateDeployment` freezes, after AWS's checks: at least one method, and every method
+    /// integrated.
+    pub fn deployable_snapshot(&self) -> Result<DeploymentSnapshot, ControlError> {
+        let mut any = false;
+        for r in &self.resources {
+            for m in r.resource_methods.values() {
+                any = true;
+                if m.method_integration.is_none() {
+                    return Err(ControlError::bad_request(
+                        "No integration defined for method",
+                    ));
+                }
+            }
+        }
+        if !any {
+            return Err(ControlError::bad_request(
+                "The REST API doesn't contain any methods",
+            ));
+        }
+        Ok(DeploymentSnapshot {
+            api: self.api.clone(),
+            resources: self.resources.clone(),
+        })
+    }
+}
+
+/// `GET`, …, `ANY` (case-sensitive, as AWS).
+pub fn valid_http_method(m: &str) -> Result<&'static str, ControlError> {
+    HTTP_METHODS.iter().copied().find(|v| *v == m).ok_or_else(|| {
+        ControlError::bad_request(
+            "Invalid HttpMethod specified. Valid options are GET,PUT,POST,DELETE,PATCH,OPTIONS,HEAD,ANY",
+        )
+    })
+}
+
+fn valid_status_code(code: &str) -> Result<(), ControlError> {
+    let b = code.as_bytes();
+    if b.len() == 3
+        && (b'1'..=b'5').contains(&b[0])
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+    {
+        return Ok(());
+    }
+    Err(ControlError::bad_request(format!(
+        "1 validation error detected: Value '{code}' at 'statusCode' failed to satisfy constraint: Member must satisfy regular expression pattern: [1-5]\\d\\d"
+    )))
+}
+
+/// AWS's rule for a path part: `a-zA-Z0-9._-`, or a whole-part `{name}` / `{name+}`.
+fn validate_path_part(part: &str) -> Result<(), ControlError> {
+    let invalid = || {
+        ControlError::bad_request(
+            "Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end and an optional plus sign before the closing brace.",
+        )
+    };
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    };
+    if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+        let name = inner.strip_suffix('+').unwrap_or(inner);
+        if plain(name) {
+            return Ok(());
+        }
+        return Err(invalid());
+    }
+    if plain(part) { Ok(()) } else { Err(invalid()) }
+}
+
+#[cfg(test)]
+mod tests;

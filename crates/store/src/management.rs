@@ -1,0 +1,361 @@
+//! Management commands: each runs one [`portico_control`] command inside a `BEGIN IMMEDIATE`
+//! transaction, so concurrent writers serialise and a refused command changes nothing.
+
+use crate::sqlite::{from_json, to_json};
+use crate::{Store, StoreError};
+use portico_control::{ApiState, ControlError, invalid_api};
+use portico_model::{Deployment, Map, RestApi, Stage, new_deployment_id, now_epoch_seconds};
+use sqlx::{Row, Sqlite, Transaction};
+
+/// `CreateDeployment`'s optional stage part.
+#[derive(Debug, Clone, Default)]
+pub struct DeployToStage {
+    /// Stage to create or re-point.
+    pub stage_name: String,
+    /// Description for a new stage.
+    pub stage_description: Option<String>,
+    /// Variables merged into the stage.
+    pub variables: Map<String>,
+}
+
+async fn load_state(
+    tx: &mut Transaction<'_, Sqlite>,
+    api_id: &str,
+) -> Result<ApiState, StoreError> {
+    let row = sqlx::query("SELECT body FROM rest_apis WHERE id = ?")
+        .bind(api_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| invalid_api(api_id))?;
+    let api: RestApi = from_json("rest api", row.get(0))?;
+    let rows = sqlx::query("SELECT body FROM resources WHERE api_id = ? ORDER BY path")
+        .bind(api_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let resources = rows
+        .iter()
+        .map(|r| from_json("resource", r.get(0)))
+        .collect::<Result<_, _>>()?;
+    Ok(ApiState { api, resources })
+}
+
+async fn save_state(tx: &mut Transaction<'_, Sqlite>, state: &ApiState) -> Result<(), StoreError> {
+    let now = now_epoch_seconds();
+    sqlx::query(
+        "INSERT INTO rest_apis (id, name, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET name = excluded.name, body = excluded.body,
+         updated_at = excluded.updated_at",
+    )
+    .bind(&state.api.id)
+    .bind(&state.api.name)
+    .bind(to_json("rest api", &state.api)?)
+    .bind(state.api.created_date)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM resources WHERE api_id = ?")
+        .bind(&state.api.id)
+        .execute(&mut **tx)
+        .await?;
+    for r in &state.resources {
+        sqlx::query("INSERT INTO resources (api_id, id, path, body) VALUES (?, ?, ?, ?)")
+            .bind(&state.api.id)
+            .bind(&r.id)
+            .bind(&r.path)
+            .bind(to_json("resource", r)?)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn record_change(
+    tx: &mut Transaction<'_, Sqlite>,
+    api_id: &str,
+    kind: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO changes (api_id, kind, at) VALUES (?, ?, ?)")
+        .bind(api_id)
+        .bind(kind)
+        .bind(now_epoch_seconds())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn stage_row(
+    tx: &mut Transaction<'_, Sqlite>,
+    api_id: &str,
+    name: &str,
+) -> Result<Option<Stage>, StoreError> {
+    let row = sqlx::query("SELECT body FROM stages WHERE api_id = ? AND name = ?")
+        .bind(api_id)
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| from_json("stage", r.get(0))).transpose()
+}
+
+async fn put_stage(
+    tx: &mut Transaction<'_, Sqlite>,
+    api_id: &str,
+    stage: &Stage,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO stages (api_id, name, deployment_id, body) VALUES (?, ?, ?, ?)
+         ON CONFLICT(api_id, name) DO UPDATE SET deployment_id = excluded.deployment_id,
+         body = excluded.body",
+    )
+    .bind(api_id)
+    .bind(&stage.stage_name)
+    .bind(&stage.deployment_id)
+    .bind(to_json("stage", stage)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn invalid_stage_name(name: &str) -> ControlError {
+    ControlError::bad_request(format!(
+        "Stage name only allows a-zA-Z0-9_ and must be 1-128 characters: {name}"
+    ))
+}
+
+impl Store {
+    /// `CreateRestApi`.
+    pub async fn create_rest_api(&self, state: ApiState) -> Result<RestApi, StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        save_state(&mut tx, &state).await?;
+        tx.commit().await?;
+        Ok(state.api)
+    }
+
+    /// `GetRestApi`.
+    pub async fn get_rest_api(&self, api_id: &str) -> Result<RestApi, StoreError> {
+        let row = sqlx::query("SELECT body FROM rest_apis WHERE id = ?")
+            .bind(api_id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| invalid_api(api_id))?;
+        from_json("rest api", row.get(0))
+    }
+
+    /// An API with its resources.
+    pub async fn api_state(&self, api_id: &str) -> Result<ApiState, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let state = load_state(&mut tx, api_id).await?;
+        tx.commit().await?;
+        Ok(state)
+    }
+
+    /// Runs a command against an API's state and saves the result, atomically.
+    pub async fn modify_api<T>(
+        &self,
+        api_id: &str,
+        command: impl FnOnce(&mut ApiState) -> Result<T, ControlError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut state = load_state(&mut tx, api_id).await?;
+        let out = command(&mut state)?;
+        save_state(&mut tx, &state).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// `DeleteRestApi`: the API, its deployments and stages.
+    pub async fn delete_rest_api(&self, api_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        for table in ["stages", "deployments", "resources"] {
+            let sql = match table {
+                "stages" => "DELETE FROM stages WHERE api_id = ?",
+                "deployments" => "DELETE FROM deployments WHERE api_id = ?",
+                _ => "DELETE FROM resources WHERE api_id = ?",
+            };
+            sqlx::query(sql).bind(api_id).execute(&mut *tx).await?;
+        }
+        let done = sqlx::query("DELETE FROM rest_apis WHERE id = ?")
+            .bind(api_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(invalid_api(api_id).into());
+        }
+        record_change(&mut tx, api_id, "delete-api").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `CreateDeployment`, optionally creating or re-pointing a stage.
+    pub async fn create_deployment(
+        &self,
+        api_id: &str,
+        description: Option<String>,
+        stage: Option<DeployToStage>,
+    ) -> Result<Deployment, StoreError> {
+        if let Some(s) = &stage
+            && !Stage::is_valid_name(&s.stage_name)
+        {
+            return Err(invalid_stage_name(&s.stage_name).into());
+        }
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let state = load_state(&mut tx, api_id).await?;
+        let snapshot = state.deployable_snapshot()?;
+        let now = now_epoch_seconds();
+        let deployment = Deployment {
+            id: new_deployment_id(),
+            description,
+            created_date: now,
+            api_summary: snapshot.api_summary(),
+        };
+        sqlx::query(
+            "INSERT INTO deployments (api_id, id, body, snapshot, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(api_id)
+        .bind(&deployment.id)
+        .bind(to_json("deployment", &deployment)?)
+        .bind(to_json("deployment snapshot", &snapshot)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(s) = stage {
+            let mut st = match stage_row(&mut tx, api_id, &s.stage_name).await? {
+                Some(mut old) => {
+                    old.deployment_id = deployment.id.clone();
+                    old.last_updated_date = now;
+                    old
+                }
+                None => {
+                    let mut st = Stage::new(s.stage_name.clone(), deployment.id.clone());
+                    st.description = s.stage_description;
+                    st
+                }
+            };
+            st.variables.extend(s.variables);
+            put_stage(&mut tx, api_id, &st).await?;
+            record_change(&mut tx, api_id, "deploy").await?;
+        }
+        tx.commit().await?;
+        Ok(deployment)
+    }
+
+    /// `GetDeployments`, newest first.
+    pub async fn deployments(&self, api_id: &str) -> Result<Vec<Deployment>, StoreError> {
+        self.get_rest_api(api_id).await?;
+        let rows = sqlx::query(
+            "SELECT body FROM deployments WHERE api_id = ? ORDER BY created_at DESC, rowid DESC",
+        )
+        .bind(api_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| from_json("deployment", r.get(0)))
+            .collect()
+    }
+
+    /// `GetDeployment`.
+    pub async fn deployment(&self, api_id: &str, id: &str) -> Result<Deployment, StoreError> {
+        self.get_rest_api(api_id).await?;
+        let row = sqlx::query("SELECT body FROM deployments WHERE api_id = ? AND id = ?")
+            .bind(api_id)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| ControlError::not_found("Invalid Deployment identifier specified"))?;
+        from_json("deployment", row.get(0))
+    }
+
+    /// `DeleteDeployment`: refused while a stage points at it.
+    pub async fn delete_deployment(&self, api_id: &str, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        load_state(&mut tx, api_id).await?;
+        let used: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM stages WHERE api_id = ? AND deployment_id = ?",
+        )
+        .bind(api_id)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if used > 0 {
+            return Err(ControlError::bad_request(
+                "Active stages pointing to this deployment must be moved or deleted",
+            )
+            .into());
+        }
+        let done = sqlx::query("DELETE FROM deployments WHERE api_id = ? AND id = ?")
+            .bind(api_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(ControlError::not_found("Invalid Deployment identifier specified").into());
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `CreateStage`.
+    pub async fn create_stage(&self, api_id: &str, stage: Stage) -> Result<Stage, StoreError> {
+        if !Stage::is_valid_name(&stage.stage_name) {
+            return Err(invalid_stage_name(&stage.stage_name).into());
+        }
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        load_state(&mut tx, api_id).await?;
+        let exists: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM deployments WHERE api_id = ? AND id = ?")
+                .bind(api_id)
+                .bind(&stage.deployment_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if exists == 0 {
+            return Err(ControlError::not_found("Invalid Deployment identifier specified").into());
+        }
+        if stage_row(&mut tx, api_id, &stage.stage_name)
+            .await?
+            .is_some()
+        {
+            return Err(ControlError::conflict("Stage already exists").into());
+        }
+        put_stage(&mut tx, api_id, &stage).await?;
+        record_change(&mut tx, api_id, "stage").await?;
+        tx.commit().await?;
+        Ok(stage)
+    }
+
+    /// `GetStages`.
+    pub async fn stages(&self, api_id: &str) -> Result<Vec<Stage>, StoreError> {
+        self.get_rest_api(api_id).await?;
+        let rows = sqlx::query("SELECT body FROM stages WHERE api_id = ? ORDER BY name")
+            .bind(api_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| from_json("stage", r.get(0))).collect()
+    }
+
+    /// `GetStage`.
+    pub async fn stage(&self, api_id: &str, name: &str) -> Result<Stage, StoreError> {
+        self.get_rest_api(api_id).await?;
+        let mut tx = self.pool().begin().await?;
+        let s = stage_row(&mut tx, api_id, name)
+            .await?
+            .ok_or_else(|| ControlError::not_found("Invalid stage identifier specified"))?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    /// `DeleteStage`.
+    pub async fn delete_stage(&self, api_id: &str, name: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        load_state(&mut tx, api_id).await?;
+        let done = sqlx::query("DELETE FROM stages WHERE api_id = ? AND name = ?")
+            .bind(api_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(ControlError::not_found("Invalid stage identifier specified").into());
+        }
+        record_change(&mut tx, api_id, "delete-stage").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
