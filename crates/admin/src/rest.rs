@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use bytes::Bytes;
+use portico_control::patch::{PatchBody, PatchOperation};
 use portico_control::{
     ApiState, PutIntegrationInput, PutIntegrationResponseInput, PutMethodInput,
     PutMethodResponseInput,
@@ -25,35 +26,48 @@ type Result<T> = std::result::Result<T, ApiError>;
 pub fn routes() -> axum::Router<AdminState> {
     axum::Router::new()
         .route("/restapis", get(list_rest_apis).post(create_rest_api))
-        .route("/restapis/{api}", get(get_rest_api).delete(delete_rest_api))
+        .route(
+            "/restapis/{api}",
+            get(get_rest_api)
+                .delete(delete_rest_api)
+                .patch(update_rest_api)
+                .put(put_rest_api),
+        )
         .route("/restapis/{api}/resources", get(list_resources))
         .route(
             "/restapis/{api}/resources/{res}",
             get(get_resource)
                 .post(create_resource)
-                .delete(delete_resource),
+                .delete(delete_resource)
+                .patch(update_resource),
         )
         .route(
             "/restapis/{api}/resources/{res}/methods/{verb}",
-            put(put_method).get(get_method).delete(delete_method),
+            put(put_method)
+                .get(get_method)
+                .delete(delete_method)
+                .patch(update_method),
         )
         .route(
             "/restapis/{api}/resources/{res}/methods/{verb}/responses/{code}",
             put(put_method_response)
                 .get(get_method_response)
-                .delete(delete_method_response),
+                .delete(delete_method_response)
+                .patch(update_method_response),
         )
         .route(
             "/restapis/{api}/resources/{res}/methods/{verb}/integration",
             put(put_integration)
                 .get(get_integration)
-                .delete(delete_integration),
+                .delete(delete_integration)
+                .patch(update_integration),
         )
         .route(
             "/restapis/{api}/resources/{res}/methods/{verb}/integration/responses/{code}",
             put(put_integration_response)
                 .get(get_integration_response)
-                .delete(delete_integration_response),
+                .delete(delete_integration_response)
+                .patch(update_integration_response),
         )
         .route(
             "/restapis/{api}/deployments",
@@ -61,7 +75,9 @@ pub fn routes() -> axum::Router<AdminState> {
         )
         .route(
             "/restapis/{api}/deployments/{dep}",
-            get(get_deployment).delete(delete_deployment),
+            get(get_deployment)
+                .delete(delete_deployment)
+                .patch(update_deployment),
         )
         .route(
             "/restapis/{api}/stages",
@@ -69,7 +85,7 @@ pub fn routes() -> axum::Router<AdminState> {
         )
         .route(
             "/restapis/{api}/stages/{stage}",
-            get(get_stage).delete(delete_stage),
+            get(get_stage).delete(delete_stage).patch(update_stage),
         )
 }
 
@@ -139,7 +155,89 @@ struct CreateRestApiInput {
     disable_execute_api_endpoint: Option<bool>,
 }
 
-async fn create_rest_api(State(s): State<AdminState>, raw: Bytes) -> Result<Response> {
+/// Parses an OpenAPI body the way `ImportRestApi`/`PutRestApi` do; `failonwarnings=true` turns
+/// warnings into a 400.
+fn definition(raw: &Bytes, q: &HashMap<String, String>) -> Result<(RestApi, Vec<Resource>)> {
+    let imported = portico_openapi::parse_document(raw)
+        .and_then(|doc| portico_openapi::import(&doc))
+        .map_err(|e| {
+            let lines: Vec<String> = e.errors.iter().map(|d| format!("\t{d}")).collect();
+            ApiError::bad_request(format!("Errors found during import:\n{}", lines.join("\n")))
+        })?;
+    let warnings: Vec<String> = imported.warnings.iter().map(|w| w.to_string()).collect();
+    if !warnings.is_empty() && q.get("failonwarnings").is_some_and(|v| v == "true") {
+        return Err(ApiError::bad_request(format!(
+            "Warnings found during import:\n\t{}",
+            warnings.join("\n\t")
+        )));
+    }
+    let root = imported
+        .resources
+        .iter()
+        .find(|r| r.parent_id.is_none())
+        .map(|r| r.id.clone())
+        .unwrap_or_default();
+    let mut api = RestApi::new(imported.name, root);
+    api.description = imported.description;
+    api.version = imported.version;
+    api.binary_media_types = imported.binary_media_types;
+    if let Some(src) = imported.api_key_source {
+        api.api_key_source = src;
+    }
+    api.minimum_compression_size = imported.minimum_compression_size;
+    api.policy = imported.policy;
+    api.warnings = warnings;
+    Ok((api, imported.resources))
+}
+
+/// `ImportRestApi` (`POST /restapis?mode=import`).
+async fn import_rest_api(
+    s: &AdminState,
+    raw: &Bytes,
+    q: &HashMap<String, String>,
+) -> Result<Response> {
+    let (api, resources) = definition(raw, q)?;
+    let state = ApiState { api, resources };
+    Ok(created(s.store.create_rest_api(state).await?))
+}
+
+/// `PutRestApi` (`PUT /restapis/{id}?mode=overwrite|merge`, default merge).
+async fn put_rest_api(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    raw: Bytes,
+) -> Result<Response> {
+    let mode = q.get("mode").map(String::as_str).unwrap_or("merge");
+    if !matches!(mode, "merge" | "overwrite") {
+        return Err(ApiError::bad_request(format!(
+            "Invalid mode specified: {mode}. Valid options are merge,overwrite"
+        )));
+    }
+    let (definition_api, resources) = definition(&raw, &q)?;
+    let out = s
+        .store
+        .modify_api(&api, |st| {
+            if mode == "overwrite" {
+                st.overwrite_definition(definition_api, resources);
+            } else {
+                st.merge_definition(resources)?;
+                st.api.warnings = definition_api.warnings;
+            }
+            Ok(st.api.clone())
+        })
+        .await?;
+    Ok(Json(out).into_response())
+}
+
+async fn create_rest_api(
+    State(s): State<AdminState>,
+    Query(q): Query<HashMap<String, String>>,
+    raw: Bytes,
+) -> Result<Response> {
+    if q.get("mode").is_some_and(|m| m == "import") {
+        return import_rest_api(&s, &raw, &q).await;
+    }
     let input: CreateRestApiInput = body(&raw)?;
     let name = input.name.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
         ApiError::bad_request("Invalid REST API name specified: name must be non-empty")
@@ -482,4 +580,109 @@ async fn delete_stage(
 ) -> Result<Response> {
     s.store.delete_stage(&api, &stage).await?;
     Ok(accepted())
+}
+
+fn patch_ops(raw: &Bytes) -> Result<Vec<PatchOperation>> {
+    Ok(body::<PatchBody>(raw)?.patch_operations)
+}
+
+async fn update_rest_api(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    let out = s
+        .store
+        .modify_api(&api, |st| st.update_rest_api(&ops))
+        .await?;
+    Ok(Json(out).into_response())
+}
+
+async fn update_resource(
+    State(s): State<AdminState>,
+    Path((api, res)): Path<(String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    let out = s
+        .store
+        .modify_api(&api, |st| st.update_resource(&res, &ops))
+        .await?;
+    Ok(Json(out).into_response())
+}
+
+async fn update_method(
+    State(s): State<AdminState>,
+    Path((api, res, verb)): Path<(String, String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    let out = s
+        .store
+        .modify_api(&api, |st| st.update_method(&res, &verb, &ops))
+        .await?;
+    Ok(Json(out).into_response())
+}
+
+/// `UpdateMethodResponse` answers 201, an AWS quirk botocore encodes.
+async fn update_method_response(
+    State(s): State<AdminState>,
+    Path((api, res, verb, code)): Path<(String, String, String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    let out = s
+        .store
+        .modify_api(&api, |st| {
+            st.update_method_response(&res, &verb, &code, &ops)
+        })
+        .await?;
+    Ok(created(out))
+}
+
+async fn update_integration(
+    State(s): State<AdminState>,
+    Path((api, res, verb)): Path<(String, String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    let out = s
+        .store
+        .modify_api(&api, |st| st.update_integration(&res, &verb, &ops))
+        .await?;
+    Ok(Json(out).into_response())
+}
+
+async fn update_integration_response(
+    State(s): State<AdminState>,
+    Path((api, res, verb, code)): Path<(String, String, String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    let out = s
+        .store
+        .modify_api(&api, |st| {
+            st.update_integration_response(&res, &verb, &code, &ops)
+        })
+        .await?;
+    Ok(Json(out).into_response())
+}
+
+async fn update_deployment(
+    State(s): State<AdminState>,
+    Path((api, dep)): Path<(String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(s.store.update_deployment(&api, &dep, &ops).await?).into_response())
+}
+
+async fn update_stage(
+    State(s): State<AdminState>,
+    Path((api, stage)): Path<(String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(s.store.update_stage(&api, &stage, &ops).await?).into_response())
 }

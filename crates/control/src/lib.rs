@@ -16,6 +16,7 @@
 
 mod error;
 mod inputs;
+pub mod patch;
 
 pub use error::{
     ACCOUNT_ID, ControlError, ErrorKind, invalid_api, invalid_integration, invalid_method,
@@ -348,6 +349,153 @@ impl ApiState {
             .ok_or_else(invalid_response)
     }
 
+    /// `UpdateRestApi`.
+    pub fn update_rest_api(
+        &mut self,
+        ops: &[patch::PatchOperation],
+    ) -> Result<RestApi, ControlError> {
+        patch::patch_rest_api(&mut self.api, ops)?;
+        Ok(self.api.clone())
+    }
+
+    /// `UpdateResource`: a new `pathPart` and/or `parentId`; the subtree's paths follow.
+    pub fn update_resource(
+        &mut self,
+        id: &str,
+        ops: &[patch::PatchOperation],
+    ) -> Result<Resource, ControlError> {
+        let (part, parent) = patch::resource_changes(ops)?;
+        let current = self.resource(id)?.clone();
+        if current.parent_id.is_none() {
+            return Err(ControlError::bad_request("Cannot update the root resource"));
+        }
+        let new_part = part.unwrap_or_else(|| current.path_part.clone().unwrap_or_default());
+        let new_parent = parent.unwrap_or_else(|| current.parent_id.clone().unwrap_or_default());
+        let old_path = current.path.clone();
+        let parent_path = self.resource(&new_parent)?.path.clone();
+        if parent_path == old_path || parent_path.starts_with(&format!("{old_path}/")) {
+            return Err(ControlError::bad_request(
+                "Cannot move a resource under itself",
+            ));
+        }
+        // Validate as a creation under the new parent, without this resource among the siblings.
+        let mut probe = self.clone();
+        probe.resources.retain(|r| r.id != id);
+        let placed = probe.create_resource(&new_parent, &new_part)?;
+        let new_path = placed.path;
+        for r in self.resources.iter_mut() {
+            if r.id == id {
+                r.path_part = Some(new_part.clone());
+                r.parent_id = Some(new_parent.clone());
+                r.path = new_path.clone();
+            } else if let Some(rest) = r.path.strip_prefix(&format!("{old_path}/")) {
+                r.path = format!("{new_path}/{rest}");
+            }
+        }
+        Ok(self.resource(id)?.clone())
+    }
+
+    /// `UpdateMethod`.
+    pub fn update_method(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+        ops: &[patch::PatchOperation],
+    ) -> Result<Method, ControlError> {
+        let m = self.method_mut(resource_id, http_method)?;
+        let mut next = m.clone();
+        patch::patch_method(&mut next, ops)?;
+        *m = next.clone();
+        Ok(next)
+    }
+
+    /// `UpdateMethodResponse`.
+    pub fn update_method_response(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+        status_code: &str,
+        ops: &[patch::PatchOperation],
+    ) -> Result<MethodResponse, ControlError> {
+        let r = self
+            .method_mut(resource_id, http_method)?
+            .method_responses
+            .get_mut(status_code)
+            .ok_or_else(invalid_response)?;
+        let mut next = r.clone();
+        patch::patch_method_response(&mut next, ops)?;
+        *r = next.clone();
+        Ok(next)
+    }
+
+    /// `UpdateIntegration`.
+    pub fn update_integration(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+        ops: &[patch::PatchOperation],
+    ) -> Result<Integration, ControlError> {
+        let i = self.integration_mut(resource_id, http_method)?;
+        let mut next = i.clone();
+        patch::patch_integration(&mut next, ops)?;
+        *i = next.clone();
+        Ok(next)
+    }
+
+    /// `UpdateIntegrationResponse`.
+    pub fn update_integration_response(
+        &mut self,
+        resource_id: &str,
+        http_method: &str,
+        status_code: &str,
+        ops: &[patch::PatchOperation],
+    ) -> Result<IntegrationResponse, ControlError> {
+        let r = self
+            .integration_mut(resource_id, http_method)?
+            .integration_responses
+            .get_mut(status_code)
+            .ok_or_else(invalid_response)?;
+        let mut next = r.clone();
+        patch::patch_integration_response(&mut next, ops)?;
+        *r = next.clone();
+        Ok(next)
+    }
+
+    /// `PutRestApi` with `mode=overwrite`: the definition replaces every resource; resources whose
+    /// path survives keep their ids, and the API keeps its id, creation date and tags.
+    pub fn overwrite_definition(&mut self, mut api: RestApi, mut resources: Vec<Resource>) {
+        api.id = self.api.id.clone();
+        api.created_date = self.api.created_date;
+        api.tags = std::mem::take(&mut self.api.tags);
+        keep_ids_by_path(&mut resources, &self.resources);
+        api.root_resource_id = resources
+            .iter()
+            .find(|r| r.parent_id.is_none())
+            .map(|r| r.id.clone())
+            .unwrap_or_else(|| self.api.root_resource_id.clone());
+        self.api = api;
+        self.resources = resources;
+    }
+
+    /// `PutRestApi` with `mode=merge`: resources of the definition are added; methods it defines
+    /// replace the same methods; everything else stays.
+    pub fn merge_definition(&mut self, mut resources: Vec<Resource>) -> Result<(), ControlError> {
+        keep_ids_by_path(&mut resources, &self.resources);
+        for r in resources {
+            match self.resources.iter_mut().find(|e| e.path == r.path) {
+                Some(existing) => existing.resource_methods.extend(r.resource_methods),
+                None => self.resources.push(r),
+            }
+        }
+        if self.resources.len() > MAX_RESOURCES {
+            return Err(ControlError::limit_exceeded(format!(
+                "Maximum number of Resources for this API has been reached: {MAX_RESOURCES}"
+            )));
+        }
+        self.resources.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(())
+    }
+
     /// What `CreateDeployment` freezes, after AWS's checks: at least one method, and every method
     /// integrated.
     pub fn deployable_snapshot(&self) -> Result<DeploymentSnapshot, ControlError> {
@@ -371,6 +519,31 @@ impl ApiState {
             api: self.api.clone(),
             resources: self.resources.clone(),
         })
+    }
+}
+
+/// Gives `resources` the ids that resources with the same path have in `existing`, and rewrites
+/// parent ids to match.
+pub fn keep_ids_by_path(resources: &mut [Resource], existing: &[Resource]) {
+    let old: std::collections::HashMap<&str, &str> = existing
+        .iter()
+        .map(|r| (r.path.as_str(), r.id.as_str()))
+        .collect();
+    let mut renamed = std::collections::HashMap::new();
+    for r in resources.iter_mut() {
+        if let Some(id) = old.get(r.path.as_str()) {
+            renamed.insert(
+                std::mem::replace(&mut r.id, (*id).to_owned()),
+                (*id).to_owned(),
+            );
+        }
+    }
+    for r in resources.iter_mut() {
+        if let Some(p) = r.parent_id.as_mut()
+            && let Some(n) = renamed.get(p)
+        {
+            *p = n.clone();
+        }
     }
 }
 

@@ -342,6 +342,84 @@ impl Store {
         Ok(s)
     }
 
+    /// `UpdateStage`: applies patch operations; a new `deploymentId` must exist.
+    pub async fn update_stage(
+        &self,
+        api_id: &str,
+        name: &str,
+        ops: &[portico_control::patch::PatchOperation],
+    ) -> Result<Stage, StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        load_state(&mut tx, api_id).await?;
+        let mut stage = stage_row(&mut tx, api_id, name)
+            .await?
+            .ok_or_else(|| ControlError::not_found("Invalid stage identifier specified"))?;
+        let before = stage.deployment_id.clone();
+        portico_control::patch::patch_stage(&mut stage, ops)?;
+        if stage.deployment_id != before {
+            let exists: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM deployments WHERE api_id = ? AND id = ?")
+                    .bind(api_id)
+                    .bind(&stage.deployment_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if exists == 0 {
+                return Err(
+                    ControlError::not_found("Invalid Deployment identifier specified").into(),
+                );
+            }
+        }
+        stage.last_updated_date = now_epoch_seconds();
+        put_stage(&mut tx, api_id, &stage).await?;
+        record_change(&mut tx, api_id, "stage").await?;
+        tx.commit().await?;
+        Ok(stage)
+    }
+
+    /// `UpdateDeployment`: only `/description` can change.
+    pub async fn update_deployment(
+        &self,
+        api_id: &str,
+        id: &str,
+        ops: &[portico_control::patch::PatchOperation],
+    ) -> Result<Deployment, StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        load_state(&mut tx, api_id).await?;
+        let row = sqlx::query("SELECT body FROM deployments WHERE api_id = ? AND id = ?")
+            .bind(api_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ControlError::not_found("Invalid Deployment identifier specified"))?;
+        let mut d: Deployment = from_json("deployment", row.get(0))?;
+        for o in ops {
+            match (o.op.as_str(), o.path.as_str()) {
+                ("replace", "/description") => d.description = o.value.clone(),
+                ("add" | "remove" | "replace", _) => {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/description]",
+                        o.path, o.op
+                    ))
+                    .into());
+                }
+                _ => {
+                    return Err(ControlError::bad_request(
+                        "Invalid patch operation specified. Must be 'add'|'remove'|'replace'",
+                    )
+                    .into());
+                }
+            }
+        }
+        sqlx::query("UPDATE deployments SET body = ? WHERE api_id = ? AND id = ?")
+            .bind(to_json("deployment", &d)?)
+            .bind(api_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(d)
+    }
+
     /// `DeleteStage`.
     pub async fn delete_stage(&self, api_id: &str, name: &str) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;

@@ -1,0 +1,727 @@
+//! `patchOperations` (the body of every v1 `Update*` call), applied to model objects with AWS's
+//! path rules: JSON-pointer paths with `~1` for `/` and `~0` for `~`, string values, and only
+//! `add`, `remove` and `replace`. Paths each object accepts are listed in the error AWS returns.
+
+use crate::ControlError;
+use portico_model::{
+    AccessLogSettings, ApiKeySource, Integration, IntegrationResponse, Method, MethodResponse,
+    MethodSetting, RestApi, Stage, TlsConfig,
+};
+use serde::Deserialize;
+
+/// One patch operation.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct PatchOperation {
+    /// `add`, `remove`, `replace` (`move`, `copy`, `test` are refused).
+    pub op: String,
+    /// JSON-pointer path.
+    pub path: String,
+    /// The new value, always a string on the wire.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// For `move`/`copy`.
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
+/// `{"patchOperations": [...]}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchBody {
+    /// The operations, applied in order.
+    #[serde(default)]
+    pub patch_operations: Vec<PatchOperation>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Add,
+    Remove,
+    Replace,
+}
+
+fn op(o: &PatchOperation) -> Result<Op, ControlError> {
+    match o.op.as_str() {
+        "add" => Ok(Op::Add),
+        "remove" => Ok(Op::Remove),
+        "replace" => Ok(Op::Replace),
+        _ => Err(ControlError::bad_request(
+            "Invalid patch operation specified. Must be 'add'|'remove'|'replace'",
+        )),
+    }
+}
+
+/// Splits a pointer into unescaped segments.
+fn segments(path: &str) -> Vec<String> {
+    path.strip_prefix('/')
+        .unwrap_or(path)
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect()
+}
+
+fn bad_path(o: &PatchOperation, allowed: &[&str]) -> ControlError {
+    ControlError::bad_request(format!(
+        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [{}]",
+        o.path,
+        o.op,
+        allowed.join(", ")
+    ))
+}
+
+fn value(o: &PatchOperation) -> Result<&str, ControlError> {
+    o.value.as_deref().ok_or_else(|| {
+        ControlError::bad_request(format!(
+            "Invalid null or empty value in patch operation for path {}",
+            o.path
+        ))
+    })
+}
+
+fn parse_bool(o: &PatchOperation) -> Result<bool, ControlError> {
+    match value(o)? {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        v => Err(ControlError::bad_request(format!(
+            "Invalid boolean value '{v}' for {}",
+            o.path
+        ))),
+    }
+}
+
+fn parse_i64(o: &PatchOperation) -> Result<i64, ControlError> {
+    value(o)?.trim().parse().map_err(|_| {
+        ControlError::bad_request(format!(
+            "Invalid number value '{}' for {}",
+            value(o).unwrap_or(""),
+            o.path
+        ))
+    })
+}
+
+fn parse_f64(o: &PatchOperation) -> Result<f64, ControlError> {
+    value(o)?.trim().parse().map_err(|_| {
+        ControlError::bad_request(format!(
+            "Invalid number value '{}' for {}",
+            value(o).unwrap_or(""),
+            o.path
+        ))
+    })
+}
+
+/// Set or clear an optional string on `replace`/`add`/`remove`.
+fn opt_string(
+    o: &PatchOperation,
+    kind: Op,
+    field: &mut Option<String>,
+) -> Result<(), ControlError> {
+    *field = match kind {
+        Op::Remove => None,
+        _ => Some(value(o)?.to_owned()),
+    };
+    Ok(())
+}
+
+/// `UpdateRestApi`.
+pub fn patch_rest_api(api: &mut RestApi, ops: &[PatchOperation]) -> Result<(), ControlError> {
+    const ALLOWED: [&str; 9] = [
+        "/name",
+        "/description",
+        "/version",
+        "/apiKeySource",
+        "/binaryMediaTypes/{type}",
+        "/minimumCompressionSize",
+        "/policy",
+        "/disableExecuteApiEndpoint",
+        "/endpointConfiguration/types/0",
+    ];
+    for o in ops {
+        let kind = op(o)?;
+        let seg = segments(&o.path);
+        match (seg.first().map(String::as_str), seg.len(), kind) {
+            (Some("name"), 1, Op::Replace) => {
+                let v = value(o)?;
+                if v.trim().is_empty() {
+                    return Err(ControlError::bad_request(
+                        "Invalid REST API name specified: name must be non-empty",
+                    ));
+                }
+                api.name = v.to_owned();
+            }
+            (Some("description"), 1, _) => opt_string(o, kind, &mut api.description)?,
+            (Some("version"), 1, _) => opt_string(o, kind, &mut api.version)?,
+            (Some("policy"), 1, _) => opt_string(o, kind, &mut api.policy)?,
+            (Some("apiKeySource"), 1, Op::Replace) => {
+                api.api_key_source = match value(o)? {
+                    "HEADER" => ApiKeySource::Header,
+                    "AUTHORIZER" => ApiKeySource::Authorizer,
+                    v => {
+                        return Err(ControlError::bad_request(format!(
+                            "Invalid API Key Source specified: {v}. Valid options are HEADER,AUTHORIZER"
+                        )));
+                    }
+                }
+            }
+            (Some("binaryMediaTypes"), 2, Op::Add) => {
+                let t = seg[1].clone();
+                if !api.binary_media_types.contains(&t) {
+                    api.binary_media_types.push(t);
+                }
+            }
+            (Some("binaryMediaTypes"), 2, Op::Remove) => {
+                api.binary_media_types.retain(|t| *t != seg[1]);
+            }
+            (Some("binaryMediaTypes"), 2, Op::Replace) => {
+                let v = value(o)?.to_owned();
+                api.binary_media_types.retain(|t| *t != seg[1]);
+                api.binary_media_types.push(v);
+            }
+            (Some("minimumCompressionSize"), 1, Op::Remove) => api.minimum_compression_size = None,
+            (Some("minimumCompressionSize"), 1, _) => {
+                if o.value.as_deref().unwrap_or("").is_empty() {
+                    api.minimum_compression_size = None;
+                } else {
+                    let n = parse_i64(o)?;
+                    if !(0..=10_485_760).contains(&n) {
+                        return Err(ControlError::bad_request(
+                            "Invalid minimum compression size, must be between 0 and 10485760",
+                        ));
+                    }
+                    api.minimum_compression_size = Some(n);
+                }
+            }
+            (Some("disableExecuteApiEndpoint"), 1, Op::Replace) => {
+                api.disable_execute_api_endpoint = parse_bool(o)?
+            }
+            (Some("endpointConfiguration"), 3, Op::Replace) if seg[1] == "types" => {
+                let v = value(o)?;
+                if !matches!(v, "EDGE" | "REGIONAL" | "PRIVATE") {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid endpoint configuration type: {v}. Valid options are EDGE,REGIONAL,PRIVATE"
+                    )));
+                }
+                api.endpoint_configuration.types = vec![v.to_owned()];
+            }
+            _ => return Err(bad_path(o, &ALLOWED)),
+        }
+    }
+    Ok(())
+}
+
+/// `UpdateResource` paths (`/pathPart`, `/parentId`); the caller re-validates the tree.
+pub fn resource_changes(
+    ops: &[PatchOperation],
+) -> Result<(Option<String>, Option<String>), ControlError> {
+    const ALLOWED: [&str; 2] = ["/pathPart", "/parentId"];
+    let (mut part, mut parent) = (None, None);
+    for o in ops {
+        match (op(o)?, o.path.as_str()) {
+            (Op::Replace, "/pathPart") => part = Some(value(o)?.to_owned()),
+            (Op::Replace, "/parentId") => parent = Some(value(o)?.to_owned()),
+            _ => return Err(bad_path(o, &ALLOWED)),
+        }
+    }
+    Ok((part, parent))
+}
+
+fn map_entry<V>(
+    o: &PatchOperation,
+    kind: Op,
+    map: &mut portico_model::Map<V>,
+    key: String,
+    parse: impl Fn(&PatchOperation) -> Result<V, ControlError>,
+) -> Result<(), ControlError> {
+    match kind {
+        Op::Remove => {
+            map.remove(&key);
+        }
+        _ => {
+            map.insert(key, parse(o)?);
+        }
+    }
+    Ok(())
+}
+
+/// `UpdateMethod`.
+pub fn patch_method(m: &mut Method, ops: &[PatchOperation]) -> Result<(), ControlError> {
+    const ALLOWED: [&str; 8] = [
+        "/authorizationType",
+        "/authorizerId",
+        "/apiKeyRequired",
+        "/operationName",
+        "/requestValidatorId",
+        "/requestParameters/{name}",
+        "/requestModels/{contentType}",
+        "/authorizationScopes",
+    ];
+    for o in ops {
+        let kind = op(o)?;
+        let seg = segments(&o.path);
+        match (seg.first().map(String::as_str), seg.len(), kind) {
+            (Some("authorizationType"), 1, Op::Replace) => {
+                let v = value(o)?;
+                if !matches!(v, "NONE" | "AWS_IAM" | "CUSTOM" | "COGNITO_USER_POOLS") {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid authorization type specified: {v}. Valid options are NONE,AWS_IAM,CUSTOM,COGNITO_USER_POOLS"
+                    )));
+                }
+                m.authorization_type = v.to_owned();
+            }
+            (Some("authorizerId"), 1, _) => opt_string(o, kind, &mut m.authorizer_id)?,
+            (Some("apiKeyRequired"), 1, Op::Replace) => m.api_key_required = parse_bool(o)?,
+            (Some("operationName"), 1, _) => opt_string(o, kind, &mut m.operation_name)?,
+            (Some("requestValidatorId"), 1, _) => opt_string(o, kind, &mut m.request_validator_id)?,
+            (Some("requestParameters"), 2, _) => {
+                map_entry(o, kind, &mut m.request_parameters, seg[1].clone(), |o| {
+                    if o.value.is_none() {
+                        Ok(false)
+                    } else {
+                        parse_bool(o)
+                    }
+                })?
+            }
+            (Some("requestModels"), 2, _) => {
+                map_entry(o, kind, &mut m.request_models, seg[1].clone(), |o| {
+                    value(o).map(str::to_owned)
+                })?
+            }
+            (Some("authorizationScopes"), _, Op::Add) => {
+                m.authorization_scopes.push(value(o)?.to_owned())
+            }
+            (Some("authorizationScopes"), _, Op::Remove) => {
+                let v = o.value.clone().unwrap_or_default();
+                m.authorization_scopes.retain(|s| *s != v);
+            }
+            _ => return Err(bad_path(o, &ALLOWED)),
+        }
+    }
+    if matches!(
+        m.authorization_type.as_str(),
+        "CUSTOM" | "COGNITO_USER_POOLS"
+    ) && m.authorizer_id.is_none()
+    {
+        return Err(ControlError::bad_request(
+            "Invalid authorizer ID specified. Setting the authorization type to CUSTOM or COGNITO_USER_POOLS requires a valid authorizer.",
+        ));
+    }
+    Ok(())
+}
+
+/// `UpdateMethodResponse`.
+pub fn patch_method_response(
+    r: &mut MethodResponse,
+    ops: &[PatchOperation],
+) -> Result<(), ControlError> {
+    const ALLOWED: [&str; 2] = [
+        "/responseParameters/{name}",
+        "/responseModels/{contentType}",
+    ];
+    for o in ops {
+        let kind = op(o)?;
+        let seg = segments(&o.path);
+        match (seg.first().map(String::as_str), seg.len()) {
+            (Some("responseParameters"), 2) => {
+                map_entry(o, kind, &mut r.response_parameters, seg[1].clone(), |o| {
+                    if o.value.is_none() {
+                        Ok(false)
+                    } else {
+                        parse_bool(o)
+                    }
+                })?
+            }
+            (Some("responseModels"), 2) => {
+                map_entry(o, kind, &mut r.response_models, seg[1].clone(), |o| {
+                    value(o).map(str::to_owned)
+                })?
+            }
+            _ => return Err(bad_path(o, &ALLOWED)),
+        }
+    }
+    Ok(())
+}
+
+/// `UpdateIntegration`.
+pub fn patch_integration(i: &mut Integration, ops: &[PatchOperation]) -> Result<(), ControlError> {
+    const ALLOWED: [&str; 13] = [
+        "/uri",
+        "/httpMethod",
+        "/passthroughBehavior",
+        "/timeoutInMillis",
+        "/contentHandling",
+        "/requestTemplates/{contentType}",
+        "/requestParameters/{name}",
+        "/cacheNamespace",
+        "/cacheKeyParameters/{name}",
+        "/connectionType",
+        "/connectionId",
+        "/credentials",
+        "/tlsConfig/insecureSkipVerification",
+    ];
+    for o in ops {
+        let kind = op(o)?;
+        let seg = segments(&o.path);
+        match (seg.first().map(String::as_str), seg.len()) {
+            (Some("uri"), 1) => opt_string(o, kind, &mut i.uri)?,
+            (Some("httpMethod"), 1) => {
+                opt_string(o, kind, &mut i.http_method)?;
+                if let Some(m) = i.http_method.as_deref() {
+                    crate::valid_http_method(m)?;
+                }
+            }
+            (Some("passthroughBehavior"), 1) => {
+                opt_string(o, kind, &mut i.passthrough_behavior)?;
+                if let Some(p) = i.passthrough_behavior.as_deref()
+                    && !matches!(p, "WHEN_NO_MATCH" | "WHEN_NO_TEMPLATES" | "NEVER")
+                {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid passthrough behavior specified: {p}. Valid options are WHEN_NO_MATCH,WHEN_NO_TEMPLATES,NEVER"
+                    )));
+                }
+            }
+            (Some("timeoutInMillis"), 1) => {
+                let t = parse_i64(o)?;
+                if !(50..=29_000).contains(&t) {
+                    return Err(ControlError::bad_request(
+                        "Timeout should be between 50 ms and 29000 ms",
+                    ));
+                }
+                i.timeout_in_millis = t;
+            }
+            (Some("contentHandling"), 1) => opt_string(o, kind, &mut i.content_handling)?,
+            (Some("requestTemplates"), 2) => {
+                map_entry(o, kind, &mut i.request_templates, seg[1].clone(), |o| {
+                    Ok(o.value.clone().unwrap_or_default())
+                })?
+            }
+            (Some("requestParameters"), 2) => {
+                map_entry(o, kind, &mut i.request_parameters, seg[1].clone(), |o| {
+                    value(o).map(str::to_owned)
+                })?
+            }
+            (Some("cacheNamespace"), 1) => opt_string(o, kind, &mut i.cache_namespace)?,
+            (Some("cacheKeyParameters"), 2) => match kind {
+                Op::Remove => i.cache_key_parameters.retain(|p| *p != seg[1]),
+                _ => {
+                    if !i.cache_key_parameters.contains(&seg[1]) {
+                        i.cache_key_parameters.push(seg[1].clone());
+                    }
+                }
+            },
+            (Some("connectionType"), 1) => opt_string(o, kind, &mut i.connection_type)?,
+            (Some("connectionId"), 1) => opt_string(o, kind, &mut i.connection_id)?,
+            (Some("credentials"), 1) => opt_string(o, kind, &mut i.credentials)?,
+            (Some("tlsConfig"), 2) if seg[1] == "insecureSkipVerification" => {
+                i.tls_config = Some(TlsConfig {
+                    insecure_skip_verification: kind != Op::Remove && parse_bool(o)?,
+                });
+            }
+            _ => return Err(bad_path(o, &ALLOWED)),
+        }
+    }
+    Ok(())
+}
+
+/// `UpdateIntegrationResponse`.
+pub fn patch_integration_response(
+    r: &mut IntegrationResponse,
+    ops: &[PatchOperation],
+) -> Result<(), ControlError> {
+    const ALLOWED: [&str; 4] = [
+        "/selectionPattern",
+        "/responseParameters/{name}",
+        "/responseTemplates/{contentType}",
+        "/contentHandling",
+    ];
+    for o in ops {
+        let kind = op(o)?;
+        let seg = segments(&o.path);
+        match (seg.first().map(String::as_str), seg.len()) {
+            (Some("selectionPattern"), 1) => opt_string(o, kind, &mut r.selection_pattern)?,
+            (Some("contentHandling"), 1) => opt_string(o, kind, &mut r.content_handling)?,
+            (Some("responseParameters"), 2) => {
+                map_entry(o, kind, &mut r.response_parameters, seg[1].clone(), |o| {
+                    value(o).map(str::to_owned)
+                })?
+            }
+            (Some("responseTemplates"), 2) => {
+                map_entry(o, kind, &mut r.response_templates, seg[1].clone(), |o| {
+                    Ok(o.value.clone().unwrap_or_default())
+                })?
+            }
+            _ => return Err(bad_path(o, &ALLOWED)),
+        }
+    }
+    Ok(())
+}
+
+/// A method setting created by a stage patch starts from AWS's materialised defaults.
+fn new_method_setting() -> MethodSetting {
+    MethodSetting {
+        throttling_burst_limit: 5000,
+        throttling_rate_limit: 10000.0,
+        ..MethodSetting::default()
+    }
+}
+
+/// `UpdateStage` (the caller checks that a new `deploymentId` exists).
+pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlError> {
+    const ALLOWED: [&str; 11] = [
+        "/deploymentId",
+        "/description",
+        "/variables/{name}",
+        "/cacheClusterEnabled",
+        "/cacheClusterSize",
+        "/tracingEnabled",
+        "/clientCertificateId",
+        "/webAclArn",
+        "/accessLogSettings/format",
+        "/accessLogSettings/destinationArn",
+        "/{resourcePath}/{httpMethod}/{setting}",
+    ];
+    for o in ops {
+        let kind = op(o)?;
+        let seg = segments(&o.path);
+        let raw: Vec<&str> = o
+            .path
+            .strip_prefix('/')
+            .unwrap_or(&o.path)
+            .split('/')
+            .collect();
+        match (seg.first().map(String::as_str), seg.len(), kind) {
+            (Some("deploymentId"), 1, Op::Replace) => s.deployment_id = value(o)?.to_owned(),
+            (Some("description"), 1, _) => opt_string(o, kind, &mut s.description)?,
+            (Some("clientCertificateId"), 1, _) => {
+                opt_string(o, kind, &mut s.client_certificate_id)?
+            }
+            (Some("webAclArn"), 1, _) => opt_string(o, kind, &mut s.web_acl_arn)?,
+            (Some("variables"), 2, _) => {
+                let name = seg[1].clone();
+                match kind {
+                    Op::Remove => {
+                        s.variables.remove(&name);
+                    }
+                    _ => {
+                        let v = value(o)?;
+                        let ok_name = !name.is_empty()
+                            && name.len() <= 64
+                            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                        if !ok_name {
+                            return Err(ControlError::bad_request(format!(
+                                "Stage variable name must be alphanumeric or underscore: {name}"
+                            )));
+                        }
+                        if v.len() > 512
+                            || !v
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c))
+                        {
+                            return Err(ControlError::bad_request(format!(
+                                "Stage variable value for {name} contains invalid characters or is too long"
+                            )));
+                        }
+                        s.variables.insert(name, v.to_owned());
+                    }
+                }
+            }
+            (Some("cacheClusterEnabled"), 1, Op::Replace) => {
+                s.cache_cluster_enabled = parse_bool(o)?
+            }
+            (Some("cacheClusterSize"), 1, _) => {
+                let v = value(o)?;
+                if !["0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237"].contains(&v) {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid cache cluster size specified: {v}"
+                    )));
+                }
+                s.cache_cluster_size = Some(v.to_owned());
+            }
+            (Some("tracingEnabled"), 1, Op::Replace) => s.tracing_enabled = parse_bool(o)?,
+            (Some("accessLogSettings"), 2, _) => {
+                let settings = s.access_log_settings.get_or_insert(AccessLogSettings {
+                    format: None,
+                    destination_arn: None,
+                });
+                match seg[1].as_str() {
+                    "format" => opt_string(o, kind, &mut settings.format)?,
+                    "destinationArn" => opt_string(o, kind, &mut settings.destination_arn)?,
+                    _ => return Err(bad_path(o, &ALLOWED)),
+                }
+                if settings.format.is_none() && settings.destination_arn.is_none() {
+                    s.access_log_settings = None;
+                }
+            }
+            (Some("accessLogSettings"), 1, Op::Remove) => s.access_log_settings = None,
+            _ if raw.len() >= 2 && is_method_key(raw[1]) => {
+                let key = format!("{}/{}", raw[0], raw[1]);
+                if raw.len() == 2 {
+                    if kind != Op::Remove {
+                        return Err(bad_path(o, &ALLOWED));
+                    }
+                    s.method_settings.remove(&key);
+                    continue;
+                }
+                let setting = raw[2..].join("/");
+                let ms = s
+                    .method_settings
+                    .entry(key)
+                    .or_insert_with(new_method_setting);
+                match setting.as_str() {
+                    "throttling/rateLimit" => ms.throttling_rate_limit = parse_f64(o)?,
+                    "throttling/burstLimit" => ms.throttling_burst_limit = parse_i64(o)?,
+                    "caching/enabled" => ms.caching_enabled = parse_bool(o)?,
+                    "caching/ttlInSeconds" => {
+                        let t = parse_i64(o)?;
+                        if !(0..=3600).contains(&t) {
+                            return Err(ControlError::bad_request(
+                                "Cache TTL must be between 0 and 3600 seconds",
+                            ));
+                        }
+                        ms.cache_ttl_in_seconds = t;
+                    }
+                    "caching/dataEncrypted" => ms.cache_data_encrypted = parse_bool(o)?,
+                    "caching/requireAuthorizationForCacheControl" => {
+                        ms.require_authorization_for_cache_control = parse_bool(o)?
+                    }
+                    "caching/unauthorizedCacheControlHeaderStrategy" => {
+                        let v = value(o)?;
+                        if !matches!(
+                            v,
+                            "FAIL_WITH_403"
+                                | "SUCCEED_WITH_RESPONSE_HEADER"
+                                | "SUCCEED_WITHOUT_RESPONSE_HEADER"
+                        ) {
+                            return Err(ControlError::bad_request(format!(
+                                "Invalid unauthorized cache control header strategy: {v}"
+                            )));
+                        }
+                        ms.unauthorized_cache_control_header_strategy = v.to_owned();
+                    }
+                    "metrics/enabled" => ms.metrics_enabled = parse_bool(o)?,
+                    "logging/loglevel" => {
+                        let v = value(o)?;
+                        if !matches!(v, "OFF" | "ERROR" | "INFO") {
+                            return Err(ControlError::bad_request(format!(
+                                "Invalid logging level: {v}. Valid options are OFF,ERROR,INFO"
+                            )));
+                        }
+                        ms.logging_level = v.to_owned();
+                    }
+                    "logging/dataTrace" => ms.data_trace_enabled = parse_bool(o)?,
+                    _ => return Err(bad_path(o, &ALLOWED)),
+                }
+            }
+            _ => return Err(bad_path(o, &ALLOWED)),
+        }
+    }
+    Ok(())
+}
+
+fn is_method_key(m: &str) -> bool {
+    m == "*" || crate::HTTP_METHODS.contains(&m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops(list: &[(&str, &str, Option<&str>)]) -> Vec<PatchOperation> {
+        list.iter()
+            .map(|(op, path, value)| PatchOperation {
+                op: (*op).into(),
+                path: (*path).into(),
+                value: value.map(Into::into),
+                from: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rest_api_paths_and_escaping() {
+        let mut api = RestApi::new("a", "r");
+        patch_rest_api(
+            &mut api,
+            &ops(&[
+                ("replace", "/name", Some("b")),
+                ("replace", "/description", Some("d")),
+                ("add", "/binaryMediaTypes/image~1png", None),
+                ("replace", "/minimumCompressionSize", Some("1024")),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(api.name, "b");
+        assert_eq!(api.binary_media_types, ["image/png"]);
+        assert_eq!(api.minimum_compression_size, Some(1024));
+        let e = patch_rest_api(&mut api, &ops(&[("replace", "/x", Some("1"))])).unwrap_err();
+        assert!(
+            e.message.starts_with(
+                "Invalid patch path  '/x' specified for op 'replace'. Must be one of: ["
+            ),
+            "{}",
+            e.message
+        );
+        let e = patch_rest_api(&mut api, &ops(&[("move", "/name", Some("1"))])).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Invalid patch operation specified. Must be 'add'|'remove'|'replace'"
+        );
+    }
+
+    #[test]
+    fn stage_method_settings() {
+        let mut s = Stage::new("test", "d");
+        patch_stage(
+            &mut s,
+            &ops(&[
+                ("replace", "/test/GET/throttling/burstLimit", Some("124")),
+                ("replace", "/*/*/metrics/enabled", Some("true")),
+                ("replace", "/variables/backend", Some("127.0.0.1:9")),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.method_settings["test/GET"].throttling_burst_limit, 124);
+        assert_eq!(s.method_settings["test/GET"].throttling_rate_limit, 10000.0);
+        assert!(s.method_settings["*/*"].metrics_enabled);
+        assert_eq!(s.variables["backend"], "127.0.0.1:9");
+        patch_stage(&mut s, &ops(&[("remove", "/*/*", None)])).unwrap();
+        assert!(!s.method_settings.contains_key("*/*"));
+    }
+
+    #[test]
+    fn method_and_integration() {
+        let mut m = Method::new("GET");
+        patch_method(
+            &mut m,
+            &ops(&[
+                ("replace", "/apiKeyRequired", Some("true")),
+                (
+                    "add",
+                    "/requestParameters/method.request.header.x",
+                    Some("true"),
+                ),
+            ]),
+        )
+        .unwrap();
+        assert!(m.api_key_required);
+        assert!(m.request_parameters["method.request.header.x"]);
+        let e = patch_method(
+            &mut m,
+            &ops(&[("replace", "/authorizationType", Some("CUSTOM"))]),
+        )
+        .unwrap_err();
+        assert!(e.message.starts_with("Invalid authorizer ID specified."));
+        let mut i = Integration::new(portico_model::IntegrationType::Mock);
+        patch_integration(
+            &mut i,
+            &ops(&[
+                ("replace", "/timeoutInMillis", Some("500")),
+                ("add", "/requestTemplates/application~1json", Some("{}")),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(i.timeout_in_millis, 500);
+        assert_eq!(i.request_templates["application/json"], "{}");
+        assert!(
+            patch_integration(&mut i, &ops(&[("replace", "/timeoutInMillis", Some("1"))])).is_err()
+        );
+    }
+}
