@@ -14,6 +14,15 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// Any status and code.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
     /// 400 `BadRequestException`.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self {

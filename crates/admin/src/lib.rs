@@ -8,8 +8,10 @@
 
 mod error;
 mod rest;
+pub mod sigv4;
 
 pub use error::ApiError;
+pub use sigv4::Credentials;
 
 use axum::Router;
 use axum::extract::State;
@@ -28,6 +30,8 @@ pub struct AdminState {
     pub gateway: Arc<Gateway>,
     /// The configuration store.
     pub store: Store,
+    /// When set, management calls must be SigV4-signed with one of these keys.
+    pub credentials: Option<Arc<Credentials>>,
 }
 
 /// The management router.
@@ -35,7 +39,12 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .merge(rest::routes())
+        .merge(
+            rest::routes().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                authenticate,
+            )),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -56,6 +65,74 @@ async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
         )],
         s.gateway.metrics().render(),
     )
+}
+
+/// Largest management request body (an OpenAPI import may be 6 MB).
+const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// SigV4 verification when credentials are configured; a pass-through otherwise.
+async fn authenticate(
+    State(s): State<AdminState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let Some(creds) = s.credentials.clone() else {
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                "Request body is too large",
+            )
+            .into_response();
+        }
+    };
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let signed = sigv4::SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers,
+        body: &bytes,
+    };
+    let now = portico_model::now_epoch_seconds();
+    if let Err(rejection) = sigv4::verify(&creds, &signed, now) {
+        let forbidden = axum::http::StatusCode::FORBIDDEN;
+        return match rejection {
+            sigv4::Rejection::Missing => ApiError::new(
+                forbidden,
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token",
+            ),
+            sigv4::Rejection::UnknownKey => ApiError::new(
+                forbidden,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            ),
+            sigv4::Rejection::Invalid(m) => {
+                ApiError::new(forbidden, "InvalidSignatureException", m)
+            }
+        }
+        .into_response();
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }
 
 async fn not_found() -> ApiError {

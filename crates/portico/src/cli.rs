@@ -71,9 +71,13 @@ pub struct ServeArgs {
     /// Data-plane listen address.
     #[arg(long, default_value = "0.0.0.0:8080", env = "PORTICO_LISTEN")]
     pub listen: SocketAddr,
-    /// Management listener (health, metrics, management APIs); loopback only.
+    /// Management listener (health, metrics, management APIs). Without credentials it only binds
+    /// to loopback.
     #[arg(long, default_value = "127.0.0.1:9090", env = "PORTICO_ADMIN_LISTEN")]
     pub admin_listen: SocketAddr,
+    /// File of `ACCESS_KEY_ID:SECRET` lines: management calls must then be SigV4-signed with one.
+    #[arg(long, env = "PORTICO_ADMIN_CREDENTIALS")]
+    pub admin_credentials: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
     /// OpenAPI files to import and deploy before serving (repeatable).

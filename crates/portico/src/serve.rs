@@ -11,10 +11,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    if !args.admin_listen.ip().is_loopback() {
+    let credentials = load_credentials(&args)?;
+    if credentials.is_none() && !args.admin_listen.ip().is_loopback() {
         anyhow::bail!(
-            "refusing to bind the management listener to non-loopback {}: management credentials \
-             are not supported yet, so it only binds to 127.0.0.1 or ::1",
+            "refusing to bind the management listener to non-loopback {} without credentials: \
+             pass --admin-credentials FILE (or PORTICO_ADMIN_ACCESS_KEY_ID and \
+             PORTICO_ADMIN_SECRET_ACCESS_KEY) so that calls are SigV4-verified",
             args.admin_listen
         );
     }
@@ -67,6 +69,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         portico_admin::AdminState {
             gateway: gateway.clone(),
             store: store.clone(),
+            credentials,
         },
         wait_stop(stop_rx.clone()),
     ));
@@ -94,6 +97,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Management credentials from `--admin-credentials FILE` or the environment.
+fn load_credentials(args: &ServeArgs) -> anyhow::Result<Option<Arc<portico_admin::Credentials>>> {
+    if let Some(path) = &args.admin_credentials {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let creds = portico_admin::Credentials::parse(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        return Ok(Some(Arc::new(creds)));
+    }
+    match (
+        std::env::var("PORTICO_ADMIN_ACCESS_KEY_ID"),
+        std::env::var("PORTICO_ADMIN_SECRET_ACCESS_KEY"),
+    ) {
+        (Ok(id), Ok(secret)) if !id.is_empty() && !secret.is_empty() => Ok(Some(Arc::new(
+            portico_admin::Credentials::single(id, secret),
+        ))),
+        _ => Ok(None),
+    }
 }
 
 async fn wait_stop(mut rx: watch::Receiver<bool>) {

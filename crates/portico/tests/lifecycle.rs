@@ -309,3 +309,29 @@ paths:
         .expect("portico exited after draining");
     assert!(exit.success(), "{exit:?}");
 }
+
+#[test]
+fn management_listener_refuses_non_loopback_without_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(support::BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "0.0.0.0:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("PORTICO_LOG", "off")
+        .env_remove("PORTICO_ADMIN_ACCESS_KEY_ID")
+        .env_remove("PORTICO_ADMIN_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refusing to bind the management listener"),
+        "{stderr}"
+    );
+}
