@@ -16,7 +16,7 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
 fi
-if ! .venv/bin/python -c 'import boto3, pytest' 2>/dev/null; then
+if ! .venv/bin/python -c 'import boto3, pytest, awscli' 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/management/requirements.txt
 fi
