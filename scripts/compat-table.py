@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Prints the apigateway operation coverage table of docs/compatibility.md from botocore's service
+model (the wire contract) and the list of operations Portico implements.
+
+    .venv/bin/python scripts/compat-table.py > /tmp/table.md
+"""
+import glob
+import gzip
+import json
+import os
+import sys
+
+import botocore
+
+IMPLEMENTED = {
+    # operation: tests that drive it (tests/management/*.py)
+    "CreateRestApi": "test_rest_api, test_cli",
+    "GetRestApi": "test_rest_api, test_cli",
+    "GetRestApis": "test_rest_api (paging), test_cli",
+    "UpdateRestApi": "test_update_and_import",
+    "DeleteRestApi": "test_rest_api, test_cli",
+    "ImportRestApi": "test_update_and_import",
+    "PutRestApi": "test_update_and_import (merge, overwrite)",
+    "GetResources": "test_rest_api (embed=methods), test_cli",
+    "GetResource": "test_rest_api",
+    "CreateResource": "test_rest_api, test_cli, concurrency test",
+    "UpdateResource": "test_update_and_import",
+    "DeleteResource": "test_rest_api",
+    "PutMethod": "test_rest_api, test_cli",
+    "GetMethod": "test_rest_api",
+    "UpdateMethod": "test_update_and_import",
+    "DeleteMethod": "test_rest_api",
+    "PutMethodResponse": "test_rest_api, test_cli",
+    "GetMethodResponse": "control unit tests",
+    "UpdateMethodResponse": "test_update_and_import (201 quirk)",
+    "DeleteMethodResponse": "control unit tests",
+    "PutIntegration": "test_rest_api, test_cli",
+    "GetIntegration": "test_rest_api",
+    "UpdateIntegration": "test_update_and_import",
+    "DeleteIntegration": "test_rest_api",
+    "PutIntegrationResponse": "test_rest_api, test_cli",
+    "GetIntegrationResponse": "control unit tests",
+    "UpdateIntegrationResponse": "test_update_and_import",
+    "DeleteIntegrationResponse": "control unit tests",
+    "CreateDeployment": "test_rest_api, test_cli",
+    "GetDeployments": "test_rest_api",
+    "GetDeployment": "store",
+    "UpdateDeployment": "test_update_and_import",
+    "DeleteDeployment": "test_rest_api",
+    "CreateStage": "test_rest_api",
+    "GetStages": "test_rest_api",
+    "GetStage": "test_rest_api",
+    "UpdateStage": "test_update_and_import, test_cli",
+    "DeleteStage": "test_rest_api",
+}
+
+
+def main():
+    root = os.path.dirname(botocore.__file__)
+    path = glob.glob(os.path.join(root, "data", "apigateway", "2015-07-09", "service-2.json*"))[0]
+    raw = gzip.open(path).read() if path.endswith(".gz") else open(path, "rb").read()
+    ops = json.loads(raw)["operations"]
+    done = sum(1 for o in ops if o in IMPLEMENTED)
+    print(f"{done} of {len(ops)} operations implemented (botocore {botocore.__version__}).\n")
+    print("| operation | HTTP | status | tested by |")
+    print("|---|---|---|---|")
+    for name in sorted(ops):
+        http = ops[name]["http"]
+        status = "yes" if name in IMPLEMENTED else "not yet"
+        print(f"| {name} | `{http['method']} {http['requestUri']}` | {status} | {IMPLEMENTED.get(name, '–')} |")
+    missing = set(IMPLEMENTED) - set(ops)
+    if missing:
+        sys.exit(f"unknown operations listed: {missing}")
+
+
+if __name__ == "__main__":
+    main()
