@@ -52,6 +52,11 @@ IMPLEMENTED = {
     "GetStage": "test_rest_api",
     "UpdateStage": "test_update_and_import, test_cli",
     "DeleteStage": "test_rest_api",
+    "GetGatewayResponses": "test_gateway_responses (21 defaults)",
+    "GetGatewayResponse": "test_gateway_responses",
+    "PutGatewayResponse": "test_gateway_responses (served after deployment)",
+    "UpdateGatewayResponse": "test_gateway_responses",
+    "DeleteGatewayResponse": "test_gateway_responses",
 }
 
 

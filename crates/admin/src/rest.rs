@@ -10,8 +10,8 @@ use axum::routing::{get, put};
 use bytes::Bytes;
 use portico_control::patch::{PatchBody, PatchOperation};
 use portico_control::{
-    ApiState, PutIntegrationInput, PutIntegrationResponseInput, PutMethodInput,
-    PutMethodResponseInput,
+    ApiState, PutGatewayResponseInput, PutIntegrationInput, PutIntegrationResponseInput,
+    PutMethodInput, PutMethodResponseInput,
 };
 use portico_model::{ApiKeySource, EndpointConfiguration, Map, Resource, RestApi, Stage};
 use portico_store::DeployToStage;
@@ -78,6 +78,17 @@ pub fn routes() -> axum::Router<AdminState> {
             get(get_deployment)
                 .delete(delete_deployment)
                 .patch(update_deployment),
+        )
+        .route(
+            "/restapis/{api}/gatewayresponses",
+            get(list_gateway_responses),
+        )
+        .route(
+            "/restapis/{api}/gatewayresponses/{kind}",
+            get(get_gateway_response)
+                .put(put_gateway_response)
+                .patch(update_gateway_response)
+                .delete(delete_gateway_response),
         )
         .route(
             "/restapis/{api}/stages",
@@ -197,7 +208,7 @@ async fn import_rest_api(
     q: &HashMap<String, String>,
 ) -> Result<Response> {
     let (api, resources) = definition(raw, q)?;
-    let state = ApiState { api, resources };
+    let state = ApiState::from_definition(api, resources);
     Ok(created(s.store.create_rest_api(state).await?))
 }
 
@@ -685,4 +696,57 @@ async fn update_stage(
 ) -> Result<Response> {
     let ops = patch_ops(&raw)?;
     Ok(Json(s.store.update_stage(&api, &stage, &ops).await?).into_response())
+}
+
+async fn list_gateway_responses(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let state = s.store.api_state(&api).await?;
+    page(state.all_gateway_responses(), &q)
+}
+
+async fn get_gateway_response(
+    State(s): State<AdminState>,
+    Path((api, kind)): Path<(String, String)>,
+) -> Result<Response> {
+    let state = s.store.api_state(&api).await?;
+    Ok(Json(state.gateway_response(&kind)?).into_response())
+}
+
+async fn put_gateway_response(
+    State(s): State<AdminState>,
+    Path((api, kind)): Path<(String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: PutGatewayResponseInput = body(&raw)?;
+    let r = s
+        .store
+        .modify_api(&api, |st| st.put_gateway_response(&kind, input))
+        .await?;
+    Ok(created(r))
+}
+
+async fn update_gateway_response(
+    State(s): State<AdminState>,
+    Path((api, kind)): Path<(String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    let r = s
+        .store
+        .modify_api(&api, |st| st.update_gateway_response(&kind, &ops))
+        .await?;
+    Ok(Json(r).into_response())
+}
+
+async fn delete_gateway_response(
+    State(s): State<AdminState>,
+    Path((api, kind)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store
+        .modify_api(&api, |st| st.delete_gateway_response(&kind))
+        .await?;
+    Ok(accepted())
 }

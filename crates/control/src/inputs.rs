@@ -182,3 +182,15 @@ impl PutIntegrationInput {
         Ok(i)
     }
 }
+
+/// `PutGatewayResponse` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutGatewayResponseInput {
+    /// Status to send instead of the type's default.
+    pub status_code: Option<String>,
+    /// `gatewayresponse.header.X` → source.
+    pub response_parameters: Option<Map<String>>,
+    /// Content type → template.
+    pub response_templates: Option<Map<String>>,
+}

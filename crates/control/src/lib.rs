@@ -23,11 +23,13 @@ pub use error::{
     invalid_resource, invalid_response,
 };
 pub use inputs::{
-    PutIntegrationInput, PutIntegrationResponseInput, PutMethodInput, PutMethodResponseInput,
+    PutGatewayResponseInput, PutIntegrationInput, PutIntegrationResponseInput, PutMethodInput,
+    PutMethodResponseInput,
 };
 
 use portico_model::{
-    DeploymentSnapshot, Integration, IntegrationResponse, Method, MethodResponse, Resource, RestApi,
+    DeploymentSnapshot, GATEWAY_RESPONSE_TYPES, GatewayResponse, Integration, IntegrationResponse,
+    Map, Method, MethodResponse, Resource, RestApi,
 };
 
 /// Methods API Gateway accepts.
@@ -37,13 +39,15 @@ pub const HTTP_METHODS: [&str; 8] = [
 /// Resources per API (AWS's default quota).
 pub const MAX_RESOURCES: usize = 300;
 
-/// One REST API: its settings and its resource tree.
+/// One REST API: its settings, its resource tree and its API-level objects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiState {
     /// The API.
     pub api: RestApi,
     /// Its resources, root included.
     pub resources: Vec<Resource>,
+    /// Gateway responses put on the API, by type.
+    pub gateway_responses: Map<GatewayResponse>,
 }
 
 impl ApiState {
@@ -54,6 +58,19 @@ impl ApiState {
         Self {
             api,
             resources: vec![root],
+            gateway_responses: Map::new(),
+        }
+    }
+
+    /// An API from a definition (import): the root is the resource without a parent.
+    pub fn from_definition(mut api: RestApi, resources: Vec<Resource>) -> Self {
+        if let Some(root) = resources.iter().find(|r| r.parent_id.is_none()) {
+            api.root_resource_id = root.id.clone();
+        }
+        Self {
+            api,
+            resources,
+            gateway_responses: Map::new(),
         }
     }
 
@@ -496,6 +513,75 @@ impl ApiState {
         Ok(())
     }
 
+    /// `GetGatewayResponse`: the one put, or the built-in default.
+    pub fn gateway_response(&self, response_type: &str) -> Result<GatewayResponse, ControlError> {
+        if let Some(r) = self.gateway_responses.get(response_type) {
+            return Ok(r.clone());
+        }
+        GatewayResponse::default_for(response_type)
+            .ok_or_else(|| invalid_response_type(response_type))
+    }
+
+    /// `GetGatewayResponses`: all 21 types, defaults materialised.
+    pub fn all_gateway_responses(&self) -> Vec<GatewayResponse> {
+        GATEWAY_RESPONSE_TYPES
+            .iter()
+            .filter_map(|(t, _)| self.gateway_response(t).ok())
+            .collect()
+    }
+
+    /// `PutGatewayResponse`.
+    pub fn put_gateway_response(
+        &mut self,
+        response_type: &str,
+        input: PutGatewayResponseInput,
+    ) -> Result<GatewayResponse, ControlError> {
+        GatewayResponse::default_for(response_type)
+            .ok_or_else(|| invalid_response_type(response_type))?;
+        if let Some(code) = input.status_code.as_deref() {
+            valid_status_code(code)?;
+        }
+        validate_gateway_response_parameters(input.response_parameters.as_ref())?;
+        let r = GatewayResponse {
+            response_type: response_type.to_owned(),
+            status_code: input.status_code,
+            response_parameters: input.response_parameters.unwrap_or_default(),
+            response_templates: input.response_templates.unwrap_or_default(),
+            default_response: false,
+        };
+        self.gateway_responses
+            .insert(response_type.to_owned(), r.clone());
+        Ok(r)
+    }
+
+    /// `UpdateGatewayResponse` (a default one becomes explicit).
+    pub fn update_gateway_response(
+        &mut self,
+        response_type: &str,
+        ops: &[patch::PatchOperation],
+    ) -> Result<GatewayResponse, ControlError> {
+        let mut r = self.gateway_response(response_type)?;
+        patch::patch_gateway_response(&mut r, ops)?;
+        if let Some(code) = r.status_code.as_deref() {
+            valid_status_code(code)?;
+        }
+        validate_gateway_response_parameters(Some(&r.response_parameters))?;
+        r.default_response = false;
+        self.gateway_responses
+            .insert(response_type.to_owned(), r.clone());
+        Ok(r)
+    }
+
+    /// `DeleteGatewayResponse`: back to the built-in default.
+    pub fn delete_gateway_response(&mut self, response_type: &str) -> Result<(), ControlError> {
+        GatewayResponse::default_for(response_type)
+            .ok_or_else(|| invalid_response_type(response_type))?;
+        self.gateway_responses
+            .remove(response_type)
+            .map(|_| ())
+            .ok_or_else(|| ControlError::not_found("Gateway response type not defined on api"))
+    }
+
     /// What `CreateDeployment` freezes, after AWS's checks: at least one method, and every method
     /// integrated.
     pub fn deployable_snapshot(&self) -> Result<DeploymentSnapshot, ControlError> {
@@ -518,6 +604,7 @@ impl ApiState {
         Ok(DeploymentSnapshot {
             api: self.api.clone(),
             resources: self.resources.clone(),
+            gateway_responses: self.gateway_responses.clone(),
         })
     }
 }
@@ -545,6 +632,33 @@ pub fn keep_ids_by_path(resources: &mut [Resource], existing: &[Resource]) {
             *p = n.clone();
         }
     }
+}
+
+fn invalid_response_type(t: &str) -> ControlError {
+    let all: Vec<&str> = GATEWAY_RESPONSE_TYPES.iter().map(|(t, _)| *t).collect();
+    ControlError::bad_request(format!(
+        "1 validation error detected: Value '{t}' at 'responseType' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+        all.join(", ")
+    ))
+}
+
+/// Keys must be `gatewayresponse.{header|querystring|path}.{name}`.
+fn validate_gateway_response_parameters(p: Option<&Map<String>>) -> Result<(), ControlError> {
+    for key in p.into_iter().flat_map(|m| m.keys()) {
+        let ok = [
+            "gatewayresponse.header.",
+            "gatewayresponse.querystring.",
+            "gatewayresponse.path.",
+        ]
+        .iter()
+        .any(|pre| key.strip_prefix(pre).is_some_and(|n| !n.is_empty()));
+        if !ok {
+            return Err(ControlError::bad_request(format!(
+                "Invalid parameter name specified: {key}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `GET`, …, `ANY` (case-sensitive, as AWS).

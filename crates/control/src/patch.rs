@@ -454,6 +454,37 @@ pub fn patch_integration_response(
     Ok(())
 }
 
+/// `UpdateGatewayResponse`.
+pub fn patch_gateway_response(
+    r: &mut portico_model::GatewayResponse,
+    ops: &[PatchOperation],
+) -> Result<(), ControlError> {
+    const ALLOWED: [&str; 3] = [
+        "/statusCode",
+        "/responseParameters/{name}",
+        "/responseTemplates/{contentType}",
+    ];
+    for o in ops {
+        let kind = op(o)?;
+        let seg = segments(&o.path);
+        match (seg.first().map(String::as_str), seg.len()) {
+            (Some("statusCode"), 1) => opt_string(o, kind, &mut r.status_code)?,
+            (Some("responseParameters"), 2) => {
+                map_entry(o, kind, &mut r.response_parameters, seg[1].clone(), |o| {
+                    value(o).map(str::to_owned)
+                })?
+            }
+            (Some("responseTemplates"), 2) => {
+                map_entry(o, kind, &mut r.response_templates, seg[1].clone(), |o| {
+                    Ok(o.value.clone().unwrap_or_default())
+                })?
+            }
+            _ => return Err(bad_path(o, &ALLOWED)),
+        }
+    }
+    Ok(())
+}
+
 /// A method setting created by a stage patch starts from AWS's materialised defaults.
 fn new_method_setting() -> MethodSetting {
     MethodSetting {

@@ -212,7 +212,12 @@ fn compile_stage(
         stage_name: stage.stage_name.clone(),
         deployment_id: stage.deployment_id.clone(),
         router: builder.build(),
-        responses: GatewayResponses::default(),
+        responses: GatewayResponses::compile(&input.snapshot.gateway_responses, |message| {
+            warnings.push(CompileWarning {
+                location: stage_loc.clone(),
+                message,
+            })
+        }),
         access_log,
         unmatched_metrics: metrics.route(labels("", "")),
         api_id_header: HeaderValue::from_str(&input.api_id)

@@ -253,30 +253,127 @@ impl GatewayError {
     }
 }
 
-/// The gateway responses of one API: built-in defaults now; `PutGatewayResponse` overrides
-/// (explicit type → `DEFAULT_4XX`/`DEFAULT_5XX` → built-in) plug in here.
+/// One `PutGatewayResponse` override, prepared at deploy time.
+#[derive(Debug, Clone, Default)]
+struct Override {
+    status: Option<StatusCode>,
+    headers: Vec<(http::HeaderName, HeaderValue)>,
+    template: Option<(HeaderValue, String)>,
+}
+
+/// The gateway responses of one API: the types put with `PutGatewayResponse` (resolution order:
+/// the error's own type → `DEFAULT_4XX`/`DEFAULT_5XX` by status class → the built-in default).
 #[derive(Debug, Clone, Default)]
 pub struct GatewayResponses {
-    _private: (),
+    overrides: std::collections::HashMap<String, Override>,
 }
 
 impl GatewayResponses {
+    /// Prepares an API's overrides; `warn` receives what cannot be honoured.
+    pub fn compile(
+        put: &portico_model::Map<portico_model::GatewayResponse>,
+        mut warn: impl FnMut(String),
+    ) -> Self {
+        let mut overrides = std::collections::HashMap::new();
+        for (kind, r) in put {
+            let status = r
+                .status_code
+                .as_deref()
+                .and_then(|c| c.parse::<u16>().ok())
+                .and_then(|c| StatusCode::from_u16(c).ok());
+            let mut headers = Vec::new();
+            for (dest, src) in &r.response_parameters {
+                let Some(name) = dest.strip_prefix("gatewayresponse.header.") else {
+                    warn(format!(
+                        "gateway response {kind}: {dest} is not applied (only headers are)"
+                    ));
+                    continue;
+                };
+                let Some(lit) = src.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) else {
+                    warn(format!(
+                        "gateway response {kind}: {dest} = {src} is not applied (only 'literal' values are, so far)"
+                    ));
+                    continue;
+                };
+                match (
+                    http::HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(lit),
+                ) {
+                    (Ok(n), Ok(v)) => headers.push((n, v)),
+                    _ => warn(format!("gateway response {kind}: invalid header {name}")),
+                }
+            }
+            let template = r
+                .response_templates
+                .get_key_value("application/json")
+                .or_else(|| r.response_templates.iter().next())
+                .map(|(ct, t)| {
+                    (
+                        HeaderValue::from_str(ct)
+                            .unwrap_or(HeaderValue::from_static("application/json")),
+                        t.clone(),
+                    )
+                });
+            overrides.insert(
+                kind.clone(),
+                Override {
+                    status,
+                    headers,
+                    template,
+                },
+            );
+        }
+        Self { overrides }
+    }
+
+    fn find(&self, err: &GatewayError) -> Option<&Override> {
+        self.overrides.get(err.kind.as_str()).or_else(|| {
+            let class = if err.status.is_client_error() {
+                "DEFAULT_4XX"
+            } else if err.status.is_server_error() {
+                "DEFAULT_5XX"
+            } else {
+                return None;
+            };
+            self.overrides.get(class)
+        })
+    }
+
     /// Renders an error into a response; the caller adds the request-id headers.
     pub fn render(&self, err: &GatewayError) -> Response<GatewayBody> {
-        let body = match &err.body {
-            Cow::Borrowed(s) => bytes::Bytes::from_static(s.as_bytes()),
-            Cow::Owned(s) => bytes::Bytes::from(s.clone()),
+        let ov = self.find(err);
+        let (content_type, body) = match ov.and_then(|o| o.template.as_ref()) {
+            Some((ct, t)) => (ct.clone(), bytes::Bytes::from(substitute(t, err))),
+            None => (
+                HeaderValue::from_static("application/json"),
+                match &err.body {
+                    Cow::Borrowed(s) => bytes::Bytes::from_static(s.as_bytes()),
+                    Cow::Owned(s) => bytes::Bytes::from(s.clone()),
+                },
+            ),
         };
         let mut resp = Response::new(GatewayBody::full(body));
-        *resp.status_mut() = err.status;
+        *resp.status_mut() = ov.and_then(|o| o.status).unwrap_or(err.status);
         let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        h.insert(header::CONTENT_TYPE, content_type);
         h.insert("x-amzn-errortype", HeaderValue::from_static(err.error_type));
+        if let Some(o) = ov {
+            for (n, v) in &o.headers {
+                h.insert(n.clone(), v.clone());
+            }
+        }
         resp
     }
+}
+
+/// The `$context.error.*` references a gateway response template may use (simple substitution,
+/// as AWS does for gateway responses).
+fn substitute(template: &str, err: &GatewayError) -> String {
+    let quoted = serde_json::to_string(err.message.as_ref()).unwrap_or_else(|_| "\"\"".into());
+    template
+        .replace("$context.error.messageString", &quoted)
+        .replace("$context.error.message", &err.message)
+        .replace("$context.error.responseType", err.kind.as_str())
 }
 
 #[cfg(test)]
@@ -298,6 +395,57 @@ mod tests {
         assert_eq!(
             GatewayResponseType::IntegrationTimeout.default_status(),
             StatusCode::GATEWAY_TIMEOUT
+        );
+    }
+
+    #[test]
+    fn overrides_resolve_by_type_then_class() {
+        use portico_model::{GatewayResponse, Map};
+        let mut put = Map::new();
+        put.insert(
+            "MISSING_AUTHENTICATION_TOKEN".to_string(),
+            GatewayResponse {
+                response_type: "MISSING_AUTHENTICATION_TOKEN".into(),
+                status_code: Some("404".into()),
+                response_parameters: Map::from([(
+                    "gatewayresponse.header.Access-Control-Allow-Origin".to_string(),
+                    "'*'".to_string(),
+                )]),
+                response_templates: Map::from([(
+                    "application/json".to_string(),
+                    "{\"error\":$context.error.messageString,\"type\":\"$context.error.responseType\"}".to_string(),
+                )]),
+                default_response: false,
+            },
+        );
+        put.insert(
+            "DEFAULT_5XX".to_string(),
+            GatewayResponse {
+                response_type: "DEFAULT_5XX".into(),
+                status_code: None,
+                response_parameters: Map::from([(
+                    "gatewayresponse.header.X-Five".to_string(),
+                    "'yes'".to_string(),
+                )]),
+                response_templates: Map::new(),
+                default_response: false,
+            },
+        );
+        let g = GatewayResponses::compile(&put, |w| panic!("{w}"));
+        let r = g.render(&GatewayError::missing_authentication_token());
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(r.headers()["access-control-allow-origin"], "*");
+        let r = g.render(&GatewayError::integration_timeout());
+        assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(r.headers()["x-five"], "yes");
+        let r = g.render(&GatewayError::unsupported_media_type());
+        assert!(!r.headers().contains_key("x-five"));
+        assert_eq!(
+            substitute(
+                "{\"m\":$context.error.messageString}",
+                &GatewayError::forbidden()
+            ),
+            "{\"m\":\"Forbidden\"}"
         );
     }
 

@@ -605,8 +605,8 @@ pub struct Deployment {
     pub api_summary: Map<Map<MethodSnapshot>>,
 }
 
-/// What a deployment froze: the API and its resources. Stored beside the [`Deployment`] and compiled by
-/// the gateway; never changes after creation.
+/// What a deployment froze: the API, its resources and its gateway responses. Stored beside the
+/// [`Deployment`] and compiled by the gateway; never changes after creation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentSnapshot {
@@ -614,6 +614,9 @@ pub struct DeploymentSnapshot {
     pub api: RestApi,
     /// Every resource, parents before children.
     pub resources: Vec<Resource>,
+    /// Gateway responses put on the API (types never put are absent).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub gateway_responses: Map<GatewayResponse>,
 }
 
 impl DeploymentSnapshot {
@@ -645,3 +648,72 @@ impl DeploymentSnapshot {
 
 #[cfg(test)]
 mod tests;
+
+/// A gateway response override (`GatewayResponse`): how the gateway renders one type of its own
+/// errors for an API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayResponse {
+    /// `MISSING_AUTHENTICATION_TOKEN`, `DEFAULT_4XX`, …
+    pub response_type: String,
+    /// Status to send instead of the type's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<String>,
+    /// `gatewayresponse.header.X` → `'literal'` (or a request/context/stage-variable source).
+    #[serde(default)]
+    pub response_parameters: Map<String>,
+    /// Content type → body template.
+    #[serde(default)]
+    pub response_templates: Map<String>,
+    /// True for a type that was never put (AWS's built-in default).
+    #[serde(default)]
+    pub default_response: bool,
+}
+
+/// The 21 gateway response types with their default status (none for `DEFAULT_4XX`/`DEFAULT_5XX`).
+pub const GATEWAY_RESPONSE_TYPES: [(&str, Option<&str>); 21] = [
+    ("ACCESS_DENIED", Some("403")),
+    ("API_CONFIGURATION_ERROR", Some("500")),
+    ("AUTHORIZER_CONFIGURATION_ERROR", Some("500")),
+    ("AUTHORIZER_FAILURE", Some("500")),
+    ("BAD_REQUEST_BODY", Some("400")),
+    ("BAD_REQUEST_PARAMETERS", Some("400")),
+    ("DEFAULT_4XX", None),
+    ("DEFAULT_5XX", None),
+    ("EXPIRED_TOKEN", Some("403")),
+    ("INTEGRATION_FAILURE", Some("504")),
+    ("INTEGRATION_TIMEOUT", Some("504")),
+    ("INVALID_API_KEY", Some("403")),
+    ("INVALID_SIGNATURE", Some("403")),
+    ("MISSING_AUTHENTICATION_TOKEN", Some("403")),
+    ("QUOTA_EXCEEDED", Some("429")),
+    ("REQUEST_TOO_LARGE", Some("413")),
+    ("RESOURCE_NOT_FOUND", Some("404")),
+    ("THROTTLED", Some("429")),
+    ("UNAUTHORIZED", Some("401")),
+    ("UNSUPPORTED_MEDIA_TYPE", Some("415")),
+    ("WAF_FILTERED", Some("403")),
+];
+
+/// AWS's default body template for every gateway response.
+pub const DEFAULT_GATEWAY_RESPONSE_TEMPLATE: &str = "{\"message\":$context.error.messageString}";
+
+impl GatewayResponse {
+    /// The built-in default for a type, as `GetGatewayResponse(s)` shows it; `None` for an
+    /// unknown type.
+    pub fn default_for(response_type: &str) -> Option<Self> {
+        let (name, status) = GATEWAY_RESPONSE_TYPES
+            .iter()
+            .find(|(t, _)| *t == response_type)?;
+        Some(Self {
+            response_type: (*name).to_owned(),
+            status_code: status.map(str::to_owned),
+            response_parameters: Map::new(),
+            response_templates: Map::from([(
+                "application/json".to_owned(),
+                DEFAULT_GATEWAY_RESPONSE_TEMPLATE.to_owned(),
+            )]),
+            default_response: true,
+        })
+    }
+}

@@ -4,7 +4,9 @@
 use crate::sqlite::{from_json, to_json};
 use crate::{Store, StoreError};
 use portico_control::{ApiState, ControlError, invalid_api};
-use portico_model::{Deployment, Map, RestApi, Stage, new_deployment_id, now_epoch_seconds};
+use portico_model::{
+    Deployment, GatewayResponse, Map, RestApi, Stage, new_deployment_id, now_epoch_seconds,
+};
 use sqlx::{Row, Sqlite, Transaction};
 
 /// `CreateDeployment`'s optional stage part.
@@ -36,7 +38,33 @@ async fn load_state(
         .iter()
         .map(|r| from_json("resource", r.get(0)))
         .collect::<Result<_, _>>()?;
-    Ok(ApiState { api, resources })
+    let gateway_responses = load_gateway_responses(tx, api_id).await?;
+    Ok(ApiState {
+        api,
+        resources,
+        gateway_responses,
+    })
+}
+
+/// The gateway responses put on an API.
+pub(crate) async fn load_gateway_responses(
+    tx: &mut Transaction<'_, Sqlite>,
+    api_id: &str,
+) -> Result<Map<GatewayResponse>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT key, body FROM api_objects WHERE api_id = ? AND kind = 'gatewayresponse' ORDER BY key",
+    )
+    .bind(api_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.get::<String, _>(0),
+                from_json("gateway response", r.get(1))?,
+            ))
+        })
+        .collect()
 }
 
 async fn save_state(tx: &mut Transaction<'_, Sqlite>, state: &ApiState) -> Result<(), StoreError> {
@@ -65,6 +93,20 @@ async fn save_state(tx: &mut Transaction<'_, Sqlite>, state: &ApiState) -> Resul
             .bind(to_json("resource", r)?)
             .execute(&mut **tx)
             .await?;
+    }
+    sqlx::query("DELETE FROM api_objects WHERE api_id = ? AND kind = 'gatewayresponse'")
+        .bind(&state.api.id)
+        .execute(&mut **tx)
+        .await?;
+    for (key, r) in &state.gateway_responses {
+        sqlx::query(
+            "INSERT INTO api_objects (api_id, kind, key, body) VALUES (?, 'gatewayresponse', ?, ?)",
+        )
+        .bind(&state.api.id)
+        .bind(key)
+        .bind(to_json("gateway response", r)?)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
@@ -165,10 +207,11 @@ impl Store {
     /// `DeleteRestApi`: the API, its deployments and stages.
     pub async fn delete_rest_api(&self, api_id: &str) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        for table in ["stages", "deployments", "resources"] {
+        for table in ["stages", "deployments", "resources", "api_objects"] {
             let sql = match table {
                 "stages" => "DELETE FROM stages WHERE api_id = ?",
                 "deployments" => "DELETE FROM deployments WHERE api_id = ?",
+                "api_objects" => "DELETE FROM api_objects WHERE api_id = ?",
                 _ => "DELETE FROM resources WHERE api_id = ?",
             };
             sqlx::query(sql).bind(api_id).execute(&mut *tx).await?;

@@ -4,11 +4,18 @@ use crate::StoreError;
 use sqlx::SqlitePool;
 
 /// `(version, description, sql)` in ascending order. Never edit a released migration; add one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "rest apis, resources, deployments, stages, change feed",
-    include_str!("migrations/0001_rest_apis.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "rest apis, resources, deployments, stages, change feed",
+        include_str!("migrations/0001_rest_apis.sql"),
+    ),
+    (
+        2,
+        "api-level objects (gateway responses)",
+        include_str!("migrations/0002_api_objects.sql"),
+    ),
+];
 
 /// The newest schema version this build understands.
 pub(crate) fn latest_version() -> i64 {

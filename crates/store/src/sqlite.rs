@@ -245,9 +245,11 @@ impl Store {
                 .await?;
         }
 
+        let gateway_responses = crate::management::load_gateway_responses(&mut tx, &api.id).await?;
         let snapshot = DeploymentSnapshot {
             api: api.clone(),
             resources,
+            gateway_responses,
         };
         let deployment = Deployment {
             id: new_deployment_id(),

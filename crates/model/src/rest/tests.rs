@@ -63,6 +63,7 @@ fn api_summary_lists_methods() {
     let snap = DeploymentSnapshot {
         api: RestApi::new("a", root.id.clone()),
         resources: vec![root, pets],
+        gateway_responses: Map::new(),
     };
     let s = snap.api_summary();
     assert_eq!(s["/pets"]["GET"].authorization_type, "NONE");
