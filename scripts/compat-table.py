@@ -57,6 +57,13 @@ IMPLEMENTED = {
     "PutGatewayResponse": "test_gateway_responses (served after deployment)",
     "UpdateGatewayResponse": "test_gateway_responses",
     "DeleteGatewayResponse": "test_gateway_responses",
+    "CreateModel": "test_api_objects", "GetModel": "test_api_objects", "GetModels": "test_api_objects",
+    "UpdateModel": "test_api_objects", "DeleteModel": "test_api_objects",
+    "CreateRequestValidator": "test_api_objects", "GetRequestValidator": "test_api_objects",
+    "GetRequestValidators": "test_api_objects", "UpdateRequestValidator": "test_api_objects",
+    "DeleteRequestValidator": "test_api_objects",
+    "CreateAuthorizer": "test_api_objects", "GetAuthorizer": "store (test_api_objects)",
+    "GetAuthorizers": "control", "UpdateAuthorizer": "control", "DeleteAuthorizer": "test_api_objects",
 }
 
 

@@ -39,12 +39,9 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .merge(
-            rest::routes().route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                authenticate,
-            )),
-        )
+        .merge(rest::routes().merge(rest::object_routes()).route_layer(
+            axum::middleware::from_fn_with_state(state.clone(), authenticate),
+        ))
         .fallback(not_found)
         .with_state(state)
 }

@@ -10,8 +10,9 @@ use axum::routing::{get, put};
 use bytes::Bytes;
 use portico_control::patch::{PatchBody, PatchOperation};
 use portico_control::{
-    ApiState, PutGatewayResponseInput, PutIntegrationInput, PutIntegrationResponseInput,
-    PutMethodInput, PutMethodResponseInput,
+    ApiState, CreateAuthorizerInput, CreateModelInput, CreateRequestValidatorInput,
+    PutGatewayResponseInput, PutIntegrationInput, PutIntegrationResponseInput, PutMethodInput,
+    PutMethodResponseInput,
 };
 use portico_model::{ApiKeySource, EndpointConfiguration, Map, Resource, RestApi, Stage};
 use portico_store::DeployToStage;
@@ -97,6 +98,39 @@ pub fn routes() -> axum::Router<AdminState> {
         .route(
             "/restapis/{api}/stages/{stage}",
             get(get_stage).delete(delete_stage).patch(update_stage),
+        )
+}
+
+/// Models, request validators and authorizers.
+pub fn object_routes() -> axum::Router<AdminState> {
+    axum::Router::new()
+        .route(
+            "/restapis/{api}/models",
+            get(list_models).post(create_model),
+        )
+        .route(
+            "/restapis/{api}/models/{name}",
+            get(get_model).patch(update_model).delete(delete_model),
+        )
+        .route(
+            "/restapis/{api}/requestvalidators",
+            get(list_validators).post(create_validator),
+        )
+        .route(
+            "/restapis/{api}/requestvalidators/{id}",
+            get(get_validator)
+                .patch(update_validator)
+                .delete(delete_validator),
+        )
+        .route(
+            "/restapis/{api}/authorizers",
+            get(list_authorizers).post(create_authorizer),
+        )
+        .route(
+            "/restapis/{api}/authorizers/{id}",
+            get(get_authorizer)
+                .patch(update_authorizer)
+                .delete(delete_authorizer),
         )
 }
 
@@ -747,6 +781,155 @@ async fn delete_gateway_response(
 ) -> Result<Response> {
     s.store
         .modify_api(&api, |st| st.delete_gateway_response(&kind))
+        .await?;
+    Ok(accepted())
+}
+
+type ApiPath = Path<(String, String)>;
+
+async fn list_models(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    page(s.store.api_state(&api).await?.models, &q)
+}
+
+async fn create_model(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: CreateModelInput = body(&raw)?;
+    Ok(created(
+        s.store
+            .modify_api(&api, |st| st.create_model(input))
+            .await?,
+    ))
+}
+
+async fn get_model(State(s): State<AdminState>, Path((api, name)): ApiPath) -> Result<Response> {
+    let st = s.store.api_state(&api).await?;
+    Ok(Json(st.model(&name)?).into_response())
+}
+
+async fn update_model(
+    State(s): State<AdminState>,
+    Path((api, name)): ApiPath,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(
+        s.store
+            .modify_api(&api, |st| st.update_model(&name, &ops))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn delete_model(State(s): State<AdminState>, Path((api, name)): ApiPath) -> Result<Response> {
+    s.store
+        .modify_api(&api, |st| st.delete_model(&name))
+        .await?;
+    Ok(accepted())
+}
+
+async fn list_validators(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    page(s.store.api_state(&api).await?.request_validators, &q)
+}
+
+async fn create_validator(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: CreateRequestValidatorInput = body(&raw)?;
+    Ok(created(
+        s.store
+            .modify_api(&api, |st| st.create_request_validator(input))
+            .await?,
+    ))
+}
+
+async fn get_validator(State(s): State<AdminState>, Path((api, id)): ApiPath) -> Result<Response> {
+    let st = s.store.api_state(&api).await?;
+    Ok(Json(st.request_validator(&id)?).into_response())
+}
+
+async fn update_validator(
+    State(s): State<AdminState>,
+    Path((api, id)): ApiPath,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(
+        s.store
+            .modify_api(&api, |st| st.update_request_validator(&id, &ops))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn delete_validator(
+    State(s): State<AdminState>,
+    Path((api, id)): ApiPath,
+) -> Result<Response> {
+    s.store
+        .modify_api(&api, |st| st.delete_request_validator(&id))
+        .await?;
+    Ok(accepted())
+}
+
+async fn list_authorizers(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    page(s.store.api_state(&api).await?.authorizers, &q)
+}
+
+async fn create_authorizer(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: CreateAuthorizerInput = body(&raw)?;
+    Ok(created(
+        s.store
+            .modify_api(&api, |st| st.create_authorizer(input))
+            .await?,
+    ))
+}
+
+async fn get_authorizer(State(s): State<AdminState>, Path((api, id)): ApiPath) -> Result<Response> {
+    let st = s.store.api_state(&api).await?;
+    Ok(Json(st.authorizer(&id)?).into_response())
+}
+
+async fn update_authorizer(
+    State(s): State<AdminState>,
+    Path((api, id)): ApiPath,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(
+        s.store
+            .modify_api(&api, |st| st.update_authorizer(&id, &ops))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn delete_authorizer(
+    State(s): State<AdminState>,
+    Path((api, id)): ApiPath,
+) -> Result<Response> {
+    s.store
+        .modify_api(&api, |st| st.delete_authorizer(&id))
         .await?;
     Ok(accepted())
 }

@@ -16,6 +16,7 @@
 
 mod error;
 mod inputs;
+mod objects;
 pub mod patch;
 
 pub use error::{
@@ -26,10 +27,11 @@ pub use inputs::{
     PutGatewayResponseInput, PutIntegrationInput, PutIntegrationResponseInput, PutMethodInput,
     PutMethodResponseInput,
 };
+pub use objects::{CreateAuthorizerInput, CreateModelInput, CreateRequestValidatorInput};
 
 use portico_model::{
-    DeploymentSnapshot, GATEWAY_RESPONSE_TYPES, GatewayResponse, Integration, IntegrationResponse,
-    Map, Method, MethodResponse, Resource, RestApi,
+    Authorizer, DeploymentSnapshot, GATEWAY_RESPONSE_TYPES, GatewayResponse, Integration,
+    IntegrationResponse, Map, Method, MethodResponse, Model, RequestValidator, Resource, RestApi,
 };
 
 /// Methods API Gateway accepts.
@@ -48,6 +50,12 @@ pub struct ApiState {
     pub resources: Vec<Resource>,
     /// Gateway responses put on the API, by type.
     pub gateway_responses: Map<GatewayResponse>,
+    /// Models.
+    pub models: Vec<Model>,
+    /// Request validators.
+    pub request_validators: Vec<RequestValidator>,
+    /// Authorizers.
+    pub authorizers: Vec<Authorizer>,
 }
 
 impl ApiState {
@@ -59,6 +67,9 @@ impl ApiState {
             api,
             resources: vec![root],
             gateway_responses: Map::new(),
+            models: Vec::new(),
+            request_validators: Vec::new(),
+            authorizers: Vec::new(),
         }
     }
 
@@ -71,6 +82,9 @@ impl ApiState {
             api,
             resources,
             gateway_responses: Map::new(),
+            models: Vec::new(),
+            request_validators: Vec::new(),
+            authorizers: Vec::new(),
         }
     }
 
@@ -152,12 +166,16 @@ impl ApiState {
         input: PutMethodInput,
     ) -> Result<Method, ControlError> {
         let verb = valid_http_method(http_method)?;
+        let known_authorizer = input
+            .authorizer_id
+            .as_deref()
+            .is_some_and(|id| self.authorizers.iter().any(|a| a.id == id));
         let resource = self.resource_mut(resource_id)?;
         let auth = input.authorization_type.unwrap_or_else(|| "NONE".into());
         match auth.as_str() {
             "NONE" | "AWS_IAM" => {}
             "CUSTOM" | "COGNITO_USER_POOLS" => {
-                if input.authorizer_id.is_none() {
+                if input.authorizer_id.is_none() || !known_authorizer {
                     return Err(ControlError::bad_request(
                         "Invalid authorizer ID specified. Setting the authorization type to CUSTOM or COGNITO_USER_POOLS requires a valid authorizer.",
                     ));
@@ -605,6 +623,9 @@ impl ApiState {
             api: self.api.clone(),
             resources: self.resources.clone(),
             gateway_responses: self.gateway_responses.clone(),
+            models: self.models.clone(),
+            request_validators: self.request_validators.clone(),
+            authorizers: self.authorizers.clone(),
         })
     }
 }

@@ -617,6 +617,15 @@ pub struct DeploymentSnapshot {
     /// Gateway responses put on the API (types never put are absent).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub gateway_responses: Map<GatewayResponse>,
+    /// Models.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<Model>,
+    /// Request validators.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_validators: Vec<RequestValidator>,
+    /// Authorizers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorizers: Vec<Authorizer>,
 }
 
 impl DeploymentSnapshot {
@@ -716,4 +725,77 @@ impl GatewayResponse {
             default_response: true,
         })
     }
+}
+
+/// A model: a named JSON Schema (draft 4) for request/response bodies (`Model`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Model {
+    /// 6-character id.
+    pub id: String,
+    /// Alphanumeric name; methods refer to models by name.
+    pub name: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The schema, as a JSON string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Content type the model describes.
+    pub content_type: String,
+}
+
+/// A request validator (`RequestValidator`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestValidator {
+    /// 6-character id.
+    pub id: String,
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Validate the body against the method's model.
+    #[serde(default)]
+    pub validate_request_body: bool,
+    /// Validate required parameters.
+    #[serde(default)]
+    pub validate_request_parameters: bool,
+}
+
+/// An authorizer (`Authorizer`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authorizer {
+    /// 6-character id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `TOKEN`, `REQUEST` or `COGNITO_USER_POOLS`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Cognito user pool ARNs.
+    #[serde(
+        default,
+        rename = "providerARNs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub provider_arns: Vec<String>,
+    /// Optional auth type label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_type: Option<String>,
+    /// Lambda invocation URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer_uri: Option<String>,
+    /// Role used to invoke the authorizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer_credentials: Option<String>,
+    /// Where the identity comes from (`method.request.header.Authorization`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_source: Option<String>,
+    /// Regex a TOKEN must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_validation_expression: Option<String>,
+    /// Cache TTL of authorizer results (0..=3600, default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer_result_ttl_in_seconds: Option<i64>,
 }

@@ -5,7 +5,8 @@ use crate::sqlite::{from_json, to_json};
 use crate::{Store, StoreError};
 use portico_control::{ApiState, ControlError, invalid_api};
 use portico_model::{
-    Deployment, GatewayResponse, Map, RestApi, Stage, new_deployment_id, now_epoch_seconds,
+    Authorizer, Deployment, GatewayResponse, Map, Model, RequestValidator, RestApi, Stage,
+    new_deployment_id, now_epoch_seconds,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
@@ -38,33 +39,55 @@ async fn load_state(
         .iter()
         .map(|r| from_json("resource", r.get(0)))
         .collect::<Result<_, _>>()?;
-    let gateway_responses = load_gateway_responses(tx, api_id).await?;
+    let objects = load_objects(tx, api_id).await?;
     Ok(ApiState {
         api,
         resources,
-        gateway_responses,
+        gateway_responses: objects.gateway_responses,
+        models: objects.models,
+        request_validators: objects.request_validators,
+        authorizers: objects.authorizers,
     })
 }
 
-/// The gateway responses put on an API.
-pub(crate) async fn load_gateway_responses(
+/// An API's objects other than resources.
+#[derive(Debug, Default)]
+pub(crate) struct Objects {
+    pub(crate) gateway_responses: Map<GatewayResponse>,
+    pub(crate) models: Vec<Model>,
+    pub(crate) request_validators: Vec<RequestValidator>,
+    pub(crate) authorizers: Vec<Authorizer>,
+}
+
+/// Loads every API-level object of an API.
+pub(crate) async fn load_objects(
     tx: &mut Transaction<'_, Sqlite>,
     api_id: &str,
-) -> Result<Map<GatewayResponse>, StoreError> {
+) -> Result<Objects, StoreError> {
     let rows = sqlx::query(
-        "SELECT key, body FROM api_objects WHERE api_id = ? AND kind = 'gatewayresponse' ORDER BY key",
+        "SELECT kind, key, body FROM api_objects WHERE api_id = ? ORDER BY kind, rowid",
     )
     .bind(api_id)
     .fetch_all(&mut **tx)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.get::<String, _>(0),
-                from_json("gateway response", r.get(1))?,
-            ))
-        })
-        .collect()
+    let mut out = Objects::default();
+    for r in &rows {
+        let kind: String = r.get(0);
+        let body: &str = r.get(2);
+        match kind.as_str() {
+            "gatewayresponse" => {
+                out.gateway_responses
+                    .insert(r.get(1), from_json("gateway response", body)?);
+            }
+            "model" => out.models.push(from_json("model", body)?),
+            "validator" => out
+                .request_validators
+                .push(from_json("request validator", body)?),
+            "authorizer" => out.authorizers.push(from_json("authorizer", body)?),
+            other => tracing::warn!(kind = other, "unknown api object kind in the store"),
+        }
+    }
+    Ok(out)
 }
 
 async fn save_state(tx: &mut Transaction<'_, Sqlite>, state: &ApiState) -> Result<(), StoreError> {
@@ -94,19 +117,35 @@ async fn save_state(tx: &mut Transaction<'_, Sqlite>, state: &ApiState) -> Resul
             .execute(&mut **tx)
             .await?;
     }
-    sqlx::query("DELETE FROM api_objects WHERE api_id = ? AND kind = 'gatewayresponse'")
+    sqlx::query("DELETE FROM api_objects WHERE api_id = ?")
         .bind(&state.api.id)
         .execute(&mut **tx)
         .await?;
+    let mut rows: Vec<(&str, String, String)> = Vec::new();
     for (key, r) in &state.gateway_responses {
-        sqlx::query(
-            "INSERT INTO api_objects (api_id, kind, key, body) VALUES (?, 'gatewayresponse', ?, ?)",
-        )
-        .bind(&state.api.id)
-        .bind(key)
-        .bind(to_json("gateway response", r)?)
-        .execute(&mut **tx)
-        .await?;
+        rows.push((
+            "gatewayresponse",
+            key.clone(),
+            to_json("gateway response", r)?,
+        ));
+    }
+    for m in &state.models {
+        rows.push(("model", m.name.clone(), to_json("model", m)?));
+    }
+    for v in &state.request_validators {
+        rows.push(("validator", v.id.clone(), to_json("request validator", v)?));
+    }
+    for a in &state.authorizers {
+        rows.push(("authorizer", a.id.clone(), to_json("authorizer", a)?));
+    }
+    for (kind, key, body) in rows {
+        sqlx::query("INSERT INTO api_objects (api_id, kind, key, body) VALUES (?, ?, ?, ?)")
+            .bind(&state.api.id)
+            .bind(kind)
+            .bind(key)
+            .bind(body)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }

@@ -245,11 +245,14 @@ impl Store {
                 .await?;
         }
 
-        let gateway_responses = crate::management::load_gateway_responses(&mut tx, &api.id).await?;
+        let objects = crate::management::load_objects(&mut tx, &api.id).await?;
         let snapshot = DeploymentSnapshot {
             api: api.clone(),
             resources,
-            gateway_responses,
+            gateway_responses: objects.gateway_responses,
+            models: objects.models,
+            request_validators: objects.request_validators,
+            authorizers: objects.authorizers,
         };
         let deployment = Deployment {
             id: new_deployment_id(),

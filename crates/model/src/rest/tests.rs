@@ -64,6 +64,9 @@ fn api_summary_lists_methods() {
         api: RestApi::new("a", root.id.clone()),
         resources: vec![root, pets],
         gateway_responses: Map::new(),
+        models: Vec::new(),
+        request_validators: Vec::new(),
+        authorizers: Vec::new(),
     };
     let s = snap.api_summary();
     assert_eq!(s["/pets"]["GET"].authorization_type, "NONE");

@@ -1,0 +1,392 @@
+//! API-level objects: models, request validators and authorizers.
+
+use crate::patch::PatchOperation;
+use crate::{ApiState, ControlError};
+use portico_model::{Authorizer, Model, RequestValidator, new_resource_id};
+use serde::Deserialize;
+
+/// `CreateModel` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateModelInput {
+    /// Alphanumeric name.
+    pub name: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// JSON Schema as a string.
+    pub schema: Option<String>,
+    /// Content type.
+    pub content_type: Option<String>,
+}
+
+/// `CreateRequestValidator` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRequestValidatorInput {
+    /// Name.
+    pub name: Option<String>,
+    /// Validate bodies.
+    pub validate_request_body: Option<bool>,
+    /// Validate parameters.
+    pub validate_request_parameters: Option<bool>,
+}
+
+/// `CreateAuthorizer` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateAuthorizerInput {
+    /// Name.
+    pub name: Option<String>,
+    /// `TOKEN`, `REQUEST`, `COGNITO_USER_POOLS`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Cognito pools.
+    #[serde(rename = "providerARNs")]
+    pub provider_arns: Option<Vec<String>>,
+    /// Label.
+    pub auth_type: Option<String>,
+    /// Lambda URI.
+    pub authorizer_uri: Option<String>,
+    /// Invoke role.
+    pub authorizer_credentials: Option<String>,
+    /// Identity source.
+    pub identity_source: Option<String>,
+    /// TOKEN regex.
+    pub identity_validation_expression: Option<String>,
+    /// Cache TTL.
+    pub authorizer_result_ttl_in_seconds: Option<i64>,
+}
+
+fn invalid_model(name: &str) -> ControlError {
+    ControlError::not_found(format!("Invalid model name specified: {name}"))
+}
+
+fn invalid_validator() -> ControlError {
+    ControlError::not_found("Invalid Request Validator identifier specified")
+}
+
+fn invalid_authorizer() -> ControlError {
+    ControlError::not_found("Invalid authorizer identifier specified")
+}
+
+fn check_schema(schema: Option<&str>) -> Result<(), ControlError> {
+    let Some(text) = schema else { return Ok(()) };
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ControlError::bad_request(format!("Invalid model schema specified: {e}")))?;
+    if v.as_object().is_some_and(|o| o.is_empty()) {
+        return Err(ControlError::bad_request(
+            "Model schema must have at least 1 property or array items defined",
+        ));
+    }
+    Ok(())
+}
+
+fn bad_patch_path(o: &PatchOperation, allowed: &str) -> ControlError {
+    ControlError::bad_request(format!(
+        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [{allowed}]",
+        o.path, o.op
+    ))
+}
+
+fn check_op(o: &PatchOperation) -> Result<(), ControlError> {
+    if matches!(o.op.as_str(), "add" | "remove" | "replace") {
+        Ok(())
+    } else {
+        Err(ControlError::bad_request(
+            "Invalid patch operation specified. Must be 'add'|'remove'|'replace'",
+        ))
+    }
+}
+
+fn bool_value(o: &PatchOperation) -> Result<bool, ControlError> {
+    match o.value.as_deref() {
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        v => Err(ControlError::bad_request(format!(
+            "Invalid boolean value '{}' for {}",
+            v.unwrap_or(""),
+            o.path
+        ))),
+    }
+}
+
+impl ApiState {
+    /// `CreateModel`.
+    pub fn create_model(&mut self, input: CreateModelInput) -> Result<Model, ControlError> {
+        let name = input.name.unwrap_or_default();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ControlError::bad_request(format!(
+                "Invalid model name specified: {name}"
+            )));
+        }
+        let content_type = input
+            .content_type
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                ControlError::bad_request("Invalid content type specified: must be non-empty")
+            })?;
+        if self.models.iter().any(|m| m.name == name) {
+            return Err(ControlError::conflict(
+                "Model name already exists for this REST API",
+            ));
+        }
+        check_schema(input.schema.as_deref())?;
+        let m = Model {
+            id: new_resource_id(),
+            name,
+            description: input.description,
+            schema: input.schema,
+            content_type,
+        };
+        self.models.push(m.clone());
+        Ok(m)
+    }
+
+    /// `GetModel` (models are addressed by name).
+    pub fn model(&self, name: &str) -> Result<&Model, ControlError> {
+        self.models
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| invalid_model(name))
+    }
+
+    /// `UpdateModel` (`/description`, `/schema`).
+    pub fn update_model(
+        &mut self,
+        name: &str,
+        ops: &[PatchOperation],
+    ) -> Result<Model, ControlError> {
+        let mut m = self.model(name)?.clone();
+        for o in ops {
+            check_op(o)?;
+            match o.path.as_str() {
+                "/description" => m.description = o.value.clone(),
+                "/schema" => {
+                    check_schema(o.value.as_deref())?;
+                    m.schema = o.value.clone();
+                }
+                _ => return Err(bad_patch_path(o, "/description, /schema")),
+            }
+        }
+        if let Some(slot) = self.models.iter_mut().find(|x| x.name == name) {
+            *slot = m.clone();
+        }
+        Ok(m)
+    }
+
+    /// `DeleteModel`: refused while a method refers to it.
+    pub fn delete_model(&mut self, name: &str) -> Result<(), ControlError> {
+        self.model(name)?;
+        for r in &self.resources {
+            for (verb, m) in &r.resource_methods {
+                if m.request_models.values().any(|n| n == name) {
+                    return Err(ControlError::conflict(format!(
+                        "Cannot delete model '{name}', is referenced in method request: {}/{verb}",
+                        r.path
+                    )));
+                }
+            }
+        }
+        self.models.retain(|m| m.name != name);
+        Ok(())
+    }
+
+    /// `CreateRequestValidator`.
+    pub fn create_request_validator(
+        &mut self,
+        input: CreateRequestValidatorInput,
+    ) -> Result<RequestValidator, ControlError> {
+        if let Some(n) = input.name.as_deref()
+            && self
+                .request_validators
+                .iter()
+                .any(|v| v.name.as_deref() == Some(n))
+        {
+            return Err(ControlError::conflict(format!(
+                "Validator {n} already exists for the given RestApi"
+            )));
+        }
+        let v = RequestValidator {
+            id: new_resource_id(),
+            name: input.name,
+            validate_request_body: input.validate_request_body.unwrap_or(false),
+            validate_request_parameters: input.validate_request_parameters.unwrap_or(false),
+        };
+        self.request_validators.push(v.clone());
+        Ok(v)
+    }
+
+    /// `GetRequestValidator`.
+    pub fn request_validator(&self, id: &str) -> Result<&RequestValidator, ControlError> {
+        self.request_validators
+            .iter()
+            .find(|v| v.id == id)
+            .ok_or_else(invalid_validator)
+    }
+
+    /// `UpdateRequestValidator`.
+    pub fn update_request_validator(
+        &mut self,
+        id: &str,
+        ops: &[PatchOperation],
+    ) -> Result<RequestValidator, ControlError> {
+        let mut v = self.request_validator(id)?.clone();
+        for o in ops {
+            check_op(o)?;
+            match o.path.as_str() {
+                "/name" => v.name = o.value.clone(),
+                "/validateRequestBody" => v.validate_request_body = bool_value(o)?,
+                "/validateRequestParameters" => v.validate_request_parameters = bool_value(o)?,
+                _ => {
+                    return Err(bad_patch_path(
+                        o,
+                        "/name, /validateRequestBody, /validateRequestParameters",
+                    ));
+                }
+            }
+        }
+        if let Some(slot) = self.request_validators.iter_mut().find(|x| x.id == id) {
+            *slot = v.clone();
+        }
+        Ok(v)
+    }
+
+    /// `DeleteRequestValidator`.
+    pub fn delete_request_validator(&mut self, id: &str) -> Result<(), ControlError> {
+        self.request_validator(id)?;
+        self.request_validators.retain(|v| v.id != id);
+        for r in self.resources.iter_mut() {
+            for m in r.resource_methods.values_mut() {
+                if m.request_validator_id.as_deref() == Some(id) {
+                    m.request_validator_id = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `CreateAuthorizer`.
+    pub fn create_authorizer(
+        &mut self,
+        input: CreateAuthorizerInput,
+    ) -> Result<Authorizer, ControlError> {
+        let name = input.name.filter(|n| !n.is_empty()).ok_or_else(|| {
+            ControlError::bad_request("Invalid authorizer name specified: must be non-empty")
+        })?;
+        let kind = input.kind.unwrap_or_default();
+        match kind.as_str() {
+            "TOKEN" | "REQUEST" => {
+                if input.authorizer_uri.as_deref().unwrap_or("").is_empty() {
+                    return Err(ControlError::bad_request(
+                        "Invalid Authorizer URI specified: must be non-empty for TOKEN and REQUEST authorizers",
+                    ));
+                }
+            }
+            "COGNITO_USER_POOLS" => {
+                if input.provider_arns.as_ref().is_none_or(Vec::is_empty) {
+                    return Err(ControlError::bad_request(
+                        "Invalid providerARNs specified: must be non-empty for COGNITO_USER_POOLS authorizers",
+                    ));
+                }
+            }
+            other => {
+                return Err(ControlError::bad_request(format!(
+                    "Invalid authorizer type specified: {other}. Valid options are TOKEN,REQUEST,COGNITO_USER_POOLS"
+                )));
+            }
+        }
+        let ttl = input.authorizer_result_ttl_in_seconds.unwrap_or(300);
+        if !(0..=3600).contains(&ttl) {
+            return Err(ControlError::bad_request(
+                "Invalid authorizer result TTL specified: must be between 0 and 3600",
+            ));
+        }
+        let identity_source = input.identity_source.or_else(|| {
+            (kind == "TOKEN" || kind == "COGNITO_USER_POOLS")
+                .then(|| "method.request.header.Authorization".to_owned())
+        });
+        let a = Authorizer {
+            id: new_resource_id(),
+            name,
+            kind,
+            provider_arns: input.provider_arns.unwrap_or_default(),
+            auth_type: input.auth_type,
+            authorizer_uri: input.authorizer_uri,
+            authorizer_credentials: input.authorizer_credentials,
+            identity_source,
+            identity_validation_expression: input.identity_validation_expression,
+            authorizer_result_ttl_in_seconds: Some(ttl),
+        };
+        self.authorizers.push(a.clone());
+        Ok(a)
+    }
+
+    /// `GetAuthorizer`.
+    pub fn authorizer(&self, id: &str) -> Result<&Authorizer, ControlError> {
+        self.authorizers
+            .iter()
+            .find(|a| a.id == id)
+            .ok_or_else(invalid_authorizer)
+    }
+
+    /// `UpdateAuthorizer`.
+    pub fn update_authorizer(
+        &mut self,
+        id: &str,
+        ops: &[PatchOperation],
+    ) -> Result<Authorizer, ControlError> {
+        let mut a = self.authorizer(id)?.clone();
+        for o in ops {
+            check_op(o)?;
+            match o.path.as_str() {
+                "/name" => a.name = o.value.clone().unwrap_or_default(),
+                "/authorizerUri" => a.authorizer_uri = o.value.clone(),
+                "/authorizerCredentials" => a.authorizer_credentials = o.value.clone(),
+                "/identitySource" => a.identity_source = o.value.clone(),
+                "/identityValidationExpression" => {
+                    a.identity_validation_expression = o.value.clone()
+                }
+                "/authorizerResultTtlInSeconds" => {
+                    let ttl: i64 = o.value.as_deref().unwrap_or("").parse().map_err(|_| {
+                        ControlError::bad_request(
+                            "Invalid authorizer result TTL specified: must be between 0 and 3600",
+                        )
+                    })?;
+                    if !(0..=3600).contains(&ttl) {
+                        return Err(ControlError::bad_request(
+                            "Invalid authorizer result TTL specified: must be between 0 and 3600",
+                        ));
+                    }
+                    a.authorizer_result_ttl_in_seconds = Some(ttl);
+                }
+                _ => {
+                    return Err(bad_patch_path(
+                        o,
+                        "/name, /authorizerUri, /authorizerCredentials, /identitySource, /identityValidationExpression, /authorizerResultTtlInSeconds",
+                    ));
+                }
+            }
+        }
+        if let Some(slot) = self.authorizers.iter_mut().find(|x| x.id == id) {
+            *slot = a.clone();
+        }
+        Ok(a)
+    }
+
+    /// `DeleteAuthorizer`: refused while a method uses it.
+    pub fn delete_authorizer(&mut self, id: &str) -> Result<(), ControlError> {
+        self.authorizer(id)?;
+        let used = self.resources.iter().any(|r| {
+            r.resource_methods
+                .values()
+                .any(|m| m.authorizer_id.as_deref() == Some(id))
+        });
+        if used {
+            return Err(ControlError::conflict(
+                "Cannot delete authorizer, is referenced in a method",
+            ));
+        }
+        self.authorizers.retain(|a| a.id != id);
+        Ok(())
+    }
+}
