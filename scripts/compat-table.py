@@ -64,6 +64,18 @@ IMPLEMENTED = {
     "DeleteRequestValidator": "test_api_objects",
     "CreateAuthorizer": "test_api_objects", "GetAuthorizer": "store (test_api_objects)",
     "GetAuthorizers": "control", "UpdateAuthorizer": "control", "DeleteAuthorizer": "test_api_objects",
+    "CreateApiKey": "test_account", "GetApiKey": "test_account (includeValue)",
+    "GetApiKeys": "test_account (includeValues, nameQuery)", "UpdateApiKey": "test_account",
+    "DeleteApiKey": "test_account", "ImportApiKeys": "test_account (csv)",
+    "CreateUsagePlan": "test_account", "GetUsagePlan": "test_account", "GetUsagePlans": "test_account (keyId)",
+    "UpdateUsagePlan": "test_account", "DeleteUsagePlan": "test_account",
+    "CreateUsagePlanKey": "test_account", "GetUsagePlanKey": "control", "GetUsagePlanKeys": "test_account",
+    "DeleteUsagePlanKey": "test_account",
+    "GetAccount": "test_account", "UpdateAccount": "test_account (cloudwatchRoleArn)",
+    "TagResource": "test_account (REST APIs, API keys, usage plans)", "UntagResource": "test_account",
+    "GetTags": "test_account",
+    "FlushStageCache": "test_account (no cache yet: checks the stage)",
+    "FlushStageAuthorizersCache": "test_account (no cache yet: checks the stage)",
 }
 
 

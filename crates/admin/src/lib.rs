@@ -6,6 +6,7 @@
 //! the Prometheus `/metrics`. It binds to loopback only: Portico refuses a non-loopback management
 //! address until SigV4 credentials can be configured, and accepts any signature meanwhile.
 
+mod account;
 mod error;
 mod rest;
 pub mod sigv4;
@@ -39,9 +40,15 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .merge(rest::routes().merge(rest::object_routes()).route_layer(
-            axum::middleware::from_fn_with_state(state.clone(), authenticate),
-        ))
+        .merge(
+            rest::routes()
+                .merge(rest::object_routes())
+                .merge(account::routes())
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    authenticate,
+                )),
+        )
         .fallback(not_found)
         .with_state(state)
 }

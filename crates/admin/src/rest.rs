@@ -135,7 +135,7 @@ pub fn object_routes() -> axum::Router<AdminState> {
 }
 
 /// Parses a JSON body; an empty body is `{}`.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T> {
+pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T> {
     let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
@@ -145,20 +145,23 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T> {
         .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))
 }
 
-fn created(v: impl serde::Serialize) -> Response {
+pub(crate) fn created(v: impl serde::Serialize) -> Response {
     (StatusCode::CREATED, Json(v)).into_response()
 }
 
-fn accepted() -> Response {
+pub(crate) fn accepted() -> Response {
     StatusCode::ACCEPTED.into_response()
 }
 
-fn no_content() -> Response {
+pub(crate) fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
 /// `position`/`limit` paging over an ordered list: `{"item": [...], "position": "…"}`.
-fn page<T: serde::Serialize>(items: Vec<T>, q: &HashMap<String, String>) -> Result<Response> {
+pub(crate) fn page<T: serde::Serialize>(
+    items: Vec<T>,
+    q: &HashMap<String, String>,
+) -> Result<Response> {
     let start: usize = match q.get("position") {
         Some(p) => p
             .parse()
@@ -627,7 +630,7 @@ async fn delete_stage(
     Ok(accepted())
 }
 
-fn patch_ops(raw: &Bytes) -> Result<Vec<PatchOperation>> {
+pub(crate) fn patch_ops(raw: &Bytes) -> Result<Vec<PatchOperation>> {
     Ok(body::<PatchBody>(raw)?.patch_operations)
 }
 

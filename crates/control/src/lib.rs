@@ -14,6 +14,7 @@
 //! assert_eq!(err.message, "Another resource with the same parent already has this name: pets");
 //! ```
 
+pub mod account;
 mod error;
 mod inputs;
 mod objects;

@@ -799,3 +799,120 @@ pub struct Authorizer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer_result_ttl_in_seconds: Option<i64>,
 }
+
+/// An API key (`ApiKey`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    /// 10-character id.
+    pub id: String,
+    /// The key (at least 20 characters); returned only when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// AWS Marketplace customer id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Whether the key can be used.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Epoch seconds.
+    pub created_date: i64,
+    /// Epoch seconds.
+    pub last_updated_date: i64,
+    /// Deprecated `restApiId/stage` associations.
+    #[serde(default)]
+    pub stage_keys: Vec<String>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub tags: Map<String>,
+}
+
+/// A throttle (`ThrottleSettings`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThrottleSettings {
+    /// Burst.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst_limit: Option<i64>,
+    /// Steady rate (requests per second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<f64>,
+}
+
+/// A quota (`QuotaSettings`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaSettings {
+    /// Requests per period.
+    #[serde(default)]
+    pub limit: i64,
+    /// Days (or weeks) the period starts after its natural start.
+    #[serde(default)]
+    pub offset: i64,
+    /// `DAY`, `WEEK` or `MONTH`.
+    pub period: String,
+}
+
+/// One API stage of a usage plan (`ApiStage`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiStage {
+    /// API id.
+    pub api_id: String,
+    /// Stage name.
+    pub stage: String,
+    /// `"/path/METHOD"` → throttle.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub throttle: Map<ThrottleSettings>,
+}
+
+/// A usage plan (`UsagePlan`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsagePlan {
+    /// 6-character id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Stages the plan covers.
+    #[serde(default)]
+    pub api_stages: Vec<ApiStage>,
+    /// Plan-wide throttle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<ThrottleSettings>,
+    /// Quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaSettings>,
+    /// Marketplace product code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_code: Option<String>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub tags: Map<String>,
+}
+
+/// A key's membership in a usage plan (`UsagePlanKey`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsagePlanKey {
+    /// The API key id.
+    pub id: String,
+    /// Always `API_KEY`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The key's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// The key's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}

@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+mod account;
 mod error;
 mod management;
 mod migrate;

@@ -15,6 +15,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "api-level objects (gateway responses)",
         include_str!("migrations/0002_api_objects.sql"),
     ),
+    (
+        3,
+        "account objects (api keys, usage plans)",
+        include_str!("migrations/0003_account.sql"),
+    ),
 ];
 
 /// The newest schema version this build understands.

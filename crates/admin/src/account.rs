@@ -1,0 +1,411 @@
+//! Account-level operations: API keys, usage plans and their keys, account settings, tags,
+//! stage cache flushes.
+
+use crate::AdminState;
+use crate::error::ApiError;
+use crate::rest::{accepted, body, created, no_content, page, patch_ops};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use bytes::Bytes;
+use portico_control::ControlError;
+use portico_control::account::{CreateApiKeyInput, CreateUsagePlanInput};
+use portico_model::{ApiKey, Map};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+
+type Result<T> = std::result::Result<T, ApiError>;
+type Q = Query<HashMap<String, String>>;
+
+/// The account-level routes.
+pub fn routes() -> axum::Router<AdminState> {
+    axum::Router::new()
+        .route("/apikeys", get(list_api_keys).post(create_api_key))
+        .route(
+            "/apikeys/{id}",
+            get(get_api_key)
+                .patch(update_api_key)
+                .delete(delete_api_key),
+        )
+        .route("/usageplans", get(list_usage_plans).post(create_usage_plan))
+        .route(
+            "/usageplans/{id}",
+            get(get_usage_plan)
+                .patch(update_usage_plan)
+                .delete(delete_usage_plan),
+        )
+        .route(
+            "/usageplans/{id}/keys",
+            get(list_usage_plan_keys).post(create_usage_plan_key),
+        )
+        .route(
+            "/usageplans/{id}/keys/{key}",
+            get(get_usage_plan_key).delete(delete_usage_plan_key),
+        )
+        .route("/account", get(get_account).patch(update_account))
+        .route(
+            "/tags/{arn}",
+            get(get_tags).put(tag_resource).delete(untag_resource),
+        )
+        .route(
+            "/restapis/{api}/stages/{stage}/cache/data",
+            delete(flush_stage_cache),
+        )
+        .route(
+            "/restapis/{api}/stages/{stage}/cache/authorizers",
+            delete(flush_stage_cache),
+        )
+}
+
+fn hide_value(mut k: ApiKey, show: bool) -> ApiKey {
+    if !show {
+        k.value = None;
+    }
+    k
+}
+
+fn flag(q: &HashMap<String, String>, name: &str) -> bool {
+    q.get(name).is_some_and(|v| v == "true")
+}
+
+async fn create_api_key(State(s): State<AdminState>, Query(q): Q, raw: Bytes) -> Result<Response> {
+    if q.get("mode").is_some_and(|m| m == "import") {
+        if q.get("format").is_some_and(|f| f != "csv") {
+            return Err(ApiError::bad_request(
+                "Invalid format specified: only csv is supported",
+            ));
+        }
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (ids, warnings) = s
+            .store
+            .modify_account(|a| a.import_api_keys_csv(&text))
+            .await?;
+        return Ok(created(json!({ "ids": ids, "warnings": warnings })));
+    }
+    let input: CreateApiKeyInput = body(&raw)?;
+    Ok(created(
+        s.store.modify_account(|a| a.create_api_key(input)).await?,
+    ))
+}
+
+async fn list_api_keys(State(s): State<AdminState>, Query(q): Q) -> Result<Response> {
+    let show = flag(&q, "includeValues");
+    let name = q.get("name");
+    let customer = q.get("customerId");
+    let keys: Vec<ApiKey> = s
+        .store
+        .account_state()
+        .await?
+        .api_keys
+        .into_iter()
+        .filter(|k| {
+            name.is_none_or(|n| {
+                k.name
+                    .as_deref()
+                    .is_some_and(|kn| kn.starts_with(n.as_str()))
+            })
+        })
+        .filter(|k| customer.is_none_or(|c| k.customer_id.as_deref() == Some(c.as_str())))
+        .map(|k| hide_value(k, show))
+        .collect();
+    let mut resp = page(keys, &q)?;
+    // AWS adds an (empty) warnings list to GetApiKeys.
+    let bytes = axum::body::to_bytes(std::mem::take(resp.body_mut()), usize::MAX)
+        .await
+        .map_err(|_| ApiError::bad_request("internal paging error"))?;
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(json!({}));
+    v["warnings"] = json!([]);
+    Ok(Json(v).into_response())
+}
+
+async fn get_api_key(
+    State(s): State<AdminState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    let k = st.api_key(&id)?.clone();
+    Ok(Json(hide_value(k, flag(&q, "includeValue"))).into_response())
+}
+
+async fn update_api_key(
+    State(s): State<AdminState>,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(
+        s.store
+            .modify_account(|a| a.update_api_key(&id, &ops))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn delete_api_key(State(s): State<AdminState>, Path(id): Path<String>) -> Result<Response> {
+    s.store.modify_account(|a| a.delete_api_key(&id)).await?;
+    Ok(accepted())
+}
+
+async fn create_usage_plan(State(s): State<AdminState>, raw: Bytes) -> Result<Response> {
+    let input: CreateUsagePlanInput = body(&raw)?;
+    Ok(created(
+        s.store
+            .modify_account(|a| a.create_usage_plan(input))
+            .await?,
+    ))
+}
+
+async fn list_usage_plans(State(s): State<AdminState>, Query(q): Q) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    let plans = match q.get("keyId") {
+        Some(k) => {
+            st.api_key(k)?;
+            st.plans_of_key(k)
+        }
+        None => st.usage_plans,
+    };
+    page(plans, &q)
+}
+
+async fn get_usage_plan(State(s): State<AdminState>, Path(id): Path<String>) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    Ok(Json(st.usage_plan(&id)?).into_response())
+}
+
+async fn update_usage_plan(
+    State(s): State<AdminState>,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(
+        s.store
+            .modify_account(|a| a.update_usage_plan(&id, &ops))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn delete_usage_plan(
+    State(s): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    s.store.modify_account(|a| a.delete_usage_plan(&id)).await?;
+    Ok(accepted())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateUsagePlanKeyInput {
+    key_id: Option<String>,
+    key_type: Option<String>,
+}
+
+async fn create_usage_plan_key(
+    State(s): State<AdminState>,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: CreateUsagePlanKeyInput = body(&raw)?;
+    let key = input.key_id.unwrap_or_default();
+    let kind = input.key_type.unwrap_or_else(|| "API_KEY".into());
+    Ok(created(
+        s.store
+            .modify_account(|a| a.create_usage_plan_key(&id, &key, &kind))
+            .await?,
+    ))
+}
+
+async fn list_usage_plan_keys(
+    State(s): State<AdminState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    page(st.usage_plan_keys(&id)?, &q)
+}
+
+async fn get_usage_plan_key(
+    State(s): State<AdminState>,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    Ok(Json(st.usage_plan_key(&id, &key)?).into_response())
+}
+
+async fn delete_usage_plan_key(
+    State(s): State<AdminState>,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store
+        .modify_account(|a| a.delete_usage_plan_key(&id, &key))
+        .await?;
+    Ok(accepted())
+}
+
+fn account_view(role: Option<String>) -> serde_json::Value {
+    let mut v = json!({
+        "throttleSettings": { "burstLimit": 5000, "rateLimit": 10000.0 },
+        "features": [],
+        "apiKeyVersion": "4",
+    });
+    if let Some(r) = role {
+        v["cloudwatchRoleArn"] = json!(r);
+    }
+    v
+}
+
+async fn get_account(State(s): State<AdminState>) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    Ok(Json(account_view(st.cloudwatch_role_arn)).into_response())
+}
+
+async fn update_account(State(s): State<AdminState>, raw: Bytes) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    let role = s
+        .store
+        .modify_account(|a| {
+            for o in &ops {
+                match (o.op.as_str(), o.path.as_str()) {
+                    ("replace", "/cloudwatchRoleArn") => a.cloudwatch_role_arn = o.value.clone(),
+                    _ => {
+                        return Err(ControlError::bad_request(format!(
+                            "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/cloudwatchRoleArn]",
+                            o.path, o.op
+                        )));
+                    }
+                }
+            }
+            Ok(a.cloudwatch_role_arn.clone())
+        })
+        .await?;
+    Ok(Json(account_view(role)).into_response())
+}
+
+/// What a tag ARN names.
+enum Tagged {
+    RestApi(String),
+    ApiKey(String),
+    UsagePlan(String),
+}
+
+fn parse_arn(arn: &str) -> Result<Tagged> {
+    let path = arn
+        .strip_prefix("arn:aws:apigateway:")
+        .and_then(|r| r.split_once("::"))
+        .map(|(_, p)| p)
+        .ok_or_else(|| ApiError::bad_request(format!("Invalid resource ARN specified: {arn}")))?;
+    let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match seg.as_slice() {
+        ["restapis", id] => Ok(Tagged::RestApi((*id).to_owned())),
+        ["apikeys", id] => Ok(Tagged::ApiKey((*id).to_owned())),
+        ["usageplans", id] => Ok(Tagged::UsagePlan((*id).to_owned())),
+        _ => Err(ApiError::bad_request(format!(
+            "Invalid resource ARN specified: {arn} (tags are supported on REST APIs, API keys and usage plans)"
+        ))),
+    }
+}
+
+async fn tags_of(s: &AdminState, t: &Tagged) -> Result<Map<String>> {
+    Ok(match t {
+        Tagged::RestApi(id) => s.store.get_rest_api(id).await?.tags,
+        Tagged::ApiKey(id) => s.store.account_state().await?.api_key(id)?.tags.clone(),
+        Tagged::UsagePlan(id) => s.store.account_state().await?.usage_plan(id)?.tags.clone(),
+    })
+}
+
+async fn set_tags(s: &AdminState, t: &Tagged, f: impl Fn(&mut Map<String>)) -> Result<()> {
+    match t {
+        Tagged::RestApi(id) => {
+            s.store
+                .modify_api(id, |st| {
+                    f(&mut st.api.tags);
+                    Ok(())
+                })
+                .await?
+        }
+        Tagged::ApiKey(id) => {
+            s.store
+                .modify_account(|a| {
+                    a.api_key(id)?;
+                    if let Some(k) = a.api_keys.iter_mut().find(|k| &k.id == id) {
+                        f(&mut k.tags);
+                    }
+                    Ok(())
+                })
+                .await?
+        }
+        Tagged::UsagePlan(id) => {
+            s.store
+                .modify_account(|a| {
+                    a.usage_plan(id)?;
+                    if let Some(p) = a.usage_plans.iter_mut().find(|p| &p.id == id) {
+                        f(&mut p.tags);
+                    }
+                    Ok(())
+                })
+                .await?
+        }
+    }
+    Ok(())
+}
+
+async fn get_tags(State(s): State<AdminState>, Path(arn): Path<String>) -> Result<Response> {
+    let t = parse_arn(&arn)?;
+    Ok(Json(json!({ "tags": tags_of(&s, &t).await? })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TagInput {
+    tags: Option<Map<String>>,
+}
+
+async fn tag_resource(
+    State(s): State<AdminState>,
+    Path(arn): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let t = parse_arn(&arn)?;
+    let input: TagInput = body(&raw)?;
+    let add = input.tags.unwrap_or_default();
+    set_tags(&s, &t, |tags| tags.extend(add.clone())).await?;
+    Ok(no_content())
+}
+
+async fn untag_resource(
+    State(s): State<AdminState>,
+    Path(arn): Path<String>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<Response> {
+    let t = parse_arn(&arn)?;
+    let keys: Vec<String> = raw
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|p| p.strip_prefix("tagKeys="))
+        .map(|k| {
+            percent_encoding::percent_decode_str(k)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    set_tags(&s, &t, |tags| {
+        for k in &keys {
+            tags.remove(k);
+        }
+    })
+    .await?;
+    Ok(no_content())
+}
+
+/// `FlushStageCache` / `FlushStageAuthorizersCache`: the stage must exist; nothing is cached yet,
+/// so there is nothing else to drop.
+async fn flush_stage_cache(
+    State(s): State<AdminState>,
+    Path((api, stage)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store.stage(&api, &stage).await?;
+    Ok(accepted())
+}

@@ -1,0 +1,581 @@
+//! Account-level objects: API keys, usage plans and their keys, account settings.
+
+use crate::patch::PatchOperation;
+use crate::{ControlError, ErrorKind};
+use portico_model::{
+    ApiKey, ApiStage, Map, QuotaSettings, ThrottleSettings, UsagePlan, UsagePlanKey,
+    new_resource_id, new_rest_api_id, now_epoch_seconds,
+};
+use serde::Deserialize;
+
+/// Everything account-wide.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountState {
+    /// API keys.
+    pub api_keys: Vec<ApiKey>,
+    /// Usage plans.
+    pub usage_plans: Vec<UsagePlan>,
+    /// (usage plan id, api key id).
+    pub plan_keys: Vec<(String, String)>,
+    /// `Account.cloudwatchRoleArn`.
+    pub cloudwatch_role_arn: Option<String>,
+    /// (api id, stage) pairs that exist, for usage plan checks (not persisted here).
+    pub known_stages: Vec<(String, String)>,
+}
+
+/// `CreateApiKey` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateApiKeyInput {
+    /// Name.
+    pub name: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Enabled (default false, as AWS).
+    pub enabled: Option<bool>,
+    /// Ignored (ids are always distinct).
+    pub generate_distinct_id: Option<bool>,
+    /// The key; generated when absent.
+    pub value: Option<String>,
+    /// Deprecated stage keys.
+    pub stage_keys: Option<Vec<StageKey>>,
+    /// Customer id.
+    pub customer_id: Option<String>,
+    /// Tags.
+    pub tags: Option<Map<String>>,
+}
+
+/// `{restApiId, stageName}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageKey {
+    /// API id.
+    pub rest_api_id: Option<String>,
+    /// Stage.
+    pub stage_name: Option<String>,
+}
+
+/// `CreateUsagePlan` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateUsagePlanInput {
+    /// Name.
+    pub name: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Stages.
+    pub api_stages: Option<Vec<ApiStage>>,
+    /// Throttle.
+    pub throttle: Option<ThrottleSettings>,
+    /// Quota.
+    pub quota: Option<QuotaSettings>,
+    /// Tags.
+    pub tags: Option<Map<String>>,
+}
+
+fn invalid_key() -> ControlError {
+    ControlError::not_found("Invalid API Key identifier specified")
+}
+
+fn invalid_plan(id: &str) -> ControlError {
+    ControlError::not_found(format!("Invalid Usage Plan ID specified: {id}"))
+}
+
+/// 40 characters of `[A-Za-z0-9]` from the operating system's CSPRNG (rejection sampling, no
+/// modulo bias). API keys are secrets: never from a non-cryptographic generator.
+fn random_value() -> Result<String, ControlError> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(40);
+    let mut buf = [0u8; 64];
+    while out.len() < 40 {
+        getrandom::fill(&mut buf).map_err(|_| {
+            ControlError::bad_request("cannot generate an API key value: no system randomness")
+        })?;
+        for b in buf {
+            if b < 248 && out.len() < 40 {
+                out.push(char::from(A[(b % 62) as usize]));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn check_quota(q: &QuotaSettings) -> Result<(), ControlError> {
+    if !matches!(q.period.as_str(), "DAY" | "WEEK" | "MONTH") {
+        return Err(ControlError::bad_request(format!(
+            "Invalid quota period specified: {}. Valid options are DAY,WEEK,MONTH",
+            q.period
+        )));
+    }
+    if q.limit < 0 || q.offset < 0 {
+        return Err(ControlError::bad_request(
+            "Quota limit and offset must be non-negative",
+        ));
+    }
+    Ok(())
+}
+
+fn check_throttle(t: &ThrottleSettings) -> Result<(), ControlError> {
+    if t.burst_limit.is_some_and(|b| b < 0) || t.rate_limit.is_some_and(|r| r < 0.0) {
+        return Err(ControlError::bad_request(
+            "Throttle limits must be non-negative",
+        ));
+    }
+    Ok(())
+}
+
+impl AccountState {
+    /// `CreateApiKey`.
+    pub fn create_api_key(&mut self, input: CreateApiKeyInput) -> Result<ApiKey, ControlError> {
+        let value = match input.value {
+            Some(v) if v.len() < 20 => {
+                return Err(ControlError::bad_request(
+                    "API Key value should be at least 20 characters",
+                ));
+            }
+            Some(v) => v,
+            None => random_value()?,
+        };
+        if self
+            .api_keys
+            .iter()
+            .any(|k| k.value.as_deref() == Some(value.as_str()))
+        {
+            return Err(ControlError::conflict("API Key already exists"));
+        }
+        let now = now_epoch_seconds();
+        let stage_keys = input
+            .stage_keys
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| {
+                format!(
+                    "{}/{}",
+                    s.rest_api_id.unwrap_or_default(),
+                    s.stage_name.unwrap_or_default()
+                )
+            })
+            .collect();
+        let key = ApiKey {
+            id: new_rest_api_id(),
+            value: Some(value),
+            name: input.name,
+            customer_id: input.customer_id,
+            description: input.description,
+            enabled: input.enabled.unwrap_or(false),
+            created_date: now,
+            last_updated_date: now,
+            stage_keys,
+            tags: input.tags.unwrap_or_default(),
+        };
+        self.api_keys.push(key.clone());
+        Ok(key)
+    }
+
+    /// `GetApiKey`.
+    pub fn api_key(&self, id: &str) -> Result<&ApiKey, ControlError> {
+        self.api_keys
+            .iter()
+            .find(|k| k.id == id)
+            .ok_or_else(invalid_key)
+    }
+
+    /// `UpdateApiKey`.
+    pub fn update_api_key(
+        &mut self,
+        id: &str,
+        ops: &[PatchOperation],
+    ) -> Result<ApiKey, ControlError> {
+        let mut k = self.api_key(id)?.clone();
+        for o in ops {
+            let value = o.value.clone();
+            match (o.op.as_str(), o.path.as_str()) {
+                ("replace", "/name") => k.name = value,
+                ("replace", "/description") => k.description = value,
+                ("replace", "/customerId") => k.customer_id = value,
+                ("replace", "/enabled") => {
+                    k.enabled = match value.as_deref() {
+                        Some("true") => true,
+                        Some("false") => false,
+                        _ => {
+                            return Err(ControlError::bad_request(
+                                "Invalid boolean value for /enabled",
+                            ));
+                        }
+                    }
+                }
+                ("add", "/stages") => {
+                    if let Some(v) = value
+                        && !k.stage_keys.contains(&v)
+                    {
+                        k.stage_keys.push(v);
+                    }
+                }
+                ("remove", "/stages") => {
+                    let v = value.unwrap_or_default();
+                    k.stage_keys.retain(|s| *s != v);
+                }
+                ("add" | "remove" | "replace", _) => {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/name, /description, /enabled, /customerId, /stages]",
+                        o.path, o.op
+                    )));
+                }
+                _ => {
+                    return Err(ControlError::bad_request(
+                        "Invalid patch operation specified. Must be 'add'|'remove'|'replace'",
+                    ));
+                }
+            }
+        }
+        k.last_updated_date = now_epoch_seconds();
+        if let Some(slot) = self.api_keys.iter_mut().find(|x| x.id == id) {
+            *slot = k.clone();
+        }
+        Ok(k)
+    }
+
+    /// `DeleteApiKey` (and its usage plan memberships).
+    pub fn delete_api_key(&mut self, id: &str) -> Result<(), ControlError> {
+        self.api_key(id)?;
+        self.api_keys.retain(|k| k.id != id);
+        self.plan_keys.retain(|(_, k)| k != id);
+        Ok(())
+    }
+
+    /// `ImportApiKeys` (`format=csv`): columns `name`, `key`, `description`, `enabled`,
+    /// `usageplanIds` (header names case-insensitive). Returns the new ids and warnings.
+    pub fn import_api_keys_csv(
+        &mut self,
+        csv: &str,
+    ) -> Result<(Vec<String>, Vec<String>), ControlError> {
+        let mut lines = csv.lines().filter(|l| !l.trim().is_empty());
+        let header: Vec<String> = lines
+            .next()
+            .ok_or_else(|| ControlError::bad_request("Invalid API keys file: empty"))?
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        let col = |name: &str| header.iter().position(|h| h == name);
+        let (Some(key_col), name_col) = (col("key"), col("name")) else {
+            return Err(ControlError::bad_request(
+                "Invalid API keys file: a 'Key' column is required",
+            ));
+        };
+        let (desc_col, enabled_col, plans_col) =
+            (col("description"), col("enabled"), col("usageplanids"));
+        let mut staged = self.clone();
+        let mut ids = Vec::new();
+        for (n, line) in lines.enumerate() {
+            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+            let get = |c: Option<usize>| {
+                c.and_then(|i| cells.get(i))
+                    .map(|s| (*s).to_owned())
+                    .filter(|s| !s.is_empty())
+            };
+            let key = staged
+                .create_api_key(CreateApiKeyInput {
+                    name: get(name_col),
+                    description: get(desc_col),
+                    enabled: get(enabled_col).map(|e| e.eq_ignore_ascii_case("true")),
+                    value: get(Some(key_col)),
+                    ..CreateApiKeyInput::default()
+                })
+                .map_err(|e| {
+                    ControlError::bad_request(format!(
+                        "Invalid API keys file, line {}: {}",
+                        n + 2,
+                        e.message
+                    ))
+                })?;
+            if let Some(plans) = get(plans_col) {
+                for plan in plans
+                    .split(['|', ';'])
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                {
+                    staged.add_plan_key(plan, &key.id)?;
+                }
+            }
+            ids.push(key.id);
+        }
+        *self = staged;
+        Ok((ids, Vec::new()))
+    }
+
+    fn check_stages(&self, stages: &[ApiStage], plan_id: &str) -> Result<(), ControlError> {
+        for s in stages {
+            if !self
+                .known_stages
+                .iter()
+                .any(|(a, st)| *a == s.api_id && *st == s.stage)
+            {
+                return Err(ControlError::bad_request(format!(
+                    "Invalid API Stage {{api: {}, stage: {}}} specified for usageplan {plan_id}",
+                    s.api_id, s.stage
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `CreateUsagePlan`.
+    pub fn create_usage_plan(
+        &mut self,
+        input: CreateUsagePlanInput,
+    ) -> Result<UsagePlan, ControlError> {
+        let name = input.name.filter(|n| !n.is_empty()).ok_or_else(|| {
+            ControlError::bad_request("Invalid usage plan name specified: must be non-empty")
+        })?;
+        let id = new_resource_id();
+        let api_stages = input.api_stages.unwrap_or_default();
+        self.check_stages(&api_stages, &id)?;
+        if let Some(q) = &input.quota {
+            check_quota(q)?;
+        }
+        if let Some(t) = &input.throttle {
+            check_throttle(t)?;
+        }
+        let plan = UsagePlan {
+            id,
+            name,
+            description: input.description,
+            api_stages,
+            throttle: input.throttle,
+            quota: input.quota,
+            product_code: None,
+            tags: input.tags.unwrap_or_default(),
+        };
+        self.usage_plans.push(plan.clone());
+        Ok(plan)
+    }
+
+    /// `GetUsagePlan`.
+    pub fn usage_plan(&self, id: &str) -> Result<&UsagePlan, ControlError> {
+        self.usage_plans
+            .iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| invalid_plan(id))
+    }
+
+    /// `UpdateUsagePlan`.
+    pub fn update_usage_plan(
+        &mut self,
+        id: &str,
+        ops: &[PatchOperation],
+    ) -> Result<UsagePlan, ControlError> {
+        let mut p = self.usage_plan(id)?.clone();
+        for o in ops {
+            let v = o.value.clone();
+            let num = |v: &Option<String>| -> Result<f64, ControlError> {
+                v.as_deref().unwrap_or("").parse::<f64>().map_err(|_| {
+                    ControlError::bad_request(format!("Invalid number for {}", o.path))
+                })
+            };
+            match (o.op.as_str(), o.path.as_str()) {
+                ("replace", "/name") => p.name = v.unwrap_or_default(),
+                ("replace", "/description") => p.description = v,
+                ("replace", "/productCode") => p.product_code = v,
+                ("replace", "/throttle/burstLimit") => {
+                    p.throttle
+                        .get_or_insert(ThrottleSettings {
+                            burst_limit: None,
+                            rate_limit: None,
+                        })
+                        .burst_limit = Some(num(&v)? as i64)
+                }
+                ("replace", "/throttle/rateLimit") => {
+                    p.throttle
+                        .get_or_insert(ThrottleSettings {
+                            burst_limit: None,
+                            rate_limit: None,
+                        })
+                        .rate_limit = Some(num(&v)?)
+                }
+                ("remove", "/throttle") => p.throttle = None,
+                ("replace", "/quota/limit") => {
+                    p.quota
+                        .get_or_insert(QuotaSettings {
+                            limit: 0,
+                            offset: 0,
+                            period: "DAY".into(),
+                        })
+                        .limit = num(&v)? as i64
+                }
+                ("replace", "/quota/offset") => {
+                    p.quota
+                        .get_or_insert(QuotaSettings {
+                            limit: 0,
+                            offset: 0,
+                            period: "DAY".into(),
+                        })
+                        .offset = num(&v)? as i64
+                }
+                ("replace", "/quota/period") => {
+                    p.quota
+                        .get_or_insert(QuotaSettings {
+                            limit: 0,
+                            offset: 0,
+                            period: "DAY".into(),
+                        })
+                        .period = v.unwrap_or_default()
+                }
+                ("remove", "/quota") => p.quota = None,
+                ("add", "/apiStages") | ("remove", "/apiStages") => {
+                    let raw = v.unwrap_or_default();
+                    let (api, stage) = raw.split_once(':').ok_or_else(|| {
+                        ControlError::bad_request("API stage must be of the form {apiId}:{stage}")
+                    })?;
+                    if o.op == "add" {
+                        let s = ApiStage {
+                            api_id: api.into(),
+                            stage: stage.into(),
+                            throttle: Map::new(),
+                        };
+                        self.check_stages(std::slice::from_ref(&s), id)?;
+                        if !p
+                            .api_stages
+                            .iter()
+                            .any(|x| x.api_id == api && x.stage == stage)
+                        {
+                            p.api_stages.push(s);
+                        }
+                    } else {
+                        p.api_stages
+                            .retain(|x| !(x.api_id == api && x.stage == stage));
+                    }
+                }
+                ("add" | "remove" | "replace", _) => {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/name, /description, /productCode, /throttle/burstLimit, /throttle/rateLimit, /quota/limit, /quota/offset, /quota/period, /apiStages]",
+                        o.path, o.op
+                    )));
+                }
+                _ => {
+                    return Err(ControlError::bad_request(
+                        "Invalid patch operation specified. Must be 'add'|'remove'|'replace'",
+                    ));
+                }
+            }
+        }
+        if let Some(q) = &p.quota {
+            check_quota(q)?;
+        }
+        if let Some(t) = &p.throttle {
+            check_throttle(t)?;
+        }
+        if let Some(slot) = self.usage_plans.iter_mut().find(|x| x.id == id) {
+            *slot = p.clone();
+        }
+        Ok(p)
+    }
+
+    /// `DeleteUsagePlan`.
+    pub fn delete_usage_plan(&mut self, id: &str) -> Result<(), ControlError> {
+        self.usage_plan(id)?;
+        self.usage_plans.retain(|p| p.id != id);
+        self.plan_keys.retain(|(p, _)| p != id);
+        Ok(())
+    }
+
+    fn add_plan_key(&mut self, plan_id: &str, key_id: &str) -> Result<(), ControlError> {
+        self.usage_plan(plan_id)?;
+        self.api_key(key_id)?;
+        if self
+            .plan_keys
+            .iter()
+            .any(|(p, k)| p == plan_id && k == key_id)
+        {
+            return Err(ControlError::conflict(format!(
+                "Usage Plan {plan_id} already contains API Key {key_id}"
+            )));
+        }
+        self.plan_keys.push((plan_id.to_owned(), key_id.to_owned()));
+        Ok(())
+    }
+
+    fn plan_key_view(&self, key_id: &str) -> Result<UsagePlanKey, ControlError> {
+        let k = self.api_key(key_id)?;
+        Ok(UsagePlanKey {
+            id: k.id.clone(),
+            kind: "API_KEY".into(),
+            value: k.value.clone(),
+            name: k.name.clone(),
+        })
+    }
+
+    /// `CreateUsagePlanKey`.
+    pub fn create_usage_plan_key(
+        &mut self,
+        plan_id: &str,
+        key_id: &str,
+        key_type: &str,
+    ) -> Result<UsagePlanKey, ControlError> {
+        if key_type != "API_KEY" {
+            return Err(ControlError::bad_request(format!(
+                "Invalid key type specified: {key_type}. Valid options are API_KEY"
+            )));
+        }
+        self.add_plan_key(plan_id, key_id)?;
+        self.plan_key_view(key_id)
+    }
+
+    /// `GetUsagePlanKeys`.
+    pub fn usage_plan_keys(&self, plan_id: &str) -> Result<Vec<UsagePlanKey>, ControlError> {
+        self.usage_plan(plan_id)?;
+        self.plan_keys
+            .iter()
+            .filter(|(p, _)| p == plan_id)
+            .map(|(_, k)| self.plan_key_view(k))
+            .collect()
+    }
+
+    /// `GetUsagePlanKey`.
+    pub fn usage_plan_key(
+        &self,
+        plan_id: &str,
+        key_id: &str,
+    ) -> Result<UsagePlanKey, ControlError> {
+        self.usage_plan(plan_id)?;
+        if !self
+            .plan_keys
+            .iter()
+            .any(|(p, k)| p == plan_id && k == key_id)
+        {
+            return Err(ControlError::not_found(
+                "Invalid Usage Plan Key identifier specified",
+            ));
+        }
+        self.plan_key_view(key_id)
+    }
+
+    /// `DeleteUsagePlanKey`.
+    pub fn delete_usage_plan_key(
+        &mut self,
+        plan_id: &str,
+        key_id: &str,
+    ) -> Result<(), ControlError> {
+        self.usage_plan_key(plan_id, key_id)?;
+        self.plan_keys
+            .retain(|(p, k)| !(p == plan_id && k == key_id));
+        Ok(())
+    }
+
+    /// Usage plans a key belongs to (`GetUsagePlans?keyId=`).
+    pub fn plans_of_key(&self, key_id: &str) -> Vec<UsagePlan> {
+        self.usage_plans
+            .iter()
+            .filter(|p| {
+                self.plan_keys
+                    .iter()
+                    .any(|(pp, k)| *pp == p.id && k == key_id)
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// Whether an error is a 404 (helpers for callers that fall through).
+pub fn is_not_found(e: &ControlError) -> bool {
+    e.kind == ErrorKind::NotFound
+}

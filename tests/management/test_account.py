@@ -1,0 +1,110 @@
+"""API keys, usage plans and their keys, account settings, tags and cache flushes through boto3:
+stored, validated and returned exactly (their data-plane use arrives with the keys/throttling work)."""
+import pytest
+from botocore.exceptions import ClientError
+
+
+def error_of(excinfo):
+    err = excinfo.value.response
+    return err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"], err["Error"]["Message"]
+
+
+def deployed_api(apigw, name):
+    api_id = apigw.create_rest_api(name=name)["id"]
+    root = apigw.get_resources(restApiId=api_id)["items"][0]["id"]
+    apigw.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    return api_id
+
+
+def test_api_keys(apigw):
+    k = apigw.create_api_key(name="alice", enabled=True, customerId="cust-1", tags={"team": "a"})
+    assert k["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert len(k["id"]) == 10 and len(k["value"]) == 40 and k["value"].isalnum()
+    assert k["enabled"] is True
+    assert "value" not in apigw.get_api_key(apiKey=k["id"])
+    assert apigw.get_api_key(apiKey=k["id"], includeValue=True)["value"] == k["value"]
+    listed = apigw.get_api_keys(includeValues=True, nameQuery="ali")
+    assert [x["value"] for x in listed["items"]] == [k["value"]]
+    assert "value" not in apigw.get_api_keys()["items"][0]
+    assert apigw.create_api_key(name="off")["enabled"] is False
+    with pytest.raises(ClientError) as e:
+        apigw.create_api_key(name="short", value="tooshort")
+    assert error_of(e) == (400, "BadRequestException", "API Key value should be at least 20 characters")
+    with pytest.raises(ClientError) as e:
+        apigw.create_api_key(name="dup", value=k["value"])
+    assert error_of(e)[:2] == (409, "ConflictException")
+    upd = apigw.update_api_key(apiKey=k["id"], patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}])
+    assert upd["enabled"] is False
+    imported = apigw.import_api_keys(body=b"Name,Key,Description,Enabled\nbob,bobs-key-0123456789abcdef,from csv,true\n", format="csv")
+    assert len(imported["ids"]) == 1
+    bob = apigw.get_api_key(apiKey=imported["ids"][0], includeValue=True)
+    assert bob["name"] == "bob" and bob["value"] == "bobs-key-0123456789abcdef" and bob["enabled"] is True
+    with pytest.raises(ClientError) as e:
+        apigw.get_api_key(apiKey="nope000000")
+    assert error_of(e) == (404, "NotFoundException", "Invalid API Key identifier specified")
+    for key in apigw.get_api_keys(limit=500)["items"]:
+        apigw.delete_api_key(apiKey=key["id"])
+
+
+def test_usage_plans_and_keys(apigw):
+    api_id = deployed_api(apigw, "plans-api")
+    with pytest.raises(ClientError) as e:
+        apigw.create_usage_plan(name="bad", apiStages=[{"apiId": api_id, "stage": "nostage"}])
+    status, code, message = error_of(e)
+    assert (status, code) == (400, "BadRequestException")
+    assert message.startswith(f"Invalid API Stage {{api: {api_id}, stage: nostage}} specified for usageplan ")
+    plan = apigw.create_usage_plan(name="gold", apiStages=[{"apiId": api_id, "stage": "prod"}],
+                                   throttle={"burstLimit": 10, "rateLimit": 5.0},
+                                   quota={"limit": 1000, "period": "DAY"})
+    assert plan["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert plan["apiStages"] == [{"apiId": api_id, "stage": "prod"}]
+    assert plan["quota"] == {"limit": 1000, "offset": 0, "period": "DAY"}
+    upd = apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
+        {"op": "replace", "path": "/throttle/rateLimit", "value": "20"},
+        {"op": "replace", "path": "/quota/period", "value": "WEEK"}])
+    assert upd["throttle"]["rateLimit"] == 20.0 and upd["quota"]["period"] == "WEEK"
+    with pytest.raises(ClientError) as e:
+        apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=[{"op": "replace", "path": "/quota/period", "value": "YEAR"}])
+    assert error_of(e)[:2] == (400, "BadRequestException")
+
+    key = apigw.create_api_key(name="member", enabled=True)
+    pk = apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    assert pk["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert pk["id"] == key["id"] and pk["type"] == "API_KEY" and pk["value"] == key["value"]
+    assert [x["id"] for x in apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"]] == [key["id"]]
+    assert [p["id"] for p in apigw.get_usage_plans(keyId=key["id"])["items"]] == [plan["id"]]
+    with pytest.raises(ClientError) as e:
+        apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    assert error_of(e)[:2] == (409, "ConflictException")
+    apigw.delete_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"])
+    assert apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"] == []
+    assert apigw.delete_usage_plan(usagePlanId=plan["id"])["ResponseMetadata"]["HTTPStatusCode"] == 202
+    with pytest.raises(ClientError) as e:
+        apigw.get_usage_plan(usagePlanId=plan["id"])
+    assert error_of(e)[:2] == (404, "NotFoundException")
+    apigw.delete_api_key(apiKey=key["id"])
+    apigw.delete_rest_api(restApiId=api_id)
+
+
+def test_account_tags_and_cache_flush(apigw):
+    acct = apigw.get_account()
+    assert acct["throttleSettings"] == {"burstLimit": 5000, "rateLimit": 10000.0}
+    upd = apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": "arn:aws:iam::000000000000:role/logs"}])
+    assert upd["cloudwatchRoleArn"] == "arn:aws:iam::000000000000:role/logs"
+
+    api_id = deployed_api(apigw, "tags-api")
+    arn = f"arn:aws:apigateway:us-east-1::/restapis/{api_id}"
+    apigw.tag_resource(resourceArn=arn, tags={"env": "test", "team": "x"})
+    assert apigw.get_tags(resourceArn=arn)["tags"] == {"env": "test", "team": "x"}
+    apigw.untag_resource(resourceArn=arn, tagKeys=["team"])
+    assert apigw.get_tags(resourceArn=arn)["tags"] == {"env": "test"}
+    assert apigw.get_rest_api(restApiId=api_id)["tags"] == {"env": "test"}
+
+    assert apigw.flush_stage_cache(restApiId=api_id, stageName="prod")["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert apigw.flush_stage_authorizers_cache(restApiId=api_id, stageName="prod")["ResponseMetadata"]["HTTPStatusCode"] == 202
+    with pytest.raises(ClientError) as e:
+        apigw.flush_stage_cache(restApiId=api_id, stageName="nope")
+    assert error_of(e) == (404, "NotFoundException", "Invalid stage identifier specified")
+    apigw.delete_rest_api(restApiId=api_id)
