@@ -108,3 +108,39 @@ def test_account_tags_and_cache_flush(apigw):
         apigw.flush_stage_cache(restApiId=api_id, stageName="nope")
     assert error_of(e) == (404, "NotFoundException", "Invalid stage identifier specified")
     apigw.delete_rest_api(restApiId=api_id)
+
+
+def test_domain_names_and_base_path_mappings(apigw):
+    api_id = deployed_api(apigw, "domains-api")
+    d = apigw.create_domain_name(domainName="API.Example.com", regionalCertificateArn="arn:aws:acm:us-east-1:000000000000:certificate/x",
+                                 endpointConfiguration={"types": ["REGIONAL"]})
+    assert d["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert d["domainName"] == "api.example.com" and d["domainNameStatus"] == "AVAILABLE"
+    assert d["regionalDomainName"].endswith(".execute-api.us-east-1.amazonaws.com")
+    edge = apigw.create_domain_name(domainName="edge.example.com", certificateArn="arn:aws:acm:us-east-1:000000000000:certificate/y")
+    assert edge["distributionDomainName"].endswith(".cloudfront.net")
+    with pytest.raises(ClientError) as e:
+        apigw.create_domain_name(domainName="api.example.com")
+    assert error_of(e) == (409, "ConflictException", "The domain name you provided already exists.")
+    root = apigw.create_base_path_mapping(domainName="api.example.com", restApiId=api_id, stage="prod")
+    assert root["basePath"] == "(none)" and root["stage"] == "prod"
+    v1 = apigw.create_base_path_mapping(domainName="api.example.com", basePath="v1", restApiId=api_id)
+    assert v1["basePath"] == "v1" and "stage" not in v1
+    with pytest.raises(ClientError) as e:
+        apigw.create_base_path_mapping(domainName="api.example.com", basePath="v1", restApiId=api_id)
+    assert error_of(e)[:2] == (409, "ConflictException")
+    with pytest.raises(ClientError) as e:
+        apigw.create_base_path_mapping(domainName="api.example.com", basePath="v2", restApiId=api_id, stage="nope")
+    assert error_of(e)[:2] == (400, "BadRequestException")
+    assert sorted(m["basePath"] for m in apigw.get_base_path_mappings(domainName="api.example.com")["items"]) == ["(none)", "v1"]
+    assert apigw.get_base_path_mapping(domainName="api.example.com", basePath="(none)")["restApiId"] == api_id
+    moved = apigw.update_base_path_mapping(domainName="api.example.com", basePath="v1", patchOperations=[
+        {"op": "replace", "path": "/basePath", "value": "v2"}])
+    assert moved["basePath"] == "v2"
+    apigw.delete_base_path_mapping(domainName="api.example.com", basePath="v2")
+    assert apigw.delete_domain_name(domainName="api.example.com")["ResponseMetadata"]["HTTPStatusCode"] == 202
+    apigw.delete_domain_name(domainName="edge.example.com")
+    with pytest.raises(ClientError) as e:
+        apigw.get_domain_name(domainName="api.example.com")
+    assert error_of(e) == (404, "NotFoundException", "Invalid domain name identifier specified")
+    apigw.delete_rest_api(restApiId=api_id)

@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use bytes::Bytes;
 use portico_control::ControlError;
-use portico_control::account::{CreateApiKeyInput, CreateUsagePlanInput};
+use portico_control::account::{
+    CreateApiKeyInput, CreateBasePathMappingInput, CreateDomainNameInput, CreateUsagePlanInput,
+};
 use portico_model::{ApiKey, Map};
 use serde::Deserialize;
 use serde_json::json;
@@ -43,6 +45,26 @@ pub fn routes() -> axum::Router<AdminState> {
         .route(
             "/usageplans/{id}/keys/{key}",
             get(get_usage_plan_key).delete(delete_usage_plan_key),
+        )
+        .route(
+            "/domainnames",
+            get(list_domain_names).post(create_domain_name),
+        )
+        .route(
+            "/domainnames/{name}",
+            get(get_domain_name)
+                .patch(update_domain_name)
+                .delete(delete_domain_name),
+        )
+        .route(
+            "/domainnames/{name}/basepathmappings",
+            get(list_mappings).post(create_mapping),
+        )
+        .route(
+            "/domainnames/{name}/basepathmappings/{base}",
+            get(get_mapping)
+                .patch(update_mapping)
+                .delete(delete_mapping),
         )
         .route("/account", get(get_account).patch(update_account))
         .route(
@@ -407,5 +429,104 @@ async fn flush_stage_cache(
     Path((api, stage)): Path<(String, String)>,
 ) -> Result<Response> {
     s.store.stage(&api, &stage).await?;
+    Ok(accepted())
+}
+
+async fn create_domain_name(State(s): State<AdminState>, raw: Bytes) -> Result<Response> {
+    let input: CreateDomainNameInput = body(&raw)?;
+    Ok(created(
+        s.store
+            .modify_account(|a| a.create_domain_name(input))
+            .await?,
+    ))
+}
+
+async fn list_domain_names(State(s): State<AdminState>, Query(q): Q) -> Result<Response> {
+    page(s.store.account_state().await?.domain_names, &q)
+}
+
+async fn get_domain_name(
+    State(s): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    Ok(Json(st.domain_name(&name)?).into_response())
+}
+
+async fn update_domain_name(
+    State(s): State<AdminState>,
+    Path(name): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(
+        s.store
+            .modify_account(|a| a.update_domain_name(&name, &ops))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn delete_domain_name(
+    State(s): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Response> {
+    s.store
+        .modify_account(|a| a.delete_domain_name(&name))
+        .await?;
+    Ok(accepted())
+}
+
+async fn create_mapping(
+    State(s): State<AdminState>,
+    Path(name): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: CreateBasePathMappingInput = body(&raw)?;
+    Ok(created(
+        s.store
+            .modify_account(|a| a.create_base_path_mapping(&name, input))
+            .await?,
+    ))
+}
+
+async fn list_mappings(
+    State(s): State<AdminState>,
+    Path(name): Path<String>,
+    Query(q): Q,
+) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    page(st.base_path_mappings(&name)?, &q)
+}
+
+async fn get_mapping(
+    State(s): State<AdminState>,
+    Path((name, base)): Path<(String, String)>,
+) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    Ok(Json(st.base_path_mapping(&name, &base)?).into_response())
+}
+
+async fn update_mapping(
+    State(s): State<AdminState>,
+    Path((name, base)): Path<(String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(
+        s.store
+            .modify_account(|a| a.update_base_path_mapping(&name, &base, &ops))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn delete_mapping(
+    State(s): State<AdminState>,
+    Path((name, base)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store
+        .modify_account(|a| a.delete_base_path_mapping(&name, &base))
+        .await?;
     Ok(accepted())
 }

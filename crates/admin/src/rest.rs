@@ -101,9 +101,13 @@ pub fn routes() -> axum::Router<AdminState> {
         )
 }
 
-/// Models, request validators and authorizers.
+/// Models, request validators and authorizers; exports.
 pub fn object_routes() -> axum::Router<AdminState> {
     axum::Router::new()
+        .route(
+            "/restapis/{api}/stages/{stage}/exports/{kind}",
+            get(get_export),
+        )
         .route(
             "/restapis/{api}/models",
             get(list_models).post(create_model),
@@ -935,4 +939,66 @@ async fn delete_authorizer(
         .modify_api(&api, |st| st.delete_authorizer(&id))
         .await?;
     Ok(accepted())
+}
+
+/// `GetExport`: the stage's deployment as OpenAPI 3.0 (`oas30`) or Swagger 2.0 (`swagger`), JSON
+/// or YAML by `Accept`, with `x-amazon-apigateway-*` extensions when `extensions` names
+/// `apigateway` or `integrations`.
+async fn get_export(
+    State(s): State<AdminState>,
+    Path((api, stage, kind)): Path<(String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response> {
+    let version = match kind.as_str() {
+        "oas30" => portico_openapi::ExportVersion::Oas30,
+        "swagger" => portico_openapi::ExportVersion::Swagger2,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid export type specified: {other}. Valid options are oas30,swagger"
+            )));
+        }
+    };
+    let snapshot = s.store.stage_snapshot(&api, &stage).await?;
+    let extensions = q.get("extensions").is_some_and(|e| {
+        e.split(',')
+            .any(|x| matches!(x.trim(), "apigateway" | "integrations" | "authorizers"))
+    });
+    let options = portico_openapi::ExportOptions {
+        version,
+        extensions,
+        host: format!("{api}.execute-api.us-east-1.amazonaws.com"),
+    };
+    let doc = portico_openapi::export(&snapshot, &stage, &options);
+    let yaml = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("yaml"));
+    let (format, content_type, ext) = if yaml {
+        (
+            portico_openapi::ExportFormat::Yaml,
+            "application/yaml",
+            "yaml",
+        )
+    } else {
+        (
+            portico_openapi::ExportFormat::Json,
+            "application/json",
+            "json",
+        )
+    };
+    let text = portico_openapi::render(&doc, format)
+        .map_err(|e| ApiError::bad_request(format!("cannot render the export: {e}")))?;
+    let name = if kind == "oas30" { "oas30" } else { "swagger" };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}_{stage}.{ext}\""),
+            ),
+        ],
+        text,
+    )
+        .into_response())
 }

@@ -3,8 +3,8 @@
 use crate::patch::PatchOperation;
 use crate::{ControlError, ErrorKind};
 use portico_model::{
-    ApiKey, ApiStage, Map, QuotaSettings, ThrottleSettings, UsagePlan, UsagePlanKey,
-    new_resource_id, new_rest_api_id, now_epoch_seconds,
+    ApiKey, ApiStage, BasePathMapping, DomainName, EndpointConfiguration, Map, QuotaSettings,
+    ThrottleSettings, UsagePlan, UsagePlanKey, new_resource_id, new_rest_api_id, now_epoch_seconds,
 };
 use serde::Deserialize;
 
@@ -21,6 +21,324 @@ pub struct AccountState {
     pub cloudwatch_role_arn: Option<String>,
     /// (api id, stage) pairs that exist, for usage plan checks (not persisted here).
     pub known_stages: Vec<(String, String)>,
+    /// Ids of REST APIs that exist (not persisted here).
+    pub known_apis: Vec<String>,
+    /// Custom domain names.
+    pub domain_names: Vec<DomainName>,
+    /// (domain name, mapping).
+    pub base_path_mappings: Vec<(String, BasePathMapping)>,
+}
+
+/// `CreateDomainName` body (certificate bodies and keys are accepted but not stored).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateDomainNameInput {
+    /// Domain.
+    pub domain_name: Option<String>,
+    /// Edge certificate name.
+    pub certificate_name: Option<String>,
+    /// Edge certificate ARN.
+    pub certificate_arn: Option<String>,
+    /// Regional certificate name.
+    pub regional_certificate_name: Option<String>,
+    /// Regional certificate ARN.
+    pub regional_certificate_arn: Option<String>,
+    /// Endpoint type.
+    pub endpoint_configuration: Option<EndpointConfiguration>,
+    /// TLS policy.
+    pub security_policy: Option<String>,
+    /// Tags.
+    pub tags: Option<Map<String>>,
+}
+
+/// `CreateBasePathMapping` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateBasePathMappingInput {
+    /// Base path (empty = root).
+    pub base_path: Option<String>,
+    /// API.
+    pub rest_api_id: Option<String>,
+    /// Stage.
+    pub stage: Option<String>,
+}
+
+fn invalid_domain() -> ControlError {
+    ControlError::not_found("Invalid domain name identifier specified")
+}
+
+fn invalid_mapping() -> ControlError {
+    ControlError::not_found("Invalid base path mapping identifier specified")
+}
+
+fn random_label(len: usize) -> String {
+    let id = new_rest_api_id();
+    let mut s = id.clone();
+    while s.len() < len {
+        s.push_str(&new_rest_api_id());
+    }
+    s.truncate(len);
+    s
+}
+
+impl AccountState {
+    /// `CreateDomainName`.
+    pub fn create_domain_name(
+        &mut self,
+        input: CreateDomainNameInput,
+    ) -> Result<DomainName, ControlError> {
+        let name = input.domain_name.unwrap_or_default().to_ascii_lowercase();
+        let valid = !name.is_empty()
+            && name.len() <= 253
+            && name.split('.').count() >= 2
+            && name.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'*')
+            });
+        if !valid {
+            return Err(ControlError::bad_request(format!(
+                "Invalid domain name specified: {name}"
+            )));
+        }
+        if self.domain_names.iter().any(|d| d.domain_name == name) {
+            return Err(ControlError::conflict(
+                "The domain name you provided already exists.",
+            ));
+        }
+        let endpoint = input.endpoint_configuration.unwrap_or_default();
+        let regional = endpoint.types.iter().any(|t| t == "REGIONAL");
+        let policy = input.security_policy.unwrap_or_else(|| "TLS_1_2".into());
+        if !matches!(policy.as_str(), "TLS_1_0" | "TLS_1_2") {
+            return Err(ControlError::bad_request(format!(
+                "Invalid security policy specified: {policy}"
+            )));
+        }
+        let d = DomainName {
+            domain_name: name,
+            certificate_name: input.certificate_name,
+            certificate_arn: input.certificate_arn,
+            certificate_upload_date: (!regional).then(now_epoch_seconds),
+            regional_domain_name: regional
+                .then(|| format!("d-{}.execute-api.us-east-1.amazonaws.com", random_label(10))),
+            regional_hosted_zone_id: regional.then(|| "Z1UJRXOUMOOFQ8".to_owned()),
+            regional_certificate_name: input.regional_certificate_name,
+            regional_certificate_arn: input.regional_certificate_arn,
+            distribution_domain_name: (!regional)
+                .then(|| format!("d{}.cloudfront.net", random_label(13))),
+            distribution_hosted_zone_id: (!regional).then(|| "Z2FDTNDATAQYW2".to_owned()),
+            endpoint_configuration: endpoint,
+            domain_name_status: "AVAILABLE".into(),
+            security_policy: Some(policy),
+            tags: input.tags.unwrap_or_default(),
+        };
+        self.domain_names.push(d.clone());
+        Ok(d)
+    }
+
+    /// `GetDomainName`.
+    pub fn domain_name(&self, name: &str) -> Result<&DomainName, ControlError> {
+        self.domain_names
+            .iter()
+            .find(|d| d.domain_name.eq_ignore_ascii_case(name))
+            .ok_or_else(invalid_domain)
+    }
+
+    /// `UpdateDomainName` (`/certificateName`, `/certificateArn`, `/regionalCertificateName`,
+    /// `/regionalCertificateArn`, `/securityPolicy`).
+    pub fn update_domain_name(
+        &mut self,
+        name: &str,
+        ops: &[PatchOperation],
+    ) -> Result<DomainName, ControlError> {
+        let mut d = self.domain_name(name)?.clone();
+        for o in ops {
+            let v = o.value.clone();
+            match (o.op.as_str(), o.path.as_str()) {
+                ("replace", "/certificateName") => d.certificate_name = v,
+                ("replace", "/certificateArn") => d.certificate_arn = v,
+                ("replace", "/regionalCertificateName") => d.regional_certificate_name = v,
+                ("replace", "/regionalCertificateArn") => d.regional_certificate_arn = v,
+                ("replace", "/securityPolicy") => {
+                    if !matches!(v.as_deref(), Some("TLS_1_0" | "TLS_1_2")) {
+                        return Err(ControlError::bad_request(
+                            "Invalid security policy specified",
+                        ));
+                    }
+                    d.security_policy = v;
+                }
+                _ => {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/certificateName, /certificateArn, /regionalCertificateName, /regionalCertificateArn, /securityPolicy]",
+                        o.path, o.op
+                    )));
+                }
+            }
+        }
+        if let Some(slot) = self
+            .domain_names
+            .iter_mut()
+            .find(|x| x.domain_name == d.domain_name)
+        {
+            *slot = d.clone();
+        }
+        Ok(d)
+    }
+
+    /// `DeleteDomainName` (and its mappings).
+    pub fn delete_domain_name(&mut self, name: &str) -> Result<(), ControlError> {
+        let d = self.domain_name(name)?.domain_name.clone();
+        self.domain_names.retain(|x| x.domain_name != d);
+        self.base_path_mappings.retain(|(dn, _)| *dn != d);
+        Ok(())
+    }
+
+    fn check_target(&self, api: &str, stage: Option<&str>) -> Result<(), ControlError> {
+        if !self.known_apis.iter().any(|a| a == api) {
+            return Err(ControlError::bad_request(
+                "Invalid REST API identifier specified",
+            ));
+        }
+        if let Some(st) = stage
+            && !self.known_stages.iter().any(|(a, s)| a == api && s == st)
+        {
+            return Err(ControlError::bad_request(
+                "Invalid stage identifier specified",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `CreateBasePathMapping`.
+    pub fn create_base_path_mapping(
+        &mut self,
+        domain: &str,
+        input: CreateBasePathMappingInput,
+    ) -> Result<BasePathMapping, ControlError> {
+        let d = self.domain_name(domain)?.domain_name.clone();
+        let base = match input.base_path.as_deref().unwrap_or("") {
+            "" | "(none)" => "(none)".to_owned(),
+            b => {
+                let ok = b.split('/').all(|seg| {
+                    !seg.is_empty()
+                        && seg
+                            .bytes()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+                });
+                if !ok {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid base path specified: {b}"
+                    )));
+                }
+                b.to_owned()
+            }
+        };
+        let api = input.rest_api_id.unwrap_or_default();
+        self.check_target(&api, input.stage.as_deref())?;
+        if self
+            .base_path_mappings
+            .iter()
+            .any(|(dn, m)| *dn == d && m.base_path == base)
+        {
+            return Err(ControlError::conflict(
+                "Base path already exists for this domain name",
+            ));
+        }
+        let m = BasePathMapping {
+            base_path: base,
+            rest_api_id: api,
+            stage: input.stage,
+        };
+        self.base_path_mappings.push((d, m.clone()));
+        Ok(m)
+    }
+
+    /// `GetBasePathMappings`.
+    pub fn base_path_mappings(&self, domain: &str) -> Result<Vec<BasePathMapping>, ControlError> {
+        let d = self.domain_name(domain)?.domain_name.clone();
+        Ok(self
+            .base_path_mappings
+            .iter()
+            .filter(|(dn, _)| *dn == d)
+            .map(|(_, m)| m.clone())
+            .collect())
+    }
+
+    /// `GetBasePathMapping` (`(none)` or empty for the root mapping).
+    pub fn base_path_mapping(
+        &self,
+        domain: &str,
+        base: &str,
+    ) -> Result<BasePathMapping, ControlError> {
+        let base = if base.is_empty() { "(none)" } else { base };
+        self.base_path_mappings(domain)?
+            .into_iter()
+            .find(|m| m.base_path == base)
+            .ok_or_else(invalid_mapping)
+    }
+
+    /// `UpdateBasePathMapping` (`/basePath`, `/restapiId`, `/stage`).
+    pub fn update_base_path_mapping(
+        &mut self,
+        domain: &str,
+        base: &str,
+        ops: &[PatchOperation],
+    ) -> Result<BasePathMapping, ControlError> {
+        let mut m = self.base_path_mapping(domain, base)?;
+        let old = m.base_path.clone();
+        for o in ops {
+            let v = o.value.clone();
+            match (o.op.as_str(), o.path.as_str()) {
+                ("replace", "/basePath") => {
+                    m.base_path = v
+                        .filter(|b| !b.is_empty())
+                        .unwrap_or_else(|| "(none)".into())
+                }
+                ("replace", "/restapiId") => m.rest_api_id = v.unwrap_or_default(),
+                ("replace", "/stage") => m.stage = v,
+                _ => {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/basePath, /restapiId, /stage]",
+                        o.path, o.op
+                    )));
+                }
+            }
+        }
+        self.check_target(&m.rest_api_id, m.stage.as_deref())?;
+        let d = self.domain_name(domain)?.domain_name.clone();
+        if m.base_path != old
+            && self
+                .base_path_mappings
+                .iter()
+                .any(|(dn, x)| *dn == d && x.base_path == m.base_path)
+        {
+            return Err(ControlError::conflict(
+                "Base path already exists for this domain name",
+            ));
+        }
+        if let Some((_, slot)) = self
+            .base_path_mappings
+            .iter_mut()
+            .find(|(dn, x)| *dn == d && x.base_path == old)
+        {
+            *slot = m.clone();
+        }
+        Ok(m)
+    }
+
+    /// `DeleteBasePathMapping`.
+    pub fn delete_base_path_mapping(
+        &mut self,
+        domain: &str,
+        base: &str,
+    ) -> Result<(), ControlError> {
+        let m = self.base_path_mapping(domain, base)?;
+        let d = self.domain_name(domain)?.domain_name.clone();
+        self.base_path_mappings
+            .retain(|(dn, x)| !(*dn == d && x.base_path == m.base_path));
+        Ok(())
+    }
 }
 
 /// `CreateApiKey` body.

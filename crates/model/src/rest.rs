@@ -916,3 +916,63 @@ pub struct UsagePlanKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
+
+/// A custom domain name (`DomainName`). Certificates are referenced by ARN or name; uploaded
+/// certificate bodies and keys are not stored by this version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainName {
+    /// The domain, e.g. `api.example.com`.
+    pub domain_name: String,
+    /// Edge certificate name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_name: Option<String>,
+    /// Edge certificate ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_arn: Option<String>,
+    /// Epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_upload_date: Option<i64>,
+    /// Regional target host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regional_domain_name: Option<String>,
+    /// Regional hosted zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regional_hosted_zone_id: Option<String>,
+    /// Regional certificate name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regional_certificate_name: Option<String>,
+    /// Regional certificate ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regional_certificate_arn: Option<String>,
+    /// Edge (CloudFront-style) target host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution_domain_name: Option<String>,
+    /// Edge hosted zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution_hosted_zone_id: Option<String>,
+    /// Endpoint type.
+    #[serde(default)]
+    pub endpoint_configuration: EndpointConfiguration,
+    /// `AVAILABLE`, …
+    pub domain_name_status: String,
+    /// `TLS_1_0` or `TLS_1_2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_policy: Option<String>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub tags: Map<String>,
+}
+
+/// A base path mapping of a custom domain (`BasePathMapping`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BasePathMapping {
+    /// The base path; `(none)` for the root mapping.
+    pub base_path: String,
+    /// The API.
+    pub rest_api_id: String,
+    /// The stage (absent: the stage is the first path segment after the base path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+}

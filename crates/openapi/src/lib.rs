@@ -1,4 +1,4 @@
-//! OpenAPI import for Portico: turns an OpenAPI 3.0 (or Swagger 2.0) document with
+//! OpenAPI import and export for Portico: turns an OpenAPI 3.0 (or Swagger 2.0) document with
 //! `x-amazon-apigateway-*` extensions into REST API resources, the way Amazon API Gateway's
 //! `ImportRestApi` does. No IO.
 //!
@@ -8,6 +8,10 @@
 //! problem is collected: errors (which make the import fail as a whole) and warnings (features
 //! accepted but not supported, such as authorizers), each located by a JSONPath-style
 //! [`Diagnostic::path`].
+//!
+//! [`export`] goes the other way, as `GetExport` does: a deployment snapshot becomes an OpenAPI
+//! 3.0 or Swagger 2.0 document (optionally with the extensions), which [`render`] writes as JSON
+//! or YAML; importing an export with extensions rebuilds the same resources and methods.
 //!
 //! ```
 //! let yaml = br#"
@@ -32,6 +36,7 @@
 //! ```
 
 mod diag;
+mod export;
 mod fields;
 mod import;
 mod integration;
@@ -41,9 +46,12 @@ mod paths;
 mod refs;
 
 pub use diag::{Diagnostic, ImportError};
+pub use export::{ExportError, ExportFormat, ExportOptions, ExportVersion, export, render};
 pub use import::{ImportedApi, import};
 pub use parse::{MAX_DOCUMENT_BYTES, parse_document};
 pub use paths::MAX_RESOURCES;
 
+#[cfg(test)]
+mod export_tests;
 #[cfg(test)]
 mod tests;

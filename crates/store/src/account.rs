@@ -17,6 +17,12 @@ async fn load(tx: &mut Transaction<'_, Sqlite>) -> Result<AccountState, StoreErr
         match kind.as_str() {
             "apikey" => st.api_keys.push(from_json("api key", body)?),
             "usageplan" => st.usage_plans.push(from_json("usage plan", body)?),
+            "domainname" => st.domain_names.push(from_json("domain name", body)?),
+            "basepathmapping" => {
+                let v: (String, portico_model::BasePathMapping) =
+                    from_json("base path mapping", body)?;
+                st.base_path_mappings.push(v);
+            }
             "account" => {
                 let v: serde_json::Value = from_json("account", body)?;
                 st.cloudwatch_role_arn = v
@@ -32,6 +38,12 @@ async fn load(tx: &mut Transaction<'_, Sqlite>) -> Result<AccountState, StoreErr
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    st.known_apis = sqlx::query("SELECT id FROM rest_apis")
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| r.get(0))
         .collect();
     st.known_stages = sqlx::query("SELECT api_id, name FROM stages")
         .fetch_all(&mut **tx)
@@ -62,6 +74,22 @@ async fn save(tx: &mut Transaction<'_, Sqlite>, st: &AccountState) -> Result<(),
             .bind(to_json("usage plan", p)?)
             .execute(&mut **tx)
             .await?;
+    }
+    for d in &st.domain_names {
+        sqlx::query("INSERT INTO account_objects (kind, id, body) VALUES ('domainname', ?, ?)")
+            .bind(&d.domain_name)
+            .bind(to_json("domain name", d)?)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for (i, m) in st.base_path_mappings.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO account_objects (kind, id, body) VALUES ('basepathmapping', ?, ?)",
+        )
+        .bind(format!("{}#{i}", m.0))
+        .bind(to_json("base path mapping", m)?)
+        .execute(&mut **tx)
+        .await?;
     }
     let account = serde_json::json!({ "cloudwatchRoleArn": st.cloudwatch_role_arn });
     sqlx::query("INSERT INTO account_objects (kind, id, body) VALUES ('account', 'account', ?)")

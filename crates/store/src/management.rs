@@ -502,6 +502,22 @@ impl Store {
         Ok(d)
     }
 
+    /// The snapshot a stage serves (for `GetExport`).
+    pub async fn stage_snapshot(
+        &self,
+        api_id: &str,
+        name: &str,
+    ) -> Result<portico_model::DeploymentSnapshot, StoreError> {
+        let stage = self.stage(api_id, name).await?;
+        let row = sqlx::query("SELECT snapshot FROM deployments WHERE api_id = ? AND id = ?")
+            .bind(api_id)
+            .bind(&stage.deployment_id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| ControlError::not_found("Invalid Deployment identifier specified"))?;
+        from_json("deployment snapshot", row.get(0))
+    }
+
     /// `DeleteStage`.
     pub async fn delete_stage(&self, api_id: &str, name: &str) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
