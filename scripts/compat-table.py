@@ -82,6 +82,7 @@ IMPLEMENTED = {
     "CreateBasePathMapping": "test_account", "GetBasePathMapping": "test_account",
     "GetBasePathMappings": "test_account", "UpdateBasePathMapping": "test_account",
     "DeleteBasePathMapping": "test_account",
+    "TestInvokeMethod": "test_test_invoke (status, headers, body, latency, execution log)",
 }
 
 

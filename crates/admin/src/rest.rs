@@ -47,7 +47,8 @@ pub fn routes() -> axum::Router<AdminState> {
             put(put_method)
                 .get(get_method)
                 .delete(delete_method)
-                .patch(update_method),
+                .patch(update_method)
+                .post(test_invoke_method),
         )
         .route(
             "/restapis/{api}/resources/{res}/methods/{verb}/responses/{code}",
@@ -1001,4 +1002,70 @@ async fn get_export(
         text,
     )
         .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TestInvokeMethodInput {
+    path_with_query_string: Option<String>,
+    body: Option<String>,
+    headers: Option<Map<String>>,
+    multi_value_headers: Option<Map<Vec<String>>>,
+    stage_variables: Option<Map<String>>,
+}
+
+/// `TestInvokeMethod`: the method as currently defined (no deployment needed), with an execution
+/// log of the phases.
+async fn test_invoke_method(
+    State(s): State<AdminState>,
+    Path((api, res, verb)): Path<(String, String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: TestInvokeMethodInput = body(&raw)?;
+    let state = s.store.api_state(&api).await?;
+    let resource = state.resource(&res)?.clone();
+    state.method(&res, &verb)?;
+    let snapshot = portico_model::DeploymentSnapshot {
+        api: state.api.clone(),
+        resources: state.resources.clone(),
+        gateway_responses: state.gateway_responses.clone(),
+        models: state.models.clone(),
+        request_validators: state.request_validators.clone(),
+        authorizers: state.authorizers.clone(),
+    };
+    let mut headers: Vec<(String, String)> =
+        input.headers.unwrap_or_default().into_iter().collect();
+    for (k, vs) in input.multi_value_headers.unwrap_or_default() {
+        for v in vs {
+            headers.push((k.clone(), v));
+        }
+    }
+    let req = portico_gateway::test_invoke::TestInvokeRequest {
+        method: verb.clone(),
+        path_with_query: input.path_with_query_string.unwrap_or(resource.path),
+        headers,
+        body: input.body,
+        stage_variables: input.stage_variables.unwrap_or_default(),
+    };
+    let out = s.gateway.test_invoke(&api, snapshot, req).await;
+    let mut single = serde_json::Map::new();
+    let mut multi: serde_json::Map<String, Value> = serde_json::Map::new();
+    for (k, v) in &out.headers {
+        single.insert(k.clone(), Value::String(v.clone()));
+        match multi.get_mut(k).and_then(Value::as_array_mut) {
+            Some(list) => list.push(Value::String(v.clone())),
+            None => {
+                multi.insert(k.clone(), json!([v]));
+            }
+        }
+    }
+    Ok(Json(json!({
+        "status": out.status,
+        "body": out.body,
+        "headers": single,
+        "multiValueHeaders": multi,
+        "log": out.log,
+        "latency": out.latency_ms,
+    }))
+    .into_response())
 }

@@ -208,6 +208,11 @@ impl Gateway {
         warnings
     }
 
+    /// The upstream connection pools.
+    pub(crate) fn upstreams(&self) -> &Upstreams {
+        &self.upstreams
+    }
+
     /// The served set right now.
     pub fn snapshot(&self) -> Arc<ServingSnapshot> {
         self.snapshot.load_full()
@@ -233,11 +238,23 @@ impl Gateway {
         req: Request<Incoming>,
         client: &ClientInfo,
     ) -> Response<GatewayBody> {
+        let snapshot = self.snapshot.load();
+        self.process(&snapshot, req.map(GatewayBody::from), client)
+            .await
+    }
+
+    /// Runs one request through the phases against `snapshot` (the served one, or a temporary
+    /// one for `TestInvokeMethod`).
+    pub async fn process(
+        &self,
+        snapshot: &ServingSnapshot,
+        req: Request<GatewayBody>,
+        client: &ClientInfo,
+    ) -> Response<GatewayBody> {
         let start = Instant::now();
         let epoch_ms = epoch_millis();
         let ids = RequestIds::new(epoch_ms);
         let (mut parts, body) = req.into_parts();
-        let snapshot = self.snapshot.load();
         let host_header = parts.headers.get(header::HOST).cloned();
         let authority = parts.uri.authority().cloned();
         let host = host_header
@@ -347,7 +364,7 @@ impl Gateway {
         route: &Route,
         params: &Params,
         parts: &mut http::request::Parts,
-        body: Incoming,
+        body: GatewayBody,
         client: &ClientInfo,
     ) -> Outcome {
         // Method request phase: payload limit (authorizers, keys, throttles, validation and cache
@@ -390,7 +407,7 @@ impl Gateway {
         p: &HttpProxyIntegration,
         params: &Params,
         parts: &mut http::request::Parts,
-        body: Incoming,
+        body: GatewayBody,
         client: &ClientInfo,
     ) -> Outcome {
         // Integration request phase.
@@ -401,7 +418,7 @@ impl Gateway {
                 return Outcome::error(&stage.responses, GatewayError::configuration_error());
             }
         };
-        let mut req = Request::new(GatewayBody::from(body));
+        let mut req = Request::new(body);
         *req.method_mut() = p.method.clone().unwrap_or_else(|| parts.method.clone());
         *req.uri_mut() = uri;
         let headers = req.headers_mut();
@@ -512,7 +529,7 @@ fn run_mock(stage: &CompiledStage, m: &MockIntegration, parts: &http::request::P
 const DISCARD_LIMIT_BYTES: usize = 16 * 1024 * 1024;
 const DISCARD_LIMIT_TIME: Duration = Duration::from_secs(5);
 
-fn discard_body(mut body: Incoming) {
+fn discard_body(mut body: GatewayBody) {
     tokio::spawn(async move {
         let mut seen = 0usize;
         let drain = async {
