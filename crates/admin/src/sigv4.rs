@@ -135,15 +135,42 @@ fn uri_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, ENCODE).to_string()
 }
 
-fn canonical_path(path: &str) -> String {
+/// The canonical URI. Every service but S3 normalises the path (dot segments and empty segments
+/// removed, RFC 3986 §5.2.4) and then encodes each segment of the path as received again.
+fn canonical_path(path: &str, normalize: bool) -> String {
     if path.is_empty() {
         return "/".into();
     }
-    // Non-S3 services: each segment of the (already encoded) path is encoded again.
-    path.split('/')
-        .map(uri_encode)
-        .collect::<Vec<_>>()
-        .join("/")
+    if !normalize {
+        return path
+            .split('/')
+            .map(uri_encode)
+            .collect::<Vec<_>>()
+            .join("/");
+    }
+    let mut out: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    let trailing =
+        path.len() > 1 && (path.ends_with('/') || path.ends_with("/.") || path.ends_with("/.."));
+    let mut c = String::from("/");
+    c.push_str(
+        &out.iter()
+            .map(|s| uri_encode(s))
+            .collect::<Vec<_>>()
+            .join("/"),
+    );
+    if trailing && !out.is_empty() {
+        c.push('/');
+    }
+    c
 }
 
 fn canonical_query(query: Option<&str>) -> String {
@@ -176,7 +203,7 @@ fn trim_value(v: &str) -> String {
 }
 
 /// Seconds since the epoch for `yyyymmddThhmmssZ`.
-fn parse_amz_date(s: &str) -> Option<i64> {
+pub fn parse_amz_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
         return None;
@@ -198,8 +225,20 @@ fn parse_amz_date(s: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + se)
 }
 
-/// Verifies `req` against `creds` at time `now` (epoch seconds).
+/// Verifies `req` against `creds` at time `now` (epoch seconds), for service `apigateway`.
 pub fn verify(creds: &Credentials, req: &SignedRequest<'_>, now: i64) -> Result<(), Rejection> {
+    verify_for(creds, req, now, SERVICE, true)
+}
+
+/// [`verify`] for any service name and path-normalisation rule (AWS's test suite uses service
+/// `service`; S3 is the one service that does not normalise).
+pub fn verify_for(
+    creds: &Credentials,
+    req: &SignedRequest<'_>,
+    now: i64,
+    expected_service: &str,
+    normalize: bool,
+) -> Result<(), Rejection> {
     let auth = req.header("authorization").ok_or(Rejection::Missing)?;
     let rest = auth.strip_prefix("AWS4-HMAC-SHA256 ").ok_or_else(|| {
         Rejection::Invalid("Authorization header requires 'AWS4-HMAC-SHA256' algorithm".into())
@@ -236,9 +275,9 @@ pub fn verify(creds: &Credentials, req: &SignedRequest<'_>, now: i64) -> Result<
             "Credential should be scoped with a valid terminator: 'aws4_request'".into(),
         ));
     }
-    if *service != SERVICE {
+    if *service != expected_service {
         return Err(Rejection::Invalid(format!(
-            "Credential should be scoped to correct service: '{SERVICE}'"
+            "Credential should be scoped to correct service: '{expected_service}'"
         )));
     }
     let amz_date = req.header("x-amz-date").ok_or_else(|| {
@@ -293,7 +332,7 @@ pub fn verify(creds: &Credentials, req: &SignedRequest<'_>, now: i64) -> Result<
     let canonical_request = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         req.method,
-        canonical_path(req.path),
+        canonical_path(req.path, normalize),
         canonical_query(req.query),
         canonical_headers,
         signed_headers,
@@ -340,7 +379,7 @@ mod tests {
         let payload_hash = hex(&Sha256::digest(body));
         let cr = format!(
             "{method}\n{}\n{}\n{canonical_headers}\nhost;x-amz-date\n{payload_hash}",
-            canonical_path(path),
+            canonical_path(path, true),
             canonical_query(query)
         );
         let day = &date[..8];
