@@ -190,3 +190,20 @@ paths:
                               failOnWarnings=True)
     assert error_of(e)[:2] == (400, "BadRequestException")
     apigw.delete_rest_api(restApiId=api_id)
+
+
+def test_large_definitions_import_and_oversized_bodies_are_refused(apigw, portico):
+    import urllib.request
+    padding = "#" + "x" * (3 * 1024 * 1024) + "\n"
+    body = ("openapi: 3.0.1\ninfo: {title: big-import}\npaths:\n  /a:\n    get:\n"
+            "      x-amazon-apigateway-integration: {type: mock}\n" + padding).encode()
+    api = apigw.import_rest_api(body=body)
+    assert api["name"] == "big-import"
+    apigw.delete_rest_api(restApiId=api["id"])
+    req = urllib.request.Request(f"http://{portico.admin}/restapis?mode=import", data=b"x" * (11 * 1024 * 1024), method="POST")
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("accepted an 11 MB body")
+    except urllib.error.HTTPError as e:
+        assert e.code == 413
+        assert e.headers["x-amzn-ErrorType"] == "RequestTooLargeException"

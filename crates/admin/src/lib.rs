@@ -50,6 +50,7 @@ pub fn router(state: AdminState) -> Router {
                 )),
         )
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
@@ -80,6 +81,34 @@ async fn authenticate(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        // Read and discard what the client is still sending (bounded), so it can read the 413.
+        let mut body = req.into_body();
+        tokio::spawn(async move {
+            use http_body_util::BodyExt;
+            let drain = async {
+                let mut seen = 0usize;
+                while let Some(Ok(frame)) = body.frame().await {
+                    seen += frame.data_ref().map(|d| d.len()).unwrap_or(0);
+                    if seen > 4 * MAX_BODY_BYTES {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), drain).await;
+        });
+        return ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            "Request body is too large",
+        )
+        .into_response();
+    }
     let Some(creds) = s.credentials.clone() else {
         return next.run(req).await;
     };
