@@ -83,6 +83,14 @@ IMPLEMENTED = {
     "GetBasePathMappings": "test_account", "UpdateBasePathMapping": "test_account",
     "DeleteBasePathMapping": "test_account",
     "TestInvokeMethod": "test_test_invoke (status, headers, body, latency, execution log)",
+    "CreateDocumentationPart": "test_docs_and_vpclinks", "GetDocumentationPart": "control",
+    "GetDocumentationParts": "test_docs_and_vpclinks (type filter)", "UpdateDocumentationPart": "test_docs_and_vpclinks",
+    "DeleteDocumentationPart": "test_docs_and_vpclinks", "ImportDocumentationParts": "test_docs_and_vpclinks (overwrite)",
+    "CreateDocumentationVersion": "test_docs_and_vpclinks (with stage)", "GetDocumentationVersion": "test_docs_and_vpclinks",
+    "GetDocumentationVersions": "test_docs_and_vpclinks", "UpdateDocumentationVersion": "test_docs_and_vpclinks",
+    "DeleteDocumentationVersion": "test_docs_and_vpclinks",
+    "CreateVpcLink": "test_docs_and_vpclinks (202, AVAILABLE at once)", "GetVpcLink": "test_docs_and_vpclinks",
+    "GetVpcLinks": "test_docs_and_vpclinks", "UpdateVpcLink": "test_docs_and_vpclinks", "DeleteVpcLink": "test_docs_and_vpclinks",
 }
 
 

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use portico_control::ControlError;
 use portico_control::account::{
     CreateApiKeyInput, CreateBasePathMappingInput, CreateDomainNameInput, CreateUsagePlanInput,
+    CreateVpcLinkInput,
 };
 use portico_model::{ApiKey, Map};
 use serde::Deserialize;
@@ -65,6 +66,13 @@ pub fn routes() -> axum::Router<AdminState> {
             get(get_mapping)
                 .patch(update_mapping)
                 .delete(delete_mapping),
+        )
+        .route("/vpclinks", get(list_vpc_links).post(create_vpc_link))
+        .route(
+            "/vpclinks/{id}",
+            get(get_vpc_link)
+                .patch(update_vpc_link)
+                .delete(delete_vpc_link),
         )
         .route("/account", get(get_account).patch(update_account))
         .route(
@@ -528,5 +536,39 @@ async fn delete_mapping(
     s.store
         .modify_account(|a| a.delete_base_path_mapping(&name, &base))
         .await?;
+    Ok(accepted())
+}
+
+async fn create_vpc_link(State(s): State<AdminState>, raw: Bytes) -> Result<Response> {
+    let input: CreateVpcLinkInput = body(&raw)?;
+    let link = s.store.modify_account(|a| a.create_vpc_link(input)).await?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(link)).into_response())
+}
+
+async fn list_vpc_links(State(s): State<AdminState>, Query(q): Q) -> Result<Response> {
+    page(s.store.account_state().await?.vpc_links, &q)
+}
+
+async fn get_vpc_link(State(s): State<AdminState>, Path(id): Path<String>) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    Ok(Json(st.vpc_link(&id)?).into_response())
+}
+
+async fn update_vpc_link(
+    State(s): State<AdminState>,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(
+        s.store
+            .modify_account(|a| a.update_vpc_link(&id, &ops))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn delete_vpc_link(State(s): State<AdminState>, Path(id): Path<String>) -> Result<Response> {
+    s.store.modify_account(|a| a.delete_vpc_link(&id)).await?;
     Ok(accepted())
 }

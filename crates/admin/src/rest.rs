@@ -102,9 +102,31 @@ pub fn routes() -> axum::Router<AdminState> {
         )
 }
 
-/// Models, request validators and authorizers; exports.
+/// Models, request validators and authorizers; documentation; exports.
 pub fn object_routes() -> axum::Router<AdminState> {
     axum::Router::new()
+        .route(
+            "/restapis/{api}/documentation/parts",
+            get(list_doc_parts)
+                .post(create_doc_part)
+                .put(import_doc_parts),
+        )
+        .route(
+            "/restapis/{api}/documentation/parts/{id}",
+            get(get_doc_part)
+                .patch(update_doc_part)
+                .delete(delete_doc_part),
+        )
+        .route(
+            "/restapis/{api}/documentation/versions",
+            get(list_doc_versions).post(create_doc_version),
+        )
+        .route(
+            "/restapis/{api}/documentation/versions/{version}",
+            get(get_doc_version)
+                .patch(update_doc_version)
+                .delete(delete_doc_version),
+        )
         .route(
             "/restapis/{api}/stages/{stage}/exports/{kind}",
             get(get_export),
@@ -1068,4 +1090,171 @@ async fn test_invoke_method(
         "latency": out.latency_ms,
     }))
     .into_response())
+}
+
+async fn list_doc_parts(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let parts: Vec<_> = s
+        .store
+        .api_state(&api)
+        .await?
+        .documentation_parts
+        .into_iter()
+        .filter(|p| q.get("type").is_none_or(|t| p.location.kind == *t))
+        .filter(|p| {
+            q.get("path")
+                .is_none_or(|x| p.location.path.as_deref() == Some(x.as_str()))
+        })
+        .filter(|p| {
+            q.get("nameQuery").is_none_or(|n| {
+                p.location
+                    .name
+                    .as_deref()
+                    .is_some_and(|pn| pn.contains(n.as_str()))
+            })
+        })
+        .collect();
+    page(parts, &q)
+}
+
+async fn create_doc_part(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: portico_control::docs::CreateDocumentationPartInput = body(&raw)?;
+    Ok(created(
+        s.store
+            .modify_api(&api, |st| st.create_documentation_part(input))
+            .await?,
+    ))
+}
+
+async fn import_doc_parts(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    raw: Bytes,
+) -> Result<Response> {
+    let doc = portico_openapi::parse_document(&raw)
+        .map_err(|e| ApiError::bad_request(format!("Invalid documentation import: {e}")))?;
+    let overwrite = q.get("mode").is_some_and(|m| m == "overwrite");
+    let ids = s
+        .store
+        .modify_api(&api, |st| st.import_documentation_parts(&doc, overwrite))
+        .await?;
+    Ok(Json(json!({ "ids": ids, "warnings": [] })).into_response())
+}
+
+async fn get_doc_part(State(s): State<AdminState>, Path((api, id)): ApiPath) -> Result<Response> {
+    let st = s.store.api_state(&api).await?;
+    Ok(Json(st.documentation_part(&id)?).into_response())
+}
+
+async fn update_doc_part(
+    State(s): State<AdminState>,
+    Path((api, id)): ApiPath,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(
+        s.store
+            .modify_api(&api, |st| st.update_documentation_part(&id, &ops))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn delete_doc_part(
+    State(s): State<AdminState>,
+    Path((api, id)): ApiPath,
+) -> Result<Response> {
+    s.store
+        .modify_api(&api, |st| st.delete_documentation_part(&id))
+        .await?;
+    Ok(accepted())
+}
+
+async fn list_doc_versions(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let versions: Vec<_> = s
+        .store
+        .api_state(&api)
+        .await?
+        .documentation_versions
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect();
+    page(versions, &q)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateDocVersionInput {
+    documentation_version: Option<String>,
+    stage_name: Option<String>,
+    description: Option<String>,
+}
+
+async fn create_doc_version(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: CreateDocVersionInput = body(&raw)?;
+    let version = input.documentation_version.unwrap_or_default();
+    if let Some(stage) = input.stage_name.as_deref() {
+        s.store.stage(&api, stage).await?;
+    }
+    let v = s
+        .store
+        .modify_api(&api, |st| {
+            st.create_documentation_version(&version, input.description)
+        })
+        .await?;
+    if let Some(stage) = input.stage_name.as_deref() {
+        let op = PatchOperation {
+            op: "replace".into(),
+            path: "/documentationVersion".into(),
+            value: Some(version.clone()),
+            from: None,
+        };
+        s.store.update_stage(&api, stage, &[op]).await?;
+    }
+    Ok(created(v))
+}
+
+async fn get_doc_version(State(s): State<AdminState>, Path((api, v)): ApiPath) -> Result<Response> {
+    let st = s.store.api_state(&api).await?;
+    Ok(Json(st.documentation_version(&v)?).into_response())
+}
+
+async fn update_doc_version(
+    State(s): State<AdminState>,
+    Path((api, v)): ApiPath,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(
+        s.store
+            .modify_api(&api, |st| st.update_documentation_version(&v, &ops))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn delete_doc_version(
+    State(s): State<AdminState>,
+    Path((api, v)): ApiPath,
+) -> Result<Response> {
+    s.store
+        .modify_api(&api, |st| st.delete_documentation_version(&v))
+        .await?;
+    Ok(accepted())
 }

@@ -4,7 +4,8 @@ use crate::patch::PatchOperation;
 use crate::{ControlError, ErrorKind};
 use portico_model::{
     ApiKey, ApiStage, BasePathMapping, DomainName, EndpointConfiguration, Map, QuotaSettings,
-    ThrottleSettings, UsagePlan, UsagePlanKey, new_resource_id, new_rest_api_id, now_epoch_seconds,
+    ThrottleSettings, UsagePlan, UsagePlanKey, VpcLink, new_resource_id, new_rest_api_id,
+    now_epoch_seconds,
 };
 use serde::Deserialize;
 
@@ -27,6 +28,22 @@ pub struct AccountState {
     pub domain_names: Vec<DomainName>,
     /// (domain name, mapping).
     pub base_path_mappings: Vec<(String, BasePathMapping)>,
+    /// VPC links.
+    pub vpc_links: Vec<VpcLink>,
+}
+
+/// `CreateVpcLink` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateVpcLinkInput {
+    /// Name.
+    pub name: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Load balancer ARNs (exactly one, as AWS requires for REST APIs).
+    pub target_arns: Option<Vec<String>>,
+    /// Tags.
+    pub tags: Option<Map<String>>,
 }
 
 /// `CreateDomainName` body (certificate bodies and keys are accepted but not stored).
@@ -82,6 +99,70 @@ fn random_label(len: usize) -> String {
 }
 
 impl AccountState {
+    /// `CreateVpcLink` (answered 202; the link is `AVAILABLE` at once, there is no VPC to wait for).
+    pub fn create_vpc_link(&mut self, input: CreateVpcLinkInput) -> Result<VpcLink, ControlError> {
+        let name = input.name.filter(|n| !n.is_empty()).ok_or_else(|| {
+            ControlError::bad_request("Invalid VPC link name specified: must be non-empty")
+        })?;
+        let targets = input.target_arns.unwrap_or_default();
+        if targets.len() != 1 || !targets[0].starts_with("arn:") {
+            return Err(ControlError::bad_request(
+                "Invalid targetArns specified: exactly one Network Load Balancer ARN is required",
+            ));
+        }
+        let link = VpcLink {
+            id: new_resource_id(),
+            name,
+            description: input.description,
+            target_arns: targets,
+            status: "AVAILABLE".into(),
+            status_message: Some("Your vpc link is ready for use".into()),
+            tags: input.tags.unwrap_or_default(),
+        };
+        self.vpc_links.push(link.clone());
+        Ok(link)
+    }
+
+    /// `GetVpcLink`.
+    pub fn vpc_link(&self, id: &str) -> Result<&VpcLink, ControlError> {
+        self.vpc_links
+            .iter()
+            .find(|l| l.id == id)
+            .ok_or_else(|| ControlError::not_found("Invalid Vpc Link identifier specified"))
+    }
+
+    /// `UpdateVpcLink` (`/name`, `/description`).
+    pub fn update_vpc_link(
+        &mut self,
+        id: &str,
+        ops: &[PatchOperation],
+    ) -> Result<VpcLink, ControlError> {
+        let mut l = self.vpc_link(id)?.clone();
+        for o in ops {
+            match (o.op.as_str(), o.path.as_str()) {
+                ("replace", "/name") => l.name = o.value.clone().unwrap_or_default(),
+                ("replace", "/description") => l.description = o.value.clone(),
+                _ => {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/name, /description]",
+                        o.path, o.op
+                    )));
+                }
+            }
+        }
+        if let Some(slot) = self.vpc_links.iter_mut().find(|x| x.id == id) {
+            *slot = l.clone();
+        }
+        Ok(l)
+    }
+
+    /// `DeleteVpcLink`.
+    pub fn delete_vpc_link(&mut self, id: &str) -> Result<(), ControlError> {
+        self.vpc_link(id)?;
+        self.vpc_links.retain(|l| l.id != id);
+        Ok(())
+    }
+
     /// `CreateDomainName`.
     pub fn create_domain_name(
         &mut self,

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod account;
+pub mod docs;
 mod error;
 mod inputs;
 mod objects;
@@ -31,8 +32,9 @@ pub use inputs::{
 pub use objects::{CreateAuthorizerInput, CreateModelInput, CreateRequestValidatorInput};
 
 use portico_model::{
-    Authorizer, DeploymentSnapshot, GATEWAY_RESPONSE_TYPES, GatewayResponse, Integration,
-    IntegrationResponse, Map, Method, MethodResponse, Model, RequestValidator, Resource, RestApi,
+    Authorizer, DeploymentSnapshot, DocumentationPart, DocumentationVersion,
+    GATEWAY_RESPONSE_TYPES, GatewayResponse, Integration, IntegrationResponse, Map, Method,
+    MethodResponse, Model, RequestValidator, Resource, RestApi,
 };
 
 /// Methods API Gateway accepts.
@@ -57,6 +59,10 @@ pub struct ApiState {
     pub request_validators: Vec<RequestValidator>,
     /// Authorizers.
     pub authorizers: Vec<Authorizer>,
+    /// Documentation parts.
+    pub documentation_parts: Vec<DocumentationPart>,
+    /// Documentation versions with the parts they froze.
+    pub documentation_versions: Vec<(DocumentationVersion, Vec<DocumentationPart>)>,
 }
 
 impl ApiState {
@@ -71,6 +77,8 @@ impl ApiState {
             models: Vec::new(),
             request_validators: Vec::new(),
             authorizers: Vec::new(),
+            documentation_parts: Vec::new(),
+            documentation_versions: Vec::new(),
         }
     }
 
@@ -86,6 +94,8 @@ impl ApiState {
             models: Vec::new(),
             request_validators: Vec::new(),
             authorizers: Vec::new(),
+            documentation_parts: Vec::new(),
+            documentation_versions: Vec::new(),
         }
     }
 

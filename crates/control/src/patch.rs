@@ -496,8 +496,9 @@ fn new_method_setting() -> MethodSetting {
 
 /// `UpdateStage` (the caller checks that a new `deploymentId` exists).
 pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlError> {
-    const ALLOWED: [&str; 11] = [
+    const ALLOWED: [&str; 12] = [
         "/deploymentId",
+        "/documentationVersion",
         "/description",
         "/variables/{name}",
         "/cacheClusterEnabled",
@@ -525,6 +526,9 @@ pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlE
                 opt_string(o, kind, &mut s.client_certificate_id)?
             }
             (Some("webAclArn"), 1, _) => opt_string(o, kind, &mut s.web_acl_arn)?,
+            (Some("documentationVersion"), 1, _) => {
+                opt_string(o, kind, &mut s.documentation_version)?
+            }
             (Some("variables"), 2, _) => {
                 let name = seg[1].clone();
                 match kind {

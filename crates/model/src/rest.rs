@@ -976,3 +976,73 @@ pub struct BasePathMapping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
 }
+
+/// Where a documentation part applies (`DocumentationPartLocation`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentationPartLocation {
+    /// `API`, `RESOURCE`, `METHOD`, `PATH_PARAMETER`, … .
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Resource path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// HTTP method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Response status code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<String>,
+    /// Parameter, header or model name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A documentation part (`DocumentationPart`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentationPart {
+    /// 6-character id.
+    pub id: String,
+    /// Where it applies.
+    pub location: DocumentationPartLocation,
+    /// A JSON object as a string.
+    pub properties: String,
+}
+
+/// A documentation snapshot (`DocumentationVersion`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentationVersion {
+    /// Version label.
+    pub version: String,
+    /// Epoch seconds.
+    pub created_date: i64,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A VPC link (`VpcLink`); Portico stores it (private integrations have no VPC here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VpcLink {
+    /// 6-character id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Target load balancer ARNs.
+    #[serde(default)]
+    pub target_arns: Vec<String>,
+    /// `AVAILABLE`, …
+    pub status: String,
+    /// Status detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub tags: Map<String>,
+}

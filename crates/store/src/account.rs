@@ -18,6 +18,7 @@ async fn load(tx: &mut Transaction<'_, Sqlite>) -> Result<AccountState, StoreErr
             "apikey" => st.api_keys.push(from_json("api key", body)?),
             "usageplan" => st.usage_plans.push(from_json("usage plan", body)?),
             "domainname" => st.domain_names.push(from_json("domain name", body)?),
+            "vpclink" => st.vpc_links.push(from_json("vpc link", body)?),
             "basepathmapping" => {
                 let v: (String, portico_model::BasePathMapping) =
                     from_json("base path mapping", body)?;
@@ -72,6 +73,13 @@ async fn save(tx: &mut Transaction<'_, Sqlite>, st: &AccountState) -> Result<(),
         sqlx::query("INSERT INTO account_objects (kind, id, body) VALUES ('usageplan', ?, ?)")
             .bind(&p.id)
             .bind(to_json("usage plan", p)?)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for l in &st.vpc_links {
+        sqlx::query("INSERT INTO account_objects (kind, id, body) VALUES ('vpclink', ?, ?)")
+            .bind(&l.id)
+            .bind(to_json("vpc link", l)?)
             .execute(&mut **tx)
             .await?;
     }

@@ -47,6 +47,8 @@ async fn load_state(
         models: objects.models,
         request_validators: objects.request_validators,
         authorizers: objects.authorizers,
+        documentation_parts: objects.documentation_parts,
+        documentation_versions: objects.documentation_versions,
     })
 }
 
@@ -57,6 +59,11 @@ pub(crate) struct Objects {
     pub(crate) models: Vec<Model>,
     pub(crate) request_validators: Vec<RequestValidator>,
     pub(crate) authorizers: Vec<Authorizer>,
+    pub(crate) documentation_parts: Vec<portico_model::DocumentationPart>,
+    pub(crate) documentation_versions: Vec<(
+        portico_model::DocumentationVersion,
+        Vec<portico_model::DocumentationPart>,
+    )>,
 }
 
 /// Loads every API-level object of an API.
@@ -84,6 +91,12 @@ pub(crate) async fn load_objects(
                 .request_validators
                 .push(from_json("request validator", body)?),
             "authorizer" => out.authorizers.push(from_json("authorizer", body)?),
+            "docpart" => out
+                .documentation_parts
+                .push(from_json("documentation part", body)?),
+            "docversion" => out
+                .documentation_versions
+                .push(from_json("documentation version", body)?),
             other => tracing::warn!(kind = other, "unknown api object kind in the store"),
         }
     }
@@ -137,6 +150,16 @@ async fn save_state(tx: &mut Transaction<'_, Sqlite>, state: &ApiState) -> Resul
     }
     for a in &state.authorizers {
         rows.push(("authorizer", a.id.clone(), to_json("authorizer", a)?));
+    }
+    for p in &state.documentation_parts {
+        rows.push(("docpart", p.id.clone(), to_json("documentation part", p)?));
+    }
+    for v in &state.documentation_versions {
+        rows.push((
+            "docversion",
+            v.0.version.clone(),
+            to_json("documentation version", v)?,
+        ));
     }
     for (kind, key, body) in rows {
         sqlx::query("INSERT INTO api_objects (api_id, kind, key, body) VALUES (?, ?, ?, ?)")
