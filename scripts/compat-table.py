@@ -91,6 +91,11 @@ IMPLEMENTED = {
     "DeleteDocumentationVersion": "test_docs_and_vpclinks",
     "CreateVpcLink": "test_docs_and_vpclinks (202, AVAILABLE at once)", "GetVpcLink": "test_docs_and_vpclinks",
     "GetVpcLinks": "test_docs_and_vpclinks", "UpdateVpcLink": "test_docs_and_vpclinks", "DeleteVpcLink": "test_docs_and_vpclinks",
+    "GetModelTemplate": "test_docs_and_vpclinks, control unit test",
+    "CreateDomainNameAccessAssociation": "test_docs_and_vpclinks",
+    "GetDomainNameAccessAssociations": "test_docs_and_vpclinks (resourceOwner)",
+    "DeleteDomainNameAccessAssociation": "test_docs_and_vpclinks",
+    "RejectDomainNameAccessAssociation": "test_docs_and_vpclinks",
 }
 
 

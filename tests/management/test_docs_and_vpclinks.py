@@ -79,3 +79,29 @@ def test_vpc_links(apigw):
     with pytest.raises(ClientError) as e:
         apigw.get_vpc_link(vpcLinkId=link["id"])
     assert error_of(e) == (404, "NotFoundException", "Invalid Vpc Link identifier specified")
+
+
+def test_model_template_and_domain_name_access_associations(apigw):
+    api_id = apigw.create_rest_api(name="template-api")["id"]
+    apigw.create_model(restApiId=api_id, name="Pet", contentType="application/json",
+                       schema=json.dumps({"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}}}))
+    t = apigw.get_model_template(restApiId=api_id, modelName="Pet")["value"]
+    assert t.startswith("#set($inputRoot = $input.path('$'))")
+    assert '"name" : "$inputRoot.name"' in t and '"age" : $inputRoot.age' in t
+    apigw.delete_rest_api(restApiId=api_id)
+
+    domain_arn = "arn:aws:apigateway:us-east-1:000000000000:/domainnames/private.example.com+abc123"
+    a = apigw.create_domain_name_access_association(domainNameArn=domain_arn, accessAssociationSourceType="VPCE",
+                                                    accessAssociationSource="vpce-0123456789abcdef0")
+    assert a["ResponseMetadata"]["HTTPStatusCode"] == 201
+    arn = a["domainNameAccessAssociationArn"]
+    listed = apigw.get_domain_name_access_associations()["items"]
+    assert [x["domainNameAccessAssociationArn"] for x in listed] == [arn]
+    assert apigw.get_domain_name_access_associations(resourceOwner="OTHER_ACCOUNTS")["items"] == []
+    with pytest.raises(ClientError) as e:
+        apigw.create_domain_name_access_association(domainNameArn=domain_arn, accessAssociationSourceType="VPCE",
+                                                    accessAssociationSource="not-a-vpce")
+    assert error_of(e)[:2] == (400, "BadRequestException")
+    apigw.reject_domain_name_access_association(domainNameAccessAssociationArn=arn, domainNameArn=domain_arn)
+    assert apigw.get_domain_name_access_associations()["items"] == []
+    assert apigw.delete_domain_name_access_association(domainNameAccessAssociationArn=arn)["ResponseMetadata"]["HTTPStatusCode"] == 202

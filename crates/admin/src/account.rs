@@ -11,8 +11,8 @@ use axum::routing::{delete, get};
 use bytes::Bytes;
 use portico_control::ControlError;
 use portico_control::account::{
-    CreateApiKeyInput, CreateBasePathMappingInput, CreateDomainNameInput, CreateUsagePlanInput,
-    CreateVpcLinkInput,
+    CreateAccessAssociationInput, CreateApiKeyInput, CreateBasePathMappingInput,
+    CreateDomainNameInput, CreateUsagePlanInput, CreateVpcLinkInput,
 };
 use portico_model::{ApiKey, Map};
 use serde::Deserialize;
@@ -66,6 +66,18 @@ pub fn routes() -> axum::Router<AdminState> {
             get(get_mapping)
                 .patch(update_mapping)
                 .delete(delete_mapping),
+        )
+        .route(
+            "/domainnameaccessassociations",
+            get(list_access_associations).post(create_access_association),
+        )
+        .route(
+            "/domainnameaccessassociations/{arn}",
+            delete(delete_access_association),
+        )
+        .route(
+            "/rejectdomainnameaccessassociations",
+            axum::routing::post(reject_access_association),
         )
         .route("/vpclinks", get(list_vpc_links).post(create_vpc_link))
         .route(
@@ -570,5 +582,54 @@ async fn update_vpc_link(
 
 async fn delete_vpc_link(State(s): State<AdminState>, Path(id): Path<String>) -> Result<Response> {
     s.store.modify_account(|a| a.delete_vpc_link(&id)).await?;
+    Ok(accepted())
+}
+
+async fn create_access_association(State(s): State<AdminState>, raw: Bytes) -> Result<Response> {
+    let input: CreateAccessAssociationInput = body(&raw)?;
+    Ok(created(
+        s.store
+            .modify_account(|a| a.create_access_association(input))
+            .await?,
+    ))
+}
+
+async fn list_access_associations(State(s): State<AdminState>, Query(q): Q) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    let owner_other = q
+        .get("resourceOwner")
+        .is_some_and(|o| o == "OTHER_ACCOUNTS");
+    // Everything here belongs to this account; OTHER_ACCOUNTS lists nothing.
+    let items: Vec<_> = if owner_other {
+        Vec::new()
+    } else {
+        st.access_associations
+            .into_iter()
+            .filter(|(_, rejected)| !rejected)
+            .map(|(a, _)| a)
+            .collect()
+    };
+    page(items, &q)
+}
+
+async fn delete_access_association(
+    State(s): State<AdminState>,
+    Path(arn): Path<String>,
+) -> Result<Response> {
+    s.store
+        .modify_account(|a| a.delete_access_association(&arn))
+        .await?;
+    Ok(accepted())
+}
+
+async fn reject_access_association(State(s): State<AdminState>, Query(q): Q) -> Result<Response> {
+    let arn = q
+        .get("domainNameAccessAssociationArn")
+        .cloned()
+        .unwrap_or_default();
+    let domain = q.get("domainNameArn").cloned().unwrap_or_default();
+    s.store
+        .modify_account(|a| a.reject_access_association(&arn, &domain))
+        .await?;
     Ok(accepted())
 }

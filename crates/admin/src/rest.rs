@@ -106,6 +106,10 @@ pub fn routes() -> axum::Router<AdminState> {
 pub fn object_routes() -> axum::Router<AdminState> {
     axum::Router::new()
         .route(
+            "/restapis/{api}/models/{name}/default_template",
+            get(get_model_template),
+        )
+        .route(
             "/restapis/{api}/documentation/parts",
             get(list_doc_parts)
                 .post(create_doc_part)
@@ -1257,4 +1261,12 @@ async fn delete_doc_version(
         .modify_api(&api, |st| st.delete_documentation_version(&v))
         .await?;
     Ok(accepted())
+}
+
+async fn get_model_template(
+    State(s): State<AdminState>,
+    Path((api, name)): ApiPath,
+) -> Result<Response> {
+    let st = s.store.api_state(&api).await?;
+    Ok(Json(json!({ "value": st.model_template(&name)? })).into_response())
 }

@@ -30,6 +30,39 @@ pub struct AccountState {
     pub base_path_mappings: Vec<(String, BasePathMapping)>,
     /// VPC links.
     pub vpc_links: Vec<VpcLink>,
+    /// Domain name access associations (private custom domains), with a rejected flag.
+    pub access_associations: Vec<(DomainNameAccessAssociation, bool)>,
+}
+
+/// A private custom domain's access association (`DomainNameAccessAssociation`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainNameAccessAssociation {
+    /// The association's ARN.
+    pub domain_name_access_association_arn: String,
+    /// The private domain name's ARN.
+    pub domain_name_arn: String,
+    /// `VPCE`.
+    pub access_association_source_type: String,
+    /// The VPC endpoint id.
+    pub access_association_source: String,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub tags: Map<String>,
+}
+
+/// `CreateDomainNameAccessAssociation` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateAccessAssociationInput {
+    /// Private domain name ARN.
+    pub domain_name_arn: Option<String>,
+    /// `VPCE`.
+    pub access_association_source_type: Option<String>,
+    /// VPC endpoint id.
+    pub access_association_source: Option<String>,
+    /// Tags.
+    pub tags: Option<Map<String>>,
 }
 
 /// `CreateVpcLink` body.
@@ -99,6 +132,90 @@ fn random_label(len: usize) -> String {
 }
 
 impl AccountState {
+    /// `CreateDomainNameAccessAssociation`.
+    pub fn create_access_association(
+        &mut self,
+        input: CreateAccessAssociationInput,
+    ) -> Result<DomainNameAccessAssociation, ControlError> {
+        let domain_arn = input.domain_name_arn.unwrap_or_default();
+        let Some(domain) = domain_arn
+            .strip_prefix("arn:aws:apigateway:")
+            .and_then(|r| r.split_once(":/domainnames/"))
+            .map(|(_, d)| d.to_owned())
+            .filter(|d| !d.is_empty())
+        else {
+            return Err(ControlError::bad_request(format!(
+                "Invalid domain name ARN specified: {domain_arn}"
+            )));
+        };
+        if input.access_association_source_type.as_deref() != Some("VPCE") {
+            return Err(ControlError::bad_request(
+                "Invalid access association source type specified. Valid options are VPCE",
+            ));
+        }
+        let source = input.access_association_source.unwrap_or_default();
+        if !source.starts_with("vpce-") {
+            return Err(ControlError::bad_request(format!(
+                "Invalid access association source specified: {source}"
+            )));
+        }
+        if self
+            .access_associations
+            .iter()
+            .any(|(a, _)| a.domain_name_arn == domain_arn && a.access_association_source == source)
+        {
+            return Err(ControlError::conflict(
+                "Domain name access association already exists",
+            ));
+        }
+        let a = DomainNameAccessAssociation {
+            domain_name_access_association_arn: format!(
+                "arn:aws:apigateway:us-east-1:{}:/domainnameaccessassociations/domainname/{domain}/vpcesource/{source}",
+                crate::ACCOUNT_ID
+            ),
+            domain_name_arn: domain_arn,
+            access_association_source_type: "VPCE".into(),
+            access_association_source: source,
+            tags: input.tags.unwrap_or_default(),
+        };
+        self.access_associations.push((a.clone(), false));
+        Ok(a)
+    }
+
+    /// `DeleteDomainNameAccessAssociation`.
+    pub fn delete_access_association(&mut self, arn: &str) -> Result<(), ControlError> {
+        let before = self.access_associations.len();
+        self.access_associations
+            .retain(|(a, _)| a.domain_name_access_association_arn != arn);
+        if self.access_associations.len() == before {
+            return Err(ControlError::not_found(
+                "Invalid domain name access association identifier specified",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `RejectDomainNameAccessAssociation` (by the domain name's owner).
+    pub fn reject_access_association(
+        &mut self,
+        arn: &str,
+        domain_arn: &str,
+    ) -> Result<(), ControlError> {
+        let found = self
+            .access_associations
+            .iter_mut()
+            .find(|(a, _)| {
+                a.domain_name_access_association_arn == arn && a.domain_name_arn == domain_arn
+            })
+            .ok_or_else(|| {
+                ControlError::not_found(
+                    "Invalid domain name access association identifier specified",
+                )
+            })?;
+        found.1 = true;
+        Ok(())
+    }
+
     /// `CreateVpcLink` (answered 202; the link is `AVAILABLE` at once, there is no VPC to wait for).
     pub fn create_vpc_link(&mut self, input: CreateVpcLinkInput) -> Result<VpcLink, ControlError> {
         let name = input.name.filter(|n| !n.is_empty()).ok_or_else(|| {

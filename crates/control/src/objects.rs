@@ -390,3 +390,98 @@ impl ApiState {
         Ok(())
     }
 }
+
+/// Depth limit for generated model templates.
+const TEMPLATE_DEPTH: usize = 8;
+
+fn template_for(
+    schema: &serde_json::Value,
+    expr: &str,
+    indent: usize,
+    depth: usize,
+    out: &mut String,
+) {
+    let pad = "  ".repeat(indent);
+    let kind = schema.get("type").and_then(|t| t.as_str()).unwrap_or(
+        if schema.get("properties").is_some() {
+            "object"
+        } else if schema.get("items").is_some() {
+            "array"
+        } else {
+            "string"
+        },
+    );
+    match kind {
+        "object" if depth < TEMPLATE_DEPTH => {
+            out.push_str("{\n");
+            let props: Vec<(&String, &serde_json::Value)> = schema
+                .get("properties")
+                .and_then(|p| p.as_object())
+                .map(|m| m.iter().collect())
+                .unwrap_or_default();
+            for (i, (name, sub)) in props.iter().enumerate() {
+                out.push_str(&format!("{pad}  \"{name}\" : "));
+                template_for(sub, &format!("{expr}.{name}"), indent + 1, depth + 1, out);
+                if i + 1 < props.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            out.push_str(&format!("{pad}}}"));
+        }
+        "array" if depth < TEMPLATE_DEPTH => {
+            let var = format!("$elem{depth}");
+            out.push_str(&format!("[\n#foreach({var} in {expr})\n{pad}  "));
+            let items = schema.get("items").cloned().unwrap_or_default();
+            template_for(&items, &var, indent + 1, depth + 1, out);
+            out.push_str(&format!("#if($foreach.hasNext),#end\n#end\n{pad}]"));
+        }
+        "number" | "integer" | "boolean" => out.push_str(expr),
+        _ => out.push_str(&format!("\"{expr}\"")),
+    }
+}
+
+impl ApiState {
+    /// `GetModelTemplate`: a Velocity mapping template that reproduces the model's shape from
+    /// the request body.
+    pub fn model_template(&self, name: &str) -> Result<String, ControlError> {
+        let model = self.model(name)?;
+        let schema: serde_json::Value = model
+            .schema
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default();
+        let mut out = String::from("#set($inputRoot = $input.path('$'))\n");
+        template_for(&schema, "$inputRoot", 0, 0, &mut out);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portico_model::RestApi;
+
+    #[test]
+    fn model_template_follows_the_schema() {
+        let mut s = ApiState::new(RestApi::new("a", ""));
+        s.create_model(CreateModelInput {
+            name: Some("Pet".into()),
+            content_type: Some("application/json".into()),
+            schema: Some(
+                r#"{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"},"tags":{"type":"array","items":{"type":"string"}}}}"#.into(),
+            ),
+            description: None,
+        })
+        .unwrap();
+        let t = s.model_template("Pet").unwrap();
+        assert!(
+            t.starts_with("#set($inputRoot = $input.path('$'))\n{"),
+            "{t}"
+        );
+        assert!(t.contains("\"name\" : \"$inputRoot.name\""), "{t}");
+        assert!(t.contains("\"age\" : $inputRoot.age"), "{t}");
+        assert!(t.contains("#foreach($elem1 in $inputRoot.tags)"), "{t}");
+        assert!(s.model_template("Nope").is_err());
+    }
+}

@@ -19,6 +19,9 @@ async fn load(tx: &mut Transaction<'_, Sqlite>) -> Result<AccountState, StoreErr
             "usageplan" => st.usage_plans.push(from_json("usage plan", body)?),
             "domainname" => st.domain_names.push(from_json("domain name", body)?),
             "vpclink" => st.vpc_links.push(from_json("vpc link", body)?),
+            "accessassociation" => st
+                .access_associations
+                .push(from_json("access association", body)?),
             "basepathmapping" => {
                 let v: (String, portico_model::BasePathMapping) =
                     from_json("base path mapping", body)?;
@@ -75,6 +78,15 @@ async fn save(tx: &mut Transaction<'_, Sqlite>, st: &AccountState) -> Result<(),
             .bind(to_json("usage plan", p)?)
             .execute(&mut **tx)
             .await?;
+    }
+    for (i, a) in st.access_associations.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO account_objects (kind, id, body) VALUES ('accessassociation', ?, ?)",
+        )
+        .bind(format!("{i}"))
+        .bind(to_json("access association", a)?)
+        .execute(&mut **tx)
+        .await?;
     }
     for l in &st.vpc_links {
         sqlx::query("INSERT INTO account_objects (kind, id, body) VALUES ('vpclink', ?, ?)")
