@@ -96,6 +96,9 @@ IMPLEMENTED = {
     "GetDomainNameAccessAssociations": "test_docs_and_vpclinks (resourceOwner)",
     "DeleteDomainNameAccessAssociation": "test_docs_and_vpclinks",
     "RejectDomainNameAccessAssociation": "test_docs_and_vpclinks",
+    "GenerateClientCertificate": "test_docs_and_vpclinks (real X.509, checked with openssl)",
+    "GetClientCertificate": "test_docs_and_vpclinks", "GetClientCertificates": "test_docs_and_vpclinks",
+    "UpdateClientCertificate": "test_docs_and_vpclinks", "DeleteClientCertificate": "test_docs_and_vpclinks",
 }
 
 

@@ -105,3 +105,32 @@ def test_model_template_and_domain_name_access_associations(apigw):
     apigw.reject_domain_name_access_association(domainNameAccessAssociationArn=arn, domainNameArn=domain_arn)
     assert apigw.get_domain_name_access_associations()["items"] == []
     assert apigw.delete_domain_name_access_association(domainNameAccessAssociationArn=arn)["ResponseMetadata"]["HTTPStatusCode"] == 202
+
+
+def test_client_certificates(apigw):
+    import subprocess
+    import tempfile
+    c = apigw.generate_client_certificate(description="to backends")
+    assert c["ResponseMetadata"]["HTTPStatusCode"] == 201
+    pem = c["pemEncodedCertificate"]
+    assert pem.startswith("-----BEGIN CERTIFICATE-----")
+    assert "PRIVATE KEY" not in pem
+    assert (c["expirationDate"] - c["createdDate"]).days == 365
+    # A real X.509 certificate: openssl parses it (when openssl is installed).
+    with tempfile.NamedTemporaryFile("w", suffix=".pem") as f:
+        f.write(pem)
+        f.flush()
+        try:
+            out = subprocess.run(["openssl", "x509", "-noout", "-subject", "-in", f.name], capture_output=True, text=True)
+            assert out.returncode == 0 and "portico-client-certificate" in out.stdout, out.stderr
+        except FileNotFoundError:
+            pass
+    cid = c["clientCertificateId"]
+    assert apigw.get_client_certificate(clientCertificateId=cid)["pemEncodedCertificate"] == pem
+    assert [x["clientCertificateId"] for x in apigw.get_client_certificates()["items"]] == [cid]
+    assert apigw.update_client_certificate(clientCertificateId=cid, patchOperations=[
+        {"op": "replace", "path": "/description", "value": "renamed"}])["description"] == "renamed"
+    assert apigw.delete_client_certificate(clientCertificateId=cid)["ResponseMetadata"]["HTTPStatusCode"] == 202
+    with pytest.raises(ClientError) as e:
+        apigw.get_client_certificate(clientCertificateId=cid)
+    assert error_of(e) == (404, "NotFoundException", "Invalid Client Certificate identifier specified")

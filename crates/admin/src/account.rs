@@ -79,6 +79,16 @@ pub fn routes() -> axum::Router<AdminState> {
             "/rejectdomainnameaccessassociations",
             axum::routing::post(reject_access_association),
         )
+        .route(
+            "/clientcertificates",
+            get(list_client_certs).post(generate_client_cert),
+        )
+        .route(
+            "/clientcertificates/{id}",
+            get(get_client_cert)
+                .patch(update_client_cert)
+                .delete(delete_client_cert),
+        )
         .route("/vpclinks", get(list_vpc_links).post(create_vpc_link))
         .route(
             "/vpclinks/{id}",
@@ -630,6 +640,62 @@ async fn reject_access_association(State(s): State<AdminState>, Query(q): Q) -> 
     let domain = q.get("domainNameArn").cloned().unwrap_or_default();
     s.store
         .modify_account(|a| a.reject_access_association(&arn, &domain))
+        .await?;
+    Ok(accepted())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct GenerateClientCertInput {
+    description: Option<String>,
+    tags: Option<Map<String>>,
+}
+
+async fn generate_client_cert(State(s): State<AdminState>, raw: Bytes) -> Result<Response> {
+    let input: GenerateClientCertInput = body(&raw)?;
+    Ok(created(
+        s.store
+            .modify_account(|a| a.generate_client_certificate(input.description, input.tags))
+            .await?,
+    ))
+}
+
+async fn list_client_certs(State(s): State<AdminState>, Query(q): Q) -> Result<Response> {
+    let certs: Vec<_> = s
+        .store
+        .account_state()
+        .await?
+        .client_certificates
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    page(certs, &q)
+}
+
+async fn get_client_cert(State(s): State<AdminState>, Path(id): Path<String>) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    Ok(Json(st.client_certificate(&id)?).into_response())
+}
+
+async fn update_client_cert(
+    State(s): State<AdminState>,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(
+        s.store
+            .modify_account(|a| a.update_client_certificate(&id, &ops))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn delete_client_cert(
+    State(s): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    s.store
+        .modify_account(|a| a.delete_client_certificate(&id))
         .await?;
     Ok(accepted())
 }

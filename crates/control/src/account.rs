@@ -3,9 +3,9 @@
 use crate::patch::PatchOperation;
 use crate::{ControlError, ErrorKind};
 use portico_model::{
-    ApiKey, ApiStage, BasePathMapping, DomainName, EndpointConfiguration, Map, QuotaSettings,
-    ThrottleSettings, UsagePlan, UsagePlanKey, VpcLink, new_resource_id, new_rest_api_id,
-    now_epoch_seconds,
+    ApiKey, ApiStage, BasePathMapping, ClientCertificate, DomainName, EndpointConfiguration, Map,
+    QuotaSettings, ThrottleSettings, UsagePlan, UsagePlanKey, VpcLink, new_resource_id,
+    new_rest_api_id, now_epoch_seconds,
 };
 use serde::Deserialize;
 
@@ -32,6 +32,8 @@ pub struct AccountState {
     pub vpc_links: Vec<VpcLink>,
     /// Domain name access associations (private custom domains), with a rejected flag.
     pub access_associations: Vec<(DomainNameAccessAssociation, bool)>,
+    /// Client certificates with their private keys (PEM; never returned).
+    pub client_certificates: Vec<(ClientCertificate, String)>,
 }
 
 /// A private custom domain's access association (`DomainNameAccessAssociation`).
@@ -132,6 +134,88 @@ fn random_label(len: usize) -> String {
 }
 
 impl AccountState {
+    /// `GenerateClientCertificate`: a fresh self-signed certificate valid for 365 days; the
+    /// private key stays in the store.
+    pub fn generate_client_certificate(
+        &mut self,
+        description: Option<String>,
+        tags: Option<Map<String>>,
+    ) -> Result<ClientCertificate, ControlError> {
+        let id = new_resource_id();
+        let failed = |e: rcgen::Error| {
+            ControlError::bad_request(format!("cannot generate a certificate: {e}"))
+        };
+        let key = rcgen::KeyPair::generate().map_err(failed)?;
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
+        params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            format!("portico-client-certificate-{id}"),
+        );
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now;
+        params.not_after = now + time::Duration::days(365);
+        let cert = params.self_signed(&key).map_err(failed)?;
+        let created = now.unix_timestamp();
+        let c = ClientCertificate {
+            client_certificate_id: id,
+            description,
+            pem_encoded_certificate: cert.pem(),
+            created_date: created,
+            expiration_date: created + 365 * 86_400,
+            tags: tags.unwrap_or_default(),
+        };
+        self.client_certificates
+            .push((c.clone(), key.serialize_pem()));
+        Ok(c)
+    }
+
+    /// `GetClientCertificate`.
+    pub fn client_certificate(&self, id: &str) -> Result<&ClientCertificate, ControlError> {
+        self.client_certificates
+            .iter()
+            .map(|(c, _)| c)
+            .find(|c| c.client_certificate_id == id)
+            .ok_or_else(|| {
+                ControlError::not_found("Invalid Client Certificate identifier specified")
+            })
+    }
+
+    /// `UpdateClientCertificate` (`/description`).
+    pub fn update_client_certificate(
+        &mut self,
+        id: &str,
+        ops: &[PatchOperation],
+    ) -> Result<ClientCertificate, ControlError> {
+        self.client_certificate(id)?;
+        let slot = self
+            .client_certificates
+            .iter_mut()
+            .find(|(c, _)| c.client_certificate_id == id)
+            .ok_or_else(|| {
+                ControlError::not_found("Invalid Client Certificate identifier specified")
+            })?;
+        for o in ops {
+            match (o.op.as_str(), o.path.as_str()) {
+                ("replace", "/description") => slot.0.description = o.value.clone(),
+                _ => {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/description]",
+                        o.path, o.op
+                    )));
+                }
+            }
+        }
+        Ok(slot.0.clone())
+    }
+
+    /// `DeleteClientCertificate`.
+    pub fn delete_client_certificate(&mut self, id: &str) -> Result<(), ControlError> {
+        self.client_certificate(id)?;
+        self.client_certificates
+            .retain(|(c, _)| c.client_certificate_id != id);
+        Ok(())
+    }
+
     /// `CreateDomainNameAccessAssociation`.
     pub fn create_access_association(
         &mut self,

@@ -1046,3 +1046,23 @@ pub struct VpcLink {
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub tags: Map<String>,
 }
+
+/// A client certificate API Gateway presents to backends (`ClientCertificate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientCertificate {
+    /// 6-character id.
+    pub client_certificate_id: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The certificate (PEM).
+    pub pem_encoded_certificate: String,
+    /// Epoch seconds.
+    pub created_date: i64,
+    /// Epoch seconds.
+    pub expiration_date: i64,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub tags: Map<String>,
+}

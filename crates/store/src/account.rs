@@ -19,6 +19,9 @@ async fn load(tx: &mut Transaction<'_, Sqlite>) -> Result<AccountState, StoreErr
             "usageplan" => st.usage_plans.push(from_json("usage plan", body)?),
             "domainname" => st.domain_names.push(from_json("domain name", body)?),
             "vpclink" => st.vpc_links.push(from_json("vpc link", body)?),
+            "clientcert" => st
+                .client_certificates
+                .push(from_json("client certificate", body)?),
             "accessassociation" => st
                 .access_associations
                 .push(from_json("access association", body)?),
@@ -87,6 +90,13 @@ async fn save(tx: &mut Transaction<'_, Sqlite>, st: &AccountState) -> Result<(),
         .bind(to_json("access association", a)?)
         .execute(&mut **tx)
         .await?;
+    }
+    for c in &st.client_certificates {
+        sqlx::query("INSERT INTO account_objects (kind, id, body) VALUES ('clientcert', ?, ?)")
+            .bind(&c.0.client_certificate_id)
+            .bind(to_json("client certificate", c)?)
+            .execute(&mut **tx)
+            .await?;
     }
     for l in &st.vpc_links {
         sqlx::query("INSERT INTO account_objects (kind, id, body) VALUES ('vpclink', ?, ?)")
