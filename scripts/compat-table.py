@@ -99,6 +99,8 @@ IMPLEMENTED = {
     "GenerateClientCertificate": "test_docs_and_vpclinks (real X.509, checked with openssl)",
     "GetClientCertificate": "test_docs_and_vpclinks", "GetClientCertificates": "test_docs_and_vpclinks",
     "UpdateClientCertificate": "test_docs_and_vpclinks", "DeleteClientCertificate": "test_docs_and_vpclinks",
+    "GetUsage": "test_account (per-day [used, remaining]; nothing is metered until API keys are enforced)",
+    "UpdateUsage": "test_account (/remaining grant)",
 }
 
 

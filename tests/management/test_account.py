@@ -144,3 +144,32 @@ def test_domain_names_and_base_path_mappings(apigw):
         apigw.get_domain_name(domainName="api.example.com")
     assert error_of(e) == (404, "NotFoundException", "Invalid domain name identifier specified")
     apigw.delete_rest_api(restApiId=api_id)
+
+
+def test_get_usage_and_update_usage(apigw):
+    import datetime
+    api_id = deployed_api(apigw, "usage-api")
+    plan = apigw.create_usage_plan(name="metered", apiStages=[{"apiId": api_id, "stage": "prod"}],
+                                   quota={"limit": 500, "period": "MONTH"})
+    key = apigw.create_api_key(name="metered-key", enabled=True)
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    today = datetime.date.today()
+    start = (today - datetime.timedelta(days=2)).isoformat()
+    usage = apigw.get_usage(usagePlanId=plan["id"], startDate=start, endDate=today.isoformat())
+    assert usage["usagePlanId"] == plan["id"]
+    assert usage["startDate"] == start and usage["endDate"] == today.isoformat()
+    # Nothing is metered yet (API keys are not enforced by the data plane so far): 0 used, full quota left.
+    assert usage["items"] == {key["id"]: [[0, 500], [0, 500], [0, 500]]}
+    upd = apigw.update_usage(usagePlanId=plan["id"], keyId=key["id"],
+                             patchOperations=[{"op": "replace", "path": "/remaining", "value": "42"}])
+    assert upd["items"] == {key["id"]: [[0, 42]]}
+    with pytest.raises(ClientError) as e:
+        apigw.get_usage(usagePlanId=plan["id"], startDate=today.isoformat(), endDate=start)
+    assert error_of(e)[:2] == (400, "BadRequestException")
+    with pytest.raises(ClientError) as e:
+        apigw.update_usage(usagePlanId=plan["id"], keyId=key["id"],
+                           patchOperations=[{"op": "replace", "path": "/used", "value": "1"}])
+    assert error_of(e)[:2] == (400, "BadRequestException")
+    apigw.delete_usage_plan(usagePlanId=plan["id"])
+    apigw.delete_api_key(apiKey=key["id"])
+    apigw.delete_rest_api(restApiId=api_id)

@@ -47,6 +47,11 @@ pub fn routes() -> axum::Router<AdminState> {
             "/usageplans/{id}/keys/{key}",
             get(get_usage_plan_key).delete(delete_usage_plan_key),
         )
+        .route("/usageplans/{id}/usage", get(get_usage))
+        .route(
+            "/usageplans/{id}/keys/{key}/usage",
+            axum::routing::patch(update_usage),
+        )
         .route(
             "/domainnames",
             get(list_domain_names).post(create_domain_name),
@@ -698,4 +703,30 @@ async fn delete_client_cert(
         .modify_account(|a| a.delete_client_certificate(&id))
         .await?;
     Ok(accepted())
+}
+
+async fn get_usage(
+    State(s): State<AdminState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response> {
+    let start = q.get("startDate").cloned().unwrap_or_default();
+    let end = q.get("endDate").cloned().unwrap_or_default();
+    let st = s.store.account_state().await?;
+    let usage = st.usage_of(&id, q.get("keyId").map(String::as_str), &start, &end)?;
+    Ok(Json(usage).into_response())
+}
+
+async fn update_usage(
+    State(s): State<AdminState>,
+    Path((id, key)): Path<(String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let ops = patch_ops(&raw)?;
+    Ok(Json(
+        s.store
+            .modify_account(|a| a.update_usage(&id, &key, &ops))
+            .await?,
+    )
+    .into_response())
 }

@@ -34,6 +34,37 @@ pub struct AccountState {
     pub access_associations: Vec<(DomainNameAccessAssociation, bool)>,
     /// Client certificates with their private keys (PEM; never returned).
     pub client_certificates: Vec<(ClientCertificate, String)>,
+    /// Metered requests: (plan id, key id, day `YYYY-MM-DD`) → requests counted that day. The data
+    /// plane adds to it once API keys are enforced on requests.
+    pub usage: Vec<(String, String, String, i64)>,
+    /// `UpdateUsage` grants: (plan id, key id) → remaining requests for the current period.
+    pub remaining_overrides: Vec<(String, String, i64)>,
+}
+
+/// `GetUsage`'s answer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// The plan.
+    pub usage_plan_id: String,
+    /// First day (`YYYY-MM-DD`).
+    pub start_date: String,
+    /// Last day.
+    pub end_date: String,
+    /// Key id → one `[used, remaining]` pair per day.
+    pub values: Map<Vec<[i64; 2]>>,
+}
+
+fn parse_day(s: &str) -> Result<time::Date, ControlError> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &fmt).map_err(|_| {
+        ControlError::bad_request(format!("Invalid date specified: {s} (expected YYYY-MM-DD)"))
+    })
+}
+
+fn day_string(d: time::Date) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    d.format(&fmt).unwrap_or_default()
 }
 
 /// A private custom domain's access association (`DomainNameAccessAssociation`).
@@ -134,6 +165,122 @@ fn random_label(len: usize) -> String {
 }
 
 impl AccountState {
+    /// `GetUsage`: per key of the plan (or one key), one `[used, remaining]` pair per day from
+    /// `start` to `end` (at most 90 days). `remaining` is the plan's quota minus what was used so
+    /// far in the period (0 when the plan has no quota), or an `UpdateUsage` grant.
+    pub fn usage_of(
+        &self,
+        plan_id: &str,
+        key_id: Option<&str>,
+        start: &str,
+        end: &str,
+    ) -> Result<Usage, ControlError> {
+        let plan = self.usage_plan(plan_id)?;
+        let (from, to) = (parse_day(start)?, parse_day(end)?);
+        if to < from {
+            return Err(ControlError::bad_request(
+                "The end date must not be before the start date",
+            ));
+        }
+        if (to - from).whole_days() > 90 {
+            return Err(ControlError::bad_request(
+                "The usage period cannot exceed 90 days",
+            ));
+        }
+        let keys: Vec<String> = match key_id {
+            Some(k) => {
+                self.usage_plan_key(plan_id, k)?;
+                vec![k.to_owned()]
+            }
+            None => self
+                .plan_keys
+                .iter()
+                .filter(|(p, _)| p == plan_id)
+                .map(|(_, k)| k.clone())
+                .collect(),
+        };
+        let limit = plan.quota.as_ref().map(|q| q.limit);
+        let mut values = Map::new();
+        for key in keys {
+            let mut days = Vec::new();
+            let mut cumulative = 0;
+            let mut d = from;
+            loop {
+                let ds = day_string(d);
+                let used = self
+                    .usage
+                    .iter()
+                    .filter(|(p, k, day, _)| p == plan_id && *k == key && *day == ds)
+                    .map(|(_, _, _, n)| *n)
+                    .sum::<i64>();
+                cumulative += used;
+                let granted = self
+                    .remaining_overrides
+                    .iter()
+                    .find(|(p, k, _)| p == plan_id && *k == key)
+                    .map(|(_, _, r)| *r);
+                let remaining =
+                    granted.unwrap_or_else(|| limit.map(|l| (l - cumulative).max(0)).unwrap_or(0));
+                days.push([used, remaining]);
+                if d >= to {
+                    break;
+                }
+                match d.next_day() {
+                    Some(n) => d = n,
+                    None => break,
+                }
+            }
+            values.insert(key, days);
+        }
+        Ok(Usage {
+            usage_plan_id: plan_id.to_owned(),
+            start_date: day_string(from),
+            end_date: day_string(to),
+            values,
+        })
+    }
+
+    /// `UpdateUsage`: `replace /remaining` grants the key that many remaining requests for the
+    /// current period.
+    pub fn update_usage(
+        &mut self,
+        plan_id: &str,
+        key_id: &str,
+        ops: &[PatchOperation],
+    ) -> Result<Usage, ControlError> {
+        self.usage_plan_key(plan_id, key_id)?;
+        for o in ops {
+            match (o.op.as_str(), o.path.as_str()) {
+                ("replace", "/remaining") => {
+                    let n: i64 = o
+                        .value
+                        .as_deref()
+                        .unwrap_or("")
+                        .parse()
+                        .ok()
+                        .filter(|n| *n >= 0)
+                        .ok_or_else(|| {
+                            ControlError::bad_request(
+                                "Invalid remaining value: must be a non-negative integer",
+                            )
+                        })?;
+                    self.remaining_overrides
+                        .retain(|(p, k, _)| !(p == plan_id && k == key_id));
+                    self.remaining_overrides
+                        .push((plan_id.to_owned(), key_id.to_owned(), n));
+                }
+                _ => {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/remaining]",
+                        o.path, o.op
+                    )));
+                }
+            }
+        }
+        let today = day_string(time::OffsetDateTime::now_utc().date());
+        self.usage_of(plan_id, Some(key_id), &today, &today)
+    }
+
     /// `GenerateClientCertificate`: a fresh self-signed certificate valid for 365 days; the
     /// private key stays in the store.
     pub fn generate_client_certificate(

@@ -19,6 +19,8 @@ async fn load(tx: &mut Transaction<'_, Sqlite>) -> Result<AccountState, StoreErr
             "usageplan" => st.usage_plans.push(from_json("usage plan", body)?),
             "domainname" => st.domain_names.push(from_json("domain name", body)?),
             "vpclink" => st.vpc_links.push(from_json("vpc link", body)?),
+            "usage" => st.usage.push(from_json("usage", body)?),
+            "remaining" => st.remaining_overrides.push(from_json("remaining", body)?),
             "clientcert" => st
                 .client_certificates
                 .push(from_json("client certificate", body)?),
@@ -90,6 +92,20 @@ async fn save(tx: &mut Transaction<'_, Sqlite>, st: &AccountState) -> Result<(),
         .bind(to_json("access association", a)?)
         .execute(&mut **tx)
         .await?;
+    }
+    for (i, u) in st.usage.iter().enumerate() {
+        sqlx::query("INSERT INTO account_objects (kind, id, body) VALUES ('usage', ?, ?)")
+            .bind(format!("{i}"))
+            .bind(to_json("usage", u)?)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for (i, r) in st.remaining_overrides.iter().enumerate() {
+        sqlx::query("INSERT INTO account_objects (kind, id, body) VALUES ('remaining', ?, ?)")
+            .bind(format!("{i}"))
+            .bind(to_json("remaining", r)?)
+            .execute(&mut **tx)
+            .await?;
     }
     for c in &st.client_certificates {
         sqlx::query("INSERT INTO account_objects (kind, id, body) VALUES ('clientcert', ?, ?)")
