@@ -76,7 +76,7 @@ IMPLEMENTED = {
     "GetTags": "test_account",
     "FlushStageCache": "test_account (no cache yet: checks the stage)",
     "FlushStageAuthorizersCache": "test_account (no cache yet: checks the stage)",
-    "GetExport": "test_export (oas30/swagger, JSON/YAML, extensions, re-import round trip)",
+    "GetExport": "test_export (oas30/swagger, JSON/YAML, extensions, re-import round trip), test_cli",
     "CreateDomainName": "test_account", "GetDomainName": "test_account", "GetDomainNames": "control",
     "UpdateDomainName": "control", "DeleteDomainName": "test_account",
     "CreateBasePathMapping": "test_account", "GetBasePathMapping": "test_account",

@@ -62,6 +62,24 @@ def test_cli_flow(portico):
                 "--patch-operations", "op=replace,path=/variables/color,value=blue")
     assert stage["variables"] == {"color": "blue"}
 
+    # Export through the CLI, re-import the export into a new API: identical behaviour.
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        out_file = os.path.join(tmp, "export.json")
+        aws(portico, "get-export", "--rest-api-id", api_id, "--stage-name", "cli", "--export-type", "oas30",
+            "--parameters", "extensions=apigateway", out_file)
+        with open(out_file) as f:
+            assert json.load(f)["paths"]["/pets"]["get"]["x-amazon-apigateway-integration"]["type"] == "mock"
+        copy = aws(portico, "import-rest-api", "--body", f"fileb://{out_file}")
+        aws(portico, "create-deployment", "--rest-api-id", copy["id"], "--stage-name", "cli")
+        copy_url = portico.invoke_url(copy["id"], "cli", "/pets")
+        deadline = time.time() + 5
+        while http_get(copy_url)[0] != 200:
+            assert time.time() < deadline, "re-imported copy never served"
+            time.sleep(0.05)
+        assert json.loads(http_get(copy_url)[1]) == {"from": "cli"}
+        aws(portico, "delete-rest-api", "--rest-api-id", copy["id"])
+
     missing = aws(portico, "get-rest-api", "--rest-api-id", "nope000000", check=False)
     assert missing.returncode != 0
     assert "NotFoundException" in missing.stderr
