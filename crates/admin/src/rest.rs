@@ -250,23 +250,7 @@ fn definition(raw: &Bytes, q: &HashMap<String, String>) -> Result<(RestApi, Vec<
             warnings.join("\n\t")
         )));
     }
-    let root = imported
-        .resources
-        .iter()
-        .find(|r| r.parent_id.is_none())
-        .map(|r| r.id.clone())
-        .unwrap_or_default();
-    let mut api = RestApi::new(imported.name, root);
-    api.description = imported.description;
-    api.version = imported.version;
-    api.binary_media_types = imported.binary_media_types;
-    if let Some(src) = imported.api_key_source {
-        api.api_key_source = src;
-    }
-    api.minimum_compression_size = imported.minimum_compression_size;
-    api.policy = imported.policy;
-    api.warnings = warnings;
-    Ok((api, imported.resources))
+    Ok(imported.into_rest_api())
 }
 
 /// `ImportRestApi` (`POST /restapis?mode=import`).

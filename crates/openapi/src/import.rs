@@ -35,6 +35,30 @@ pub struct ImportedApi {
     pub warnings: Vec<Diagnostic>,
 }
 
+impl ImportedApi {
+    /// The API as a fresh [`portico_model::RestApi`] (new id, root resource id set, warnings as
+    /// strings) and its resources: what `ImportRestApi`, `PutRestApi` and `portico import` store.
+    pub fn into_rest_api(self) -> (portico_model::RestApi, Vec<Resource>) {
+        let root = self
+            .resources
+            .iter()
+            .find(|r| r.parent_id.is_none())
+            .map(|r| r.id.clone())
+            .unwrap_or_default();
+        let mut api = portico_model::RestApi::new(self.name, root);
+        api.description = self.description;
+        api.version = self.version;
+        api.binary_media_types = self.binary_media_types;
+        if let Some(src) = self.api_key_source {
+            api.api_key_source = src;
+        }
+        api.minimum_compression_size = self.minimum_compression_size;
+        api.policy = self.policy;
+        api.warnings = self.warnings.iter().map(|w| w.to_string()).collect();
+        (api, self.resources)
+    }
+}
+
 /// Which specification the document follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flavor {

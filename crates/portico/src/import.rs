@@ -2,8 +2,8 @@
 
 use crate::cli::{DeployArgs, ImportArgs, parse_stage_variables};
 use anyhow::Context;
-use portico_model::RestApi;
-use portico_store::{ImportAndDeploy, ImportOutcome, Store};
+use portico_control::ApiState;
+use portico_store::{DeployToStage, ImportOutcome, Store};
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -47,32 +47,52 @@ pub async fn import_file(
     for w in &imported.warnings {
         eprintln!("portico: warning: {}: {w}", file.display());
     }
-    let root_id = imported
-        .resources
-        .iter()
-        .find(|r| r.path == "/")
-        .map(|r| r.id.clone())
-        .unwrap_or_default();
-    let mut api = RestApi::new(imported.name, root_id);
-    api.description = imported.description;
-    api.version = imported.version;
-    api.binary_media_types = imported.binary_media_types;
-    if let Some(s) = imported.api_key_source {
-        api.api_key_source = s;
-    }
-    api.minimum_compression_size = imported.minimum_compression_size;
-    api.policy = imported.policy;
-    api.warnings = imported.warnings.iter().map(|w| w.to_string()).collect();
-    let outcome = store
-        .import_and_deploy(ImportAndDeploy {
-            api,
-            resources: imported.resources,
-            stage_name: deploy.stage.clone(),
-            stage_variables: variables,
-            deployment_description: deploy.description.clone(),
-        })
+    // The same commands as the management API: ImportRestApi for a new title, PutRestApi
+    // (overwrite) for an existing one (its id and surviving resource ids are kept), then
+    // CreateDeployment to the stage.
+    let (api, resources) = imported.into_rest_api();
+    // Refuse what CreateDeployment would refuse before writing anything.
+    ApiState::from_definition(api.clone(), resources.clone())
+        .deployable_snapshot()
+        .map_err(|e| anyhow::anyhow!("{}: cannot deploy: {e}", file.display()))?;
+    let (api, created) = match store.find_rest_api_by_name(&api.name).await? {
+        Some(existing) => {
+            let updated = store
+                .modify_api(&existing.id, |st| {
+                    st.overwrite_definition(api, resources);
+                    Ok(st.api.clone())
+                })
+                .await
+                .context("cannot store the API")?;
+            (updated, false)
+        }
+        None => (
+            store
+                .create_rest_api(ApiState::from_definition(api, resources))
+                .await
+                .context("cannot store the API")?,
+            true,
+        ),
+    };
+    let deployment = store
+        .create_deployment(
+            &api.id,
+            deploy.description.clone(),
+            Some(DeployToStage {
+                stage_name: deploy.stage.clone(),
+                stage_description: None,
+                variables,
+            }),
+        )
         .await
-        .context("cannot store the API")?;
+        .map_err(|e| anyhow::anyhow!("{}: cannot deploy: {e}", file.display()))?;
+    let stage = store.stage(&api.id, &deploy.stage).await?;
+    let outcome = ImportOutcome {
+        api,
+        deployment,
+        stage,
+        created,
+    };
     Ok(outcome)
 }
 
