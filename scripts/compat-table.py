@@ -72,7 +72,7 @@ IMPLEMENTED = {
     "CreateUsagePlanKey": "test_account", "GetUsagePlanKey": "control", "GetUsagePlanKeys": "test_account",
     "DeleteUsagePlanKey": "test_account",
     "GetAccount": "test_account", "UpdateAccount": "test_account (cloudwatchRoleArn)",
-    "TagResource": "test_account (REST APIs, API keys, usage plans)", "UntagResource": "test_account",
+    "TagResource": "test_account (REST APIs, stages, API keys, usage plans)", "UntagResource": "test_account",
     "GetTags": "test_account",
     "FlushStageCache": "test_account (no cache yet: checks the stage)",
     "FlushStageAuthorizersCache": "test_account (no cache yet: checks the stage)",

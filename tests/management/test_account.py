@@ -101,6 +101,11 @@ def test_account_tags_and_cache_flush(apigw):
     apigw.untag_resource(resourceArn=arn, tagKeys=["team"])
     assert apigw.get_tags(resourceArn=arn)["tags"] == {"env": "test"}
     assert apigw.get_rest_api(restApiId=api_id)["tags"] == {"env": "test"}
+    stage_arn = f"arn:aws:apigateway:us-east-1::/restapis/{api_id}/stages/prod"
+    apigw.tag_resource(resourceArn=stage_arn, tags={"tier": "gold"})
+    assert apigw.get_stage(restApiId=api_id, stageName="prod")["tags"] == {"tier": "gold"}
+    apigw.untag_resource(resourceArn=stage_arn, tagKeys=["tier"])
+    assert apigw.get_tags(resourceArn=stage_arn)["tags"] == {}
 
     assert apigw.flush_stage_cache(restApiId=api_id, stageName="prod")["ResponseMetadata"]["HTTPStatusCode"] == 202
     assert apigw.flush_stage_authorizers_cache(restApiId=api_id, stageName="prod")["ResponseMetadata"]["HTTPStatusCode"] == 202

@@ -345,6 +345,7 @@ async fn update_account(State(s): State<AdminState>, raw: Bytes) -> Result<Respo
 /// What a tag ARN names.
 enum Tagged {
     RestApi(String),
+    Stage(String, String),
     ApiKey(String),
     UsagePlan(String),
 }
@@ -358,10 +359,13 @@ fn parse_arn(arn: &str) -> Result<Tagged> {
     let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match seg.as_slice() {
         ["restapis", id] => Ok(Tagged::RestApi((*id).to_owned())),
+        ["restapis", id, "stages", stage] => {
+            Ok(Tagged::Stage((*id).to_owned(), (*stage).to_owned()))
+        }
         ["apikeys", id] => Ok(Tagged::ApiKey((*id).to_owned())),
         ["usageplans", id] => Ok(Tagged::UsagePlan((*id).to_owned())),
         _ => Err(ApiError::bad_request(format!(
-            "Invalid resource ARN specified: {arn} (tags are supported on REST APIs, API keys and usage plans)"
+            "Invalid resource ARN specified: {arn} (tags are supported on REST APIs, stages, API keys and usage plans)"
         ))),
     }
 }
@@ -369,6 +373,7 @@ fn parse_arn(arn: &str) -> Result<Tagged> {
 async fn tags_of(s: &AdminState, t: &Tagged) -> Result<Map<String>> {
     Ok(match t {
         Tagged::RestApi(id) => s.store.get_rest_api(id).await?.tags,
+        Tagged::Stage(id, stage) => s.store.stage(id, stage).await?.tags,
         Tagged::ApiKey(id) => s.store.account_state().await?.api_key(id)?.tags.clone(),
         Tagged::UsagePlan(id) => s.store.account_state().await?.usage_plan(id)?.tags.clone(),
     })
@@ -376,6 +381,7 @@ async fn tags_of(s: &AdminState, t: &Tagged) -> Result<Map<String>> {
 
 async fn set_tags(s: &AdminState, t: &Tagged, f: impl Fn(&mut Map<String>)) -> Result<()> {
     match t {
+        Tagged::Stage(id, stage) => s.store.modify_stage_tags(id, stage, f).await?,
         Tagged::RestApi(id) => {
             s.store
                 .modify_api(id, |st| {

@@ -525,6 +525,24 @@ impl Store {
         Ok(d)
     }
 
+    /// Changes a stage's tags.
+    pub async fn modify_stage_tags(
+        &self,
+        api_id: &str,
+        name: &str,
+        f: impl FnOnce(&mut Map<String>),
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        load_state(&mut tx, api_id).await?;
+        let mut stage = stage_row(&mut tx, api_id, name)
+            .await?
+            .ok_or_else(|| ControlError::not_found("Invalid stage identifier specified"))?;
+        f(&mut stage.tags);
+        put_stage(&mut tx, api_id, &stage).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The snapshot a stage serves (for `GetExport`).
     pub async fn stage_snapshot(
         &self,
