@@ -44,7 +44,7 @@ IMPLEMENTED = {
     "DeleteIntegrationResponse": "control unit tests",
     "CreateDeployment": "test_rest_api, test_cli",
     "GetDeployments": "test_rest_api",
-    "GetDeployment": "store",
+    "GetDeployment": "test_rest_api (embed=apisummary)",
     "UpdateDeployment": "test_update_and_import",
     "DeleteDeployment": "test_rest_api",
     "CreateStage": "test_rest_api",

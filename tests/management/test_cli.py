@@ -49,7 +49,8 @@ def test_cli_flow(portico):
         "--http-method", "GET", "--status-code", "200",
         "--response-templates", json.dumps({"application/json": '{"from": "cli"}'}))
     dep = aws(portico, "create-deployment", "--rest-api-id", api_id, "--stage-name", "cli")
-    assert dep["apiSummary"]["/pets"]["GET"]["authorizationType"] == "NONE"
+    summary = aws(portico, "get-deployment", "--rest-api-id", api_id, "--deployment-id", dep["id"], "--embed", "apisummary")
+    assert summary["apiSummary"]["/pets"]["GET"]["authorizationType"] == "NONE"
 
     url = portico.invoke_url(api_id, "cli", "/pets")
     deadline = time.time() + 5

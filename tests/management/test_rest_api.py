@@ -64,6 +64,7 @@ def test_build_deploy_invoke_and_delete(apigw, portico):
         requestTemplates={"application/json": '{"statusCode": 200}'},
     )
     assert i["type"] == "MOCK" and i["timeoutInMillis"] == 29000
+    assert i["cacheNamespace"] == pets["id"] and i["cacheKeyParameters"] == []
     assert i["passthroughBehavior"] == "WHEN_NO_MATCH"
     ir = apigw.put_integration_response(
         restApiId=api_id, resourceId=pets["id"], httpMethod="GET", statusCode="200",
@@ -87,7 +88,10 @@ def test_build_deploy_invoke_and_delete(apigw, portico):
 
     dep = apigw.create_deployment(restApiId=api_id, stageName="test", description="first")
     assert dep["ResponseMetadata"]["HTTPStatusCode"] == 201
-    assert dep["apiSummary"]["/pets"]["GET"] == {"authorizationType": "NONE", "apiKeyRequired": False}
+    assert "apiSummary" not in dep
+    summary = apigw.get_deployment(restApiId=api_id, deploymentId=dep["id"], embed=["apisummary"])["apiSummary"]
+    assert summary["/pets"]["GET"] == {"authorizationType": "NONE", "apiKeyRequired": False}
+    assert "apiSummary" not in apigw.get_deployment(restApiId=api_id, deploymentId=dep["id"])
     stage = apigw.get_stage(restApiId=api_id, stageName="test")
     assert stage["deploymentId"] == dep["id"]
 

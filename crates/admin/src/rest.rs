@@ -573,7 +573,7 @@ async fn create_deployment(
         .store
         .create_deployment(&api, input.description, stage)
         .await?;
-    Ok(created(d))
+    Ok(created(d.without_summary()))
 }
 
 async fn list_deployments(
@@ -581,14 +581,27 @@ async fn list_deployments(
     Path(api): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    page(s.store.deployments(&api).await?, &q)
+    let items: Vec<_> = s
+        .store
+        .deployments(&api)
+        .await?
+        .iter()
+        .map(|d| d.without_summary())
+        .collect();
+    page(items, &q)
 }
 
+/// `GetDeployment`; `apiSummary` only with `embed=apisummary`.
 async fn get_deployment(
     State(s): State<AdminState>,
     Path((api, dep)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    Ok(Json(s.store.deployment(&api, &dep).await?).into_response())
+    let d = s.store.deployment(&api, &dep).await?;
+    let embed = q
+        .get("embed")
+        .is_some_and(|e| e.split(',').any(|x| x == "apisummary"));
+    Ok(Json(if embed { d } else { d.without_summary() }).into_response())
 }
 
 async fn delete_deployment(

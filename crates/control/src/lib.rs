@@ -83,7 +83,8 @@ impl ApiState {
     }
 
     /// An API from a definition (import): the root is the resource without a parent.
-    pub fn from_definition(mut api: RestApi, resources: Vec<Resource>) -> Self {
+    pub fn from_definition(mut api: RestApi, mut resources: Vec<Resource>) -> Self {
+        fill_cache_namespaces(&mut resources);
         if let Some(root) = resources.iter().find(|r| r.parent_id.is_none()) {
             api.root_resource_id = root.id.clone();
         }
@@ -297,7 +298,10 @@ impl ApiState {
         http_method: &str,
         input: PutIntegrationInput,
     ) -> Result<Integration, ControlError> {
-        let integration = input.into_integration()?;
+        let mut integration = input.into_integration()?;
+        if integration.cache_namespace.is_none() {
+            integration.cache_namespace = Some(resource_id.to_owned());
+        }
         let m = self.method_mut(resource_id, http_method)?;
         m.method_integration = Some(integration.clone());
         Ok(integration)
@@ -510,10 +514,11 @@ impl ApiState {
     /// `PutRestApi` with `mode=overwrite`: the definition replaces every resource; resources whose
     /// path survives keep their ids, and the API keeps its id, creation date and tags.
     pub fn overwrite_definition(&mut self, mut api: RestApi, mut resources: Vec<Resource>) {
+        keep_ids_by_path(&mut resources, &self.resources);
+        fill_cache_namespaces(&mut resources);
         api.id = self.api.id.clone();
         api.created_date = self.api.created_date;
         api.tags = std::mem::take(&mut self.api.tags);
-        keep_ids_by_path(&mut resources, &self.resources);
         api.root_resource_id = resources
             .iter()
             .find(|r| r.parent_id.is_none())
@@ -527,6 +532,7 @@ impl ApiState {
     /// replace the same methods; everything else stays.
     pub fn merge_definition(&mut self, mut resources: Vec<Resource>) -> Result<(), ControlError> {
         keep_ids_by_path(&mut resources, &self.resources);
+        fill_cache_namespaces(&mut resources);
         for r in resources {
             match self.resources.iter_mut().find(|e| e.path == r.path) {
                 Some(existing) => existing.resource_methods.extend(r.resource_methods),
@@ -638,6 +644,19 @@ impl ApiState {
             request_validators: self.request_validators.clone(),
             authorizers: self.authorizers.clone(),
         })
+    }
+}
+
+/// AWS sets an integration's `cacheNamespace` to its resource's id when none is given.
+fn fill_cache_namespaces(resources: &mut [Resource]) {
+    for r in resources.iter_mut() {
+        for m in r.resource_methods.values_mut() {
+            if let Some(i) = m.method_integration.as_mut()
+                && i.cache_namespace.is_none()
+            {
+                i.cache_namespace = Some(r.id.clone());
+            }
+        }
     }
 }
 

@@ -322,8 +322,8 @@ pub struct Integration {
     /// Cache namespace (defaults to the resource id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_namespace: Option<String>,
-    /// Parameters that form the cache key.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Parameters that form the cache key (AWS always returns the list, empty or not).
+    #[serde(default)]
     pub cache_key_parameters: Vec<String>,
     /// Status code → integration response.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
@@ -589,7 +589,8 @@ pub struct MethodSnapshot {
     pub api_key_required: bool,
 }
 
-/// A deployment (`Deployment`): an immutable snapshot of the API at creation time.
+/// A deployment (`Deployment`): an immutable snapshot of the API at creation time. `apiSummary`
+/// is only returned by `GetDeployment` with `embed=apisummary`, as on AWS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
@@ -626,6 +627,16 @@ pub struct DeploymentSnapshot {
     /// Authorizers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authorizers: Vec<Authorizer>,
+}
+
+impl Deployment {
+    /// The deployment as `CreateDeployment`/`GetDeployments` return it (no `apiSummary`).
+    pub fn without_summary(&self) -> Self {
+        Self {
+            api_summary: Map::new(),
+            ..self.clone()
+        }
+    }
 }
 
 impl DeploymentSnapshot {

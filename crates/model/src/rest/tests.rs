@@ -10,7 +10,7 @@ fn integration_wire_names_and_defaults() {
     let out = serde_json::to_value(&i).unwrap();
     assert_eq!(
         out,
-        json!({"type": "HTTP_PROXY", "uri": "http://x/", "timeoutInMillis": 29000})
+        json!({"type": "HTTP_PROXY", "uri": "http://x/", "timeoutInMillis": 29000, "cacheKeyParameters": []})
     );
 }
 
