@@ -94,6 +94,8 @@ def test_build_deploy_invoke_and_delete(apigw, portico):
     assert "apiSummary" not in apigw.get_deployment(restApiId=api_id, deploymentId=dep["id"])
     stage = apigw.get_stage(restApiId=api_id, stageName="test")
     assert stage["deploymentId"] == dep["id"]
+    assert stage["methodSettings"] == {} and stage["cacheClusterStatus"] == "NOT_AVAILABLE"
+    assert stage["tracingEnabled"] is False and stage["cacheClusterEnabled"] is False
 
     status, body, headers = wait_for(url, 200)
     assert status == 200, body

@@ -510,8 +510,8 @@ pub struct Stage {
     /// Cache status.
     #[serde(default = "default_cache_status")]
     pub cache_cluster_status: String,
-    /// Per-method settings.
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    /// Per-method settings (AWS returns `{}` when there are none).
+    #[serde(default)]
     pub method_settings: Map<MethodSetting>,
     /// Stage variables.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
