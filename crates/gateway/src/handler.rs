@@ -255,6 +255,15 @@ impl Gateway {
         let epoch_ms = epoch_millis();
         let ids = RequestIds::new(epoch_ms);
         let (mut parts, body) = req.into_parts();
+        // Two Host headers make the authority ambiguous (RFC 9112 §3.2): refuse.
+        let mut hosts = parts.headers.get_all(header::HOST).iter();
+        if hosts.next().is_some() && hosts.next().is_some() {
+            let mut outcome =
+                Outcome::error(&GatewayResponses::default(), GatewayError::bad_request());
+            finish_headers(&mut outcome.response, &ids);
+            discard_body(body);
+            return outcome.response;
+        }
         let host_header = parts.headers.get(header::HOST).cloned();
         let authority = parts.uri.authority().cloned();
         let host = host_header

@@ -121,6 +121,10 @@ async fn malformed_requests_are_rejected_before_the_upstream_and_serving_continu
             ),
         ),
         ("garbage request line", "GARBAGE\r\n\r\n".to_string()),
+        (
+            "two Host headers",
+            format!("GET {base}/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        ),
     ];
     for (name, bytes) in &cases {
         let before = up.seen.requests.load(Ordering::SeqCst);
