@@ -48,6 +48,8 @@ pub enum CompiledIntegration {
     Mock(MockIntegration),
     /// `HTTP_PROXY`.
     HttpProxy(HttpProxyIntegration),
+    /// `HTTP` (non-proxy): mapped parameters, request/response templates, integration responses.
+    Http(HttpIntegration),
     /// Cannot run: answers 500 with this reason in the log.
     Unavailable(String),
 }
@@ -72,6 +74,34 @@ pub struct HttpProxyIntegration {
     pub pool: Arc<crate::upstream::UpstreamPool>,
     /// `timeoutInMillis`.
     pub timeout: Duration,
+}
+
+/// Where a mapped integration request parameter comes from.
+#[derive(Debug, Clone)]
+pub enum ParamSource {
+    /// `'literal'`, or a stage variable resolved at deploy time.
+    Literal(String),
+    /// `method.request.header.X`.
+    Header(http::HeaderName),
+    /// `method.request.querystring.X`.
+    Query(String),
+    /// `method.request.path.X`.
+    Path(String),
+}
+
+/// An `HTTP` (non-proxy) integration.
+#[derive(Debug)]
+pub struct HttpIntegration {
+    /// Where and how to call the backend.
+    pub target: HttpProxyIntegration,
+    /// `integration.request.header.X` mappings.
+    pub headers: Vec<(http::HeaderName, ParamSource)>,
+    /// `integration.request.querystring.X` mappings.
+    pub query: Vec<(String, ParamSource)>,
+    /// Request templates and the passthrough rule.
+    pub request_templates: RequestTemplates,
+    /// Integration responses selected by the backend status.
+    pub responses: IntegrationResponses,
 }
 
 /// A stage ready to serve.
@@ -256,6 +286,52 @@ fn compile_integration(
                 CompiledIntegration::Unavailable(e)
             }
         },
+        IntegrationType::Http => {
+            let target = match compile_http_proxy(i, resource, stage, upstreams) {
+                Ok(t) => t,
+                Err(e) => {
+                    warn(format!("{e}; requests answer 500"));
+                    return CompiledIntegration::Unavailable(e);
+                }
+            };
+            let responses = match IntegrationResponses::compile(i, &mut *warn) {
+                Ok(r) => r,
+                Err(e) => {
+                    warn(format!("{e}; requests answer 500"));
+                    return CompiledIntegration::Unavailable(e);
+                }
+            };
+            let mut headers = Vec::new();
+            let mut query = Vec::new();
+            for (dest, src) in &i.request_parameters {
+                let source = match param_source(src, stage) {
+                    Some(s) => s,
+                    None => {
+                        warn(format!(
+                            "request parameter {dest} = {src}: source not supported yet (method.request.*, 'literal' and stageVariables.* are)"
+                        ));
+                        continue;
+                    }
+                };
+                if let Some(h) = dest.strip_prefix("integration.request.header.") {
+                    match http::HeaderName::from_bytes(h.as_bytes()) {
+                        Ok(n) => headers.push((n, source)),
+                        Err(_) => warn(format!("request parameter {dest}: invalid header name")),
+                    }
+                } else if let Some(q) = dest.strip_prefix("integration.request.querystring.") {
+                    query.push((q.to_owned(), source));
+                } else if !dest.starts_with("integration.request.path.") {
+                    warn(format!("request parameter {dest}: unsupported destination"));
+                }
+            }
+            CompiledIntegration::Http(HttpIntegration {
+                target,
+                headers,
+                query,
+                request_templates: RequestTemplates::compile(i, &mut *warn),
+                responses,
+            })
+        }
         other => {
             let reason = format!(
                 "integration type {} is not executed by this Portico version",
@@ -265,6 +341,27 @@ fn compile_integration(
             CompiledIntegration::Unavailable(reason)
         }
     }
+}
+
+fn param_source(src: &str, stage: &Stage) -> Option<ParamSource> {
+    if let Some(l) = src.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+        return Some(ParamSource::Literal(l.to_owned()));
+    }
+    if let Some(v) = src.strip_prefix("stageVariables.") {
+        return Some(ParamSource::Literal(
+            stage.variables.get(v).cloned().unwrap_or_default(),
+        ));
+    }
+    if let Some(h) = src.strip_prefix("method.request.header.") {
+        return http::HeaderName::from_bytes(h.as_bytes())
+            .ok()
+            .map(ParamSource::Header);
+    }
+    if let Some(q) = src.strip_prefix("method.request.querystring.") {
+        return Some(ParamSource::Query(q.to_owned()));
+    }
+    src.strip_prefix("method.request.path.")
+        .map(|p| ParamSource::Path(p.to_owned()))
 }
 
 fn compile_http_proxy(

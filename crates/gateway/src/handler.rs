@@ -5,8 +5,8 @@ use crate::access_log::{AccessLogRecord, AccessLogSink, epoch_millis};
 use crate::addressing;
 use crate::body::GatewayBody;
 use crate::compile::{
-    CompiledIntegration, CompiledStage, HttpProxyIntegration, MockIntegration, Route,
-    ServingSnapshot, StageInput, compile,
+    CompiledIntegration, CompiledStage, HttpIntegration, HttpProxyIntegration, MockIntegration,
+    ParamSource, Route, ServingSnapshot, StageInput, compile,
 };
 use crate::gateway_response::{GatewayError, GatewayResponses};
 use crate::mapping::Selected;
@@ -401,6 +401,9 @@ impl Gateway {
                 self.run_http_proxy(stage, p, params, parts, body, client)
                     .await
             }
+            CompiledIntegration::Http(h) => {
+                self.run_http(stage, h, params, parts, body, client).await
+            }
             CompiledIntegration::Unavailable(reason) => {
                 tracing::warn!(api = %stage.api_id, stage = %stage.stage_name,
                     resource = %route.resource_path, method = %route.declared_method,
@@ -489,6 +492,175 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// `HTTP` (non-proxy): only mapped parameters reach the backend; the body is the request
+    /// template's output or, per `passthroughBehavior`, the client's body; the backend status picks
+    /// the integration response.
+    async fn run_http(
+        &self,
+        stage: &CompiledStage,
+        h: &HttpIntegration,
+        params: &Params,
+        parts: &mut http::request::Parts,
+        body: GatewayBody,
+        client: &ClientInfo,
+    ) -> Outcome {
+        let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
+        let (upstream_body, upstream_ct) = match h
+            .request_templates
+            .select(content_type.as_ref().and_then(|v| v.to_str().ok()))
+        {
+            Selected::Template(ct, t) => {
+                discard_body(body);
+                (
+                    GatewayBody::full(t.render_bytes()),
+                    HeaderValue::from_str(ct).ok(),
+                )
+            }
+            Selected::Passthrough => (body, content_type.clone()),
+            Selected::Unsupported => {
+                discard_body(body);
+                return Outcome::error(&stage.responses, GatewayError::unsupported_media_type());
+            }
+        };
+        let value_of = |src: &ParamSource| -> Option<String> {
+            match src {
+                ParamSource::Literal(l) => Some(l.clone()),
+                ParamSource::Header(n) => parts
+                    .headers
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                ParamSource::Query(q) => parts.uri.query().and_then(|qs| {
+                    qs.split('&')
+                        .rev()
+                        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+                        .filter(|(k, _)| k == q)
+                        .map(|(_, v)| {
+                            percent_encoding::percent_decode_str(v)
+                                .decode_utf8_lossy()
+                                .into_owned()
+                        })
+                        .next()
+                }),
+                ParamSource::Path(p) => params.get(p).map(str::to_owned),
+            }
+        };
+        let query: Vec<String> = h
+            .query
+            .iter()
+            .filter_map(|(name, src)| {
+                value_of(src).map(|v| {
+                    format!(
+                        "{}={}",
+                        percent_encoding::utf8_percent_encode(name, QUERY_ENCODE),
+                        percent_encoding::utf8_percent_encode(&v, QUERY_ENCODE)
+                    )
+                })
+            })
+            .collect();
+        let query = (!query.is_empty()).then(|| query.join("&"));
+        let uri = match h.target.uri.render(|n| params.get(n), query.as_deref()) {
+            Ok(u) => u,
+            Err(_) => return Outcome::error(&stage.responses, GatewayError::configuration_error()),
+        };
+        let mut req = Request::new(upstream_body);
+        *req.method_mut() = h
+            .target
+            .method
+            .clone()
+            .unwrap_or_else(|| parts.method.clone());
+        *req.uri_mut() = uri;
+        let headers = req.headers_mut();
+        for (name, src) in &h.headers {
+            if let Some(v) = value_of(src).and_then(|v| HeaderValue::from_str(&v).ok()) {
+                headers.insert(name.clone(), v);
+            }
+        }
+        if let Some(ct) = upstream_ct {
+            headers.entry(header::CONTENT_TYPE).or_insert(ct);
+        }
+        headers.insert("x-amzn-apigateway-api-id", stage.api_id_header.clone());
+        headers
+            .entry(header::USER_AGENT)
+            .or_insert(stage.default_user_agent.clone());
+        let _ = client;
+
+        let started = Instant::now();
+        let result = tokio::time::timeout(h.target.timeout, h.target.pool.send(req)).await;
+        let integration_latency = Some(started.elapsed());
+        let upstream = match result {
+            Err(_) => {
+                return Outcome {
+                    integration_latency,
+                    ..Outcome::error(&stage.responses, GatewayError::integration_timeout())
+                };
+            }
+            Ok(Err(e)) if e.is_client_body() => {
+                return Outcome {
+                    integration_latency,
+                    ..Outcome::error(&stage.responses, GatewayError::bad_request())
+                };
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(api = %stage.api_id, error = %e, "Execution failed due to an integration error");
+                return Outcome {
+                    integration_latency,
+                    ..Outcome::error(&stage.responses, GatewayError::integration_unreachable())
+                };
+            }
+            Ok(Ok(r)) => r,
+        };
+        let status = upstream.status().as_u16();
+        let Some(ir) = h.responses.select_status(status) else {
+            tracing::warn!(api = %stage.api_id, status,
+                "Execution failed due to configuration error: No match for output mapping and no default output mapping configured");
+            return Outcome {
+                integration_latency,
+                integration_status: Some(status),
+                ..Outcome::error(&stage.responses, GatewayError::configuration_error())
+            };
+        };
+        let (up_parts, up_body) = upstream.into_parts();
+        let (ct, body) = match &ir.template {
+            Some((ct, t)) => (ct.clone(), GatewayBody::full(t.render_bytes())),
+            None => (
+                up_parts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .cloned()
+                    .unwrap_or(HeaderValue::from_static("application/json")),
+                up_body,
+            ),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = ir.status;
+        let out = response.headers_mut();
+        out.insert(header::CONTENT_TYPE, ct);
+        for (n, v) in &ir.headers {
+            out.insert(n.clone(), v.clone());
+        }
+        for (to, from) in &ir.mapped_headers {
+            if let Some(v) = up_parts.headers.get(from) {
+                out.insert(to.clone(), v.clone());
+            }
+        }
+        Outcome {
+            response,
+            integration_latency,
+            integration_status: Some(status),
+            error: None,
+        }
+    }
+}
+
+/// Query names and values sent to `HTTP` integrations.
+const QUERY_ENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 fn run_mock(stage: &CompiledStage, m: &MockIntegration, parts: &http::request::Parts) -> Outcome {
     // Integration request: the request template's statusCode selects the integration response.
     let content_type = parts
@@ -496,7 +668,7 @@ fn run_mock(stage: &CompiledStage, m: &MockIntegration, parts: &http::request::P
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let status = match m.request_templates.select(content_type) {
-        Selected::Template(t) => t.mock_status(),
+        Selected::Template(_, t) => t.mock_status(),
         Selected::Passthrough => Some(200),
         Selected::Unsupported => {
             return Outcome::error(&stage.responses, GatewayError::unsupported_media_type());

@@ -89,8 +89,8 @@ pub enum Passthrough {
 /// What template selection decided.
 #[derive(Debug)]
 pub enum Selected<'a> {
-    /// Render this template.
-    Template(&'a MappingTemplate),
+    /// Render this template (selected for this content type).
+    Template(&'a str, &'a MappingTemplate),
     /// Pass the body through unchanged.
     Passthrough,
     /// Reject with 415 Unsupported Media Type.
@@ -137,12 +137,12 @@ impl RequestTemplates {
             .map(|c| c.split(';').next().unwrap_or("").trim())
             .filter(|c| !c.is_empty())
             .unwrap_or("application/json");
-        if let Some((_, t)) = self
+        if let Some((ct, t)) = self
             .templates
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(ct))
         {
-            return Selected::Template(t);
+            return Selected::Template(ct, t);
         }
         match self.passthrough {
             Passthrough::WhenNoMatch => Selected::Passthrough,
@@ -159,6 +159,9 @@ pub struct CompiledIntegrationResponse {
     pub status: StatusCode,
     /// Headers with literal values (`method.response.header.X = 'v'`).
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Headers copied from the backend (`method.response.header.X =
+    /// integration.response.header.Y`): (X, Y).
+    pub mapped_headers: Vec<(HeaderName, HeaderName)>,
     /// The response template and its content type.
     pub template: Option<(HeaderValue, MappingTemplate)>,
 }
@@ -193,7 +196,7 @@ impl IntegrationResponses {
                         ir.status_code
                     )
                 })?;
-            let headers = literal_headers(&ir.response_parameters, &mut warn);
+            let (headers, mapped_headers) = response_headers(&ir.response_parameters, &mut warn);
             let template = pick_response_template(&ir.response_templates).map(|(ct, src)| {
                 let (t, dynamic) = MappingTemplate::compile(src);
                 if dynamic {
@@ -209,6 +212,7 @@ impl IntegrationResponses {
             let compiled = CompiledIntegrationResponse {
                 status,
                 headers,
+                mapped_headers,
                 template,
             };
             match ir.selection_pattern.as_deref().filter(|p| !p.is_empty()) {
@@ -264,12 +268,17 @@ fn pick_response_template(templates: &Map<String>) -> Option<(&str, &str)> {
         .map(|(k, v)| (k.as_str(), v.as_str()))
 }
 
-/// `method.response.header.X = 'literal'` pairs; other sources arrive with the Velocity issue.
-fn literal_headers(
+type LiteralHeaders = Vec<(HeaderName, HeaderValue)>;
+type MappedHeaders = Vec<(HeaderName, HeaderName)>;
+
+/// `method.response.header.X` sources: `'literal'` values and `integration.response.header.Y`
+/// copies; body and context sources arrive with the Velocity work (reported at deploy).
+fn response_headers(
     params: &Map<String>,
     warn: &mut impl FnMut(String),
-) -> Vec<(HeaderName, HeaderValue)> {
-    let mut out = Vec::new();
+) -> (LiteralHeaders, MappedHeaders) {
+    let mut literal = Vec::new();
+    let mut mapped = Vec::new();
     for (dest, src) in params {
         let Some(name) = dest.strip_prefix("method.response.header.") else {
             warn(format!(
@@ -277,24 +286,29 @@ fn literal_headers(
             ));
             continue;
         };
-        let literal = src.strip_prefix('\'').and_then(|s| s.strip_suffix('\''));
-        let Some(value) = literal else {
-            warn(format!(
-                "response parameter {dest}: only 'literal' values are supported in this version (got {src})"
-            ));
+        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
+            warn(format!("response parameter {dest}: invalid header name"));
             continue;
         };
-        match (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            (Ok(n), Ok(v)) => out.push((n, v)),
-            _ => warn(format!(
-                "response parameter {dest}: invalid header name or value"
-            )),
+        if let Some(value) = src.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+            match HeaderValue::from_str(value) {
+                Ok(v) => literal.push((name, v)),
+                Err(_) => warn(format!("response parameter {dest}: invalid header value")),
+            }
+        } else if let Some(from) = src.strip_prefix("integration.response.header.") {
+            match HeaderName::from_bytes(from.as_bytes()) {
+                Ok(f) => mapped.push((name, f)),
+                Err(_) => warn(format!(
+                    "response parameter {dest}: invalid source header {from}"
+                )),
+            }
+        } else {
+            warn(format!(
+                "response parameter {dest}: source {src} is not supported yet (literals and integration.response.header.* are)"
+            ));
         }
     }
-    out
+    (literal, mapped)
 }
 
 #[cfg(test)]
@@ -365,10 +379,10 @@ mod tests {
         i.request_templates
             .insert("application/json".into(), "{\"statusCode\": 200}".into());
         let t = RequestTemplates::compile(&i, |_| {});
-        assert!(matches!(t.select(None), Selected::Template(_)));
+        assert!(matches!(t.select(None), Selected::Template(..)));
         assert!(matches!(
             t.select(Some("application/json; charset=utf-8")),
-            Selected::Template(_)
+            Selected::Template(..)
         ));
         assert!(matches!(
             t.select(Some("text/plain")),

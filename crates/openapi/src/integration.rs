@@ -82,9 +82,7 @@ pub(crate) fn build_integration(
     integration.tls_config = tls_config(d, obj, path);
     integration.integration_responses = responses(d, obj, path);
 
-    if let Some(k @ (IntegrationType::Http | IntegrationType::Aws | IntegrationType::AwsProxy)) =
-        kind
-    {
+    if let Some(k @ (IntegrationType::Aws | IntegrationType::AwsProxy)) = kind {
         d.warn(
             path,
             format!(

@@ -259,8 +259,8 @@ fn swagger2_json_import() {
     assert_eq!(i.http_method.as_deref(), Some("POST"));
     assert_eq!(i.passthrough_behavior.as_deref(), Some("WHEN_NO_TEMPLATES"));
     assert_eq!(i.integration_responses["201"].status_code, "201");
-    // Non-proxy HTTP is stored but not executed.
-    assert!(has(
+    // Non-proxy HTTP is executed (mapped parameters, templates, integration responses).
+    assert!(!has(
         &api.warnings,
         "$.paths['/items'].post.x-amazon-apigateway-integration",
         "integration type HTTP is stored but not executed"

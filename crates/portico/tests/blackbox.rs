@@ -494,3 +494,141 @@ async fn access_log_has_one_json_line_per_request_with_context_names() {
     assert_eq!(second["status"], "403");
     assert_eq!(second["resourcePath"], "-");
 }
+
+const HTTP_SPEC: &str = r#"
+openapi: 3.0.1
+info: {title: nonproxy, version: "1"}
+paths:
+  /items/{id}:
+    post:
+      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: PUT
+        uri: http://${stageVariables.backend}/backend/items/{itemId}
+        passthroughBehavior: when_no_templates
+        requestParameters:
+          integration.request.path.itemId: method.request.path.id
+          integration.request.header.X-From-Client: method.request.header.X-Client
+          integration.request.querystring.q: method.request.querystring.search
+          integration.request.header.X-Fixed: "'fixed'"
+        requestTemplates:
+          application/json: '{"templated": true}'
+        responses:
+          default:
+            statusCode: "200"
+            responseParameters:
+              method.response.header.X-Copied: integration.response.header.x-upstream
+  /status/{code}:
+    get:
+      parameters: [{name: code, in: path, required: true, schema: {type: string}}]
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: http://${stageVariables.backend}/status/{code}
+        requestParameters:
+          integration.request.path.code: method.request.path.code
+        responses:
+          "5\\d\\d":
+            statusCode: "502"
+            responseTemplates:
+              application/json: '{"error": "backend failed"}'
+          "404":
+            statusCode: "404"
+"#;
+
+#[tokio::test]
+async fn http_non_proxy_maps_parameters_templates_and_integration_responses() {
+    let up = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_spec(dir.path(), "http.yaml", HTTP_SPEC);
+    let backend = format!("backend={}", up.addr);
+    let gw = Portico::start(&[
+        "--import",
+        file.to_str().unwrap(),
+        "--stage-variable",
+        &backend,
+    ]);
+    let api = gw.api_id("nonproxy");
+    let c = reqwest::Client::new();
+
+    let r = c
+        .post(gw.path_url(&api, "dev", "/items/7?search=red%20shoes&other=x"))
+        .header("content-type", "application/json")
+        .header("x-client", "from-client")
+        .header("x-secret", "never forwarded")
+        .body(r#"{"original": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["x-copied"],
+        "yes",
+        "integration.response.header mapped"
+    );
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["method"], "PUT");
+    assert_eq!(body["path"], "/backend/items/7");
+    assert_eq!(
+        body["query"], "q=red%20shoes",
+        "only mapped query parameters"
+    );
+    assert_eq!(body["body"], r#"{"templated": true}"#);
+    let seen = up.seen.last.lock().unwrap().clone().unwrap();
+    assert_eq!(seen.header("x-from-client"), Some("from-client"));
+    assert_eq!(seen.header("x-fixed"), Some("fixed"));
+    assert_eq!(
+        seen.header("x-secret"),
+        None,
+        "unmapped headers are not forwarded"
+    );
+    assert_eq!(seen.header("content-type"), Some("application/json"));
+
+    // WHEN_NO_TEMPLATES with templates defined: another content type is refused.
+    let r = c
+        .post(gw.path_url(&api, "dev", "/items/7"))
+        .header("content-type", "text/plain")
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"message":"Unsupported Media Type"}"#
+    );
+
+    // The backend status selects the integration response.
+    let r = c
+        .get(gw.path_url(&api, "dev", "/status/503"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    assert_eq!(r.text().await.unwrap(), r#"{"error": "backend failed"}"#);
+    let r = c
+        .get(gw.path_url(&api, "dev", "/status/404"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "status 404",
+        "no template: the backend body passes through"
+    );
+    // No integration response matches 201 and there is no default: AWS's configuration error.
+    let r = c
+        .get(gw.path_url(&api, "dev", "/status/201"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"message": "Internal server error"}"#
+    );
+}
