@@ -1,0 +1,248 @@
+//! A Velocity Template Language (VTL) engine with Apache Velocity 1.7
+//! semantics, for Amazon API Gateway style mapping templates. No IO.
+//!
+//! Templates are parsed once ([`parse`]) and rendered many times
+//! ([`Template::render`]) against a [`Context`] of [`Value`]s, under
+//! [`Limits`] that bound loops, output size, evaluation steps and recursion.
+//!
+//! ```
+//! use portico_vtl::{parse, Context, Limits, Value};
+//!
+//! let t = parse(r##"[#foreach($e in $list)"$e"#if($foreach.hasNext),#end#end]"##).unwrap();
+//! let mut ctx = Context::new();
+//! ctx.insert("list", Value::from(serde_json::json!(["a", "b"])));
+//! assert_eq!(t.render(&mut ctx, &Limits::default()).unwrap(), r#"["a","b"]"#);
+//! ```
+//!
+//! # Whitespace rule ("line directive" gobbling)
+//!
+//! The rule implemented is: when a directive — `#set`, `#if`, `#elseif`,
+//! `#else`, `#end`, `#foreach`, `#break`, `#stop`, `#define`, `#macro` or a
+//! `#* block comment *#` — is the only thing on its line, i.e. it is
+//! preceded on its line only by spaces/tabs and followed only by
+//! spaces/tabs and then a newline (`\n` or `\r\n`) or the end of the
+//! template, then the leading spaces/tabs and the trailing whitespace +
+//! newline are removed. Each directive is judged on its own: two directives
+//! on one line (`#set($a = 1) #set($b = 2)`) are not gobbled (except that a
+//! directive whose line *starts* after a gobbled directive line counts as
+//! starting a fresh line). A `## line comment` always consumes its newline, and
+//! also its indentation when it starts a line. Directives sharing a line
+//! with other text (e.g. `"$e"#if($foreach.hasNext),#end`) are not
+//! gobbled and leave their surroundings untouched. Macro *calls* are never
+//! gobbled. Directives inside string literals are never gobbled.
+//!
+//! # Other semantics
+//!
+//! * Null/undefined references render as their source text (`$missing`),
+//!   quiet references (`$!x`) render nothing.
+//! * `#set($x = <null>)` leaves `$x` unchanged (Velocity 1.7).
+//! * Only `null` and `false` are falsy.
+//! * `#foreach` exposes `$foreach.index` (0-based), `.count`, `.hasNext`,
+//!   `.first`, `.last`, `.parent` and `$velocityCount`; the loop variable
+//!   and these are restored after the loop.
+//! * Calling a method that does not exist yields null (the reference renders
+//!   literally); a method that "throws" (index out of range, bad regex, a
+//!   host [`Object`] returning `Err`) aborts with [`RenderErrorKind::Method`].
+//! * Regex methods (`matches`, `replaceAll`, `replaceFirst`, `split`) use
+//!   `fancy-regex` (lookaround, backreferences) with a backtracking limit;
+//!   `matches` is anchored at both ends like Java's `String.matches`, and
+//!   replacements understand `$1`, `${name}` and `\$`.
+//!
+//! # Resource limits
+//!
+//! Every node and expression evaluation costs one step; ranges and values
+//! built by list/map literals or `add`/`put` are additionally charged by
+//! size. Each `#foreach` may run at most `max_loop_iterations` times.
+//! Output, and any string or built value, is bounded by `max_output_bytes`.
+//! Macro calls and `#define` evaluation count against `max_depth` (hard cap
+//! 256), block nesting at render time is capped at 256 and parser nesting
+//! at 100, so neither parsing nor rendering can overflow the stack.
+//!
+//! # Known differences from Velocity 1.7
+//!
+//! * Whitespace: the rule above is Velocity 2.x's "lines" gobbling, which
+//!   is what most API Gateway templates expect; Velocity 1.7 also eats the
+//!   newline after `#set(..)`/`#end` when other text precedes it on the
+//!   line, and keeps the indentation of non-`#set` directive lines.
+//! * Macro arguments are passed by value, not by name.
+//! * String indices are in Unicode scalar values (Java uses UTF-16 units).
+//! * Identifiers may contain `-` only when followed by a letter, digit or
+//!   `_` (`$a-` is `$a` followed by `-`).
+//! * No `#include`/`#parse`/`#evaluate` (no IO), no `$velocityHasNext`.
+
+mod ast;
+mod eval;
+mod lexer;
+mod methods;
+mod parser;
+mod value;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use value::{Object, Value};
+
+/// A parse error with a 1-based position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parse error at line {line}, column {column}: {message}")]
+pub struct ParseError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Why rendering failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderErrorKind {
+    /// A `#foreach` exceeded [`Limits::max_loop_iterations`].
+    LoopLimit,
+    /// The output (or a built value) exceeded [`Limits::max_output_bytes`].
+    OutputLimit,
+    /// Evaluation exceeded [`Limits::max_steps`].
+    StepLimit,
+    /// Macro/define recursion exceeded [`Limits::max_depth`].
+    DepthLimit,
+    /// The template source exceeds [`Limits::max_template_bytes`].
+    TemplateTooLarge,
+    /// A method call failed (like a Java exception).
+    Method(String),
+}
+
+/// A render error; `line`/`column` are 1-based, 0 when unknown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("render error at line {line}, column {column}: {kind:?}")]
+pub struct RenderError {
+    /// The kind of failure.
+    pub kind: RenderErrorKind,
+    /// 1-based line, 0 if unknown.
+    pub line: usize,
+    /// 1-based column, 0 if unknown.
+    pub column: usize,
+}
+
+/// Resource limits for parsing and rendering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum template source size (default 300 KiB).
+    pub max_template_bytes: usize,
+    /// Maximum iterations of each `#foreach` (default 1000, like AWS).
+    pub max_loop_iterations: usize,
+    /// Maximum output size (default 10 MiB).
+    pub max_output_bytes: usize,
+    /// Maximum nesting of macro calls / define evaluation (default 64; hard cap 256).
+    pub max_depth: usize,
+    /// Total evaluation step budget (default 10,000,000).
+    pub max_steps: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_template_bytes: 300 * 1024,
+            max_loop_iterations: 1000,
+            max_output_bytes: 10 * 1024 * 1024,
+            max_depth: 64,
+            max_steps: 10_000_000,
+        }
+    }
+}
+
+/// Variables visible to a template.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub(crate) vars: HashMap<String, Value>,
+    pub(crate) blocks: HashMap<String, Arc<Vec<ast::Node>>>,
+}
+
+impl Context {
+    /// An empty context.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a variable.
+    pub fn insert(&mut self, name: &str, v: Value) {
+        self.blocks.remove(name);
+        self.vars.insert(name.to_string(), v);
+    }
+
+    /// Reads a variable (e.g. one set by `#set`).
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.vars.get(name)
+    }
+}
+
+/// A parsed template. Cheap to share between threads.
+#[derive(Debug, Clone)]
+pub struct Template {
+    nodes: Arc<Vec<ast::Node>>,
+    macros: Arc<HashMap<String, Arc<ast::Macro>>>,
+    source_len: usize,
+}
+
+/// Parses a template with the default [`Limits::max_template_bytes`].
+pub fn parse(source: &str) -> Result<Template, ParseError> {
+    parse_with_limits(source, &Limits::default())
+}
+
+/// Parses a template, rejecting sources over `limits.max_template_bytes`.
+pub fn parse_with_limits(source: &str, limits: &Limits) -> Result<Template, ParseError> {
+    if source.len() > limits.max_template_bytes {
+        return Err(ParseError {
+            line: 1,
+            column: 1,
+            message: format!(
+                "template too large: {} bytes (limit {})",
+                source.len(),
+                limits.max_template_bytes
+            ),
+        });
+    }
+    let mut p = parser::Parser::new(source);
+    let nodes = p.parse_template()?;
+    Ok(Template {
+        nodes: Arc::new(nodes),
+        macros: Arc::new(std::mem::take(&mut p.macros)),
+        source_len: source.len(),
+    })
+}
+
+impl Template {
+    /// Renders the template. `#stop` ends rendering successfully.
+    pub fn render(&self, ctx: &mut Context, limits: &Limits) -> Result<String, RenderError> {
+        if self.source_len > limits.max_template_bytes {
+            return Err(RenderError {
+                kind: RenderErrorKind::TemplateTooLarge,
+                line: 0,
+                column: 0,
+            });
+        }
+        let mut r = eval::Renderer {
+            limits,
+            macros: &self.macros,
+            steps: 0,
+            depth: 0,
+            nest: 0,
+            pos: ast::Pos::default(),
+        };
+        let mut out = String::new();
+        r.render_nodes(&self.nodes, ctx, &mut out)?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+    #[test]
+    fn template_is_send_sync() {
+        assert_send_sync::<super::Template>();
+        assert_send_sync::<super::Context>();
+    }
+}

@@ -1,0 +1,817 @@
+use crate::{Context, Limits, Object, RenderErrorKind, Value, parse};
+use serde_json::json;
+use std::sync::Arc;
+
+fn ctx_from(j: serde_json::Value) -> Context {
+    let mut c = Context::new();
+    if let serde_json::Value::Object(m) = j {
+        for (k, v) in m {
+            c.insert(&k, Value::from(v));
+        }
+    }
+    c
+}
+
+fn render(t: &str, j: serde_json::Value) -> String {
+    let tpl = parse(t).unwrap_or_else(|e| panic!("parse {t:?}: {e}"));
+    tpl.render(&mut ctx_from(j), &Limits::default())
+        .unwrap_or_else(|e| panic!("render {t:?}: {e}"))
+}
+
+fn render_err(t: &str, j: serde_json::Value, limits: &Limits) -> RenderErrorKind {
+    let tpl = parse(t).unwrap_or_else(|e| panic!("parse {t:?}: {e}"));
+    match tpl.render(&mut ctx_from(j), limits) {
+        Ok(s) => panic!("expected error for {t:?}, got {:?}", &s[..s.len().min(100)]),
+        Err(e) => e.kind,
+    }
+}
+
+#[test]
+fn table() {
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        // references
+        ("hello $name", json!({"name": "world"}), "hello world"),
+        ("${name}x", json!({"name": "a"}), "ax"),
+        ("$missing stays", json!({}), "$missing stays"),
+        ("[$!missing]", json!({}), "[]"),
+        ("[$!{missing}]", json!({}), "[]"),
+        ("${missing}", json!({}), "${missing}"),
+        ("$a.b.c", json!({"a": {"b": {"c": 5}}}), "5"),
+        ("$a.b.x", json!({"a": {"b": {"c": 5}}}), "$a.b.x"),
+        ("$a[1]", json!({"a": [1, 2, 3]}), "2"),
+        ("$a[\"k\"]", json!({"a": {"k": "v"}}), "v"),
+        ("$a.b[1].c", json!({"a": {"b": [{"c": 1}, {"c": 2}]}}), "2"),
+        ("$a.get(0)", json!({"a": ["z"]}), "z"),
+        ("$email@x.com", json!({"email": "me"}), "me@x.com"),
+        ("$5 and $", json!({}), "$5 and $"),
+        ("$a-b", json!({"a-b": 1, "a": 2}), "1"),
+        // rendering
+        (
+            "$l",
+            json!({"l": [1, "a", true, null]}),
+            "[1, a, true, null]",
+        ),
+        ("$m", json!({"m": {"k": "v", "a": [1]}}), "{k=v, a=[1]}"),
+        ("$f $g", json!({"f": 1.0, "g": 0.5}), "1.0 0.5"),
+        ("#set($x = 1e10)$x", json!({}), "1.0E10"),
+        ("$b", json!({"b": false}), "false"),
+        // literals & operators
+        ("#set($x = 'a$b')$x", json!({"b": 1}), "a$b"),
+        ("#set($x = \"a$b\")$x", json!({"b": 1}), "a1"),
+        ("#set($x = [1, \"a\", $y])$x", json!({"y": 3}), "[1, a, 3]"),
+        ("#set($x = [1..4])$x", json!({}), "[1, 2, 3, 4]"),
+        ("#set($x = [3..1])$x", json!({}), "[3, 2, 1]"),
+        (
+            "#set($x = {\"k\": $v, \"j\": 2})$x $x.k",
+            json!({"v": "q"}),
+            "{k=q, j=2} q",
+        ),
+        ("#set($x = 7 / 2)$x", json!({}), "3"),
+        ("#set($x = 7 % 3)$x", json!({}), "1"),
+        ("#set($x = 7.0 / 2)$x", json!({}), "3.5"),
+        ("#set($x = 2 + 3 * 4)$x", json!({}), "14"),
+        ("#set($x = (2 + 3) * 4)$x", json!({}), "20"),
+        ("#set($x = \"a\" + 1)$x", json!({}), "a1"),
+        ("#set($x = -3 + 1)$x", json!({}), "-2"),
+        ("#set($x = 1 - -1)$x", json!({}), "2"),
+        ("#if(1 == 1.0)y#end", json!({}), "y"),
+        ("#if($a == \"1\")y#{else}n#end", json!({"a": 1}), "y"),
+        (
+            "#if($a != 2 && $a < 2 and $a le 1)y#end",
+            json!({"a": 1}),
+            "y",
+        ),
+        ("#if($a > 2 || $a gt 0)y#end", json!({"a": 1}), "y"),
+        ("#if(!$a)y#else n#end", json!({"a": false}), "y"),
+        ("#if(not $a)y#{else}n#end", json!({"a": true}), "n"),
+        ("#if($a eq 'x')y#end", json!({"a": "x"}), "y"),
+        ("#if(\"b\" > \"a\")y#end", json!({}), "y"),
+        // truthiness
+        ("#if($e)t#{else}f#end", json!({"e": ""}), "t"),
+        ("#if($e)t#{else}f#end", json!({"e": 0}), "t"),
+        ("#if($e)t#{else}f#end", json!({}), "f"),
+        ("#if($e)t#{else}f#end", json!({"e": null}), "f"),
+        // if/elseif/else
+        (
+            "#if($a == 1)one#elseif($a == 2)two#{else}many#end",
+            json!({"a": 2}),
+            "two",
+        ),
+        (
+            "#if($a == 1)one#elseif($a == 2)two#{else}many#end",
+            json!({"a": 3}),
+            "many",
+        ),
+        ("#{if}(true)x#{end}", json!({}), "x"),
+        // set
+        ("#set($x = 1)#set($x = $nothing)$x", json!({}), "1"),
+        ("#set($m.k = 2)$m.k", json!({"m": {"k": 1}}), "2"),
+        ("#set($l[0] = 9)$l", json!({"l": [1, 2]}), "[9, 2]"),
+        ("#set($x = $x + 1)$x", json!({"x": 1}), "2"),
+        // foreach
+        (
+            "[#foreach($e in $list)\"$e\"#if($foreach.hasNext),#end#end]",
+            json!({"list": ["a", "b", "c"]}),
+            "[\"a\",\"b\",\"c\"]",
+        ),
+        (
+            "#foreach($i in $l)$foreach.index/$foreach.count/$velocityCount #end",
+            json!({"l": ["a", "b"]}),
+            "0/1/1 1/2/2 ",
+        ),
+        (
+            "#foreach($v in $m)$v,#end",
+            json!({"m": {"a": 1, "b": 2}}),
+            "1,2,",
+        ),
+        (
+            "#foreach($k in $m.keySet())$k=$m.get($k);#end",
+            json!({"m": {"a": 1, "b": 2}}),
+            "a=1;b=2;",
+        ),
+        (
+            "#foreach($e in $m.entrySet())$e.key:$e.value #end",
+            json!({"m": {"a": 1}}),
+            "a:1 ",
+        ),
+        (
+            "#foreach($i in [1..5])#if($i == 3)#break#end$i#end",
+            json!({}),
+            "12",
+        ),
+        ("#foreach($i in $nothing)x#end.", json!({}), "."),
+        (
+            "#foreach($i in [1, 2])$i#end$i",
+            json!({"i": "old"}),
+            "12old",
+        ),
+        ("a#stop b", json!({}), "a"),
+        (
+            "#foreach($i in [1..3])$i#if($i == 2)#stop#end#end after",
+            json!({}),
+            "12",
+        ),
+        // macros and define
+        ("#macro(hi $n)Hi $n!#end#hi(\"Bob\")", json!({}), "Hi Bob!"),
+        (
+            "#macro(add $a $b)#set($r = $a + $b)$r#end#add(1 2)/#add(3, 4)",
+            json!({}),
+            "3/7",
+        ),
+        ("#unknown($x)", json!({"x": 1}), "#unknown($x)"),
+        (
+            "#define($blk)v=$v#end#set($v = 1)$blk #set($v = 2)$blk",
+            json!({}),
+            "v=1 v=2",
+        ),
+        // comments and escapes
+        ("a## comment\nb", json!({}), "ab"),
+        ("a#* block\n comment *#b", json!({}), "ab"),
+        ("\\$a", json!({"a": 1}), "$a"),
+        ("\\$a", json!({}), "\\$a"),
+        ("\\$!{a.b}", json!({"a": {"b": 1}}), "$!{a.b}"),
+        ("\\\\$a", json!({"a": 1}), "\\1"),
+        ("\\#if(true)", json!({}), "#if(true)"),
+        ("a\\b", json!({}), "a\\b"),
+        ("#[[#if($x) $y]]#", json!({}), "#if($x) $y"),
+        ("# not a directive #", json!({}), "# not a directive #"),
+        ("C# and #1", json!({}), "C# and #1"),
+        // whitespace gobbling
+        ("#set($x = 1)\nline", json!({}), "line"),
+        ("  #set($x = 1)  \nline", json!({}), "line"),
+        ("a\n#if(true)\n  b\n#end\nc", json!({}), "a\n  b\nc"),
+        (
+            "a\n  #if(false)\n  b\n  #else\n  c\n  #end\nd",
+            json!({}),
+            "a\n  c\nd",
+        ),
+        ("#foreach($i in [1, 2])\n$i\n#end\n", json!({}), "1\n2\n"),
+        ("x #set($a = 1)\ny", json!({}), "x \ny"),
+        ("#if(true)a#end\nb", json!({}), "a\nb"),
+        ("## c\n  ## d\nx", json!({}), "x"),
+        ("#set($a = 1)\r\nb", json!({}), "b"),
+        // string methods
+        ("$s.length()", json!({"s": "héllo"}), "5"),
+        (
+            "$s.substring(1, 3) $s.substring(2)",
+            json!({"s": "hello"}),
+            "el llo",
+        ),
+        (
+            "$s.indexOf('l') $s.lastIndexOf('l') $s.indexOf('z')",
+            json!({"s": "hello"}),
+            "2 3 -1",
+        ),
+        ("$s.replace('l', 'L')", json!({"s": "hello"}), "heLLo"),
+        (
+            "$s.toUpperCase() $s.toLowerCase()",
+            json!({"s": "HeLLo"}),
+            "HELLO hello",
+        ),
+        ("[$s.trim()]", json!({"s": "  x \n"}), "[x]"),
+        (
+            "$s.contains('ell') $s.startsWith('he') $s.endsWith('x')",
+            json!({"s": "hello"}),
+            "true true false",
+        ),
+        (
+            "$s.isEmpty() $s.equals('hello') $s.equalsIgnoreCase('HELLO')",
+            json!({"s": "hello"}),
+            "false true true",
+        ),
+        (
+            "$s.charAt(1)$s.concat('!')",
+            json!({"s": "hello"}),
+            "ehello!",
+        ),
+        ("$s.empty", json!({"s": ""}), "true"),
+        // regex methods
+        ("$s.matches('[a-z]+')", json!({"s": "abc"}), "true"),
+        ("$s.matches('b')", json!({"s": "abc"}), "false"),
+        ("$s.matches('a(?=b)bc')", json!({"s": "abc"}), "true"),
+        (
+            "$s.replaceAll('(\\w+)@(\\w+)', '$2 at $1')",
+            json!({"s": "me@host"}),
+            "host at me",
+        ),
+        ("$s.replaceFirst('o', '0')", json!({"s": "foo"}), "f0o"),
+        ("$s.replaceAll('(a)\\1', 'X')", json!({"s": "aab"}), "Xb"),
+        ("$s.split(',')", json!({"s": "a,b,,c,,"}), "[a, b, , c]"),
+        ("$s.split(',').size()", json!({"s": "a,b"}), "2"),
+        // list / map methods
+        (
+            "$l.size() $l.isEmpty() $l.contains(2) $l.indexOf(3)",
+            json!({"l": [1, 2, 3]}),
+            "3 false true 2",
+        ),
+        (
+            "#set($ok = $l.add(4))$ok $l",
+            json!({"l": [1]}),
+            "true [1, 4]",
+        ),
+        ("#set($d = $l.add(4))$l.size()", json!({"l": []}), "1"),
+        (
+            "$m.size() $m.get('a') $m.containsKey('a') $m.containsKey('z')",
+            json!({"m": {"a": 1}}),
+            "1 1 true false",
+        ),
+        (
+            "$m.keySet() $m.values()",
+            json!({"m": {"a": 1, "b": 2}}),
+            "[a, b] [1, 2]",
+        ),
+        (
+            "#set($d = $m.put('c', 3))$m #set($d = $m.remove('a'))$m",
+            json!({"m": {"a": 1}}),
+            "{a=1, c=3} {c=3}",
+        ),
+        ("$m.isEmpty()", json!({"m": {}}), "true"),
+        (
+            "$m.entrySet() #foreach($e in $m.entrySet())$e.getKey()$e.getValue()#end",
+            json!({"m": {"a": 1, "b": [2]}}),
+            "[a=1, b=[2]] a1b[2]",
+        ),
+        (
+            "#set($m = {})#set($d = $m.put('k', [1]))$m.k.get(0)",
+            json!({}),
+            "1",
+        ),
+        // numbers
+        (
+            "$n.toString() $n.intValue() $n.doubleValue()",
+            json!({"n": 3}),
+            "3 3 3.0",
+        ),
+        ("$f.intValue()", json!({"f": 3.7}), "3"),
+        (
+            "#set($x = 9223372036854775807 + 1)$x",
+            json!({}),
+            "9.223372036854776E18",
+        ),
+        ("#set($x = 1 / 0)$x", json!({"x": 5}), "5"),
+        // string interpolation with directives
+        ("#set($x = \"#if($a)yes#end\")$x", json!({"a": true}), "yes"),
+        ("#set($x = \"$missing\")$x", json!({}), "$missing"),
+    ];
+    assert!(cases.len() >= 60, "{} cases", cases.len());
+    for (t, j, want) in cases {
+        assert_eq!(render(t, j), want, "template {t:?}");
+    }
+}
+
+#[test]
+fn parse_errors_have_positions() {
+    let e = parse("ok\n  #if($a)\nx").unwrap_err();
+    assert_eq!((e.line, e.column), (2, 3), "{e}");
+    let e = parse("line1\n#set($x = )").unwrap_err();
+    assert_eq!(e.line, 2, "{e}");
+    let e = parse("#end").unwrap_err();
+    assert_eq!(e.line, 1);
+    let e = parse("#foreach($x on $y)#end").unwrap_err();
+    assert!(e.message.contains("in"), "{e}");
+    assert!(parse("#* never closed").is_err());
+    assert!(parse("#set($x = \"unterminated)").is_err());
+    assert!(parse("#if(true)#else#else#end").is_err());
+}
+
+#[test]
+fn template_size_limit() {
+    let limits = Limits {
+        max_template_bytes: 10,
+        ..Limits::default()
+    };
+    assert!(crate::parse_with_limits("01234567890", &limits).is_err());
+    let t = parse("01234567890").unwrap();
+    let e = t.render(&mut Context::new(), &limits).unwrap_err();
+    assert_eq!(e.kind, RenderErrorKind::TemplateTooLarge);
+}
+
+#[test]
+fn loop_limit() {
+    let list: Vec<i32> = (0..2000).collect();
+    let k = render_err(
+        "#foreach($i in $l)$i#end",
+        json!({ "l": list }),
+        &Limits::default(),
+    );
+    assert_eq!(k, RenderErrorKind::LoopLimit);
+    // exactly the limit is fine
+    let list: Vec<i32> = (0..1000).collect();
+    render("#foreach($i in $l)#end", json!({ "l": list }));
+}
+
+#[test]
+fn recursion_limit() {
+    let k = render_err("#macro(r)#r()#end#r()", json!({}), &Limits::default());
+    assert_eq!(k, RenderErrorKind::DepthLimit);
+    let k = render_err("#define($a)$a#end$a", json!({}), &Limits::default());
+    assert_eq!(k, RenderErrorKind::DepthLimit);
+    // huge user max_depth is still capped
+    let limits = Limits {
+        max_depth: usize::MAX,
+        ..Limits::default()
+    };
+    let k = render_err("#macro(r)#r()#end#r()", json!({}), &limits);
+    assert_eq!(k, RenderErrorKind::DepthLimit);
+}
+
+#[test]
+fn output_limit() {
+    let t = "#set($s = 'ab')#foreach($i in [1..60])#set($s = \"$s$s\")#end$s";
+    let k = render_err(t, json!({}), &Limits::default());
+    assert!(
+        matches!(k, RenderErrorKind::OutputLimit | RenderErrorKind::LoopLimit),
+        "{k:?}"
+    );
+    let t = "#set($s = 'ab')#foreach($i in [1..60])#set($s = $s.concat($s))#end";
+    let k = render_err(t, json!({}), &Limits::default());
+    assert_eq!(k, RenderErrorKind::OutputLimit);
+    let t = "#set($l = [1])#foreach($i in [1..200])#set($l = [$l, $l])#end";
+    let k = render_err(t, json!({}), &Limits::default());
+    assert!(
+        matches!(
+            k,
+            RenderErrorKind::OutputLimit | RenderErrorKind::DepthLimit
+        ),
+        "{k:?}"
+    );
+    let small = Limits {
+        max_output_bytes: 10,
+        ..Limits::default()
+    };
+    let k = render_err("0123456789abc", json!({}), &small);
+    assert_eq!(k, RenderErrorKind::OutputLimit);
+}
+
+#[test]
+fn step_limit() {
+    let limits = Limits {
+        max_steps: 1000,
+        ..Limits::default()
+    };
+    let k = render_err(
+        "#foreach($i in [1..1000])#foreach($j in [1..1000])x#end#end",
+        json!({}),
+        &limits,
+    );
+    assert_eq!(k, RenderErrorKind::StepLimit);
+    let k = render_err("#set($x = [1..999999999])", json!({}), &Limits::default());
+    assert_eq!(k, RenderErrorKind::LoopLimit);
+}
+
+#[test]
+fn deep_nesting_is_parse_error() {
+    let src = "#if(true)".repeat(10_000) + &"#end".repeat(10_000);
+    assert!(parse(&src).is_err());
+    let src = "(".repeat(10_000);
+    assert!(parse(&format!("#set($x = {src})")).is_err());
+    let src = "[".repeat(10_000);
+    assert!(parse(&format!("#set($x = {src})")).is_err());
+    let src = "$a[".repeat(5_000);
+    let _ = parse(&src);
+    let src = "\"#set($x = ".repeat(3_000);
+    let _ = parse(&format!("#set($x = {src})"));
+}
+
+#[test]
+fn method_errors() {
+    let k = render_err("$s.substring(5)", json!({"s": "ab"}), &Limits::default());
+    assert!(matches!(k, RenderErrorKind::Method(_)));
+    let k = render_err("$s.matches('(')", json!({"s": "ab"}), &Limits::default());
+    assert!(matches!(k, RenderErrorKind::Method(_)));
+    let k = render_err("$l.get(3)", json!({"l": [1]}), &Limits::default());
+    assert!(matches!(k, RenderErrorKind::Method(_)));
+}
+
+#[test]
+fn catastrophic_regex_is_bounded() {
+    let s = "a".repeat(40) + "!";
+    let t = parse("$s.matches('(a+)+\\1b')").unwrap();
+    let mut c = ctx_from(json!({ "s": s }));
+    // either an error (backtrack limit) or a quick answer; never hangs
+    let _ = t.render(&mut c, &Limits::default());
+}
+
+#[derive(Debug)]
+struct Obj;
+
+impl Object for Obj {
+    fn get(&self, name: &str) -> Option<Value> {
+        (name == "stage").then(|| Value::from("prod"))
+    }
+    fn call(&self, method: &str, args: &[Value]) -> Result<Option<Value>, String> {
+        match method {
+            "echo" => Ok(args.first().cloned()),
+            "fail" => Err("boom".into()),
+            _ => Ok(None),
+        }
+    }
+    fn render(&self) -> String {
+        "<obj>".into()
+    }
+}
+
+#[test]
+fn host_objects() {
+    let mut ctx = Context::new();
+    ctx.insert("o", Value::Object(Arc::new(Obj)));
+    let t = parse("$o $o.stage $o.echo('hi') $o.nope() $!o.nope()|").unwrap();
+    assert_eq!(
+        t.render(&mut ctx, &Limits::default()).unwrap(),
+        "<obj> prod hi $o.nope() |"
+    );
+    let t = parse("$o.toString()|$o.equals($o)|$n.compareTo(1)").unwrap();
+    ctx.insert("n", Value::Int(1));
+    assert_eq!(
+        t.render(&mut ctx, &Limits::default()).unwrap(),
+        "<obj>|$o.equals($o)|$n.compareTo(1)"
+    );
+    let t = parse("$o.fail()").unwrap();
+    let e = t.render(&mut ctx, &Limits::default()).unwrap_err();
+    assert_eq!(e.kind, RenderErrorKind::Method("boom".into()));
+    assert_eq!((e.line, e.column), (1, 1));
+}
+
+#[test]
+fn set_is_visible_in_context() {
+    let t = parse("#set($x = 5)").unwrap();
+    let mut ctx = Context::new();
+    t.render(&mut ctx, &Limits::default()).unwrap();
+    assert_eq!(ctx.get("x"), Some(&Value::Int(5)));
+}
+
+#[test]
+fn from_json_keeps_order_and_number_kinds() {
+    let v = Value::from(json!({"z": 1, "a": 1.5, "m": 18446744073709551615u64}));
+    assert_eq!(v.render(), "{z=1, a=1.5, m=1.8446744073709552E19}");
+}
+
+const FRAGMENTS: &[&str] = &[
+    "#if(",
+    "$a",
+    ")",
+    "#end",
+    "#foreach($i in $a)",
+    "#foreach($i in [1..3])",
+    "#set($x = ",
+    "$x",
+    "\"",
+    "'",
+    "[",
+    "]",
+    "..",
+    "{",
+    "}",
+    ":",
+    ",",
+    "#macro(m $p)",
+    "#m(",
+    "$p",
+    "#break",
+    "#stop",
+    "#define($d)",
+    "$d",
+    "#else",
+    "#elseif(",
+    "\\",
+    "$!",
+    "${",
+    "text",
+    "\n",
+    " ",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "==",
+    "&&",
+    "!",
+    ".size()",
+    ".get(0)",
+    "[0]",
+    ".b",
+    ".add($x)",
+    ".put('k', $x)",
+    "1",
+    "2.5",
+    "##",
+    "#*",
+    "*#",
+    "$foreach.hasNext",
+    "#{end}",
+    "$b.c",
+    ".split(',')",
+    ".matches('a*')",
+    ".replaceAll('(.)', '$1$1')",
+    "$x.substring(1)",
+    "#m()",
+    "$velocityCount",
+    "[$x, $x]",
+    "\"$x$x\"",
+    "$a[$x]",
+    ")\n",
+    "  ",
+];
+
+#[test]
+fn fuzz_no_panics() {
+    // xorshift, deterministic
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet: Vec<char> = "#$!{}()[]\"'.,=+-*/%<>&|\\ \nabcxyz019_-*@:if end set else foreach in macro define break stop elseif ..".chars().collect();
+    let limits = Limits {
+        max_steps: 10_000,
+        ..Limits::default()
+    };
+    let start = std::time::Instant::now();
+    let mut parsed = 0usize;
+    let max_len: u64 = std::env::var("VTL_FUZZ_LEN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let iters: usize = std::env::var("VTL_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4000);
+    for i in 0..iters {
+        let len = (next() % max_len) as usize;
+        let src: String = if i % 4 == 1 {
+            (0..len / 3)
+                .map(|_| FRAGMENTS[(next() % FRAGMENTS.len() as u64) as usize])
+                .collect()
+        } else if i % 4 == 0 {
+            let bytes: Vec<u8> = (0..len).map(|_| (next() % 256) as u8).collect();
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect()
+        };
+        if let Ok(t) = parse(&src) {
+            parsed += 1;
+            let mut ctx = ctx_from(json!({"a": [1, 2], "b": {"c": "d"}, "x": "str"}));
+            let _ = t.render(&mut ctx, &limits);
+        }
+    }
+    eprintln!("fuzz: {parsed}/{iters} parsed");
+    assert!(parsed > iters / 10);
+    if iters == 4000 {
+        assert!(start.elapsed().as_secs() < 10);
+    }
+}
+
+#[test]
+fn deep_if() {
+    let src = "#if(true)".repeat(10_000) + &"#end".repeat(10_000);
+    assert!(parse(&src).is_err());
+}
+#[test]
+fn deep_render_nesting_does_not_overflow() {
+    // Run on a 1 MiB stack (half the default test/tokio thread stack) to keep a margin.
+    std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(deep_render_nesting)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn deep_render_nesting() {
+    let body = "#if(true)".repeat(40) + "#r()" + &"#end".repeat(40);
+    let src = format!("#macro(r){body}#end#r()");
+    let limits = Limits {
+        max_depth: usize::MAX,
+        ..Limits::default()
+    };
+    let k = render_err(&src, json!({}), &limits);
+    assert_eq!(k, RenderErrorKind::DepthLimit);
+    let deep = "#if(true)".repeat(90) + "x" + &"#end".repeat(90);
+    assert_eq!(render(&deep, json!({})), "x");
+    let deep = "(".repeat(45) + "1" + &")".repeat(45);
+    assert_eq!(render(&format!("#set($x = {deep})$x"), json!({})), "1");
+}
+
+#[test]
+fn deep_paren() {
+    let src = "(".repeat(10_000);
+    assert!(parse(&format!("#set($x = {src})")).is_err());
+}
+#[test]
+fn deep_str() {
+    let src = "\"#set($x = ".repeat(3_000);
+    let _ = parse(&format!("#set($x = {src})"));
+}
+#[test]
+fn deep_idx() {
+    let src = "$a[".repeat(5_000);
+    let _ = parse(&src);
+}
+
+#[test]
+fn table_more() {
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        (
+            "#foreach($a in [1, 2])#foreach($b in ['x'])$foreach.parent.count$b#end#end",
+            json!({}),
+            "1x2x",
+        ),
+        (
+            "#foreach($i in [1, 2, 3])#if($foreach.first)F#end#if($foreach.last)L#end$i#end",
+            json!({}),
+            "F12L3",
+        ),
+        (
+            "#macro(m $x)#foreach($i in $x)($i)#end#end#m([1, 2])",
+            json!({}),
+            "(1)(2)",
+        ),
+        (
+            "#macro(b)#break#end#foreach($i in [1, 2, 3])$i#b()#end",
+            json!({}),
+            "1",
+        ),
+        ("#macro(m $x)$x#end#m($undefined)", json!({}), "$x"),
+        (
+            "#macro(m $x)$x#end#set($x = 'outer')#m('in') $x",
+            json!({}),
+            "in outer",
+        ),
+        ("#set($f = 0.1 + 0.2)$f", json!({}), "0.30000000000000004"),
+        ("#set($f = 1.5e-5)$f", json!({}), "1.5E-5"),
+        ("#set($f = 100.0 * 3)$f", json!({}), "300.0"),
+        ("#set($x = 10 - 2 - 3)$x", json!({}), "5"),
+        ("#set($x = 2 * 3 % 4)$x", json!({}), "2"),
+        ("#if($a ne $b)y#end", json!({"a": 1, "b": 2}), "y"),
+        (
+            "#if($a >= 1 && $a ge 1 && $a <= 1 && $a lt 2)y#end",
+            json!({"a": 1}),
+            "y",
+        ),
+        (
+            "#if($a == $b)y#{else}n#end",
+            json!({"a": [1, 2], "b": [1, 2]}),
+            "y",
+        ),
+        ("#if($a == $b)y#{else}n#end", json!({"a": null}), "y"),
+        ("#if($a || $b)y#{else}n#end", json!({"b": true}), "y"),
+        ("#if($a && $b)y#{else}n#end", json!({"a": true}), "n"),
+        (
+            "$m",
+            json!({"m": {"a": {"b": [1, {"c": null}]}}}),
+            "{a={b=[1, {c=null}]}}",
+        ),
+        ("#set($s = \"a${x}b\")$s", json!({"x": 1}), "a1b"),
+        ("#set($s = \"say \"\"hi\"\"\")$s", json!({}), "say \"hi\""),
+        ("#set($s = 'it''s')$s", json!({}), "it's"),
+        (
+            "{\n  \"ids\": [\n#foreach($id in $ids)\n    \"$id\"#if($foreach.hasNext),#end\n#end\n  ]\n}",
+            json!({"ids": ["a", "b"]}),
+            "{\n  \"ids\": [\n    \"a\",\n    \"b\"\n  ]\n}",
+        ),
+        (
+            "#set($inputRoot = $body)\n{\n#foreach($k in $inputRoot.keySet())\n  \"$k\": \"$inputRoot.get($k)\"#if($foreach.hasNext),#end\n\n#end\n}",
+            json!({"body": {"a": 1, "b": 2}}),
+            "{\n  \"a\": \"1\",\n\n  \"b\": \"2\"\n\n}",
+        ),
+        ("  #if(true)\n  x\n  #end\n", json!({}), "  x\n"),
+        ("#if(true) #* c *#\nx#end", json!({}), " \nx"),
+        ("a #* c *# b", json!({}), "a  b"),
+        ("#set($a = 1) #set($b = 2)\nx$a$b", json!({}), " \nx12"),
+        ("#set($a = 1)\n#set($b = 2)\nx$a$b", json!({}), "x12"),
+        (
+            "#foreach($c in $s.split(''))$c.#end",
+            json!({"s": "abc"}),
+            "a.b.c.",
+        ),
+        (
+            "$s.split('\\s*,\\s*')",
+            json!({"s": "a , b,c"}),
+            "[a, b, c]",
+        ),
+        (
+            "$s.replaceAll('[aeiou]', '')",
+            json!({"s": "education"}),
+            "dctn",
+        ),
+        (
+            "$s.replaceAll('(?<y>\\d{4})-(\\d\\d)', '$2/${y}')",
+            json!({"s": "2024-05"}),
+            "05/2024",
+        ),
+        ("$s.replaceAll('x', '\\$')", json!({"s": "axb"}), "a$b"),
+        ("$s.matches('\\d+')", json!({"s": "123\n"}), "false"),
+        ("$s.matches('(\\w)\\1')", json!({"s": "aa"}), "true"),
+        ("$l.get(0).k", json!({"l": [{"k": "v"}]}), "v"),
+        ("$l[0][1]", json!({"l": [[1, 2]]}), "2"),
+        ("#set($i = 1)$l[$i]", json!({"l": ["a", "b"]}), "b"),
+        ("$m.get('missing')", json!({"m": {}}), "$m.get('missing')"),
+        (
+            "#set($l = [])#foreach($i in [1..3])#set($d = $l.add($i))#end$l",
+            json!({}),
+            "[1, 2, 3]",
+        ),
+        (
+            "#set($m = {})#set($m.a = 1)#set($m['b'] = 2)$m",
+            json!({}),
+            "{a=1, b=2}",
+        ),
+        ("$x.class", json!({"x": 1}), "$x.class"),
+        ("$s.toString().length()", json!({"s": 12345}), "5"),
+        ("#set($n = $s.length() + 1)$n", json!({"s": "abc"}), "4"),
+        ("$!s.nothing()x", json!({"s": {}}), "x"),
+        ("#break after", json!({}), ""),
+        ("#foreach($c in $s)x#end.", json!({"s": "abc"}), "."),
+        ("#foreach($c in $n)x#end.", json!({"n": 3}), "."),
+        ("#foreach( $i in $l )$i#end", json!({"l": [1]}), "1"),
+        ("#if ($a)y#end", json!({"a": 1}), "y"),
+        ("${a}.b", json!({"a": 1}), "1.b"),
+        ("$a.b(", json!({"a": 1}), "1.b("),
+        ("#{if}($a)y#{else}n#{end}", json!({"a": false}), "n"),
+        ("#set($x = \"$a.size()\")$x", json!({"a": [1, 2]}), "2"),
+        ("#set($x = $x.nope())$x", json!({"x": 1}), "1"),
+        ("$!a$!b", json!({"a": "A"}), "A"),
+        ("color: #fff;", json!({}), "color: #fff;"),
+        ("#set($x = [])$x.isEmpty() $x.size()", json!({}), "true 0"),
+    ];
+    for (t, j, want) in cases {
+        assert_eq!(render(t, j), want, "template {t:?}");
+    }
+}
+
+#[test]
+fn template_is_reusable_and_context_isolated() {
+    let t = parse("#set($n = $n + 1)$n").unwrap();
+    let mut a = ctx_from(json!({"n": 1}));
+    assert_eq!(t.render(&mut a, &Limits::default()).unwrap(), "2");
+    assert_eq!(t.render(&mut a, &Limits::default()).unwrap(), "3");
+    let mut b = ctx_from(json!({"n": 10}));
+    assert_eq!(t.render(&mut b, &Limits::default()).unwrap(), "11");
+}
+
+fn on_small_stack(f: fn()) {
+    std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn max_parse_depth_fits_small_stack() {
+    on_small_stack(|| {
+        let n = crate::parser::MAX_PARSE_DEPTH - 2;
+        let deep = "#if(true)".repeat(n) + "x" + &"#end".repeat(n);
+        assert_eq!(render(&deep, json!({})), "x");
+        let deep = "#foreach($i in [1])".repeat(n / 3) + "x" + &"#end".repeat(n / 3);
+        assert_eq!(render(&deep, json!({})), "x");
+        let deep = "(".repeat(n / 2 - 1) + "1" + &")".repeat(n / 2 - 1);
+        assert_eq!(render(&format!("#set($x = {deep})$x"), json!({})), "1");
+    });
+}
