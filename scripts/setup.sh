@@ -8,6 +8,7 @@ need=()
 command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
@@ -15,6 +16,12 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "missing: ${need[*]} (install them with apt-get)" >&2
     exit 1
   fi
+fi
+# Optional: Apache Velocity 1.7 for the template engine's differential test (needs a JDK and root;
+# the test prints why it skipped otherwise).
+if command -v javac >/dev/null && [ ! -f /usr/share/java/velocity.jar ] && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq velocity) \
+    || echo "note: could not install velocity; the Velocity differential test will skip" >&2
 fi
 if ! .venv/bin/python -c 'import boto3, pytest, awscli' 2>/dev/null; then
   python3 -m venv .venv
