@@ -129,6 +129,8 @@ pub struct CompiledStage {
     pub default_user_agent: HeaderValue,
     /// Whether the execute-api endpoint is disabled.
     pub execute_api_disabled: bool,
+    /// `$stageVariables` for mapping templates.
+    pub stage_variables: portico_model::Map<String>,
 }
 
 /// Every API and stage being served: what one `ArcSwap` load returns.
@@ -255,6 +257,7 @@ fn compile_stage(
         default_user_agent: HeaderValue::from_str(&format!("AmazonAPIGateway_{}", input.api_id))
             .unwrap_or(HeaderValue::from_static("AmazonAPIGateway")),
         execute_api_disabled: api.disable_execute_api_endpoint,
+        stage_variables: stage.variables.clone(),
     }
 }
 

@@ -9,7 +9,7 @@ use crate::compile::{
     ParamSource, Route, ServingSnapshot, StageInput, compile,
 };
 use crate::gateway_response::{GatewayError, GatewayResponses};
-use crate::mapping::Selected;
+use crate::mapping::{Selected, mock_status_code};
 use crate::metrics::{Registry, RouteMetrics};
 use crate::upstream::{PoolConfig, Upstreams};
 use arc_swap::ArcSwap;
@@ -302,8 +302,9 @@ impl Gateway {
         let (route, params, outcome) = match lookup {
             Err(e) => (None, None, Outcome::error(&stage.responses, e)),
             Ok(m) => {
+                let rid = ids.request_id.to_str().unwrap_or("-").to_owned();
                 let outcome = self
-                    .run_route(stage, m.value, &m.params, &mut parts, body, client)
+                    .run_route(stage, m.value, &m.params, &mut parts, body, client, &rid)
                     .await;
                 (Some(m.value), Some(m.params), outcome)
             }
@@ -367,6 +368,7 @@ impl Gateway {
         outcome.response
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn run_route(
         &self,
         stage: &CompiledStage,
@@ -375,6 +377,7 @@ impl Gateway {
         parts: &mut http::request::Parts,
         body: GatewayBody,
         client: &ClientInfo,
+        rid: &str,
     ) -> Outcome {
         // Method request phase: payload limit (authorizers, keys, throttles, validation and cache
         // join here as their issues land).
@@ -396,13 +399,16 @@ impl Gateway {
             return outcome;
         }
         match &route.integration {
-            CompiledIntegration::Mock(m) => run_mock(stage, m, parts),
+            CompiledIntegration::Mock(m) => {
+                run_mock(stage, route, m, params, parts, body, client, rid).await
+            }
             CompiledIntegration::HttpProxy(p) => {
                 self.run_http_proxy(stage, p, params, parts, body, client)
                     .await
             }
             CompiledIntegration::Http(h) => {
-                self.run_http(stage, h, params, parts, body, client).await
+                self.run_http(stage, route, h, params, parts, body, client, rid)
+                    .await
             }
             CompiledIntegration::Unavailable(reason) => {
                 tracing::warn!(api = %stage.api_id, stage = %stage.stage_name,
@@ -496,26 +502,46 @@ impl Gateway {
     /// `HTTP` (non-proxy): only mapped parameters reach the backend; the body is the request
     /// template's output or, per `passthroughBehavior`, the client's body; the backend status picks
     /// the integration response.
+    #[allow(clippy::too_many_arguments)]
     async fn run_http(
         &self,
         stage: &CompiledStage,
+        route: &Route,
         h: &HttpIntegration,
         params: &Params,
         parts: &mut http::request::Parts,
         body: GatewayBody,
         client: &ClientInfo,
+        rid: &str,
     ) -> Outcome {
         let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
         let (upstream_body, upstream_ct) = match h
             .request_templates
             .select(content_type.as_ref().and_then(|v| v.to_str().ok()))
         {
-            Selected::Template(ct, t) => {
+            Selected::Template(ct, t) if t.is_static() => {
                 discard_body(body);
                 (
                     GatewayBody::full(t.render_bytes()),
                     HeaderValue::from_str(ct).ok(),
                 )
+            }
+            Selected::Template(ct, t) => {
+                let bytes = match collect_body(body).await {
+                    Ok(b) => b,
+                    Err(e) => return Outcome::error(&stage.responses, e),
+                };
+                let inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
+                match t.render_with(inputs) {
+                    Ok(out) => (GatewayBody::full(out), HeaderValue::from_str(ct).ok()),
+                    Err(reason) => {
+                        tracing::warn!(api = %stage.api_id, "{reason}");
+                        return Outcome::error(
+                            &stage.responses,
+                            GatewayError::configuration_error(),
+                        );
+                    }
+                }
             }
             Selected::Passthrough => (body, content_type.clone()),
             Selected::Unsupported => {
@@ -584,8 +610,6 @@ impl Gateway {
         headers
             .entry(header::USER_AGENT)
             .or_insert(stage.default_user_agent.clone());
-        let _ = client;
-
         let started = Instant::now();
         let result = tokio::time::timeout(h.target.timeout, h.target.pool.send(req)).await;
         let integration_latency = Some(started.elapsed());
@@ -623,7 +647,29 @@ impl Gateway {
         };
         let (up_parts, up_body) = upstream.into_parts();
         let (ct, body) = match &ir.template {
-            Some((ct, t)) => (ct.clone(), GatewayBody::full(t.render_bytes())),
+            Some((ct, t)) if t.is_static() => (ct.clone(), GatewayBody::full(t.render_bytes())),
+            Some((ct, t)) => {
+                let bytes = match collect_body(up_body).await {
+                    Ok(b) => b,
+                    Err(_) => {
+                        return Outcome::error(
+                            &stage.responses,
+                            GatewayError::integration_unreachable(),
+                        );
+                    }
+                };
+                let inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
+                match t.render_with(inputs) {
+                    Ok(out) => (ct.clone(), GatewayBody::full(out)),
+                    Err(reason) => {
+                        tracing::warn!(api = %stage.api_id, "{reason}");
+                        return Outcome::error(
+                            &stage.responses,
+                            GatewayError::configuration_error(),
+                        );
+                    }
+                }
+            }
             None => (
                 up_parts
                     .headers
@@ -661,16 +707,47 @@ const QUERY_ENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
     .remove(b'.')
     .remove(b'~');
 
-fn run_mock(stage: &CompiledStage, m: &MockIntegration, parts: &http::request::Parts) -> Outcome {
+#[allow(clippy::too_many_arguments)]
+async fn run_mock(
+    stage: &CompiledStage,
+    route: &Route,
+    m: &MockIntegration,
+    params: &Params,
+    parts: &http::request::Parts,
+    body: GatewayBody,
+    client: &ClientInfo,
+    rid: &str,
+) -> Outcome {
     // Integration request: the request template's statusCode selects the integration response.
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let status = match m.request_templates.select(content_type) {
-        Selected::Template(_, t) => t.mock_status(),
-        Selected::Passthrough => Some(200),
+        Selected::Template(_, t) if t.is_static() => {
+            discard_body(body);
+            t.mock_status()
+        }
+        Selected::Template(_, t) => {
+            let bytes = match collect_body(body).await {
+                Ok(b) => b,
+                Err(e) => return Outcome::error(&stage.responses, e),
+            };
+            let inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
+            match t.render_with(inputs) {
+                Ok(out) => mock_status_code(&String::from_utf8_lossy(&out)),
+                Err(reason) => {
+                    tracing::warn!(api = %stage.api_id, "{reason}");
+                    return Outcome::error(&stage.responses, GatewayError::configuration_error());
+                }
+            }
+        }
+        Selected::Passthrough => {
+            discard_body(body);
+            Some(200)
+        }
         Selected::Unsupported => {
+            discard_body(body);
             return Outcome::error(&stage.responses, GatewayError::unsupported_media_type());
         }
     };
@@ -685,7 +762,25 @@ fn run_mock(stage: &CompiledStage, m: &MockIntegration, parts: &http::request::P
     };
     // Integration response → method response.
     let (content_type, body) = match &ir.template {
-        Some((ct, t)) => (ct.clone(), GatewayBody::full(t.render_bytes())),
+        Some((ct, t)) if t.is_static() => (ct.clone(), GatewayBody::full(t.render_bytes())),
+        Some((ct, t)) => {
+            let inputs = template_inputs(
+                stage,
+                route,
+                params,
+                parts,
+                client,
+                rid,
+                bytes::Bytes::new(),
+            );
+            match t.render_with(inputs) {
+                Ok(out) => (ct.clone(), GatewayBody::full(out)),
+                Err(reason) => {
+                    tracing::warn!(api = %stage.api_id, "{reason}");
+                    return Outcome::error(&stage.responses, GatewayError::configuration_error());
+                }
+            }
+        }
         None => (
             HeaderValue::from_static("application/json"),
             GatewayBody::Empty,
@@ -706,11 +801,97 @@ fn run_mock(stage: &CompiledStage, m: &MockIntegration, parts: &http::request::P
     }
 }
 
+/// Reads a body for a mapping template, up to the 10 MB payload limit.
+async fn collect_body(body: GatewayBody) -> Result<bytes::Bytes, GatewayError> {
+    use http_body_util::BodyExt;
+    match http_body_util::Limited::new(body, MAX_PAYLOAD_BYTES as usize)
+        .collect()
+        .await
+    {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(GatewayError::request_too_large())
+        }
+        Err(_) => Err(GatewayError::bad_request()),
+    }
+}
+
+/// `$input`, `$context` and `$stageVariables` for one request.
+fn template_inputs(
+    stage: &CompiledStage,
+    route: &Route,
+    params: &Params,
+    parts: &http::request::Parts,
+    client: &ClientInfo,
+    rid: &str,
+    body: bytes::Bytes,
+) -> crate::templating::TemplateInputs {
+    let query: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (dec(k), dec(v))
+        })
+        .collect();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let now = epoch_millis();
+    let context = serde_json::json!({
+        "requestId": rid,
+        "extendedRequestId": rid,
+        "apiId": stage.api_id,
+        "stage": stage.stage_name,
+        "httpMethod": parts.method.as_str(),
+        "resourcePath": route.resource_path,
+        "resourceId": route.resource_id,
+        "path": parts.uri.path(),
+        "protocol": protocol(parts.version),
+        "requestTime": crate::access_log::clf_time(now / 1000),
+        "requestTimeEpoch": now,
+        "domainName": parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
+        "identity": {
+            "sourceIp": client.ip,
+            "userAgent": parts.headers.get(header::USER_AGENT).and_then(|h| h.to_str().ok()).unwrap_or(""),
+        },
+    });
+    crate::templating::TemplateInputs {
+        body,
+        path: params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        query,
+        headers,
+        context,
+        stage_variables: serde_json::to_value(&stage.stage_variables).unwrap_or_default(),
+    }
+}
+
 /// Most bytes and time spent discarding a refused request body.
 const DISCARD_LIMIT_BYTES: usize = 16 * 1024 * 1024;
 const DISCARD_LIMIT_TIME: Duration = Duration::from_secs(5);
 
 fn discard_body(mut body: GatewayBody) {
+    if http_body::Body::is_end_stream(&body) {
+        return;
+    }
     tokio::spawn(async move {
         let mut seen = 0usize;
         let drain = async {

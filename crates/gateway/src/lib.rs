@@ -29,6 +29,7 @@ mod handler;
 pub mod mapping;
 pub mod metrics;
 mod server;
+pub mod templating;
 pub mod test_invoke;
 pub mod upstream;
 pub mod uri;

@@ -1,9 +1,8 @@
 //! Mapping templates and integration responses, prepared at deploy time.
 //!
-//! This is the seam where the Velocity engine plugs in: [`MappingTemplate::render`] receives the
-//! request context and returns the rendered text. Until the engine lands, templates render as their
-//! literal text (what AWS renders for a template without `$` references or `#` directives), and a
-//! template that uses Velocity syntax is reported when the stage is compiled.
+//! A template without Velocity syntax is rendered once, at deploy time; one with `$` or `#` is
+//! parsed at deploy time by `portico-vtl` and rendered per request with API Gateway's objects
+//! (`crate::templating`). A template that does not parse is reported at deploy and answers 500.
 
 use http::{HeaderName, HeaderValue, StatusCode};
 use portico_model::{Integration, Map};
@@ -14,38 +13,73 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct MappingTemplate {
     source: Arc<str>,
-    /// The rendered output, prepared once (every template is static until Velocity lands; then
-    /// only templates without `$`/`#` keep a prepared output).
+    /// The output of a template without Velocity syntax, prepared once.
     rendered: bytes::Bytes,
-    /// For MOCK request templates: the `statusCode` of the prepared output.
+    /// For MOCK request templates without Velocity syntax: the `statusCode` they select.
     mock_status: Option<u16>,
+    /// The parsed Velocity template, when the source uses `$` or `#`.
+    engine: Option<Arc<portico_vtl::Template>>,
+    /// A parse error: rendering fails (500) with this reason.
+    error: Option<Arc<str>>,
 }
 
 impl MappingTemplate {
-    /// Prepares a template; returns it and whether it uses Velocity syntax not yet evaluated.
-    pub fn compile(source: &str) -> (Self, bool) {
+    /// Prepares a template (parsed once, here). The second value is a parse error to report.
+    pub fn compile(source: &str) -> (Self, Option<String>) {
         let dynamic = source.contains('$') || source.contains('#');
-        (
-            Self {
-                source: Arc::from(source),
-                rendered: bytes::Bytes::copy_from_slice(source.as_bytes()),
-                mock_status: mock_status_code(source),
-            },
-            dynamic,
-        )
+        let (engine, error) = if dynamic {
+            match portico_vtl::parse(source) {
+                Ok(t) => (Some(Arc::new(t)), None),
+                Err(e) => (None, Some(e.to_string())),
+            }
+        } else {
+            (None, None)
+        };
+        let t = Self {
+            source: Arc::from(source),
+            rendered: bytes::Bytes::copy_from_slice(source.as_bytes()),
+            mock_status: mock_status_code(source),
+            engine,
+            error: error.clone().map(Arc::from),
+        };
+        (t, error)
     }
 
-    /// Renders the template.
+    /// The template's source.
     pub fn render(&self) -> &str {
         &self.source
     }
 
-    /// The rendered output as shareable bytes (no copy per request).
+    /// Whether rendering needs no request data (the output was prepared at deploy time).
+    pub fn is_static(&self) -> bool {
+        self.engine.is_none() && self.error.is_none()
+    }
+
+    /// The prepared output of a static template (no copy per request).
     pub fn render_bytes(&self) -> bytes::Bytes {
         self.rendered.clone()
     }
 
-    /// The `statusCode` a MOCK request template selects (`None`: the output has no valid one).
+    /// Renders with API Gateway's objects; errors (parse error, limits, a failing method) are
+    /// reasons for a 500.
+    pub fn render_with(
+        &self,
+        inputs: crate::templating::TemplateInputs,
+    ) -> Result<bytes::Bytes, String> {
+        if let Some(e) = &self.error {
+            return Err(format!("Invalid mapping expression specified: {e}"));
+        }
+        let Some(engine) = &self.engine else {
+            return Ok(self.rendered.clone());
+        };
+        let mut ctx = crate::templating::context(inputs);
+        engine
+            .render(&mut ctx, &portico_vtl::Limits::default())
+            .map(bytes::Bytes::from)
+            .map_err(|e| format!("Execution failed due to a template error: {e:?}"))
+    }
+
+    /// The `statusCode` a static MOCK request template selects (`None`: no valid one).
     pub fn mock_status(&self) -> Option<u16> {
         self.mock_status
     }
@@ -116,10 +150,10 @@ impl RequestTemplates {
             .request_templates
             .iter()
             .map(|(ct, src)| {
-                let (t, dynamic) = MappingTemplate::compile(src);
-                if dynamic {
+                let (t, error) = MappingTemplate::compile(src);
+                if let Some(e) = error {
                     warn(format!(
-                        "request template for {ct} uses Velocity syntax, which this version renders as literal text"
+                        "request template for {ct} does not parse ({e}); requests using it answer 500"
                     ));
                 }
                 (ct.to_ascii_lowercase(), t)
@@ -198,10 +232,10 @@ impl IntegrationResponses {
                 })?;
             let (headers, mapped_headers) = response_headers(&ir.response_parameters, &mut warn);
             let template = pick_response_template(&ir.response_templates).map(|(ct, src)| {
-                let (t, dynamic) = MappingTemplate::compile(src);
-                if dynamic {
+                let (t, error) = MappingTemplate::compile(src);
+                if let Some(e) = error {
                     warn(format!(
-                        "response template for status {key} uses Velocity syntax, which this version renders as literal text"
+                        "response template for status {key} does not parse ({e}); requests using it answer 500"
                     ));
                 }
                 (

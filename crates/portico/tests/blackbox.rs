@@ -632,3 +632,124 @@ async fn http_non_proxy_maps_parameters_templates_and_integration_responses() {
         r#"{"message": "Internal server error"}"#
     );
 }
+
+const VTL_SPEC: &str = r##"
+openapi: 3.0.1
+info: {title: templated, version: "1"}
+paths:
+  /mock/{code}:
+    post:
+      parameters: [{name: code, in: path, required: true, schema: {type: string}}]
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{"statusCode": $input.params(''code'')}'
+        responses:
+          "4\\d\\d":
+            statusCode: "404"
+            responseTemplates:
+              application/json: '{"missing": "$input.params(''code'')"}'
+          default:
+            statusCode: "200"
+            responseTemplates:
+              application/json: |
+                #set($names = ["a", "b"])
+                {"stage": "$context.stage", "env": "$stageVariables.env", "rid": "$context.requestId",
+                 "items": [#foreach($n in $names)"$n"#if($foreach.hasNext),#end#end]}
+  /items/{id}:
+    post:
+      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://${stageVariables.backend}/items
+        requestTemplates:
+          application/json: '{"id": "$input.params(''id'')", "name": $input.json(''$.name''), "upper": "$input.path(''$.name'').toUpperCase()"}'
+        responses:
+          default:
+            statusCode: "200"
+            responseTemplates:
+              application/json: '{"echoed": $input.json(''$.body'')}'
+  /broken:
+    get:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '#if($x'
+        responses: {default: {statusCode: "200"}}
+"##;
+
+#[tokio::test]
+async fn velocity_templates_render_with_input_context_and_stage_variables() {
+    let up = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_spec(dir.path(), "vtl.yaml", VTL_SPEC);
+    let backend = format!("backend={}", up.addr);
+    let gw = Portico::start(&[
+        "--import",
+        file.to_str().unwrap(),
+        "--stage-variable",
+        &backend,
+        "--stage-variable",
+        "env=test",
+    ]);
+    let api = gw.api_id("templated");
+    let c = reqwest::Client::new();
+
+    let r = c
+        .post(gw.path_url(&api, "dev", "/mock/200"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let rid = r.headers()["x-amzn-requestid"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(v["stage"], "dev");
+    assert_eq!(v["env"], "test");
+    assert_eq!(v["rid"], rid.as_str());
+    assert_eq!(v["items"], serde_json::json!(["a", "b"]));
+
+    let r = c
+        .post(gw.path_url(&api, "dev", "/mock/404"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        404,
+        "the rendered statusCode selects the integration response"
+    );
+    assert_eq!(r.text().await.unwrap(), r#"{"missing": "404"}"#);
+
+    let r = c
+        .post(gw.path_url(&api, "dev", "/items/9"))
+        .header("content-type", "application/json")
+        .body(r#"{"name": "rex"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(v["echoed"].as_str().unwrap()).unwrap(),
+        serde_json::json!({"id": "9", "name": "rex", "upper": "REX"}),
+        "request template rendered, backend echo re-rendered by the response template"
+    );
+
+    let r = c
+        .get(gw.path_url(&api, "dev", "/broken"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        500,
+        "a template that does not parse answers 500"
+    );
+}

@@ -1,0 +1,292 @@
+//! API Gateway's objects for mapping templates: `$input`, `$util`, `$context`, `$stageVariables`
+//! on top of the Velocity engine (`portico-vtl`) and Jayway JSONPath (`portico-jsonpath`).
+
+use portico_vtl::{Object, Value};
+use std::sync::Arc;
+
+/// What a template may read about the request.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateInputs {
+    /// `$input.body` (request body for request templates, backend body for response templates).
+    pub body: bytes::Bytes,
+    /// Path parameters.
+    pub path: Vec<(String, String)>,
+    /// Query string parameters (last value wins, as `$input.params()` shows).
+    pub query: Vec<(String, String)>,
+    /// Request headers.
+    pub headers: Vec<(String, String)>,
+    /// `$context` as JSON.
+    pub context: serde_json::Value,
+    /// `$stageVariables`.
+    pub stage_variables: serde_json::Value,
+}
+
+fn pairs_json(pairs: &[(String, String)]) -> serde_json::Value {
+    serde_json::Value::Object(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+#[derive(Debug)]
+struct Input {
+    inputs: Arc<TemplateInputs>,
+}
+
+impl Input {
+    fn body_json(&self) -> Result<serde_json::Value, String> {
+        if self.inputs.body.is_empty() {
+            return Ok(serde_json::Value::Object(Default::default()));
+        }
+        serde_json::from_slice(&self.inputs.body)
+            .map_err(|e| format!("Invalid JSON in request body: {e}"))
+    }
+
+    fn query_path(&self, args: &[Value]) -> Result<Option<serde_json::Value>, String> {
+        let path = args
+            .first()
+            .map(|a| a.render())
+            .unwrap_or_else(|| "$".into());
+        let compiled = portico_jsonpath::compile(&path).map_err(|e| e.to_string())?;
+        let doc = self.body_json()?;
+        portico_jsonpath::query_with_budget(&compiled, &doc, &portico_jsonpath::Budget::default())
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Object for Input {
+    fn get(&self, name: &str) -> Option<Value> {
+        match name {
+            "body" => Some(Value::String(
+                String::from_utf8_lossy(&self.inputs.body).into_owned(),
+            )),
+            _ => None,
+        }
+    }
+
+    fn call(&self, method: &str, args: &[Value]) -> Result<Option<Value>, String> {
+        match method {
+            // `$input.json(path)`: the JSON text of what the path selects.
+            "json" => Ok(Some(Value::String(match self.query_path(args)? {
+                Some(v) => v.to_string(),
+                None => String::new(),
+            }))),
+            // `$input.path(path)`: the selected value itself.
+            "path" => Ok(Some(match self.query_path(args)? {
+                Some(v) => Value::from(v),
+                None => Value::Null,
+            })),
+            "params" => {
+                let i = &self.inputs;
+                match args.first() {
+                    None => Ok(Some(Value::from(serde_json::json!({
+                        "path": pairs_json(&i.path),
+                        "querystring": pairs_json(&i.query),
+                        "header": pairs_json(&i.headers),
+                    })))),
+                    Some(name) => {
+                        let n = name.render();
+                        let found = i
+                            .path
+                            .iter()
+                            .chain(i.query.iter())
+                            .find(|(k, _)| *k == n)
+                            .or_else(|| i.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(&n)))
+                            .map(|(_, v)| Value::String(v.clone()));
+                        Ok(Some(found.unwrap_or(Value::String(String::new()))))
+                    }
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn render(&self) -> String {
+        "$input".into()
+    }
+}
+
+#[derive(Debug)]
+struct Util;
+
+/// JavaScript string escaping as `$util.escapeJavaScript` does it.
+pub fn escape_javascript(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            '/' => out.push_str("\\/"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{unit:04X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    let mut buf = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        if c == b'=' {
+            break;
+        }
+        let v = B64
+            .iter()
+            .position(|b| *b == c)
+            .ok_or_else(|| "Invalid base64 input".to_string())? as u32;
+        buf = (buf << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+            buf &= (1 << bits) - 1;
+        }
+    }
+    Ok(out)
+}
+
+impl Object for Util {
+    fn get(&self, _name: &str) -> Option<Value> {
+        None
+    }
+
+    fn call(&self, method: &str, args: &[Value]) -> Result<Option<Value>, String> {
+        let arg = args.first().map(|a| a.render()).unwrap_or_default();
+        let s = |v: String| Ok(Some(Value::String(v)));
+        match method {
+            "escapeJavaScript" => s(escape_javascript(&arg)),
+            "urlEncode" => s(url_encode(&arg)),
+            "urlDecode" => s(percent_encoding::percent_decode_str(&arg.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()),
+            "base64Encode" => s(base64_encode(arg.as_bytes())),
+            "base64Decode" => s(String::from_utf8_lossy(&base64_decode(&arg)?).into_owned()),
+            "parseJson" => serde_json::from_str::<serde_json::Value>(&arg)
+                .map(|v| Some(Value::from(v)))
+                .map_err(|e| format!("Invalid JSON passed to $util.parseJson: {e}")),
+            _ => Ok(None),
+        }
+    }
+
+    fn render(&self) -> String {
+        "$util".into()
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding, as Java's `URLEncoder` (spaces become `+`).
+fn url_encode(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'*')
+        .remove(b' ');
+    percent_encoding::utf8_percent_encode(s, SET)
+        .to_string()
+        .replace(' ', "+")
+}
+
+/// The Velocity context for one rendering.
+pub fn context(inputs: TemplateInputs) -> portico_vtl::Context {
+    let inputs = Arc::new(inputs);
+    let mut ctx = portico_vtl::Context::new();
+    ctx.insert("context", Value::from(inputs.context.clone()));
+    ctx.insert(
+        "stageVariables",
+        Value::from(inputs.stage_variables.clone()),
+    );
+    ctx.insert("util", Value::Object(Arc::new(Util)));
+    ctx.insert("input", Value::Object(Arc::new(Input { inputs })));
+    ctx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(src: &str, body: &str) -> String {
+        let t = portico_vtl::parse(src).unwrap();
+        let inputs = TemplateInputs {
+            body: bytes::Bytes::from(body.to_owned()),
+            path: vec![("id".into(), "7".into())],
+            query: vec![("q".into(), "x y".into())],
+            headers: vec![("X-Client".into(), "c".into())],
+            context: serde_json::json!({"requestId": "rid", "stage": "dev"}),
+            stage_variables: serde_json::json!({"env": "test"}),
+        };
+        t.render(&mut context(inputs), &portico_vtl::Limits::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn input_util_context_and_stage_variables() {
+        let body = r#"{"name": "rex", "tags": ["a", "b"], "n": 3}"#;
+        assert_eq!(render("$input.json('$.name')", body), "\"rex\"");
+        assert_eq!(render("$input.path('$.name')", body), "rex");
+        assert_eq!(render("$input.path('$.tags').size()", body), "2");
+        assert_eq!(render("$input.json('$')", "{}"), "{}");
+        assert_eq!(
+            render(
+                "$input.params('id') $input.params('q') $input.params('X-Client')",
+                ""
+            ),
+            "7 x y c"
+        );
+        assert_eq!(render("$input.params().path.id", ""), "7");
+        assert_eq!(
+            render("$context.requestId/$context.stage/$stageVariables.env", ""),
+            "rid/dev/test"
+        );
+        assert_eq!(
+            render("$util.escapeJavaScript('say \"hi\"')", ""),
+            "say \\\"hi\\\""
+        );
+        assert_eq!(escape_javascript("it's/\n"), "it\\'s\\/\\n");
+        assert_eq!(render("$util.urlEncode('a b&c')", ""), "a+b%26c");
+        assert_eq!(render("$util.urlDecode('a+b%26c')", ""), "a b&c");
+        assert_eq!(render("$util.base64Encode('hello')", ""), "aGVsbG8=");
+        assert_eq!(render("$util.base64Decode('aGVsbG8=')", ""), "hello");
+        assert_eq!(
+            render("#set($o = $util.parseJson('{\"k\": 1}'))$o.k", ""),
+            "1"
+        );
+        assert_eq!(render("$input.body", "raw"), "raw");
+    }
+}
