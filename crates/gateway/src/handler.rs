@@ -302,9 +302,9 @@ impl Gateway {
         let (route, params, outcome) = match lookup {
             Err(e) => (None, None, Outcome::error(&stage.responses, e)),
             Ok(m) => {
-                let rid = ids.request_id.to_str().unwrap_or("-").to_owned();
+                let rid = ids.request_id.to_str().unwrap_or("-");
                 let outcome = self
-                    .run_route(stage, m.value, &m.params, &mut parts, body, client, &rid)
+                    .run_route(stage, m.value, &m.params, &mut parts, body, client, rid)
                     .await;
                 (Some(m.value), Some(m.params), outcome)
             }
