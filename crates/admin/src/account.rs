@@ -9,7 +9,6 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use bytes::Bytes;
-use portico_control::ControlError;
 use portico_control::account::{
     CreateAccessAssociationInput, CreateApiKeyInput, CreateBasePathMappingInput,
     CreateDomainNameInput, CreateUsagePlanInput, CreateVpcLinkInput,
@@ -329,10 +328,10 @@ async fn update_account(State(s): State<AdminState>, raw: Bytes) -> Result<Respo
                 match (o.op.as_str(), o.path.as_str()) {
                     ("replace", "/cloudwatchRoleArn") => a.cloudwatch_role_arn = o.value.clone(),
                     _ => {
-                        return Err(ControlError::bad_request(format!(
-                            "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/cloudwatchRoleArn]",
-                            o.path, o.op
-                        )));
+                        return Err(portico_control::patch::invalid_path(
+                            o,
+                            &["/cloudwatchRoleArn"],
+                        ));
                     }
                 }
             }

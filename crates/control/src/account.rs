@@ -270,10 +270,7 @@ impl AccountState {
                         .push((plan_id.to_owned(), key_id.to_owned(), n));
                 }
                 _ => {
-                    return Err(ControlError::bad_request(format!(
-                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/remaining]",
-                        o.path, o.op
-                    )));
+                    return Err(crate::patch::invalid_path(o, &["/remaining"]));
                 }
             }
         }
@@ -345,10 +342,7 @@ impl AccountState {
             match (o.op.as_str(), o.path.as_str()) {
                 ("replace", "/description") => slot.0.description = o.value.clone(),
                 _ => {
-                    return Err(ControlError::bad_request(format!(
-                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/description]",
-                        o.path, o.op
-                    )));
+                    return Err(crate::patch::invalid_path(o, &["/description"]));
                 }
             }
         }
@@ -491,10 +485,7 @@ impl AccountState {
                 ("replace", "/name") => l.name = o.value.clone().unwrap_or_default(),
                 ("replace", "/description") => l.description = o.value.clone(),
                 _ => {
-                    return Err(ControlError::bad_request(format!(
-                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/name, /description]",
-                        o.path, o.op
-                    )));
+                    return Err(crate::patch::invalid_path(o, &["/name", "/description"]));
                 }
             }
         }
@@ -598,10 +589,16 @@ impl AccountState {
                     d.security_policy = v;
                 }
                 _ => {
-                    return Err(ControlError::bad_request(format!(
-                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/certificateName, /certificateArn, /regionalCertificateName, /regionalCertificateArn, /securityPolicy]",
-                        o.path, o.op
-                    )));
+                    return Err(crate::patch::invalid_path(
+                        o,
+                        &[
+                            "/certificateName",
+                            "/certificateArn",
+                            "/regionalCertificateName",
+                            "/regionalCertificateArn",
+                            "/securityPolicy",
+                        ],
+                    ));
                 }
             }
         }
@@ -727,10 +724,10 @@ impl AccountState {
                 ("replace", "/restapiId") => m.rest_api_id = v.unwrap_or_default(),
                 ("replace", "/stage") => m.stage = v,
                 _ => {
-                    return Err(ControlError::bad_request(format!(
-                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/basePath, /restapiId, /stage]",
-                        o.path, o.op
-                    )));
+                    return Err(crate::patch::invalid_path(
+                        o,
+                        &["/basePath", "/restapiId", "/stage"],
+                    ));
                 }
             }
         }
@@ -963,15 +960,19 @@ impl AccountState {
                     k.stage_keys.retain(|s| *s != v);
                 }
                 ("add" | "remove" | "replace", _) => {
-                    return Err(ControlError::bad_request(format!(
-                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/name, /description, /enabled, /customerId, /stages]",
-                        o.path, o.op
-                    )));
+                    return Err(crate::patch::invalid_path(
+                        o,
+                        &[
+                            "/name",
+                            "/description",
+                            "/enabled",
+                            "/customerId",
+                            "/stages",
+                        ],
+                    ));
                 }
                 _ => {
-                    return Err(ControlError::bad_request(
-                        "Invalid patch operation specified. Must be 'add'|'remove'|'replace'",
-                    ));
+                    return Err(crate::patch::invalid_op());
                 }
             }
         }
@@ -1193,15 +1194,23 @@ impl AccountState {
                     }
                 }
                 ("add" | "remove" | "replace", _) => {
-                    return Err(ControlError::bad_request(format!(
-                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/name, /description, /productCode, /throttle/burstLimit, /throttle/rateLimit, /quota/limit, /quota/offset, /quota/period, /apiStages]",
-                        o.path, o.op
-                    )));
+                    return Err(crate::patch::invalid_path(
+                        o,
+                        &[
+                            "/name",
+                            "/description",
+                            "/productCode",
+                            "/throttle/burstLimit",
+                            "/throttle/rateLimit",
+                            "/quota/limit",
+                            "/quota/offset",
+                            "/quota/period",
+                            "/apiStages",
+                        ],
+                    ));
                 }
                 _ => {
-                    return Err(ControlError::bad_request(
-                        "Invalid patch operation specified. Must be 'add'|'remove'|'replace'",
-                    ));
+                    return Err(crate::patch::invalid_op());
                 }
             }
         }

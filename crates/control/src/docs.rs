@@ -113,10 +113,7 @@ impl ApiState {
                     p.properties = v;
                 }
                 _ => {
-                    return Err(ControlError::bad_request(format!(
-                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/properties]",
-                        o.path, o.op
-                    )));
+                    return Err(crate::patch::invalid_path(o, &["/properties"]));
                 }
             }
         }
@@ -237,10 +234,7 @@ impl ApiState {
             match (o.op.as_str(), o.path.as_str()) {
                 ("replace", "/description") => slot.0.description = o.value.clone(),
                 _ => {
-                    return Err(ControlError::bad_request(format!(
-                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/description]",
-                        o.path, o.op
-                    )));
+                    return Err(crate::patch::invalid_path(o, &["/description"]));
                 }
             }
         }

@@ -81,20 +81,11 @@ fn check_schema(schema: Option<&str>) -> Result<(), ControlError> {
     Ok(())
 }
 
-fn bad_patch_path(o: &PatchOperation, allowed: &str) -> ControlError {
-    ControlError::bad_request(format!(
-        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [{allowed}]",
-        o.path, o.op
-    ))
-}
-
 fn check_op(o: &PatchOperation) -> Result<(), ControlError> {
     if matches!(o.op.as_str(), "add" | "remove" | "replace") {
         Ok(())
     } else {
-        Err(ControlError::bad_request(
-            "Invalid patch operation specified. Must be 'add'|'remove'|'replace'",
-        ))
+        Err(crate::patch::invalid_op())
     }
 }
 
@@ -165,7 +156,7 @@ impl ApiState {
                     check_schema(o.value.as_deref())?;
                     m.schema = o.value.clone();
                 }
-                _ => return Err(bad_patch_path(o, "/description, /schema")),
+                _ => return Err(crate::patch::invalid_path(o, &["/description", "/schema"])),
             }
         }
         if let Some(slot) = self.models.iter_mut().find(|x| x.name == name) {
@@ -238,9 +229,13 @@ impl ApiState {
                 "/validateRequestBody" => v.validate_request_body = bool_value(o)?,
                 "/validateRequestParameters" => v.validate_request_parameters = bool_value(o)?,
                 _ => {
-                    return Err(bad_patch_path(
+                    return Err(crate::patch::invalid_path(
                         o,
-                        "/name, /validateRequestBody, /validateRequestParameters",
+                        &[
+                            "/name",
+                            "/validateRequestBody",
+                            "/validateRequestParameters",
+                        ],
                     ));
                 }
             }
@@ -360,9 +355,16 @@ impl ApiState {
                     a.authorizer_result_ttl_in_seconds = Some(ttl);
                 }
                 _ => {
-                    return Err(bad_patch_path(
+                    return Err(crate::patch::invalid_path(
                         o,
-                        "/name, /authorizerUri, /authorizerCredentials, /identitySource, /identityValidationExpression, /authorizerResultTtlInSeconds",
+                        &[
+                            "/name",
+                            "/authorizerUri",
+                            "/authorizerCredentials",
+                            "/identitySource",
+                            "/identityValidationExpression",
+                            "/authorizerResultTtlInSeconds",
+                        ],
                     ));
                 }
             }

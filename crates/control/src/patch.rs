@@ -45,10 +45,13 @@ fn op(o: &PatchOperation) -> Result<Op, ControlError> {
         "add" => Ok(Op::Add),
         "remove" => Ok(Op::Remove),
         "replace" => Ok(Op::Replace),
-        _ => Err(ControlError::bad_request(
-            "Invalid patch operation specified. Must be 'add'|'remove'|'replace'",
-        )),
+        _ => Err(invalid_op()),
     }
+}
+
+/// AWS's error for `move`, `copy`, `test` and unknown ops.
+pub fn invalid_op() -> ControlError {
+    ControlError::bad_request("Invalid patch operation specified. Must be 'add'|'remove'|'replace'")
 }
 
 /// Splits a pointer into unescaped segments.
@@ -60,7 +63,8 @@ fn segments(path: &str) -> Vec<String> {
         .collect()
 }
 
-fn bad_path(o: &PatchOperation, allowed: &[&str]) -> ControlError {
+/// AWS's error for a path the object does not accept (note AWS's double space).
+pub fn invalid_path(o: &PatchOperation, allowed: &[&str]) -> ControlError {
     ControlError::bad_request(format!(
         "Invalid patch path  '{}' specified for op '{}'. Must be one of: [{}]",
         o.path,
@@ -202,7 +206,7 @@ pub fn patch_rest_api(api: &mut RestApi, ops: &[PatchOperation]) -> Result<(), C
                 }
                 api.endpoint_configuration.types = vec![v.to_owned()];
             }
-            _ => return Err(bad_path(o, &ALLOWED)),
+            _ => return Err(invalid_path(o, &ALLOWED)),
         }
     }
     Ok(())
@@ -218,7 +222,7 @@ pub fn resource_changes(
         match (op(o)?, o.path.as_str()) {
             (Op::Replace, "/pathPart") => part = Some(value(o)?.to_owned()),
             (Op::Replace, "/parentId") => parent = Some(value(o)?.to_owned()),
-            _ => return Err(bad_path(o, &ALLOWED)),
+            _ => return Err(invalid_path(o, &ALLOWED)),
         }
     }
     Ok((part, parent))
@@ -292,7 +296,7 @@ pub fn patch_method(m: &mut Method, ops: &[PatchOperation]) -> Result<(), Contro
                 let v = o.value.clone().unwrap_or_default();
                 m.authorization_scopes.retain(|s| *s != v);
             }
-            _ => return Err(bad_path(o, &ALLOWED)),
+            _ => return Err(invalid_path(o, &ALLOWED)),
         }
     }
     if matches!(
@@ -334,7 +338,7 @@ pub fn patch_method_response(
                     value(o).map(str::to_owned)
                 })?
             }
-            _ => return Err(bad_path(o, &ALLOWED)),
+            _ => return Err(invalid_path(o, &ALLOWED)),
         }
     }
     Ok(())
@@ -415,7 +419,7 @@ pub fn patch_integration(i: &mut Integration, ops: &[PatchOperation]) -> Result<
                     insecure_skip_verification: kind != Op::Remove && parse_bool(o)?,
                 });
             }
-            _ => return Err(bad_path(o, &ALLOWED)),
+            _ => return Err(invalid_path(o, &ALLOWED)),
         }
     }
     Ok(())
@@ -448,7 +452,7 @@ pub fn patch_integration_response(
                     Ok(o.value.clone().unwrap_or_default())
                 })?
             }
-            _ => return Err(bad_path(o, &ALLOWED)),
+            _ => return Err(invalid_path(o, &ALLOWED)),
         }
     }
     Ok(())
@@ -479,7 +483,7 @@ pub fn patch_gateway_response(
                     Ok(o.value.clone().unwrap_or_default())
                 })?
             }
-            _ => return Err(bad_path(o, &ALLOWED)),
+            _ => return Err(invalid_path(o, &ALLOWED)),
         }
     }
     Ok(())
@@ -579,7 +583,7 @@ pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlE
                 match seg[1].as_str() {
                     "format" => opt_string(o, kind, &mut settings.format)?,
                     "destinationArn" => opt_string(o, kind, &mut settings.destination_arn)?,
-                    _ => return Err(bad_path(o, &ALLOWED)),
+                    _ => return Err(invalid_path(o, &ALLOWED)),
                 }
                 if settings.format.is_none() && settings.destination_arn.is_none() {
                     s.access_log_settings = None;
@@ -590,7 +594,7 @@ pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlE
                 let key = format!("{}/{}", raw[0], raw[1]);
                 if raw.len() == 2 {
                     if kind != Op::Remove {
-                        return Err(bad_path(o, &ALLOWED));
+                        return Err(invalid_path(o, &ALLOWED));
                     }
                     s.method_settings.remove(&key);
                     continue;
@@ -642,10 +646,10 @@ pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlE
                         ms.logging_level = v.to_owned();
                     }
                     "logging/dataTrace" => ms.data_trace_enabled = parse_bool(o)?,
-                    _ => return Err(bad_path(o, &ALLOWED)),
+                    _ => return Err(invalid_path(o, &ALLOWED)),
                 }
             }
-            _ => return Err(bad_path(o, &ALLOWED)),
+            _ => return Err(invalid_path(o, &ALLOWED)),
         }
     }
     Ok(())

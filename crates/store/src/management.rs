@@ -501,17 +501,10 @@ impl Store {
             match (o.op.as_str(), o.path.as_str()) {
                 ("replace", "/description") => d.description = o.value.clone(),
                 ("add" | "remove" | "replace", _) => {
-                    return Err(ControlError::bad_request(format!(
-                        "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/description]",
-                        o.path, o.op
-                    ))
-                    .into());
+                    return Err(portico_control::patch::invalid_path(o, &["/description"]).into());
                 }
                 _ => {
-                    return Err(ControlError::bad_request(
-                        "Invalid patch operation specified. Must be 'add'|'remove'|'replace'",
-                    )
-                    .into());
+                    return Err(portico_control::patch::invalid_op().into());
                 }
             }
         }
