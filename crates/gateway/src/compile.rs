@@ -37,6 +37,8 @@ pub struct Route {
     pub declared_method: String,
     /// What runs.
     pub integration: CompiledIntegration,
+    /// Request validation, when the method has a validator that checks something.
+    pub validation: Option<crate::validation::RequestValidation>,
     /// Metrics for this (api, stage, resource, method).
     pub metrics: Arc<RouteMetrics>,
 }
@@ -201,6 +203,7 @@ fn compile_stage(
         method: method.to_owned(),
     };
     let mut builder = RouterBuilder::new();
+    let mut models = crate::validation::ModelSet::new(&input.snapshot.models);
     for resource in &input.snapshot.resources {
         for (verb, method) in &resource.resource_methods {
             let location = format!("{stage_loc} {verb} {}", resource.path);
@@ -217,11 +220,19 @@ fn compile_stage(
                     CompiledIntegration::Unavailable("No integration defined for method".into())
                 }
             };
+            let validation = crate::validation::RequestValidation::compile(
+                method,
+                &input.snapshot.request_validators,
+                &resource.path,
+                &mut models,
+                &mut warn,
+            );
             let route = Route {
                 resource_id: resource.id.clone(),
                 resource_path: resource.path.clone(),
                 declared_method: verb.clone(),
                 integration,
+                validation,
                 metrics: metrics.route(labels(&resource.path, verb)),
             };
             if let Err(e) = builder.add(&resource.path, verb, route) {

@@ -146,6 +146,8 @@ pub struct GatewayError {
     pub body: Cow<'static, str>,
     /// `$context.error.message`, for logs and templates.
     pub message: Cow<'static, str>,
+    /// `$context.error.validationErrorString`.
+    pub validation_error: Option<String>,
 }
 
 impl GatewayError {
@@ -161,7 +163,47 @@ impl GatewayError {
             error_type,
             body: Cow::Borrowed(body),
             message: Cow::Borrowed(message),
+            validation_error: None,
         }
+    }
+
+    /// An error whose message is only known at request time; the body is AWS's default
+    /// template, `{"message":$context.error.messageString}`.
+    fn dynamic(kind: GatewayResponseType, error_type: &'static str, message: String) -> Self {
+        let quoted = serde_json::to_string(&message).unwrap_or_else(|_| "\"\"".into());
+        Self {
+            kind,
+            status: kind.default_status(),
+            error_type,
+            body: Cow::Owned(format!("{{\"message\":{quoted}}}")),
+            message: Cow::Owned(message),
+            validation_error: None,
+        }
+    }
+
+    /// Required request parameters are missing (400).
+    pub fn bad_request_parameters(missing: &[String]) -> Self {
+        Self::dynamic(
+            GatewayResponseType::BadRequestParameters,
+            "BadRequestException",
+            format!(
+                "Missing required request parameters: [{}]",
+                missing.join(", ")
+            ),
+        )
+    }
+
+    /// The body does not match the method's model (400); `detail` is
+    /// `$context.error.validationErrorString`.
+    pub fn bad_request_body(detail: String) -> Self {
+        let mut e = Self::new(
+            GatewayResponseType::BadRequestBody,
+            "BadRequestException",
+            "Invalid request body",
+            r#"{"message":"Invalid request body"}"#,
+        );
+        e.validation_error = Some(detail);
+        e
     }
 
     /// No resource matched the path, or the resource has no such method.
@@ -253,13 +295,97 @@ impl GatewayError {
     }
 }
 
+/// A piece of a gateway response template or header value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    /// `$context.error.*`, answered from the error itself.
+    Error(ErrorField),
+    /// `context.x`, `stageVariables.x` or `method.request.{header,querystring,path}.x`, answered
+    /// by the request.
+    Request(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorField {
+    Message,
+    MessageString,
+    ResponseType,
+    ValidationErrorString,
+}
+
+/// Where an override's header value comes from.
+#[derive(Debug, Clone)]
+enum HeaderSource {
+    Literal(HeaderValue),
+    Request(String),
+}
+
 /// One `PutGatewayResponse` override, prepared at deploy time.
 #[derive(Debug, Clone, Default)]
 struct Override {
     status: Option<StatusCode>,
-    headers: Vec<(http::HeaderName, HeaderValue)>,
-    template: Option<(HeaderValue, String)>,
+    headers: Vec<(http::HeaderName, HeaderSource)>,
+    template: Option<(HeaderValue, Vec<Piece>)>,
 }
+
+/// Splits a gateway response template into text and variables (simple substitution: API Gateway
+/// does not run Velocity on these). Known names: `$context.*`, `$stageVariables.*`,
+/// `$method.request.*`, also in the `${...}` form.
+fn pieces(template: &str) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('$') {
+        text.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (braced, body) = match after.strip_prefix('{') {
+            Some(b) => (true, b),
+            None => (false, after),
+        };
+        let len = body
+            .char_indices()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '.' || *c == '-'))
+            .map(|(i, _)| i)
+            .unwrap_or(body.len());
+        let mut name = &body[..len];
+        // A trailing dot ends the sentence, not the name.
+        while let Some(n) = name.strip_suffix('.') {
+            name = n;
+        }
+        let closed = !braced || body[name.len()..].starts_with('}');
+        let known = ["context.", "stageVariables.", "method.request."]
+            .iter()
+            .any(|p| name.starts_with(p) && name.len() > p.len());
+        if !known || !closed {
+            text.push('$');
+            rest = after;
+            continue;
+        }
+        if !text.is_empty() {
+            out.push(Piece::Text(std::mem::take(&mut text)));
+        }
+        out.push(match name {
+            "context.error.message" => Piece::Error(ErrorField::Message),
+            "context.error.messageString" => Piece::Error(ErrorField::MessageString),
+            "context.error.responseType" => Piece::Error(ErrorField::ResponseType),
+            "context.error.validationErrorString" => {
+                Piece::Error(ErrorField::ValidationErrorString)
+            }
+            other => Piece::Request(other.to_owned()),
+        });
+        rest = &body[name.len() + usize::from(braced)..];
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        out.push(Piece::Text(text));
+    }
+    out
+}
+
+/// Answers a request variable for a gateway response (`context.requestId`,
+/// `stageVariables.x`, `method.request.header.x`, …); `None` renders as empty.
+pub type RequestLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// The gateway responses of one API: the types put with `PutGatewayResponse` (resolution order:
 /// the error's own type → `DEFAULT_4XX`/`DEFAULT_5XX` by status class → the built-in default).
@@ -289,18 +415,30 @@ impl GatewayResponses {
                     ));
                     continue;
                 };
-                let Some(lit) = src.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) else {
-                    warn(format!(
-                        "gateway response {kind}: {dest} = {src} is not applied (only 'literal' values are, so far)"
-                    ));
-                    continue;
+                let source = match src.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+                    Some(lit) => match HeaderValue::from_str(lit) {
+                        Ok(v) => HeaderSource::Literal(v),
+                        Err(_) => {
+                            warn(format!("gateway response {kind}: invalid value for {name}"));
+                            continue;
+                        }
+                    },
+                    None if ["context.", "stageVariables.", "method.request."]
+                        .iter()
+                        .any(|p| src.starts_with(p)) =>
+                    {
+                        HeaderSource::Request(src.clone())
+                    }
+                    None => {
+                        warn(format!(
+                            "gateway response {kind}: {dest} = {src} is not applied (unknown source)"
+                        ));
+                        continue;
+                    }
                 };
-                match (
-                    http::HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_str(lit),
-                ) {
-                    (Ok(n), Ok(v)) => headers.push((n, v)),
-                    _ => warn(format!("gateway response {kind}: invalid header {name}")),
+                match http::HeaderName::from_bytes(name.as_bytes()) {
+                    Ok(n) => headers.push((n, source)),
+                    Err(_) => warn(format!("gateway response {kind}: invalid header {name}")),
                 }
             }
             let template = r
@@ -311,7 +449,7 @@ impl GatewayResponses {
                     (
                         HeaderValue::from_str(ct)
                             .unwrap_or(HeaderValue::from_static("application/json")),
-                        t.clone(),
+                        pieces(t),
                     )
                 });
             overrides.insert(
@@ -339,11 +477,34 @@ impl GatewayResponses {
         })
     }
 
-    /// Renders an error into a response; the caller adds the request-id headers.
+    /// Whether some override reads request data (headers, query, path, `$context`), so the
+    /// request's headers must outlive the integration phase.
+    pub fn reads_request(&self) -> bool {
+        self.overrides.values().any(|o| {
+            o.headers
+                .iter()
+                .any(|(_, s)| matches!(s, HeaderSource::Request(_)))
+                || o.template
+                    .as_ref()
+                    .is_some_and(|(_, p)| p.iter().any(|p| matches!(p, Piece::Request(_))))
+        })
+    }
+
+    /// Renders an error with no request data at hand.
     pub fn render(&self, err: &GatewayError) -> Response<GatewayBody> {
+        self.render_for(err, &|_| None)
+    }
+
+    /// Renders an error into a response; `lookup` answers the request variables the override
+    /// uses. The caller adds the request-id headers.
+    pub fn render_for(
+        &self,
+        err: &GatewayError,
+        lookup: RequestLookup<'_>,
+    ) -> Response<GatewayBody> {
         let ov = self.find(err);
         let (content_type, body) = match ov.and_then(|o| o.template.as_ref()) {
-            Some((ct, t)) => (ct.clone(), bytes::Bytes::from(substitute(t, err))),
+            Some((ct, t)) => (ct.clone(), bytes::Bytes::from(substitute(t, err, lookup))),
             None => (
                 HeaderValue::from_static("application/json"),
                 match &err.body {
@@ -358,22 +519,40 @@ impl GatewayResponses {
         h.insert(header::CONTENT_TYPE, content_type);
         h.insert("x-amzn-errortype", HeaderValue::from_static(err.error_type));
         if let Some(o) = ov {
-            for (n, v) in &o.headers {
-                h.insert(n.clone(), v.clone());
+            for (n, src) in &o.headers {
+                let v = match src {
+                    HeaderSource::Literal(v) => Some(v.clone()),
+                    HeaderSource::Request(name) => {
+                        lookup(name).and_then(|v| HeaderValue::from_str(&v).ok())
+                    }
+                };
+                if let Some(v) = v {
+                    h.insert(n.clone(), v);
+                }
             }
         }
         resp
     }
 }
 
-/// The `$context.error.*` references a gateway response template may use (simple substitution,
-/// as AWS does for gateway responses).
-fn substitute(template: &str, err: &GatewayError) -> String {
-    let quoted = serde_json::to_string(err.message.as_ref()).unwrap_or_else(|_| "\"\"".into());
-    template
-        .replace("$context.error.messageString", &quoted)
-        .replace("$context.error.message", &err.message)
-        .replace("$context.error.responseType", err.kind.as_str())
+/// Fills a template's variables (simple substitution, as AWS does for gateway responses).
+fn substitute(template: &[Piece], err: &GatewayError, lookup: RequestLookup<'_>) -> String {
+    let mut out = String::new();
+    for p in template {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Error(ErrorField::Message) => out.push_str(&err.message),
+            Piece::Error(ErrorField::MessageString) => out.push_str(
+                &serde_json::to_string(err.message.as_ref()).unwrap_or_else(|_| "\"\"".into()),
+            ),
+            Piece::Error(ErrorField::ResponseType) => out.push_str(err.kind.as_str()),
+            Piece::Error(ErrorField::ValidationErrorString) => {
+                out.push_str(err.validation_error.as_deref().unwrap_or(""))
+            }
+            Piece::Request(name) => out.push_str(&lookup(name).unwrap_or_default()),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -442,10 +621,38 @@ mod tests {
         assert!(!r.headers().contains_key("x-five"));
         assert_eq!(
             substitute(
-                "{\"m\":$context.error.messageString}",
-                &GatewayError::forbidden()
+                &pieces("{\"m\":$context.error.messageString}"),
+                &GatewayError::forbidden(),
+                &|_| None
             ),
             "{\"m\":\"Forbidden\"}"
+        );
+        let lookup = |n: &str| match n {
+            "context.requestId" => Some("r-1".to_string()),
+            "stageVariables.env" => Some("prod".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            substitute(
+                &pieces("$context.requestId/${stageVariables.env}/$context.nope/$5/$x.y. End."),
+                &GatewayError::bad_request_body("[bad]".into()),
+                &lookup
+            ),
+            "r-1/prod//$5/$x.y. End."
+        );
+        assert_eq!(
+            substitute(
+                &pieces(
+                    "{\"e\":\"$context.error.validationErrorString\",\"t\":\"$context.error.responseType\"}"
+                ),
+                &GatewayError::bad_request_body("[bad]".into()),
+                &lookup
+            ),
+            "{\"e\":\"[bad]\",\"t\":\"BAD_REQUEST_BODY\"}"
+        );
+        assert_eq!(
+            GatewayError::bad_request_parameters(&["a".into(), "b".into()]).body,
+            "{\"message\":\"Missing required request parameters: [a, b]\"}"
         );
     }
 

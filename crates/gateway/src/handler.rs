@@ -12,6 +12,7 @@ use crate::gateway_response::{GatewayError, GatewayResponses};
 use crate::mapping::{Selected, mock_status_code};
 use crate::metrics::{Registry, RouteMetrics};
 use crate::upstream::{PoolConfig, Upstreams};
+use crate::validation::Invalid;
 use arc_swap::ArcSwap;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Version};
@@ -124,15 +125,31 @@ struct Outcome {
     integration_latency: Option<Duration>,
     integration_status: Option<u16>,
     error: Option<GatewayError>,
+    /// `error` still needs rendering through the stage's gateway responses (done in the log
+    /// phase's caller, where the request's data is at hand for the override's variables).
+    pending: bool,
 }
 
 impl Outcome {
+    /// An error rendered now, with no request data (before a stage is known).
     fn error(responses: &GatewayResponses, err: GatewayError) -> Self {
         Self {
             response: responses.render(&err),
             integration_latency: None,
             integration_status: None,
             error: Some(err),
+            pending: false,
+        }
+    }
+
+    /// An error the stage's gateway responses will render.
+    fn fail(err: GatewayError) -> Self {
+        Self {
+            response: Response::new(GatewayBody::Empty),
+            integration_latency: None,
+            integration_status: None,
+            error: Some(err),
+            pending: true,
         }
     }
 }
@@ -300,7 +317,7 @@ impl Gateway {
             }
         };
         let (route, params, outcome) = match lookup {
-            Err(e) => (None, None, Outcome::error(&stage.responses, e)),
+            Err(e) => (None, None, Outcome::fail(e)),
             Ok(m) => {
                 let rid = ids.request_id.to_str().unwrap_or("-");
                 let outcome = self
@@ -309,8 +326,27 @@ impl Gateway {
                 (Some(m.value), Some(m.params), outcome)
             }
         };
-        drop(params);
         let mut outcome = outcome;
+        if outcome.pending
+            && let Some(err) = &outcome.error
+        {
+            let rid = ids.request_id.to_str().unwrap_or("-");
+            let context = std::cell::OnceCell::new();
+            let lookup = |name: &str| -> Option<String> {
+                request_variable(
+                    name,
+                    stage,
+                    route,
+                    params.as_ref(),
+                    &parts,
+                    client,
+                    rid,
+                    &context,
+                )
+            };
+            outcome.response = stage.responses.render_for(err, &lookup);
+        }
+        drop(params);
         finish_headers(&mut outcome.response, &ids);
 
         // Log phase.
@@ -398,6 +434,29 @@ impl Gateway {
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
             return outcome;
         }
+        let mut body = body;
+        if let Some(v) = &route.validation {
+            if let Some(Invalid::Parameters(missing)) =
+                v.check_parameters(&parts.headers, parts.uri.query())
+            {
+                discard_body(body);
+                return Outcome::fail(GatewayError::bad_request_parameters(&missing));
+            }
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            if v.wants_body(content_type) {
+                let bytes = match collect_body(body).await {
+                    Ok(b) => b,
+                    Err(e) => return Outcome::fail(e),
+                };
+                if let Some(Invalid::Body(detail)) = v.check_body(content_type, &bytes) {
+                    return Outcome::fail(GatewayError::bad_request_body(detail));
+                }
+                body = GatewayBody::full(bytes);
+            }
+        }
         match &route.integration {
             CompiledIntegration::Mock(m) => {
                 run_mock(stage, route, m, params, parts, body, client, rid).await
@@ -414,7 +473,7 @@ impl Gateway {
                 tracing::warn!(api = %stage.api_id, stage = %stage.stage_name,
                     resource = %route.resource_path, method = %route.declared_method,
                     "Execution failed due to configuration error: {reason}");
-                Outcome::error(&stage.responses, GatewayError::configuration_error())
+                Outcome::fail(GatewayError::configuration_error())
             }
         }
     }
@@ -433,14 +492,18 @@ impl Gateway {
             Ok(u) => u,
             Err(e) => {
                 tracing::warn!(error = %e, "Execution failed due to configuration error: invalid endpoint address");
-                return Outcome::error(&stage.responses, GatewayError::configuration_error());
+                return Outcome::fail(GatewayError::configuration_error());
             }
         };
         let mut req = Request::new(body);
         *req.method_mut() = p.method.clone().unwrap_or_else(|| parts.method.clone());
         *req.uri_mut() = uri;
         let headers = req.headers_mut();
-        *headers = std::mem::take(&mut parts.headers);
+        *headers = if stage.responses.reads_request() {
+            parts.headers.clone()
+        } else {
+            std::mem::take(&mut parts.headers)
+        };
         strip_hop_by_hop(headers);
         headers.remove(header::HOST);
         let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
@@ -464,14 +527,14 @@ impl Gateway {
             Err(_) => {
                 return Outcome {
                     integration_latency,
-                    ..Outcome::error(&stage.responses, GatewayError::integration_timeout())
+                    ..Outcome::fail(GatewayError::integration_timeout())
                 };
             }
             Ok(Err(e)) if e.is_client_body() => {
                 tracing::debug!(api = %stage.api_id, error = %e, "client request body failed");
                 return Outcome {
                     integration_latency,
-                    ..Outcome::error(&stage.responses, GatewayError::bad_request())
+                    ..Outcome::fail(GatewayError::bad_request())
                 };
             }
             Ok(Err(e)) => {
@@ -479,7 +542,7 @@ impl Gateway {
                     connect = e.is_connect(), "Execution failed due to an integration error");
                 return Outcome {
                     integration_latency,
-                    ..Outcome::error(&stage.responses, GatewayError::integration_unreachable())
+                    ..Outcome::fail(GatewayError::integration_unreachable())
                 };
             }
             Ok(Ok(r)) => r,
@@ -494,6 +557,7 @@ impl Gateway {
             integration_latency,
             integration_status,
             error: None,
+            pending: false,
         }
     }
 }
@@ -529,24 +593,21 @@ impl Gateway {
             Selected::Template(ct, t) => {
                 let bytes = match collect_body(body).await {
                     Ok(b) => b,
-                    Err(e) => return Outcome::error(&stage.responses, e),
+                    Err(e) => return Outcome::fail(e),
                 };
                 let inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
                 match t.render_with(inputs) {
                     Ok(out) => (GatewayBody::full(out), HeaderValue::from_str(ct).ok()),
                     Err(reason) => {
                         tracing::warn!(api = %stage.api_id, "{reason}");
-                        return Outcome::error(
-                            &stage.responses,
-                            GatewayError::configuration_error(),
-                        );
+                        return Outcome::fail(GatewayError::configuration_error());
                     }
                 }
             }
             Selected::Passthrough => (body, content_type.clone()),
             Selected::Unsupported => {
                 discard_body(body);
-                return Outcome::error(&stage.responses, GatewayError::unsupported_media_type());
+                return Outcome::fail(GatewayError::unsupported_media_type());
             }
         };
         let value_of = |src: &ParamSource| -> Option<String> {
@@ -588,7 +649,7 @@ impl Gateway {
         let query = (!query.is_empty()).then(|| query.join("&"));
         let uri = match h.target.uri.render(|n| params.get(n), query.as_deref()) {
             Ok(u) => u,
-            Err(_) => return Outcome::error(&stage.responses, GatewayError::configuration_error()),
+            Err(_) => return Outcome::fail(GatewayError::configuration_error()),
         };
         let mut req = Request::new(upstream_body);
         *req.method_mut() = h
@@ -617,20 +678,20 @@ impl Gateway {
             Err(_) => {
                 return Outcome {
                     integration_latency,
-                    ..Outcome::error(&stage.responses, GatewayError::integration_timeout())
+                    ..Outcome::fail(GatewayError::integration_timeout())
                 };
             }
             Ok(Err(e)) if e.is_client_body() => {
                 return Outcome {
                     integration_latency,
-                    ..Outcome::error(&stage.responses, GatewayError::bad_request())
+                    ..Outcome::fail(GatewayError::bad_request())
                 };
             }
             Ok(Err(e)) => {
                 tracing::warn!(api = %stage.api_id, error = %e, "Execution failed due to an integration error");
                 return Outcome {
                     integration_latency,
-                    ..Outcome::error(&stage.responses, GatewayError::integration_unreachable())
+                    ..Outcome::fail(GatewayError::integration_unreachable())
                 };
             }
             Ok(Ok(r)) => r,
@@ -642,7 +703,7 @@ impl Gateway {
             return Outcome {
                 integration_latency,
                 integration_status: Some(status),
-                ..Outcome::error(&stage.responses, GatewayError::configuration_error())
+                ..Outcome::fail(GatewayError::configuration_error())
             };
         };
         let (up_parts, up_body) = upstream.into_parts();
@@ -652,10 +713,7 @@ impl Gateway {
                 let bytes = match collect_body(up_body).await {
                     Ok(b) => b,
                     Err(_) => {
-                        return Outcome::error(
-                            &stage.responses,
-                            GatewayError::integration_unreachable(),
-                        );
+                        return Outcome::fail(GatewayError::integration_unreachable());
                     }
                 };
                 let inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
@@ -663,10 +721,7 @@ impl Gateway {
                     Ok(out) => (ct.clone(), GatewayBody::full(out)),
                     Err(reason) => {
                         tracing::warn!(api = %stage.api_id, "{reason}");
-                        return Outcome::error(
-                            &stage.responses,
-                            GatewayError::configuration_error(),
-                        );
+                        return Outcome::fail(GatewayError::configuration_error());
                     }
                 }
             }
@@ -696,6 +751,7 @@ impl Gateway {
             integration_latency,
             integration_status: Some(status),
             error: None,
+            pending: false,
         }
     }
 }
@@ -731,14 +787,14 @@ async fn run_mock(
         Selected::Template(_, t) => {
             let bytes = match collect_body(body).await {
                 Ok(b) => b,
-                Err(e) => return Outcome::error(&stage.responses, e),
+                Err(e) => return Outcome::fail(e),
             };
             let inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
             match t.render_with(inputs) {
                 Ok(out) => mock_status_code(&String::from_utf8_lossy(&out)),
                 Err(reason) => {
                     tracing::warn!(api = %stage.api_id, "{reason}");
-                    return Outcome::error(&stage.responses, GatewayError::configuration_error());
+                    return Outcome::fail(GatewayError::configuration_error());
                 }
             }
         }
@@ -748,17 +804,17 @@ async fn run_mock(
         }
         Selected::Unsupported => {
             discard_body(body);
-            return Outcome::error(&stage.responses, GatewayError::unsupported_media_type());
+            return Outcome::fail(GatewayError::unsupported_media_type());
         }
     };
     let Some(code) = status else {
         tracing::warn!(api = %stage.api_id, "Execution failed due to configuration error: mock request template has no valid statusCode");
-        return Outcome::error(&stage.responses, GatewayError::configuration_error());
+        return Outcome::fail(GatewayError::configuration_error());
     };
     let Some(ir) = m.responses.select_status(code) else {
         tracing::warn!(api = %stage.api_id, status = code,
             "Execution failed due to configuration error: No match for output mapping and no default output mapping configured");
-        return Outcome::error(&stage.responses, GatewayError::configuration_error());
+        return Outcome::fail(GatewayError::configuration_error());
     };
     // Integration response → method response.
     let (content_type, body) = match &ir.template {
@@ -777,7 +833,7 @@ async fn run_mock(
                 Ok(out) => (ct.clone(), GatewayBody::full(out)),
                 Err(reason) => {
                     tracing::warn!(api = %stage.api_id, "{reason}");
-                    return Outcome::error(&stage.responses, GatewayError::configuration_error());
+                    return Outcome::fail(GatewayError::configuration_error());
                 }
             }
         }
@@ -798,6 +854,7 @@ async fn run_mock(
         integration_latency: None,
         integration_status: Some(code),
         error: None,
+        pending: false,
     }
 }
 
@@ -852,15 +909,36 @@ fn template_inputs(
             )
         })
         .collect();
+    crate::templating::TemplateInputs {
+        body,
+        path: params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        query,
+        headers,
+        context: context_json(stage, Some(route), parts, client, rid),
+        stage_variables: serde_json::to_value(&stage.stage_variables).unwrap_or_default(),
+    }
+}
+
+/// `$context` for templates and gateway responses.
+fn context_json(
+    stage: &CompiledStage,
+    route: Option<&Route>,
+    parts: &http::request::Parts,
+    client: &ClientInfo,
+    rid: &str,
+) -> serde_json::Value {
     let now = epoch_millis();
-    let context = serde_json::json!({
+    serde_json::json!({
         "requestId": rid,
         "extendedRequestId": rid,
         "apiId": stage.api_id,
         "stage": stage.stage_name,
         "httpMethod": parts.method.as_str(),
-        "resourcePath": route.resource_path,
-        "resourceId": route.resource_id,
+        "resourcePath": route.map(|r| r.resource_path.as_str()),
+        "resourceId": route.map(|r| r.resource_id.as_str()),
         "path": parts.uri.path(),
         "protocol": protocol(parts.version),
         "requestTime": crate::access_log::clf_time(now / 1000),
@@ -870,18 +948,62 @@ fn template_inputs(
             "sourceIp": client.ip,
             "userAgent": parts.headers.get(header::USER_AGENT).and_then(|h| h.to_str().ok()).unwrap_or(""),
         },
-    });
-    crate::templating::TemplateInputs {
-        body,
-        path: params
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-        query,
-        headers,
-        context,
-        stage_variables: serde_json::to_value(&stage.stage_variables).unwrap_or_default(),
+    })
+}
+
+/// A request variable for a gateway response: `method.request.{header,querystring,path}.x`,
+/// `stageVariables.x` or `context.a.b` (the `$context` JSON is built once, on first use).
+#[allow(clippy::too_many_arguments)]
+fn request_variable(
+    name: &str,
+    stage: &CompiledStage,
+    route: Option<&Route>,
+    params: Option<&Params>,
+    parts: &http::request::Parts,
+    client: &ClientInfo,
+    rid: &str,
+    context: &std::cell::OnceCell<serde_json::Value>,
+) -> Option<String> {
+    if let Some(h) = name.strip_prefix("method.request.header.") {
+        return parts
+            .headers
+            .get(h)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     }
+    if let Some(q) = name.strip_prefix("method.request.querystring.") {
+        return query_value(parts.uri.query(), q);
+    }
+    if let Some(p) = name.strip_prefix("method.request.path.") {
+        return params.and_then(|ps| ps.get(p)).map(str::to_owned);
+    }
+    if let Some(v) = name.strip_prefix("stageVariables.") {
+        return stage.stage_variables.get(v).cloned();
+    }
+    let path = name.strip_prefix("context.")?;
+    let ctx = context.get_or_init(|| context_json(stage, route, parts, client, rid));
+    let mut node = ctx;
+    for seg in path.split('.') {
+        node = node.get(seg)?;
+    }
+    match node {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// The last value of a query parameter, decoded.
+fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+    query?
+        .split('&')
+        .rev()
+        .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+        .find(|(k, _)| percent_encoding::percent_decode_str(k).decode_utf8_lossy() == name)
+        .map(|(_, v)| {
+            percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
 }
 
 /// Most bytes and time spent discarding a refused request body.

@@ -33,6 +33,7 @@ pub mod templating;
 pub mod test_invoke;
 pub mod upstream;
 pub mod uri;
+pub mod validation;
 
 pub use body::GatewayBody;
 pub use compile::{CompileWarning, CompiledStage, ServingSnapshot, StageInput};
