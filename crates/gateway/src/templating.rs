@@ -59,6 +59,8 @@ impl Input {
 impl Object for Input {
     fn get(&self, name: &str) -> Option<Value> {
         match name {
+            // An empty payload reads as `{}` on AWS (as `$input.json('$')` does).
+            "body" if self.inputs.body.is_empty() => Some(Value::String("{}".into())),
             "body" => Some(Value::String(
                 String::from_utf8_lossy(&self.inputs.body).into_owned(),
             )),
