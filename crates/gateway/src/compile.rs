@@ -6,6 +6,7 @@ use crate::access_log::AccessLogFormat;
 use crate::gateway_response::GatewayResponses;
 use crate::mapping::{IntegrationResponses, RequestTemplates};
 use crate::metrics::{Labels, Registry, RouteMetrics};
+use crate::params::{Side, Source};
 use crate::upstream::Upstreams;
 use crate::uri::{UriTemplate, substitute_stage_variables};
 use http::{HeaderValue, Method};
@@ -78,28 +79,17 @@ pub struct HttpProxyIntegration {
     pub timeout: Duration,
 }
 
-/// Where a mapped integration request parameter comes from.
-#[derive(Debug, Clone)]
-pub enum ParamSource {
-    /// `'literal'`, or a stage variable resolved at deploy time.
-    Literal(String),
-    /// `method.request.header.X`.
-    Header(http::HeaderName),
-    /// `method.request.querystring.X`.
-    Query(String),
-    /// `method.request.path.X`.
-    Path(String),
-}
-
 /// An `HTTP` (non-proxy) integration.
 #[derive(Debug)]
 pub struct HttpIntegration {
     /// Where and how to call the backend.
     pub target: HttpProxyIntegration,
     /// `integration.request.header.X` mappings.
-    pub headers: Vec<(http::HeaderName, ParamSource)>,
+    pub headers: Vec<(http::HeaderName, Source)>,
     /// `integration.request.querystring.X` mappings.
-    pub query: Vec<(String, ParamSource)>,
+    pub query: Vec<(String, Source)>,
+    /// Whether a mapping reads the client's body (`method.request.body…`).
+    pub reads_body: bool,
     /// Request templates and the passthrough rule.
     pub request_templates: RequestTemplates,
     /// Integration responses selected by the backend status.
@@ -281,7 +271,7 @@ fn compile_integration(
 ) -> CompiledIntegration {
     match i.kind {
         IntegrationType::Mock => {
-            let responses = match IntegrationResponses::compile(i, &mut *warn) {
+            let responses = match IntegrationResponses::compile(i, &stage.variables, &mut *warn) {
                 Ok(r) => r,
                 Err(e) => {
                     warn(format!("{e}; requests answer 500"));
@@ -308,7 +298,7 @@ fn compile_integration(
                     return CompiledIntegration::Unavailable(e);
                 }
             };
-            let responses = match IntegrationResponses::compile(i, &mut *warn) {
+            let responses = match IntegrationResponses::compile(i, &stage.variables, &mut *warn) {
                 Ok(r) => r,
                 Err(e) => {
                     warn(format!("{e}; requests answer 500"));
@@ -318,12 +308,14 @@ fn compile_integration(
             let mut headers = Vec::new();
             let mut query = Vec::new();
             for (dest, src) in &i.request_parameters {
-                let source = match param_source(src, stage) {
-                    Some(s) => s,
-                    None => {
-                        warn(format!(
-                            "request parameter {dest} = {src}: source not supported yet (method.request.*, 'literal' and stageVariables.* are)"
-                        ));
+                if dest.starts_with("integration.request.path.") {
+                    // Path parameters are bound into the URI template at deploy time.
+                    continue;
+                }
+                let source = match Source::parse(src, &stage.variables, Side::Request) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        warn(format!("request parameter {dest}: {e}; not mapped"));
                         continue;
                     }
                 };
@@ -334,14 +326,20 @@ fn compile_integration(
                     }
                 } else if let Some(q) = dest.strip_prefix("integration.request.querystring.") {
                     query.push((q.to_owned(), source));
-                } else if !dest.starts_with("integration.request.path.") {
+                } else {
                     warn(format!("request parameter {dest}: unsupported destination"));
                 }
             }
+            let reads_body = headers
+                .iter()
+                .map(|(_, s)| s)
+                .chain(query.iter().map(|(_, s)| s))
+                .any(Source::reads_request_body);
             CompiledIntegration::Http(HttpIntegration {
                 target,
                 headers,
                 query,
+                reads_body,
                 request_templates: RequestTemplates::compile(i, &mut *warn),
                 responses,
             })
@@ -355,27 +353,6 @@ fn compile_integration(
             CompiledIntegration::Unavailable(reason)
         }
     }
-}
-
-fn param_source(src: &str, stage: &Stage) -> Option<ParamSource> {
-    if let Some(l) = src.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
-        return Some(ParamSource::Literal(l.to_owned()));
-    }
-    if let Some(v) = src.strip_prefix("stageVariables.") {
-        return Some(ParamSource::Literal(
-            stage.variables.get(v).cloned().unwrap_or_default(),
-        ));
-    }
-    if let Some(h) = src.strip_prefix("method.request.header.") {
-        return http::HeaderName::from_bytes(h.as_bytes())
-            .ok()
-            .map(ParamSource::Header);
-    }
-    if let Some(q) = src.strip_prefix("method.request.querystring.") {
-        return Some(ParamSource::Query(q.to_owned()));
-    }
-    src.strip_prefix("method.request.path.")
-        .map(|p| ParamSource::Path(p.to_owned()))
 }
 
 fn compile_http_proxy(

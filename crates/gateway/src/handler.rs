@@ -6,11 +6,12 @@ use crate::addressing;
 use crate::body::GatewayBody;
 use crate::compile::{
     CompiledIntegration, CompiledStage, HttpIntegration, HttpProxyIntegration, MockIntegration,
-    ParamSource, Route, ServingSnapshot, StageInput, compile,
+    Route, ServingSnapshot, StageInput, compile,
 };
 use crate::gateway_response::{GatewayError, GatewayResponses};
-use crate::mapping::{Selected, mock_status_code};
+use crate::mapping::{Overrides, Selected, mock_status_code};
 use crate::metrics::{Registry, RouteMetrics};
+use crate::params::Env as ParamEnv;
 use crate::upstream::{PoolConfig, Upstreams};
 use crate::validation::Invalid;
 use arc_swap::ArcSwap;
@@ -578,11 +579,23 @@ impl Gateway {
         client: &ClientInfo,
         rid: &str,
     ) -> Outcome {
+        // Integration request: template (or passthrough), then parameter mappings and overrides.
         let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
-        let (upstream_body, upstream_ct) = match h
+        let selected = h
             .request_templates
-            .select(content_type.as_ref().and_then(|v| v.to_str().ok()))
-        {
+            .select(content_type.as_ref().and_then(|v| v.to_str().ok()));
+        let needs_body =
+            h.reads_body || matches!(&selected, Selected::Template(_, t) if !t.is_static());
+        let (body, client_bytes) = if needs_body {
+            match collect_body(body).await {
+                Ok(b) => (GatewayBody::Empty, Some(b)),
+                Err(e) => return Outcome::fail(e),
+            }
+        } else {
+            (body, None)
+        };
+        let mut overrides = Overrides::default();
+        let (upstream_body, upstream_ct) = match selected {
             Selected::Template(ct, t) if t.is_static() => {
                 discard_body(body);
                 (
@@ -591,63 +604,69 @@ impl Gateway {
                 )
             }
             Selected::Template(ct, t) => {
-                let bytes = match collect_body(body).await {
-                    Ok(b) => b,
-                    Err(e) => return Outcome::fail(e),
-                };
+                let bytes = client_bytes.clone().unwrap_or_default();
                 let inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
-                match t.render_with(inputs) {
-                    Ok(out) => (GatewayBody::full(out), HeaderValue::from_str(ct).ok()),
+                match t.render_full(inputs) {
+                    Ok((out, o)) => {
+                        overrides = o;
+                        (GatewayBody::full(out), HeaderValue::from_str(ct).ok())
+                    }
                     Err(reason) => {
                         tracing::warn!(api = %stage.api_id, "{reason}");
                         return Outcome::fail(GatewayError::configuration_error());
                     }
                 }
             }
-            Selected::Passthrough => (body, content_type.clone()),
+            Selected::Passthrough => match &client_bytes {
+                Some(b) => (GatewayBody::full(b.clone()), content_type.clone()),
+                None => (body, content_type.clone()),
+            },
             Selected::Unsupported => {
                 discard_body(body);
                 return Outcome::fail(GatewayError::unsupported_media_type());
             }
         };
-        let value_of = |src: &ParamSource| -> Option<String> {
-            match src {
-                ParamSource::Literal(l) => Some(l.clone()),
-                ParamSource::Header(n) => parts
-                    .headers
-                    .get(n)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
-                ParamSource::Query(q) => parts.uri.query().and_then(|qs| {
-                    qs.split('&')
-                        .rev()
-                        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
-                        .filter(|(k, _)| k == q)
-                        .map(|(_, v)| {
-                            percent_encoding::percent_decode_str(v)
-                                .decode_utf8_lossy()
-                                .into_owned()
-                        })
-                        .next()
-                }),
-                ParamSource::Path(p) => params.get(p).map(str::to_owned),
-            }
+        let path_of = |n: &str| params.get(n).map(str::to_owned);
+        let context_of = || context_json(stage, Some(route), parts, client, rid);
+        let env = ParamEnv {
+            headers: &parts.headers,
+            query: parts.uri.query(),
+            path: &path_of,
+            body: client_bytes.as_deref(),
+            context: &context_of,
+            integration_headers: None,
+            integration_body: None,
+            parsed: Default::default(),
         };
-        let query: Vec<String> = h
+        let mut query: Vec<(String, String)> = h
             .query
             .iter()
-            .filter_map(|(name, src)| {
-                value_of(src).map(|v| {
-                    format!(
-                        "{}={}",
-                        percent_encoding::utf8_percent_encode(name, QUERY_ENCODE),
-                        percent_encoding::utf8_percent_encode(&v, QUERY_ENCODE)
-                    )
-                })
+            .filter_map(|(name, src)| env.eval(src).map(|v| (name.clone(), v)))
+            .collect();
+        for (k, v) in &overrides.request_query {
+            query.retain(|(n, _)| n != k);
+            query.push((k.clone(), v.clone()));
+        }
+        let query: Vec<String> = query
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    percent_encoding::utf8_percent_encode(k, QUERY_ENCODE),
+                    percent_encoding::utf8_percent_encode(v, QUERY_ENCODE)
+                )
             })
             .collect();
         let query = (!query.is_empty()).then(|| query.join("&"));
-        let uri = match h.target.uri.render(|n| params.get(n), query.as_deref()) {
+        let path_param = |n: &str| {
+            overrides
+                .request_path
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+                .or_else(|| params.get(n))
+        };
+        let uri = match h.target.uri.render(path_param, query.as_deref()) {
             Ok(u) => u,
             Err(_) => return Outcome::fail(GatewayError::configuration_error()),
         };
@@ -658,10 +677,18 @@ impl Gateway {
             .clone()
             .unwrap_or_else(|| parts.method.clone());
         *req.uri_mut() = uri;
-        let headers = req.headers_mut();
+        let mut headers = HeaderMap::new();
         for (name, src) in &h.headers {
-            if let Some(v) = value_of(src).and_then(|v| HeaderValue::from_str(&v).ok()) {
+            if let Some(v) = env.eval(src).and_then(|v| HeaderValue::from_str(&v).ok()) {
                 headers.insert(name.clone(), v);
+            }
+        }
+        for (k, v) in &overrides.request_headers {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                headers.insert(k, v);
             }
         }
         if let Some(ct) = upstream_ct {
@@ -671,6 +698,9 @@ impl Gateway {
         headers
             .entry(header::USER_AGENT)
             .or_insert(stage.default_user_agent.clone());
+        *req.headers_mut() = headers;
+
+        // Integration.
         let started = Instant::now();
         let result = tokio::time::timeout(h.target.timeout, h.target.pool.send(req)).await;
         let integration_latency = Some(started.elapsed());
@@ -696,6 +726,8 @@ impl Gateway {
             }
             Ok(Ok(r)) => r,
         };
+
+        // Integration response → method response.
         let status = upstream.status().as_u16();
         let Some(ir) = h.responses.select_status(status) else {
             tracing::warn!(api = %stage.api_id, status,
@@ -707,18 +739,32 @@ impl Gateway {
             };
         };
         let (up_parts, up_body) = upstream.into_parts();
+        let needs_up_body = ir.reads_body || matches!(&ir.template, Some((_, t)) if !t.is_static());
+        let (up_body, up_bytes) = if needs_up_body {
+            match collect_body(up_body).await {
+                Ok(b) => (GatewayBody::Empty, Some(b)),
+                Err(_) => {
+                    return Outcome {
+                        integration_latency,
+                        integration_status: Some(status),
+                        ..Outcome::fail(GatewayError::integration_unreachable())
+                    };
+                }
+            }
+        } else {
+            (up_body, None)
+        };
+        let mut overrides = Overrides::default();
         let (ct, body) = match &ir.template {
             Some((ct, t)) if t.is_static() => (ct.clone(), GatewayBody::full(t.render_bytes())),
             Some((ct, t)) => {
-                let bytes = match collect_body(up_body).await {
-                    Ok(b) => b,
-                    Err(_) => {
-                        return Outcome::fail(GatewayError::integration_unreachable());
-                    }
-                };
+                let bytes = up_bytes.clone().unwrap_or_default();
                 let inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
-                match t.render_with(inputs) {
-                    Ok(out) => (ct.clone(), GatewayBody::full(out)),
+                match t.render_full(inputs) {
+                    Ok((out, o)) => {
+                        overrides = o;
+                        (ct.clone(), GatewayBody::full(out))
+                    }
                     Err(reason) => {
                         tracing::warn!(api = %stage.api_id, "{reason}");
                         return Outcome::fail(GatewayError::configuration_error());
@@ -731,27 +777,50 @@ impl Gateway {
                     .get(header::CONTENT_TYPE)
                     .cloned()
                     .unwrap_or(HeaderValue::from_static("application/json")),
-                up_body,
+                match &up_bytes {
+                    Some(b) => GatewayBody::full(b.clone()),
+                    None => up_body,
+                },
             ),
         };
         let mut response = Response::new(body);
         *response.status_mut() = ir.status;
-        let out = response.headers_mut();
-        out.insert(header::CONTENT_TYPE, ct);
-        for (n, v) in &ir.headers {
-            out.insert(n.clone(), v.clone());
-        }
-        for (to, from) in &ir.mapped_headers {
-            if let Some(v) = up_parts.headers.get(from) {
-                out.insert(to.clone(), v.clone());
-            }
-        }
+        response.headers_mut().insert(header::CONTENT_TYPE, ct);
+        let env = ParamEnv {
+            headers: &parts.headers,
+            query: parts.uri.query(),
+            path: &path_of,
+            body: client_bytes.as_deref(),
+            context: &context_of,
+            integration_headers: Some(&up_parts.headers),
+            integration_body: up_bytes.as_deref(),
+            parsed: Default::default(),
+        };
+        method_response_headers(&mut response, ir, &env);
+        overrides.apply_to_response(&mut response);
         Outcome {
             response,
             integration_latency,
             integration_status: Some(status),
             error: None,
             pending: false,
+        }
+    }
+}
+
+/// Literal and mapped `method.response.header.*` values of an integration response.
+fn method_response_headers(
+    response: &mut Response<GatewayBody>,
+    ir: &crate::mapping::CompiledIntegrationResponse,
+    env: &ParamEnv<'_>,
+) {
+    let out = response.headers_mut();
+    for (n, v) in &ir.headers {
+        out.insert(n.clone(), v.clone());
+    }
+    for (to, src) in &ir.mapped_headers {
+        if let Some(v) = env.eval(src).and_then(|v| HeaderValue::from_str(&v).ok()) {
+            out.insert(to.clone(), v);
         }
     }
 }
@@ -817,6 +886,7 @@ async fn run_mock(
         return Outcome::fail(GatewayError::configuration_error());
     };
     // Integration response → method response.
+    let mut overrides = Overrides::default();
     let (content_type, body) = match &ir.template {
         Some((ct, t)) if t.is_static() => (ct.clone(), GatewayBody::full(t.render_bytes())),
         Some((ct, t)) => {
@@ -829,8 +899,11 @@ async fn run_mock(
                 rid,
                 bytes::Bytes::new(),
             );
-            match t.render_with(inputs) {
-                Ok(out) => (ct.clone(), GatewayBody::full(out)),
+            match t.render_full(inputs) {
+                Ok((out, o)) => {
+                    overrides = o;
+                    (ct.clone(), GatewayBody::full(out))
+                }
                 Err(reason) => {
                     tracing::warn!(api = %stage.api_id, "{reason}");
                     return Outcome::fail(GatewayError::configuration_error());
@@ -844,11 +917,24 @@ async fn run_mock(
     };
     let mut response = Response::new(body);
     *response.status_mut() = ir.status;
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, content_type);
-    for (n, v) in &ir.headers {
-        h.insert(n.clone(), v.clone());
-    }
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    let path_of = |n: &str| params.get(n).map(str::to_owned);
+    let context_of = || context_json(stage, Some(route), parts, client, rid);
+    let empty = HeaderMap::new();
+    let env = ParamEnv {
+        headers: &parts.headers,
+        query: parts.uri.query(),
+        path: &path_of,
+        body: None,
+        context: &context_of,
+        integration_headers: Some(&empty),
+        integration_body: Some(b""),
+        parsed: Default::default(),
+    };
+    method_response_headers(&mut response, ir, &env);
+    overrides.apply_to_response(&mut response);
     Outcome {
         response,
         integration_latency: None,
@@ -945,11 +1031,33 @@ fn context_json(
         "requestTimeEpoch": now,
         "domainName": parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
         "identity": {
+            "accountId": null,
+            "apiKey": null,
+            "apiKeyId": null,
+            "caller": null,
+            "cognitoAuthenticationProvider": null,
+            "cognitoAuthenticationType": null,
+            "cognitoIdentityId": null,
+            "cognitoIdentityPoolId": null,
+            "principalOrgId": null,
             "sourceIp": client.ip,
+            "user": null,
             "userAgent": parts.headers.get(header::USER_AGENT).and_then(|h| h.to_str().ok()).unwrap_or(""),
+            "userArn": null,
         },
+        "accountId": ACCOUNT_ID,
+        "deploymentId": stage.deployment_id,
+        "domainPrefix": parts.headers.get(header::HOST).and_then(|h| h.to_str().ok())
+            .map(|h| h.split('.').next().unwrap_or(h)).unwrap_or(""),
+        "isCanaryRequest": false,
+        "authorizer": {},
+        "requestOverride": {"header": {}, "querystring": {}, "path": {}},
+        "responseOverride": {"header": {}},
     })
 }
+
+/// The account id Portico reports (`$context.accountId`), as the management API does.
+const ACCOUNT_ID: &str = "000000000000";
 
 /// A request variable for a gateway response: `method.request.{header,querystring,path}.x`,
 /// `stageVariables.x` or `context.a.b` (the `$context` JSON is built once, on first use).

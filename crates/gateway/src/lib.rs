@@ -28,6 +28,7 @@ pub mod gateway_response;
 mod handler;
 pub mod mapping;
 pub mod metrics;
+pub mod params;
 mod server;
 pub mod templating;
 pub mod test_invoke;

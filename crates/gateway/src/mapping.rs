@@ -66,22 +66,102 @@ impl MappingTemplate {
         &self,
         inputs: crate::templating::TemplateInputs,
     ) -> Result<bytes::Bytes, String> {
+        self.render_full(inputs).map(|(out, _)| out)
+    }
+
+    /// [`MappingTemplate::render_with`], also returning what the template set in
+    /// `$context.requestOverride` / `$context.responseOverride`.
+    pub fn render_full(
+        &self,
+        inputs: crate::templating::TemplateInputs,
+    ) -> Result<(bytes::Bytes, Overrides), String> {
         if let Some(e) = &self.error {
             return Err(format!("Invalid mapping expression specified: {e}"));
         }
         let Some(engine) = &self.engine else {
-            return Ok(self.rendered.clone());
+            return Ok((self.rendered.clone(), Overrides::default()));
         };
         let mut ctx = crate::templating::context(inputs);
-        engine
+        let out = engine
             .render(&mut ctx, &portico_vtl::Limits::default())
             .map(bytes::Bytes::from)
-            .map_err(|e| format!("Execution failed due to a template error: {e:?}"))
+            .map_err(|e| format!("Execution failed due to a template error: {e:?}"))?;
+        let overrides = if self.source.contains("Override") {
+            Overrides::read(ctx.get("context"))
+        } else {
+            Overrides::default()
+        };
+        Ok((out, overrides))
     }
 
     /// The `statusCode` a static MOCK request template selects (`None`: no valid one).
     pub fn mock_status(&self) -> Option<u16> {
         self.mock_status
+    }
+}
+
+/// What a template set in `$context.requestOverride.{header,querystring,path}.X` and
+/// `$context.responseOverride.{status,header.X}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// Integration request headers.
+    pub request_headers: Vec<(String, String)>,
+    /// Integration request query parameters.
+    pub request_query: Vec<(String, String)>,
+    /// Integration request path parameters.
+    pub request_path: Vec<(String, String)>,
+    /// Method response status.
+    pub status: Option<u16>,
+    /// Method response headers.
+    pub response_headers: Vec<(String, String)>,
+}
+
+impl Overrides {
+    fn read(context: Option<&portico_vtl::Value>) -> Self {
+        use portico_vtl::Value;
+        let mut out = Self::default();
+        let Some(Value::Map(ctx)) = context else {
+            return out;
+        };
+        let pairs = |v: Option<&Value>| -> Vec<(String, String)> {
+            match v {
+                Some(Value::Map(m)) => m
+                    .iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), v.render()))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        if let Some(Value::Map(req)) = ctx.get("requestOverride") {
+            out.request_headers = pairs(req.get("header"));
+            out.request_query = pairs(req.get("querystring"));
+            out.request_path = pairs(req.get("path"));
+        }
+        if let Some(Value::Map(resp)) = ctx.get("responseOverride") {
+            out.response_headers = pairs(resp.get("header"));
+            out.status = resp
+                .get("status")
+                .filter(|v| !v.is_null())
+                .and_then(|v| v.render().trim().parse::<u16>().ok())
+                .filter(|s| (100..600).contains(s));
+        }
+        out
+    }
+
+    /// Applies the response overrides to a method response.
+    pub fn apply_to_response<B>(&self, resp: &mut http::Response<B>) {
+        if let Some(s) = self.status.and_then(|s| StatusCode::from_u16(s).ok()) {
+            *resp.status_mut() = s;
+        }
+        for (k, v) in &self.response_headers {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                resp.headers_mut().insert(k, v);
+            }
+        }
     }
 }
 
@@ -193,9 +273,10 @@ pub struct CompiledIntegrationResponse {
     pub status: StatusCode,
     /// Headers with literal values (`method.response.header.X = 'v'`).
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Headers copied from the backend (`method.response.header.X =
-    /// integration.response.header.Y`): (X, Y).
-    pub mapped_headers: Vec<(HeaderName, HeaderName)>,
+    /// Headers mapped from the backend's headers or body, `$context` or the request.
+    pub mapped_headers: Vec<(HeaderName, crate::params::Source)>,
+    /// Whether a mapping reads the backend's body.
+    pub reads_body: bool,
     /// The response template and its content type.
     pub template: Option<(HeaderValue, MappingTemplate)>,
 }
@@ -214,6 +295,7 @@ impl IntegrationResponses {
     /// Compiles the integration's responses. Errors name the offending response.
     pub fn compile(
         integration: &Integration,
+        stage_variables: &Map<String>,
         mut warn: impl FnMut(String),
     ) -> Result<Self, String> {
         let mut out = Self::default();
@@ -230,7 +312,11 @@ impl IntegrationResponses {
                         ir.status_code
                     )
                 })?;
-            let (headers, mapped_headers) = response_headers(&ir.response_parameters, &mut warn);
+            let (headers, mapped_headers) =
+                response_headers(&ir.response_parameters, stage_variables, &mut warn);
+            let reads_body = mapped_headers
+                .iter()
+                .any(|(_, s)| s.reads_integration_body());
             let template = pick_response_template(&ir.response_templates).map(|(ct, src)| {
                 let (t, error) = MappingTemplate::compile(src);
                 if let Some(e) = error {
@@ -247,6 +333,7 @@ impl IntegrationResponses {
                 status,
                 headers,
                 mapped_headers,
+                reads_body,
                 template,
             };
             match ir.selection_pattern.as_deref().filter(|p| !p.is_empty()) {
@@ -303,12 +390,13 @@ fn pick_response_template(templates: &Map<String>) -> Option<(&str, &str)> {
 }
 
 type LiteralHeaders = Vec<(HeaderName, HeaderValue)>;
-type MappedHeaders = Vec<(HeaderName, HeaderName)>;
+type MappedHeaders = Vec<(HeaderName, crate::params::Source)>;
 
-/// `method.response.header.X` sources: `'literal'` values and `integration.response.header.Y`
-/// copies; body and context sources arrive with the Velocity work (reported at deploy).
+/// `method.response.header.X` sources: `'literal'` values are prepared here; the others
+/// (backend headers and body, `$context`, the request) are read per response.
 fn response_headers(
     params: &Map<String>,
+    stage_variables: &Map<String>,
     warn: &mut impl FnMut(String),
 ) -> (LiteralHeaders, MappedHeaders) {
     let mut literal = Vec::new();
@@ -329,17 +417,12 @@ fn response_headers(
                 Ok(v) => literal.push((name, v)),
                 Err(_) => warn(format!("response parameter {dest}: invalid header value")),
             }
-        } else if let Some(from) = src.strip_prefix("integration.response.header.") {
-            match HeaderName::from_bytes(from.as_bytes()) {
-                Ok(f) => mapped.push((name, f)),
-                Err(_) => warn(format!(
-                    "response parameter {dest}: invalid source header {from}"
-                )),
-            }
         } else {
-            warn(format!(
-                "response parameter {dest}: source {src} is not supported yet (literals and integration.response.header.* are)"
-            ));
+            match crate::params::Source::parse(src, stage_variables, crate::params::Side::Response)
+            {
+                Ok(source) => mapped.push((name, source)),
+                Err(e) => warn(format!("response parameter {dest}: {e}; not mapped")),
+            }
         }
     }
     (literal, mapped)
@@ -373,7 +456,7 @@ mod tests {
             .insert("200".into(), ir("200", None));
         i.integration_responses
             .insert("404".into(), ir("404", Some("4\\d\\d")));
-        let r = IntegrationResponses::compile(&i, |_| {}).unwrap();
+        let r = IntegrationResponses::compile(&i, &Map::new(), |_| {}).unwrap();
         assert_eq!(r.select("404").unwrap().status, 404);
         assert_eq!(r.select("200").unwrap().status, 200);
         assert_eq!(
@@ -389,11 +472,11 @@ mod tests {
         let mut i = Integration::new(IntegrationType::Mock);
         i.integration_responses
             .insert("200".into(), ir("200", None));
-        let r = IntegrationResponses::compile(&i, |_| {}).unwrap();
+        let r = IntegrationResponses::compile(&i, &Map::new(), |_| {}).unwrap();
         assert_eq!(r.select_status(503).unwrap().status, 200);
         i.integration_responses
             .insert("500".into(), ir("500", Some("5\\d{2}")));
-        let r = IntegrationResponses::compile(&i, |_| {}).unwrap();
+        let r = IntegrationResponses::compile(&i, &Map::new(), |_| {}).unwrap();
         assert_eq!(r.select_status(503).unwrap().status, 500);
         assert_eq!(r.select_status(7).unwrap().status, 200);
         assert_eq!(r.select_status(65535).unwrap().status, 200);
@@ -404,7 +487,7 @@ mod tests {
         let mut i = Integration::new(IntegrationType::Mock);
         i.integration_responses
             .insert("200".into(), ir("200", Some("(")));
-        assert!(IntegrationResponses::compile(&i, |_| {}).is_err());
+        assert!(IntegrationResponses::compile(&i, &Map::new(), |_| {}).is_err());
     }
 
     #[test]
@@ -434,5 +517,29 @@ mod tests {
             t.select(Some("text/plain")),
             Selected::Unsupported
         ));
+    }
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::*;
+
+    #[test]
+    fn overrides_are_read_back_from_context() {
+        let (t, e) = MappingTemplate::compile(
+            "#set($context.requestOverride.header.x-overridden = \"by-template\")\n#set($context.responseOverride.status = 418)\n{}",
+        );
+        assert_eq!(e, None);
+        let inputs = crate::templating::TemplateInputs {
+            context: serde_json::json!({"requestOverride": {"header": {}, "querystring": {}, "path": {}}, "responseOverride": {"header": {}}}),
+            ..Default::default()
+        };
+        let (out, o) = t.render_full(inputs).unwrap();
+        assert_eq!(out, "{}");
+        assert_eq!(o.status, Some(418));
+        assert_eq!(
+            o.request_headers,
+            vec![("x-overridden".to_string(), "by-template".to_string())]
+        );
     }
 }

@@ -753,3 +753,116 @@ async fn velocity_templates_render_with_input_context_and_stage_variables() {
         "a template that does not parse answers 500"
     );
 }
+
+const MAPPING_SPEC: &str = r##"
+openapi: 3.0.1
+info: {title: mappings, version: "1"}
+paths:
+  /orders/{id}:
+    post:
+      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://${stageVariables.backend}/orders/{id}
+        passthroughBehavior: when_no_match
+        requestParameters:
+          integration.request.path.id: method.request.path.id
+          integration.request.header.x-customer: method.request.body.customer.name
+          integration.request.header.x-count: method.request.body.items.length()
+          integration.request.header.x-stage: context.stage
+          integration.request.header.x-tags: method.request.multivalueheader.x-tag
+          integration.request.querystring.all: method.request.multivaluequerystring.f
+          integration.request.querystring.env: stageVariables.env
+        responses:
+          default:
+            statusCode: "200"
+            responseParameters:
+              method.response.header.x-backend-method: integration.response.body.method
+              method.response.header.x-request-id: context.requestId
+              method.response.header.x-backend-header: integration.response.header.x-upstream
+              method.response.header.x-client-asked: method.request.header.x-ask
+  /override:
+    post:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://${stageVariables.backend}/override
+        requestTemplates:
+          application/json: |
+            #set($context.requestOverride.header.x-overridden = "by-template")
+            #set($context.requestOverride.querystring.q = $input.path('$.q'))
+            {"sent": true}
+        responses:
+          default:
+            statusCode: "200"
+            responseTemplates:
+              application/json: |
+                #set($context.responseOverride.status = 418)
+                #set($context.responseOverride.header.x-teapot = "short and stout")
+                {"backend_query": $input.json('$.query')}
+"##;
+
+#[tokio::test]
+async fn parameter_mappings_read_body_context_multivalue_and_overrides_apply() {
+    let up = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_spec(dir.path(), "mappings.yaml", MAPPING_SPEC);
+    let backend = format!("backend={}", up.addr);
+    let gw = Portico::start(&[
+        "--import",
+        file.to_str().unwrap(),
+        "--stage-variable",
+        &backend,
+        "--stage-variable",
+        "env=qa",
+    ]);
+    let api = gw.api_id("mappings");
+    let c = reqwest::Client::new();
+    let r = c
+        .post(gw.path_url(&api, "dev", "/orders/o-1?f=a&f=b"))
+        .header("content-type", "application/json")
+        .header("x-tag", "t1")
+        .header("x-tag", "t2")
+        .header("x-ask", "please")
+        .body(r#"{"customer": {"name": "Ada"}, "items": [1, 2, 3]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let rid = r.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
+    assert_eq!(r.headers()["x-backend-method"], "POST");
+    assert_eq!(r.headers()["x-request-id"].to_str().unwrap(), rid);
+    assert_eq!(r.headers()["x-backend-header"], "yes");
+    assert_eq!(r.headers()["x-client-asked"], "please");
+    let echoed: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(echoed["path"], "/orders/o-1");
+    assert_eq!(
+        echoed["body"], r#"{"customer": {"name": "Ada"}, "items": [1, 2, 3]}"#,
+        "passthrough body still reaches the backend after being read for mappings"
+    );
+    let q = echoed["query"].as_str().unwrap();
+    assert!(q.contains("all=a%2Cb") && q.contains("env=qa"), "{q}");
+    let seen = up.seen.last.lock().unwrap().clone().unwrap();
+    assert_eq!(seen.header("x-customer"), Some("Ada"));
+    assert_eq!(seen.header("x-count"), Some("3"));
+    assert_eq!(seen.header("x-stage"), Some("dev"));
+    assert_eq!(seen.header("x-tags"), Some("t1,t2"));
+
+    // $context.requestOverride / responseOverride.
+    let r = c
+        .post(gw.path_url(&api, "dev", "/override"))
+        .header("content-type", "application/json")
+        .body(r#"{"q": "from body"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 418);
+    assert_eq!(r.headers()["x-teapot"], "short and stout");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["backend_query"], "q=from%20body");
+    let seen = up.seen.last.lock().unwrap().clone().unwrap();
+    assert_eq!(seen.header("x-overridden"), Some("by-template"));
+}

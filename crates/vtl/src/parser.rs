@@ -1,4 +1,8 @@
 //! Recursive-descent parser for templates and expressions.
+//!
+//! Whitespace follows Velocity 1.7's lexer (see the crate docs): a directive's closing `)`,
+//! `#else` and `#end` swallow the rest of their line when it is blank, and `#set` swallows the
+//! spaces and tabs in front of it unless they follow literal text.
 
 use crate::ParseError;
 use crate::ast::{BinOp, Expr, Macro, Node, RefPart, Reference};
@@ -13,8 +17,11 @@ pub(crate) const MAX_PARSE_DEPTH: usize = 100;
 pub(crate) struct Parser {
     c: Cursor,
     depth: usize,
-    /// Whether only whitespace has been emitted since the last newline.
-    line_clean: bool,
+    /// Where, in the text being collected, a run of spaces/tabs starts that directly follows
+    /// something other than literal text (a reference, a directive, a comment, an escape, the
+    /// start of the template): a `#set` removes it, as Velocity 1.7's `SET_DIRECTIVE` token
+    /// does. `None` after literal text.
+    set_trim: Option<usize>,
     pub macros: HashMap<String, Arc<Macro>>,
 }
 
@@ -35,7 +42,7 @@ impl Parser {
         Parser {
             c: Cursor::new(src),
             depth: 0,
-            line_clean: true,
+            set_trim: Some(0),
             macros: HashMap::new(),
         }
     }
@@ -67,7 +74,7 @@ impl Parser {
 
     pub fn parse_template(&mut self) -> Result<Vec<Node>, ParseError> {
         let start = self.c.pos;
-        let (nodes, end) = self.parse_nodes(false)?;
+        let (nodes, end) = self.parse_nodes()?;
         match end {
             BlockEnd::Eof => Ok(nodes),
             _ => Err(self.err_at(
@@ -77,37 +84,24 @@ impl Parser {
         }
     }
 
-    fn before_clean(&self, text: &str) -> bool {
-        match text.rfind('\n') {
-            Some(i) => text[i + 1..].chars().all(is_hws),
-            None => self.line_clean && text.chars().all(is_hws),
-        }
-    }
-
-    /// After a directive: whitespace then newline or EOF? Returns the offset past it.
-    fn after_clean(&self) -> Option<usize> {
+    /// Velocity 1.7: after a directive's closing `)`, `#else` or `#end`, the rest of the line
+    /// is swallowed when it holds only spaces/tabs and a newline (`\n`, `\r\n` or `\r`).
+    fn eat_blank_line(&mut self) {
         let mut i = self.c.pos;
         while matches!(self.c.chars.get(i), Some(c) if is_hws(*c)) {
             i += 1;
         }
-        match self.c.chars.get(i) {
-            None => Some(i),
-            Some('\n') => Some(i + 1),
-            Some('\r') if self.c.chars.get(i + 1) == Some(&'\n') => Some(i + 2),
-            _ => None,
-        }
+        self.c.pos = match self.c.chars.get(i) {
+            Some('\n') => i + 1,
+            Some('\r') if self.c.chars.get(i + 1) == Some(&'\n') => i + 2,
+            Some('\r') => i + 1,
+            _ => return,
+        };
     }
 
-    /// Applies the line-directive gobbling rule.
-    fn gobble(&mut self, text: &mut String, bc: bool) {
-        if bc && let Some(next) = self.after_clean() {
-            let keep = text.trim_end_matches(is_hws).len();
-            text.truncate(keep);
-            self.c.pos = next;
-            self.line_clean = true;
-        } else {
-            self.line_clean = false;
-        }
+    /// Something other than literal text was just consumed.
+    fn after_token(&mut self, text: &str) {
+        self.set_trim = Some(text.len());
     }
 
     fn flush(text: &mut String, nodes: &mut Vec<Node>) {
@@ -116,17 +110,18 @@ impl Parser {
         }
     }
 
-    /// Parses nodes until EOF or a block terminator. `in_string` disables gobbling.
-    fn parse_nodes(&mut self, in_string: bool) -> Result<(Vec<Node>, BlockEnd), ParseError> {
+    /// Parses nodes until EOF or a block terminator.
+    fn parse_nodes(&mut self) -> Result<(Vec<Node>, BlockEnd), ParseError> {
         self.enter()?;
-        let r = self.parse_nodes_inner(in_string);
+        let r = self.parse_nodes_inner();
         self.leave();
         r
     }
 
-    fn parse_nodes_inner(&mut self, in_string: bool) -> Result<(Vec<Node>, BlockEnd), ParseError> {
+    fn parse_nodes_inner(&mut self) -> Result<(Vec<Node>, BlockEnd), ParseError> {
         let mut nodes = Vec::new();
         let mut text = String::new();
+        self.after_token(&text);
         while let Some(ch) = self.c.peek() {
             match ch {
                 '\\' => self.escape(&mut text, &mut nodes)?,
@@ -136,28 +131,41 @@ impl Parser {
                         Some(r) => {
                             Self::flush(&mut text, &mut nodes);
                             nodes.push(Node::Ref(r));
-                            self.line_clean = false;
                         }
-                        None => {
-                            self.c.pos = s + 1;
-                            text.push('$');
-                        }
+                        None => self.not_a_reference(s, &mut text),
                     }
+                    self.after_token(&text);
                 }
                 '#' => {
-                    if let Some(end) = self.hash(&mut text, &mut nodes, in_string)? {
+                    if let Some(end) = self.hash(&mut text, &mut nodes)? {
                         Self::flush(&mut text, &mut nodes);
                         return Ok((nodes, end));
                     }
+                    self.after_token(&text);
                 }
                 _ => {
                     self.c.pos += 1;
                     text.push(ch);
+                    if !is_hws(ch) {
+                        self.set_trim = None;
+                    }
                 }
             }
         }
         Self::flush(&mut text, &mut nodes);
         Ok((nodes, BlockEnd::Eof))
+    }
+
+    /// A `$` at `s` that does not start a reference: `$`, `$!`, `${` and `$!{` are literal text.
+    fn not_a_reference(&mut self, s: usize, text: &mut String) {
+        self.c.pos = s + 1;
+        text.push('$');
+        if self.c.eat('!') {
+            text.push('!');
+        }
+        if self.c.eat('{') {
+            text.push('{');
+        }
     }
 
     #[inline(never)]
@@ -188,6 +196,7 @@ impl Parser {
         if !escapable {
             self.c.pos += n;
             text.push_str(&self.c.slice(start, start + n));
+            self.after_token(text);
             return Ok(());
         }
         for _ in 0..n / 2 {
@@ -201,7 +210,6 @@ impl Parser {
                     Some(r) => {
                         Self::flush(text, nodes);
                         nodes.push(Node::EscapedRef(r));
-                        self.line_clean = false;
                     }
                     None => {
                         self.c.pos = s + 1;
@@ -213,6 +221,7 @@ impl Parser {
                 text.push('#');
             }
         }
+        self.after_token(text);
         Ok(())
     }
 
@@ -221,20 +230,14 @@ impl Parser {
         &mut self,
         text: &mut String,
         nodes: &mut Vec<Node>,
-        in_string: bool,
     ) -> Result<Option<BlockEnd>, ParseError> {
-        let bc = !in_string && self.before_clean(text);
         let start = self.c.pos;
         if self.c.starts_with("##") {
+            // A line comment ends with (and swallows) its newline; its indentation stays.
             while let Some(c) = self.c.bump() {
                 if c == '\n' {
                     break;
                 }
-            }
-            if bc {
-                let keep = text.trim_end_matches(is_hws).len();
-                text.truncate(keep);
-                self.line_clean = true;
             }
             return Ok(None);
         }
@@ -249,9 +252,6 @@ impl Parser {
                     break;
                 }
                 self.c.pos += 1;
-            }
-            if !in_string {
-                self.gobble(text, bc);
             }
             return Ok(None);
         }
@@ -276,6 +276,13 @@ impl Parser {
         let Some(name) = self.c.ident(false) else {
             self.c.pos = start + 1;
             text.push('#');
+            if !brace {
+                // `#1x` is one (literal) token, as in Velocity.
+                while let Some(c) = self.c.peek().filter(|c| c.is_ascii_alphanumeric()) {
+                    self.c.pos += 1;
+                    text.push(c);
+                }
+            }
             return Ok(None);
         };
         if brace && !self.c.eat('}') {
@@ -285,9 +292,7 @@ impl Parser {
         }
         match name.as_str() {
             "end" | "else" => {
-                if !in_string {
-                    self.gobble(text, bc);
-                }
+                self.eat_blank_line();
                 Self::flush(text, nodes);
                 let end = if name == "end" {
                     BlockEnd::End
@@ -298,33 +303,26 @@ impl Parser {
             }
             "elseif" => {
                 let cond = self.paren_expr()?;
-                if !in_string {
-                    self.gobble(text, bc);
-                }
+                self.eat_blank_line();
                 Self::flush(text, nodes);
                 return Ok(Some(BlockEnd::ElseIf(cond)));
             }
-            "set" => self.d_set(text, nodes, in_string, bc, start, &name)?,
-            "if" => self.d_if(text, nodes, in_string, bc, start, &name)?,
-            "foreach" => self.d_foreach(text, nodes, in_string, bc, start, &name)?,
-            "break" | "stop" => self.d_break_stop(text, nodes, in_string, bc, start, &name)?,
-            "define" => self.d_define(text, nodes, in_string, bc, start, &name)?,
-            "macro" => self.d_macro(text, nodes, in_string, bc, start, &name)?,
-            _ => self.d_other(text, nodes, in_string, bc, start, &name)?,
+            "set" => self.d_set(text, nodes)?,
+            "if" => self.d_if(text, nodes, start)?,
+            "foreach" => self.d_foreach(text, nodes, start)?,
+            "break" | "stop" => self.d_break_stop(text, nodes, &name)?,
+            "define" => self.d_define(text, nodes, start)?,
+            "macro" => self.d_macro(start)?,
+            _ => self.d_other(text, nodes, start, &name)?,
         }
         Ok(None)
     }
 
     #[inline(never)]
-    fn d_set(
-        &mut self,
-        text: &mut String,
-        nodes: &mut Vec<Node>,
-        in_string: bool,
-        bc: bool,
-        _start: usize,
-        _name: &str,
-    ) -> Result<(), ParseError> {
+    fn d_set(&mut self, text: &mut String, nodes: &mut Vec<Node>) -> Result<(), ParseError> {
+        if let Some(at) = self.set_trim {
+            text.truncate(at);
+        }
         self.expect_open()?;
         self.c.skip_ws();
         let at = self.c.pos;
@@ -338,9 +336,7 @@ impl Parser {
         }
         let value = self.expr()?;
         self.expect_close()?;
-        if !in_string {
-            self.gobble(text, bc);
-        }
+        self.eat_blank_line();
         Self::flush(text, nodes);
         nodes.push(Node::Set { target, value });
         Ok(())
@@ -351,21 +347,16 @@ impl Parser {
         &mut self,
         text: &mut String,
         nodes: &mut Vec<Node>,
-        in_string: bool,
-        bc: bool,
         start: usize,
-        _name: &str,
     ) -> Result<(), ParseError> {
         let cond = self.paren_expr()?;
-        if !in_string {
-            self.gobble(text, bc);
-        }
+        self.eat_blank_line();
         Self::flush(text, nodes);
         let mut branches = Vec::new();
         let mut cur = cond;
         let otherwise;
         loop {
-            let (body, end) = self.parse_nodes(in_string)?;
+            let (body, end) = self.parse_nodes()?;
             branches.push((cur, body));
             match end {
                 BlockEnd::End => {
@@ -374,7 +365,7 @@ impl Parser {
                 }
                 BlockEnd::ElseIf(c) => cur = c,
                 BlockEnd::Else => {
-                    let (body, end) = self.parse_nodes(in_string)?;
+                    let (body, end) = self.parse_nodes()?;
                     if !matches!(end, BlockEnd::End) {
                         return Err(self.err_at(start, "#if without #end"));
                     }
@@ -398,10 +389,7 @@ impl Parser {
         &mut self,
         text: &mut String,
         nodes: &mut Vec<Node>,
-        in_string: bool,
-        bc: bool,
         start: usize,
-        _name: &str,
     ) -> Result<(), ParseError> {
         self.expect_open()?;
         self.c.skip_ws();
@@ -422,11 +410,9 @@ impl Parser {
         }
         let iter = self.expr()?;
         self.expect_close()?;
-        if !in_string {
-            self.gobble(text, bc);
-        }
+        self.eat_blank_line();
         Self::flush(text, nodes);
-        let (body, end) = self.parse_nodes(in_string)?;
+        let (body, end) = self.parse_nodes()?;
         if !matches!(end, BlockEnd::End) {
             return Err(self.err_at(start, "#foreach without #end"));
         }
@@ -444,9 +430,6 @@ impl Parser {
         &mut self,
         text: &mut String,
         nodes: &mut Vec<Node>,
-        in_string: bool,
-        bc: bool,
-        _start: usize,
         name: &str,
     ) -> Result<(), ParseError> {
         if self.c.peek() == Some('(') {
@@ -456,9 +439,7 @@ impl Parser {
                 let _ = self.parse_reference()?;
             }
             self.expect_close()?;
-        }
-        if !in_string {
-            self.gobble(text, bc);
+            self.eat_blank_line();
         }
         Self::flush(text, nodes);
         nodes.push(if name == "break" {
@@ -474,10 +455,7 @@ impl Parser {
         &mut self,
         text: &mut String,
         nodes: &mut Vec<Node>,
-        in_string: bool,
-        bc: bool,
         start: usize,
-        _name: &str,
     ) -> Result<(), ParseError> {
         self.expect_open()?;
         self.c.skip_ws();
@@ -493,11 +471,9 @@ impl Parser {
             return Err(self.err("expected '}'"));
         }
         self.expect_close()?;
-        if !in_string {
-            self.gobble(text, bc);
-        }
+        self.eat_blank_line();
         Self::flush(text, nodes);
-        let (body, end) = self.parse_nodes(in_string)?;
+        let (body, end) = self.parse_nodes()?;
         if !matches!(end, BlockEnd::End) {
             return Err(self.err_at(start, "#define without #end"));
         }
@@ -509,15 +485,7 @@ impl Parser {
     }
 
     #[inline(never)]
-    fn d_macro(
-        &mut self,
-        text: &mut String,
-        _nodes: &mut Vec<Node>,
-        in_string: bool,
-        bc: bool,
-        start: usize,
-        _name: &str,
-    ) -> Result<(), ParseError> {
+    fn d_macro(&mut self, start: usize) -> Result<(), ParseError> {
         self.expect_open()?;
         self.c.skip_ws();
         let mname = self
@@ -545,10 +513,8 @@ impl Parser {
             }
             params.push(p);
         }
-        if !in_string {
-            self.gobble(text, bc);
-        }
-        let (body, end) = self.parse_nodes(in_string)?;
+        self.eat_blank_line();
+        let (body, end) = self.parse_nodes()?;
         if !matches!(end, BlockEnd::End) {
             return Err(self.err_at(start, "#macro without #end"));
         }
@@ -556,19 +522,19 @@ impl Parser {
         Ok(())
     }
 
+    /// `#name(args)` is a macro call (resolved when rendering, so it may precede the
+    /// `#macro`); bare `#name` calls a macro defined earlier and is literal text otherwise.
     #[inline(never)]
     fn d_other(
         &mut self,
         text: &mut String,
         nodes: &mut Vec<Node>,
-        _in_string: bool,
-        _bc: bool,
         start: usize,
         name: &str,
     ) -> Result<(), ParseError> {
+        let mut args = Vec::new();
         if self.c.peek() == Some('(') {
             self.c.pos += 1;
-            let mut args = Vec::new();
             loop {
                 self.c.skip_ws();
                 if self.c.eat(')') {
@@ -581,17 +547,19 @@ impl Parser {
                 self.c.skip_ws();
                 self.c.eat(',');
             }
-            Self::flush(text, nodes);
-            nodes.push(Node::MacroCall {
-                name: name.to_string(),
-                args,
-                source: self.c.slice(start, self.c.pos),
-                pos: self.c.pos_of(start),
-            });
-            self.line_clean = false;
-        } else {
+            // An undefined macro renders as its source, swallowed line end included.
+            self.eat_blank_line();
+        } else if !self.macros.contains_key(name) {
             text.push_str(&self.c.slice(start, self.c.pos));
+            return Ok(());
         }
+        Self::flush(text, nodes);
+        nodes.push(Node::MacroCall {
+            name: name.to_string(),
+            args,
+            source: self.c.slice(start, self.c.pos),
+            pos: self.c.pos_of(start),
+        });
         Ok(())
     }
 
@@ -638,7 +606,7 @@ impl Parser {
             let save = self.c.pos;
             if self.c.peek() == Some('.') && is_ident_start(self.c.at(1)) {
                 self.c.pos += 1;
-                let name = self.c.ident(false).unwrap_or_default();
+                let name = self.c.ident(true).unwrap_or_default();
                 if self.c.peek() == Some('(') {
                     self.c.pos += 1;
                     match self.args(')') {
@@ -877,7 +845,7 @@ impl Parser {
                 let mut sub = Parser::new(&raw);
                 sub.depth = self.depth;
                 sub.macros = std::mem::take(&mut self.macros);
-                let r = sub.parse_nodes(true);
+                let r = sub.parse_nodes();
                 self.macros = std::mem::take(&mut sub.macros);
                 match r {
                     Ok((nodes, BlockEnd::Eof)) => Ok(Expr::Interp(nodes)),
