@@ -105,9 +105,27 @@ fn default_context() -> Value {
         "requestTimeEpoch": 1428582896000_i64,
         "domainName": "abcd1234.execute-api.us-east-1.amazonaws.com",
         "identity": {
+            "accountId": null,
+            "apiKey": null,
+            "apiKeyId": null,
+            "caller": null,
+            "cognitoAuthenticationProvider": null,
+            "cognitoAuthenticationType": null,
+            "cognitoIdentityId": null,
+            "cognitoIdentityPoolId": null,
+            "principalOrgId": null,
             "sourceIp": "192.0.2.1",
+            "user": null,
             "userAgent": "curl/7.84.0",
+            "userArn": null,
         },
+        "accountId": "000000000000",
+        "deploymentId": "dep123",
+        "domainPrefix": "abcd1234",
+        "isCanaryRequest": false,
+        "authorizer": {},
+        "requestOverride": {"header": {}, "querystring": {}, "path": {}},
+        "responseOverride": {"header": {}},
     })
 }
 
