@@ -90,6 +90,8 @@ pub struct HttpIntegration {
     pub query: Vec<(String, Source)>,
     /// Whether a mapping reads the client's body (`method.request.body…`).
     pub reads_body: bool,
+    /// `contentHandling` of the integration request.
+    pub content_handling: Option<crate::binary::ContentHandling>,
     /// Request templates and the passthrough rule.
     pub request_templates: RequestTemplates,
     /// Integration responses selected by the backend status.
@@ -123,6 +125,8 @@ pub struct CompiledStage {
     pub execute_api_disabled: bool,
     /// `$stageVariables` for mapping templates.
     pub stage_variables: portico_model::Map<String>,
+    /// The API's `binaryMediaTypes`.
+    pub binary_types: crate::binary::BinaryTypes,
 }
 
 /// Every API and stage being served: what one `ArcSwap` load returns.
@@ -259,6 +263,7 @@ fn compile_stage(
             .unwrap_or(HeaderValue::from_static("AmazonAPIGateway")),
         execute_api_disabled: api.disable_execute_api_endpoint,
         stage_variables: stage.variables.clone(),
+        binary_types: crate::binary::BinaryTypes::new(&api.binary_media_types),
     }
 }
 
@@ -340,6 +345,9 @@ fn compile_integration(
                 headers,
                 query,
                 reads_body,
+                content_handling: crate::binary::ContentHandling::parse(
+                    i.content_handling.as_deref(),
+                ),
                 request_templates: RequestTemplates::compile(i, &mut *warn),
                 responses,
             })

@@ -3,6 +3,7 @@
 
 use crate::access_log::{AccessLogRecord, AccessLogSink, epoch_millis};
 use crate::addressing;
+use crate::binary::ContentHandling;
 use crate::body::GatewayBody;
 use crate::compile::{
     CompiledIntegration, CompiledStage, HttpIntegration, HttpProxyIntegration, MockIntegration,
@@ -584,11 +585,28 @@ impl Gateway {
         let selected = h
             .request_templates
             .select(content_type.as_ref().and_then(|v| v.to_str().ok()));
-        let needs_body =
-            h.reads_body || matches!(&selected, Selected::Template(_, t) if !t.is_static());
+        let request_binary = stage
+            .binary_types
+            .matches(content_type.as_ref().and_then(|v| v.to_str().ok()));
+        let convert = h.content_handling.filter(|c| {
+            matches!(
+                (c, request_binary),
+                (ContentHandling::ConvertToText, true) | (ContentHandling::ConvertToBinary, false)
+            )
+        });
+        let needs_body = h.reads_body
+            || convert.is_some()
+            || matches!(&selected, Selected::Template(_, t) if !t.is_static());
         let (body, client_bytes) = if needs_body {
             match collect_body(body).await {
-                Ok(b) => (GatewayBody::Empty, Some(b)),
+                Ok(b) => match convert.map(|c| c.convert(b.clone(), request_binary)) {
+                    None => (GatewayBody::Empty, Some(b)),
+                    Some(Ok(converted)) => (GatewayBody::Empty, Some(converted)),
+                    Some(Err(reason)) => {
+                        tracing::warn!(api = %stage.api_id, "Execution failed: {reason}");
+                        return Outcome::fail(GatewayError::configuration_error());
+                    }
+                },
                 Err(e) => return Outcome::fail(e),
             }
         } else {
@@ -739,10 +757,35 @@ impl Gateway {
             };
         };
         let (up_parts, up_body) = upstream.into_parts();
-        let needs_up_body = ir.reads_body || matches!(&ir.template, Some((_, t)) if !t.is_static());
+        let response_binary = stage.binary_types.matches(
+            up_parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let convert = ir.content_handling.filter(|c| {
+            matches!(
+                (c, response_binary),
+                (ContentHandling::ConvertToText, true) | (ContentHandling::ConvertToBinary, false)
+            )
+        });
+        let needs_up_body = ir.reads_body
+            || convert.is_some()
+            || matches!(&ir.template, Some((_, t)) if !t.is_static());
         let (up_body, up_bytes) = if needs_up_body {
             match collect_body(up_body).await {
-                Ok(b) => (GatewayBody::Empty, Some(b)),
+                Ok(b) => match convert.map(|c| c.convert(b.clone(), response_binary)) {
+                    None => (GatewayBody::Empty, Some(b)),
+                    Some(Ok(converted)) => (GatewayBody::Empty, Some(converted)),
+                    Some(Err(reason)) => {
+                        tracing::warn!(api = %stage.api_id, "Execution failed: {reason}");
+                        return Outcome {
+                            integration_latency,
+                            integration_status: Some(status),
+                            ..Outcome::fail(GatewayError::configuration_error())
+                        };
+                    }
+                },
                 Err(_) => {
                     return Outcome {
                         integration_latency,

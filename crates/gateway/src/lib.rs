@@ -22,6 +22,7 @@
 
 pub mod access_log;
 pub mod addressing;
+pub mod binary;
 mod body;
 pub mod compile;
 pub mod gateway_response;

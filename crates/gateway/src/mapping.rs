@@ -277,6 +277,8 @@ pub struct CompiledIntegrationResponse {
     pub mapped_headers: Vec<(HeaderName, crate::params::Source)>,
     /// Whether a mapping reads the backend's body.
     pub reads_body: bool,
+    /// `contentHandling` of the integration response.
+    pub content_handling: Option<crate::binary::ContentHandling>,
     /// The response template and its content type.
     pub template: Option<(HeaderValue, MappingTemplate)>,
 }
@@ -334,6 +336,9 @@ impl IntegrationResponses {
                 headers,
                 mapped_headers,
                 reads_body,
+                content_handling: crate::binary::ContentHandling::parse(
+                    ir.content_handling.as_deref(),
+                ),
                 template,
             };
             match ir.selection_pattern.as_deref().filter(|p| !p.is_empty()) {

@@ -866,3 +866,136 @@ async fn parameter_mappings_read_body_context_multivalue_and_overrides_apply() {
     let seen = up.seen.last.lock().unwrap().clone().unwrap();
     assert_eq!(seen.header("x-overridden"), Some("by-template"));
 }
+
+const BINARY_SPEC: &str = r##"
+openapi: 3.0.1
+info: {title: binary, version: "1"}
+x-amazon-apigateway-binary-media-types: [image/png]
+paths:
+  /to-text:
+    post:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://${stageVariables.backend}/upload
+        contentHandling: CONVERT_TO_TEXT
+        responses: {default: {statusCode: "200"}}
+  /to-binary:
+    post:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: http://${stageVariables.backend}/upload
+        contentHandling: CONVERT_TO_BINARY
+        responses: {default: {statusCode: "200"}}
+  /download-text:
+    get:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: http://${stageVariables.backend}/raw/png
+        responses: {default: {statusCode: "200", contentHandling: CONVERT_TO_TEXT}}
+  /download-binary:
+    get:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: http://${stageVariables.backend}/raw/b64
+        responses:
+          default:
+            statusCode: "200"
+            contentHandling: CONVERT_TO_BINARY
+            responseParameters: {method.response.header.Content-Type: "'image/png'"}
+  /download-raw:
+    get:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: http://${stageVariables.backend}/raw/png
+        responses: {default: {statusCode: "200"}}
+"##;
+
+#[tokio::test]
+async fn content_handling_converts_binary_payloads_both_ways() {
+    use support::{PNG_BASE64, PNG_BYTES};
+    let up = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_spec(dir.path(), "binary.yaml", BINARY_SPEC);
+    let backend = format!("backend={}", up.addr);
+    let gw = Portico::start(&[
+        "--import",
+        file.to_str().unwrap(),
+        "--stage-variable",
+        &backend,
+    ]);
+    let api = gw.api_id("binary");
+    let c = reqwest::Client::new();
+    let seen_body = || up.seen.last.lock().unwrap().clone().unwrap().body;
+
+    // Binary request (binary media type) + CONVERT_TO_TEXT: the backend gets base64.
+    let r = c
+        .post(gw.path_url(&api, "dev", "/to-text"))
+        .header("content-type", "image/png")
+        .body(PNG_BYTES)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(seen_body(), PNG_BASE64.as_bytes());
+    // A text request is left as it is by CONVERT_TO_TEXT.
+    c.post(gw.path_url(&api, "dev", "/to-text"))
+        .header("content-type", "text/plain")
+        .body("plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen_body(), b"plain");
+
+    // Text request + CONVERT_TO_BINARY: the backend gets the decoded bytes.
+    let r = c
+        .post(gw.path_url(&api, "dev", "/to-binary"))
+        .header("content-type", "text/plain")
+        .body(PNG_BASE64)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(seen_body(), PNG_BYTES);
+    // Text that is not base64 cannot be converted: the integration fails (500).
+    let r = c
+        .post(gw.path_url(&api, "dev", "/to-binary"))
+        .header("content-type", "text/plain")
+        .body("not base64 at all!")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+
+    // Responses: binary backend payload → base64 text; base64 text → bytes; unset → untouched.
+    let r = c
+        .get(gw.path_url(&api, "dev", "/download-text"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), PNG_BASE64.as_bytes());
+    let r = c
+        .get(gw.path_url(&api, "dev", "/download-binary"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.bytes().await.unwrap(), PNG_BYTES);
+    let r = c
+        .get(gw.path_url(&api, "dev", "/download-raw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.bytes().await.unwrap(), PNG_BYTES);
+}

@@ -207,7 +207,12 @@ impl SeenRequest {
     }
 }
 
-/// A real HTTP upstream on 127.0.0.1:0:
+/// A small binary payload (PNG magic, a NUL, a 0xFF) and its base64 text.
+pub const PNG_BYTES: &[u8] = &[0x89, b'P', b'N', b'G', 0, 1, 2, 0xff];
+pub const PNG_BASE64: &str = "iVBORwABAv8=";
+
+/// A real HTTP upstream on 127.0.0.1:0 (`/raw/png` and `/raw/b64` answer [`PNG_BYTES`] as
+/// `image/png` and [`PNG_BASE64`] as `text/plain`):
 /// `/slow/{ms}` sleeps then answers; `/status/{code}` answers that status; everything else echoes
 /// method, path, query, selected headers and body as JSON, with `Connection: x-hop` style headers.
 pub struct Upstream {
@@ -272,6 +277,18 @@ async fn answer(req: Request<Incoming>, seen: Arc<Seen>) -> Response<Full<Bytes>
     if let Some(ms) = path.strip_prefix("/slow/") {
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(1000))).await;
         return Response::new(Full::new(Bytes::from_static(b"slow done")));
+    }
+    if path == "/raw/png" {
+        return Response::builder()
+            .header("content-type", "image/png")
+            .body(Full::new(Bytes::from_static(PNG_BYTES)))
+            .unwrap();
+    }
+    if path == "/raw/b64" {
+        return Response::builder()
+            .header("content-type", "text/plain")
+            .body(Full::new(Bytes::from_static(PNG_BASE64.as_bytes())))
+            .unwrap();
     }
     if let Some(code) = path.strip_prefix("/status/") {
         let mut r = Response::new(Full::new(Bytes::from(format!("status {code}"))));
