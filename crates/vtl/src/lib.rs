@@ -14,22 +14,27 @@
 //! assert_eq!(t.render(&mut ctx, &Limits::default()).unwrap(), r#"["a","b"]"#);
 //! ```
 //!
-//! # Whitespace rule ("line directive" gobbling)
+//! # Whitespace (Velocity 1.7's lexer)
 //!
-//! The rule implemented is: when a directive — `#set`, `#if`, `#elseif`,
-//! `#else`, `#end`, `#foreach`, `#break`, `#stop`, `#define`, `#macro` or a
-//! `#* block comment *#` — is the only thing on its line, i.e. it is
-//! preceded on its line only by spaces/tabs and followed only by
-//! spaces/tabs and then a newline (`\n` or `\r\n`) or the end of the
-//! template, then the leading spaces/tabs and the trailing whitespace +
-//! newline are removed. Each directive is judged on its own: two directives
-//! on one line (`#set($a = 1) #set($b = 2)`) are not gobbled (except that a
-//! directive whose line *starts* after a gobbled directive line counts as
-//! starting a fresh line). A `## line comment` always consumes its newline, and
-//! also its indentation when it starts a line. Directives sharing a line
-//! with other text (e.g. `"$e"#if($foreach.hasNext),#end`) are not
-//! gobbled and leave their surroundings untouched. Macro *calls* are never
-//! gobbled. Directives inside string literals are never gobbled.
+//! Whitespace is handled as Apache Velocity 1.7 does it (the differential test
+//! `tests/differential.rs` checks this against the real engine; two oddities are listed under
+//! "Known differences"):
+//!
+//! * A directive's closing `)` (`#set(..)`, `#if(..)`, `#elseif(..)`, `#foreach(..)`,
+//!   `#define(..)`, `#macro(..)`, a macro call `#m(..)`), `#else` and `#end` swallow the rest of
+//!   their line when it holds only spaces/tabs and a newline (`\n`, `\r\n` or `\r`) —
+//!   wherever the directive sits on the line. Text before the directive, indentation included,
+//!   is kept: `  #if(true)\n  x\n  #end\n` renders `    x\n  `, and
+//!   `"$e"#if($foreach.hasNext),#end\n` joins the next line.
+//! * `#set` also swallows the spaces and tabs right before it, unless they follow literal text:
+//!   `x #set(..)` and `x\n  #set(..)` keep them; `$a #set(..)`, `#end #set(..)`, a `#set`
+//!   indented on the line after a directive or comment, or at the start of the template, lose
+//!   them.
+//! * A `## line comment` swallows its newline but not its indentation; a `#* block comment *#`
+//!   swallows nothing. Bare `#m` (no parentheses) calls a macro defined earlier.
+//! * The same rules apply inside interpolated string literals.
+//! * `\#name` is an escape (renders `#name`) only when `name` is a directive or a macro defined
+//!   earlier; otherwise the backslash stays (`\#hashtag`).
 //!
 //! # Other semantics
 //!
@@ -60,10 +65,9 @@
 //!
 //! # Known differences from Velocity 1.7
 //!
-//! * Whitespace: the rule above is Velocity 2.x's "lines" gobbling, which
-//!   is what most API Gateway templates expect; Velocity 1.7 also eats the
-//!   newline after `#set(..)`/`#end` when other text precedes it on the
-//!   line, and keeps the indentation of non-`#set` directive lines.
+//! * Whitespace: a `$`, `$!` or `#` that stands alone right before the whitespace in front of
+//!   a `#set` is swallowed too by 1.7 (`a$  #set(..)` renders `a`); portico-vtl keeps it. A
+//!   reference with an unclosed method call (`$a.b(`) is literal text in 1.7.
 //! * Macro arguments are passed by value, not by name.
 //! * String indices are in Unicode scalar values (Java uses UTF-16 units).
 //! * Identifiers may contain `-` only when followed by a letter, digit or
@@ -76,6 +80,7 @@ mod lexer;
 mod methods;
 mod parser;
 mod value;
+
 
 #[cfg(test)]
 mod tests;

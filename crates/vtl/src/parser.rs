@@ -25,6 +25,13 @@ pub(crate) struct Parser {
     pub macros: HashMap<String, Arc<Macro>>,
 }
 
+/// Velocity 1.7's directive names (`#include`, `#parse`, `#evaluate` and `#literal` are not
+/// implemented, but `\#include` still escapes like one).
+const DIRECTIVES: &[&str] = &[
+    "if", "elseif", "else", "end", "set", "foreach", "break", "stop", "define", "macro", "include",
+    "parse", "evaluate", "literal",
+];
+
 /// How a block ended.
 enum BlockEnd {
     Eof,
@@ -168,6 +175,30 @@ impl Parser {
         }
     }
 
+    /// Whether the text at cursor offset `off` (just after a `#`) names a directive or a macro
+    /// defined so far, optionally in braces: `\#name` is an escape only for those, as in
+    /// Velocity 1.7 (`\#if` renders `#if`, `\#hashtag` renders as is).
+    fn names_directive(&self, off: usize) -> bool {
+        let brace = self.c.at(off) == Some('{');
+        let mut i = off + usize::from(brace);
+        if !is_ident_start(self.c.at(i)) {
+            return false;
+        }
+        let mut name = String::new();
+        while let Some(c) = self
+            .c
+            .at(i)
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        {
+            name.push(c);
+            i += 1;
+        }
+        if brace && self.c.at(i) != Some('}') {
+            return false;
+        }
+        DIRECTIVES.contains(&name.as_str()) || self.macros.contains_key(&name)
+    }
+
     #[inline(never)]
     fn escape(&mut self, text: &mut String, nodes: &mut Vec<Node>) -> Result<(), ParseError> {
         let start = self.c.pos;
@@ -190,7 +221,7 @@ impl Parser {
                 };
                 is_ident_start(self.c.at(after))
             }
-            Some('#') => is_ident_start(self.c.at(n + 1)) || self.c.at(n + 1) == Some('{'),
+            Some('#') => self.names_directive(n + 1),
             _ => false,
         };
         if !escapable {
@@ -219,6 +250,14 @@ impl Parser {
             } else {
                 self.c.pos += 1;
                 text.push('#');
+                // `\#if` and `\#{if}` are one (escaped) token.
+                let s = self.c.pos;
+                let brace = self.c.eat('{');
+                if self.c.ident(false).is_some() && (!brace || self.c.eat('}')) {
+                    text.push_str(&self.c.slice(s, self.c.pos));
+                } else {
+                    self.c.pos = s;
+                }
             }
         }
         self.after_token(text);
@@ -236,6 +275,10 @@ impl Parser {
             // A line comment ends with (and swallows) its newline; its indentation stays.
             while let Some(c) = self.c.bump() {
                 if c == '\n' {
+                    break;
+                }
+                if c == '\r' {
+                    self.c.eat('\n');
                     break;
                 }
             }
