@@ -757,6 +757,12 @@ impl Gateway {
             };
         };
         let (up_parts, up_body) = upstream.into_parts();
+        let template = ir.template_for(
+            parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok()),
+        );
         let response_binary = stage.binary_types.matches(
             up_parts
                 .headers
@@ -771,7 +777,7 @@ impl Gateway {
         });
         let needs_up_body = ir.reads_body
             || convert.is_some()
-            || matches!(&ir.template, Some((_, t)) if !t.is_static());
+            || matches!(template, Some((_, t)) if !t.is_static());
         let (up_body, up_bytes) = if needs_up_body {
             match collect_body(up_body).await {
                 Ok(b) => match convert.map(|c| c.convert(b.clone(), response_binary)) {
@@ -798,7 +804,7 @@ impl Gateway {
             (up_body, None)
         };
         let mut overrides = Overrides::default();
-        let (ct, body) = match &ir.template {
+        let (ct, body) = match template {
             Some((ct, t)) if t.is_static() => (ct.clone(), GatewayBody::full(t.render_bytes())),
             Some((ct, t)) => {
                 let bytes = up_bytes.clone().unwrap_or_default();
@@ -930,7 +936,11 @@ async fn run_mock(
     };
     // Integration response → method response.
     let mut overrides = Overrides::default();
-    let (content_type, body) = match &ir.template {
+    let accept = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let (content_type, body) = match ir.template_for(accept) {
         Some((ct, t)) if t.is_static() => (ct.clone(), GatewayBody::full(t.render_bytes())),
         Some((ct, t)) => {
             let inputs = template_inputs(

@@ -279,8 +279,31 @@ pub struct CompiledIntegrationResponse {
     pub reads_body: bool,
     /// `contentHandling` of the integration response.
     pub content_handling: Option<crate::binary::ContentHandling>,
-    /// The response template and its content type.
-    pub template: Option<(HeaderValue, MappingTemplate)>,
+    /// Response templates by content type (lowercase key, header value, template); the
+    /// fallback (`application/json`, else the first) comes first.
+    pub templates: Vec<(String, HeaderValue, MappingTemplate)>,
+}
+
+impl CompiledIntegrationResponse {
+    /// The response template for the client's `Accept`: the first listed media type that has a
+    /// template, else `application/json`, else the first template.
+    pub fn template_for(&self, accept: Option<&str>) -> Option<(&HeaderValue, &MappingTemplate)> {
+        if self.templates.len() > 1
+            && let Some(accept) = accept
+        {
+            for media in accept.split(',') {
+                let media = media.split(';').next().unwrap_or("").trim();
+                if let Some((_, ct, t)) = self
+                    .templates
+                    .iter()
+                    .find(|(k, _, _)| k.eq_ignore_ascii_case(media))
+                {
+                    return Some((ct, t));
+                }
+            }
+        }
+        self.templates.first().map(|(_, ct, t)| (ct, t))
+    }
 }
 
 /// Integration responses with their selection patterns compiled.
@@ -319,18 +342,32 @@ impl IntegrationResponses {
             let reads_body = mapped_headers
                 .iter()
                 .any(|(_, s)| s.reads_integration_body());
-            let template = pick_response_template(&ir.response_templates).map(|(ct, src)| {
-                let (t, error) = MappingTemplate::compile(src);
-                if let Some(e) = error {
-                    warn(format!(
-                        "response template for status {key} does not parse ({e}); requests using it answer 500"
-                    ));
-                }
-                (
-                    HeaderValue::from_str(ct).unwrap_or(HeaderValue::from_static("application/json")),
-                    t,
-                )
-            });
+            let mut templates: Vec<(String, HeaderValue, MappingTemplate)> = ir
+                .response_templates
+                .iter()
+                .map(|(ct, src)| {
+                    let (t, error) = MappingTemplate::compile(src);
+                    if let Some(e) = error {
+                        warn(format!(
+                            "response template {ct} for status {key} does not parse ({e}); requests using it answer 500"
+                        ));
+                    }
+                    (
+                        ct.to_ascii_lowercase(),
+                        HeaderValue::from_str(ct)
+                            .unwrap_or(HeaderValue::from_static("application/json")),
+                        t,
+                    )
+                })
+                .collect();
+            // The fallback (application/json, else the first) goes first.
+            if let Some(i) = templates
+                .iter()
+                .position(|(ct, _, _)| ct == "application/json")
+            {
+                let json = templates.remove(i);
+                templates.insert(0, json);
+            }
             let compiled = CompiledIntegrationResponse {
                 status,
                 headers,
@@ -339,7 +376,7 @@ impl IntegrationResponses {
                 content_handling: crate::binary::ContentHandling::parse(
                     ir.content_handling.as_deref(),
                 ),
-                template,
+                templates,
             };
             match ir.selection_pattern.as_deref().filter(|p| !p.is_empty()) {
                 Some(p) => {
@@ -385,13 +422,6 @@ impl IntegrationResponses {
             .map(|(_, r)| r)
             .or(self.default.as_ref())
     }
-}
-
-fn pick_response_template(templates: &Map<String>) -> Option<(&str, &str)> {
-    templates
-        .get_key_value("application/json")
-        .or_else(|| templates.iter().next())
-        .map(|(k, v)| (k.as_str(), v.as_str()))
 }
 
 type LiteralHeaders = Vec<(HeaderName, HeaderValue)>;
@@ -546,5 +576,33 @@ mod override_tests {
             o.request_headers,
             vec![("x-overridden".to_string(), "by-template".to_string())]
         );
+    }
+
+    #[test]
+    fn response_template_follows_accept() {
+        use portico_model::{IntegrationResponse, IntegrationType};
+        let mut i = Integration::new(IntegrationType::Mock);
+        i.integration_responses.insert(
+            "200".into(),
+            IntegrationResponse {
+                status_code: "200".into(),
+                selection_pattern: None,
+                response_parameters: Map::new(),
+                response_templates: Map::from([
+                    ("application/xml".to_string(), "<ok/>".to_string()),
+                    ("application/json".to_string(), "{}".to_string()),
+                    ("text/plain".to_string(), "ok".to_string()),
+                ]),
+                content_handling: None,
+            },
+        );
+        let r = IntegrationResponses::compile(&i, &Map::new(), |_| {}).unwrap();
+        let ir = r.select_status(200).unwrap();
+        let pick = |accept: Option<&str>| ir.template_for(accept).unwrap().1.render().to_owned();
+        assert_eq!(pick(None), "{}");
+        assert_eq!(pick(Some("*/*")), "{}");
+        assert_eq!(pick(Some("application/xml")), "<ok/>");
+        assert_eq!(pick(Some("image/png, text/plain;q=0.5")), "ok");
+        assert_eq!(pick(Some("Application/XML")), "<ok/>");
     }
 }
