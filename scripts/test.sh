@@ -10,9 +10,9 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee target/test-output.txt
-echo "== management API through boto3 (pytest)"
+echo "== management API through boto3, HTTP/2 abuse (pytest)"
 cargo build --locked -p portico
-PORTICO_BIN=target/debug/portico .venv/bin/python -m pytest -q tests/management 2>&1 | tee target/pytest-output.txt
+PORTICO_BIN=target/debug/portico .venv/bin/python -m pytest -q tests/management tests/security 2>&1 | tee target/pytest-output.txt
 echo "== quick start smoke test"
 bash scripts/quickstart-smoke.sh
 cargo_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')

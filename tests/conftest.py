@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("PORTICO_BIN", os.path.join(ROOT, "target", "debug", "portico"))
 
 
