@@ -16,20 +16,25 @@ BIN = os.environ.get("PORTICO_BIN", os.path.join(ROOT, "target", "debug", "porti
 
 
 class Portico:
-    def __init__(self):
+    """`extra` replaces the default `--access-log off`; `env` is added to the environment; with
+    `stderr` (a file object) the logs are kept; stdout lines are kept in `self.stdout`."""
+
+    def __init__(self, extra=("--access-log", "off"), env=None, stderr=subprocess.DEVNULL):
         self.data = tempfile.mkdtemp(prefix="portico-mgmt-")
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-             "--data-dir", self.data, "--reload-interval-ms", "50", "--access-log", "off"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            env=dict(os.environ, PORTICO_LOG="warn"),
+             "--data-dir", self.data, "--reload-interval-ms", "50", *extra],
+            stdout=subprocess.PIPE, stderr=stderr, text=True,
+            env={**os.environ, "PORTICO_LOG": "warn", **(env or {})},
         )
+        self.stdout = []
         self.data_plane = self.admin = None
         deadline = time.time() + 30
         while (self.data_plane is None or self.admin is None) and time.time() < deadline:
             line = self.proc.stdout.readline()
             if not line:
                 break
+            self.stdout.append(line)
             m = re.match(r"portico: data plane listening on http://(\S+)", line)
             if m:
                 self.data_plane = m.group(1)
@@ -39,7 +44,8 @@ class Portico:
         if self.admin is None:
             self.proc.kill()
             raise RuntimeError("portico did not start")
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        self.reader = threading.Thread(target=lambda: self.stdout.extend(self.proc.stdout), daemon=True)
+        self.reader.start()
 
     def invoke_url(self, api_id, stage, path):
         return f"http://{self.data_plane}/restapis/{api_id}/{stage}/_user_request_{path}"
@@ -48,6 +54,7 @@ class Portico:
         self.proc.terminate()
         try:
             self.proc.wait(timeout=15)
+            self.reader.join(timeout=5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
