@@ -27,6 +27,8 @@
 //! # Ok::<(), portico_jsonpath::PathError>(())
 //! ```
 
+#[doc(hidden)]
+pub mod fuzz;
 mod translate;
 
 use serde_json::Value;

@@ -81,6 +81,8 @@ mod methods;
 mod parser;
 mod value;
 
+#[doc(hidden)]
+pub mod fuzz;
 
 #[cfg(test)]
 mod tests;
