@@ -38,6 +38,8 @@ pub(crate) struct Renderer<'a> {
     pub depth: usize,
     pub nest: usize,
     pub pos: Pos,
+    /// Regexes compiled by string methods during this render.
+    pub regexes: HashMap<String, fancy_regex::Regex>,
 }
 
 type Res<T> = Result<T, RenderError>;
@@ -130,18 +132,22 @@ fn capitalize(s: &str) -> String {
     }
 }
 
-fn get_prop(v: &Value, name: &str) -> Result<Value, String> {
+fn get_prop(
+    v: &Value,
+    name: &str,
+    m: &mut methods::Meter<'_>,
+) -> Result<Value, methods::CallError> {
     match v {
         Value::Map(m) => Ok(m.get(name).cloned().unwrap_or_default()),
         Value::Object(o) => Ok(o.get(name).unwrap_or_default()),
         Value::Null => Ok(Value::Null),
         _ => {
-            let cap = capitalize(name);
-            for cand in [format!("get{cap}"), format!("is{cap}")] {
-                match methods::call(v, &cand, &[]) {
+            let prop = capitalize(name);
+            for cand in [format!("get{prop}"), format!("is{prop}")] {
+                match methods::call(v, &cand, &[], m) {
                     Ok(v) => return Ok(v),
                     Err(methods::CallError::NoMethod) => {}
-                    Err(methods::CallError::Failed(e)) => return Err(e),
+                    Err(e) => return Err(e),
                 }
             }
             Ok(Value::Null)
@@ -164,7 +170,12 @@ fn index(v: &Value, k: &Value) -> Result<Value, String> {
     }
 }
 
-fn apply<'v>(cur: Cow<'v, Value>, step: &Step) -> Result<Cow<'v, Value>, String> {
+/// One step of a reference; `m` bounds and meters method calls.
+fn apply<'v>(
+    cur: Cow<'v, Value>,
+    step: &Step,
+    m: &mut methods::Meter<'_>,
+) -> Result<Cow<'v, Value>, methods::CallError> {
     if cur.is_null() {
         return Ok(cur);
     }
@@ -176,7 +187,7 @@ fn apply<'v>(cur: Cow<'v, Value>, step: &Step) -> Result<Cow<'v, Value>, String>
                     None => Cow::Owned(Value::Null),
                 });
             }
-            get_prop(&cur, n)?
+            get_prop(&cur, n, m)?
         }
         Step::Index(k) => {
             if let Cow::Borrowed(Value::List(l)) = &cur
@@ -189,10 +200,10 @@ fn apply<'v>(cur: Cow<'v, Value>, step: &Step) -> Result<Cow<'v, Value>, String>
             }
             index(&cur, k)?
         }
-        Step::Method(n, args) => match methods::call(&cur, n, args) {
+        Step::Method(n, args) => match methods::call(&cur, n, args, m) {
             Ok(v) => v,
             Err(methods::CallError::NoMethod) => Value::Null,
-            Err(methods::CallError::Failed(e)) => return Err(e),
+            Err(e) => return Err(e),
         },
     }))
 }
@@ -216,6 +227,31 @@ impl Renderer<'_> {
             line: self.pos.line,
             column: self.pos.column,
         }
+    }
+
+    fn call_err(&self, e: methods::CallError) -> RenderError {
+        self.err(match e {
+            methods::CallError::TooLarge => RenderErrorKind::OutputLimit,
+            methods::CallError::Failed(m) => RenderErrorKind::Method(m),
+            methods::CallError::NoMethod => RenderErrorKind::Method("no such method".into()),
+        })
+    }
+
+    /// Applies one reference step: what a method builds is bounded by `max_output_bytes`,
+    /// and the work it does is charged to the step budget.
+    fn apply<'v>(&mut self, cur: Cow<'v, Value>, step: &Step) -> Res<Cow<'v, Value>> {
+        let mut m = methods::Meter {
+            cap: self.limits.max_output_bytes,
+            work: 0,
+            regexes: &mut self.regexes,
+        };
+        let r = apply(cur, step, &mut m);
+        self.steps = self.steps.saturating_add(m.work);
+        let cur = r.map_err(|e| self.call_err(e))?;
+        if self.steps > self.limits.max_steps {
+            return Err(self.err(RenderErrorKind::StepLimit));
+        }
+        Ok(cur)
     }
 
     fn step(&mut self) -> Res<()> {
@@ -393,6 +429,11 @@ impl Renderer<'_> {
             // Like Velocity 1.7, scalars are not iterable (no iterations).
             _ => Vec::new(),
         };
+        // Evaluating the iterable copied it: charge that like a method scan.
+        self.steps = self.steps.saturating_add(items.len() as u64 / 4);
+        if self.steps > self.limits.max_steps {
+            return Err(self.err(RenderErrorKind::StepLimit));
+        }
         let saved_var = ctx.vars.remove(var);
         let saved_fe = ctx.vars.remove("foreach");
         let saved_vc = ctx.vars.remove("velocityCount");
@@ -485,6 +526,9 @@ impl Renderer<'_> {
             ctx.vars.insert(target.root.clone(), v);
             return Ok(());
         }
+        // A value stored inside another can make it grow without bound
+        // (`#set($a.b = $a)#set($a.c = $a)` triples `$a`): bound what is stored.
+        self.check_value(&v)?;
         let steps = self.steps_of(&target.parts, ctx)?;
         let Some((last, prefix)) = steps.split_last() else {
             return Ok(());
@@ -559,7 +603,7 @@ impl Renderer<'_> {
             let mut cur = Cow::Owned(Value::String(s));
             for st in &steps {
                 self.step()?;
-                cur = apply(cur, st).map_err(|e| self.err(RenderErrorKind::Method(e)))?;
+                cur = self.apply(cur, st)?;
             }
             return Ok(cur.into_owned());
         }
@@ -583,7 +627,7 @@ impl Renderer<'_> {
                 let mut cur = Cow::Owned(v);
                 for st in &steps[m + 1..] {
                     self.step()?;
-                    cur = apply(cur, st).map_err(|e| self.err(RenderErrorKind::Method(e)))?;
+                    cur = self.apply(cur, st)?;
                 }
                 return Ok(cur.into_owned());
             }
@@ -597,7 +641,7 @@ impl Renderer<'_> {
             if self.steps > self.limits.max_steps {
                 return Err(self.err(RenderErrorKind::StepLimit));
             }
-            cur = apply(cur, st).map_err(|e| self.err(RenderErrorKind::Method(e)))?;
+            cur = self.apply(cur, st)?;
             if let Cow::Owned(Value::String(s)) = &cur
                 && s.len() > self.limits.max_output_bytes
             {

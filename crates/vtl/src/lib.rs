@@ -58,7 +58,14 @@
 //! Every node and expression evaluation costs one step; ranges and values
 //! built by list/map literals or `add`/`put` are additionally charged by
 //! size. Each `#foreach` may run at most `max_loop_iterations` times.
-//! Output, and any string or built value, is bounded by `max_output_bytes`.
+//! Output, and any string or built value, is bounded by `max_output_bytes`;
+//! methods that build strings or lists (`replace`, `replaceAll`, `concat`,
+//! `split`, `getBytes`) refuse before building past it, as does
+//! `#set($a.b = ..)` for the value it stores. A method call is also charged
+//! for what it scans (a step per 64 bytes of a string receiver, per 4
+//! elements of a list or map; `#foreach` likewise for its iterable), and
+//! compiling a regex costs 256 steps (compiled regexes are reused within a
+//! render).
 //! Macro calls and `#define` evaluation count against `max_depth` (hard cap
 //! 256), block nesting at render time is capped at 256 and parser nesting
 //! at 100, so neither parsing nor rendering can overflow the stack.
@@ -237,6 +244,7 @@ impl Template {
             depth: 0,
             nest: 0,
             pos: ast::Pos::default(),
+            regexes: HashMap::new(),
         };
         let mut out = String::new();
         r.render_nodes(&self.nodes, ctx, &mut out)?;

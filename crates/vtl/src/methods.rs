@@ -4,6 +4,7 @@ use crate::value::Object;
 use crate::value::Value;
 use fancy_regex::{Regex, RegexBuilder};
 use indexmap::IndexMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Backtracking budget for fancy-regex (per match).
@@ -18,6 +19,8 @@ pub(crate) enum CallError {
     NoMethod,
     /// The method "threw".
     Failed(String),
+    /// The result would exceed the size cap (`Limits::max_output_bytes`).
+    TooLarge,
 }
 
 impl From<String> for CallError {
@@ -27,6 +30,49 @@ impl From<String> for CallError {
 }
 
 type R = Result<Value, CallError>;
+
+/// Steps charged for compiling a regex (about as long as 250 plain steps).
+const REGEX_COMPILE_STEPS: u64 = 256;
+/// Compiled regexes kept per render.
+const REGEX_CACHE_SIZE: usize = 16;
+
+/// What a method call may build, what it cost, and the render's compiled regexes.
+pub(crate) struct Meter<'r> {
+    /// Largest string, or list as `Value::measure` counts it, a call may build.
+    pub cap: usize,
+    /// Steps the call cost: scanning its receiver (one per 64 bytes or 4 elements) and
+    /// compiling regexes.
+    pub work: u64,
+    /// Compiled regexes, by pattern, so a loop does not compile the same one again.
+    pub regexes: &'r mut HashMap<String, Regex>,
+}
+
+impl Meter<'_> {
+    /// The compiled `pat`, from the cache or compiled (and charged) now.
+    fn regex(&mut self, pat: &str) -> Result<&Regex, CallError> {
+        if !self.regexes.contains_key(pat) {
+            self.work += REGEX_COMPILE_STEPS + pat.len() as u64 / 4;
+            let re = compile(pat)?;
+            if self.regexes.len() >= REGEX_CACHE_SIZE {
+                self.regexes.clear();
+            }
+            self.regexes.insert(pat.to_string(), re);
+        }
+        self.regexes
+            .get(pat)
+            .ok_or_else(|| CallError::Failed(format!("regex cache lost {pat:?}")))
+    }
+}
+
+/// Steps charged for a method call on `recv`: most methods scan or copy it.
+fn scan_cost(recv: &Value) -> u64 {
+    match recv {
+        Value::String(s) => s.len() as u64 / 64,
+        Value::List(l) => l.len() as u64 / 4,
+        Value::Map(m) => m.len() as u64 / 4,
+        _ => 0,
+    }
+}
 
 fn compile(pat: &str) -> Result<Regex, String> {
     RegexBuilder::new(pat)
@@ -136,8 +182,7 @@ fn expand(caps: &fancy_regex::Captures<'_>, repl: &str, out: &mut String) -> Res
     Ok(())
 }
 
-fn regex_replace(s: &str, pat: &str, repl: &str, all: bool) -> Result<Value, String> {
-    let re = compile(pat)?;
+fn regex_replace(s: &str, re: &Regex, repl: &str, all: bool, cap: usize) -> R {
     let mut out = String::new();
     let mut last = 0;
     for caps in re.captures_iter(s) {
@@ -145,20 +190,27 @@ fn regex_replace(s: &str, pat: &str, repl: &str, all: bool) -> Result<Value, Str
         let Some(m) = caps.get(0) else { continue };
         out.push_str(&s[last..m.start()]);
         expand(&caps, repl, &mut out)?;
+        if out.len() > cap {
+            return Err(CallError::TooLarge);
+        }
         last = m.end();
         if !all {
             break;
         }
     }
     out.push_str(&s[last..]);
+    if out.len() > cap {
+        return Err(CallError::TooLarge);
+    }
     Ok(Value::String(out))
 }
 
-fn regex_split(s: &str, pat: &str, limit: i64) -> Result<Value, String> {
+/// Java's `String.split`. Each part is charged like a list element of `Value::measure` (16
+/// bytes plus its length) against `cap`.
+fn regex_split(s: &str, re: &Regex, limit: i64, cap: usize) -> R {
     if s.is_empty() {
         return Ok(Value::List(vec![Value::String(String::new())]));
     }
-    let re = compile(pat)?;
     let mut parts: Vec<String> = Vec::new();
     let mut last = 0;
     for m in re.find_iter(s) {
@@ -175,6 +227,9 @@ fn regex_split(s: &str, pat: &str, limit: i64) -> Result<Value, String> {
         }
         parts.push(s[last..m.start()].to_string());
         last = m.end();
+        if parts.len().saturating_mul(16).saturating_add(last) > cap {
+            return Err(CallError::TooLarge);
+        }
     }
     parts.push(s[last..].to_string());
     if limit == 0 {
@@ -189,8 +244,11 @@ fn values_equal(a: &Value, b: &Value) -> bool {
     crate::eval::values_eq(a, b)
 }
 
-/// Non-mutating method call. Returns `Value::Null` for a null result.
-pub(crate) fn call(recv: &Value, name: &str, args: &[Value]) -> R {
+/// Non-mutating method call. Returns `Value::Null` for a null result; a string or list the call
+/// would build beyond `cap` bytes (as `Value::measure` counts them) is refused with
+/// [`CallError::TooLarge`] before it is built.
+pub(crate) fn call(recv: &Value, name: &str, args: &[Value], m: &mut Meter<'_>) -> R {
+    m.work += scan_cost(recv);
     if let Value::Object(o) = recv {
         return match o.call(name, args)? {
             Some(v) => Ok(v),
@@ -212,7 +270,7 @@ pub(crate) fn call(recv: &Value, name: &str, args: &[Value]) -> R {
         _ => {}
     }
     match recv {
-        Value::String(s) => string_method(s, name, args),
+        Value::String(s) => string_method(s, name, args, m),
         Value::List(l) => list_method(l, name, args),
         Value::Map(m) => map_method(m, name, args),
         Value::Int(_) | Value::Float(_) => number_method(recv, name, args),
@@ -244,7 +302,8 @@ fn number_method(recv: &Value, name: &str, args: &[Value]) -> R {
     }
 }
 
-fn string_method(s: &str, name: &str, args: &[Value]) -> R {
+fn string_method(s: &str, name: &str, args: &[Value], m: &mut Meter<'_>) -> R {
+    let cap = m.cap;
     let len = s.chars().count() as i64;
     let v = match name {
         "length" => {
@@ -282,20 +341,37 @@ fn string_method(s: &str, name: &str, args: &[Value]) -> R {
             Some(Value::Null) | None => false,
             Some(v) => v.render().to_lowercase() == s.to_lowercase(),
         }),
-        "concat" => Value::String(format!("{s}{}", str_arg(args, 0, name)?)),
+        "concat" => {
+            let t = str_arg(args, 0, name)?;
+            if s.len().saturating_add(t.len()) > cap {
+                return Err(CallError::TooLarge);
+            }
+            Value::String(format!("{s}{t}"))
+        }
         "replace" => {
             let a = str_arg(args, 0, name)?;
             let b = str_arg(args, 1, name)?;
+            // Size the result before building it: `$s.replace("a", $s)` is quadratic.
+            let hits = if a.is_empty() {
+                s.chars().count() + 1
+            } else {
+                s.matches(a.as_str()).count()
+            };
+            let len = (s.len().saturating_sub(hits * a.len()))
+                .saturating_add(hits.saturating_mul(b.len()));
+            if len > cap {
+                return Err(CallError::TooLarge);
+            }
             Value::String(s.replace(&a, &b))
         }
         "replaceAll" | "replaceFirst" => {
             let p = str_arg(args, 0, name)?;
             let r = str_arg(args, 1, name)?;
-            return Ok(regex_replace(s, &p, &r, name == "replaceAll")?);
+            return regex_replace(s, m.regex(&p)?, &r, name == "replaceAll", cap);
         }
         "matches" => {
             let p = str_arg(args, 0, name)?;
-            let re = compile(&format!(r"\A(?:{p})\z"))?;
+            let re = m.regex(&format!(r"\A(?:{p})\z"))?;
             Value::Bool(re.is_match(s).map_err(|e| e.to_string())?)
         }
         "split" => {
@@ -305,7 +381,7 @@ fn string_method(s: &str, name: &str, args: &[Value]) -> R {
             } else {
                 0
             };
-            return Ok(regex_split(s, &p, limit)?);
+            return regex_split(s, m.regex(&p)?, limit, cap);
         }
         "toLowerCase" => Value::String(s.to_lowercase()),
         "toUpperCase" => Value::String(s.to_uppercase()),
@@ -318,7 +394,12 @@ fn string_method(s: &str, name: &str, args: &[Value]) -> R {
                 std::cmp::Ordering::Greater => 1,
             })
         }
-        "getBytes" => Value::List(s.bytes().map(|b| Value::Int(i64::from(b as i8))).collect()),
+        "getBytes" => {
+            if s.len().saturating_mul(16) > cap {
+                return Err(CallError::TooLarge);
+            }
+            Value::List(s.bytes().map(|b| Value::Int(i64::from(b as i8))).collect())
+        }
         _ => return Err(CallError::NoMethod),
     };
     Ok(v)

@@ -874,3 +874,94 @@ fn whitespace_like_velocity_1_7() {
         assert_eq!(render(t, json!({"name": "World"})), want, "template {t:?}");
     }
 }
+
+/// Regression: methods built their result before any size check, so a 100-byte template could
+/// allocate gigabytes (`$s.replace("a", $s)` is quadratic) under a 64 KiB output limit.
+#[test]
+fn method_results_are_bounded_before_they_are_built() {
+    let limits = Limits {
+        max_output_bytes: 64 * 1024,
+        max_steps: 50_000,
+        ..Limits::default()
+    };
+    // $s: 32 KiB of "a"
+    let s32k = "#set($s = \"aaaaaaaaaaaaaaaa\")#foreach($i in [1..11])#set($s = \"$s$s\")#end";
+    for call in [
+        "$s.replace(\"a\", $s)",
+        "$s.replace(\"\", $s)",
+        "$s.replaceAll(\"a\", $s)",
+        "$s.replaceFirst(\"\", $s).concat($s).concat($s)",
+        "$s.concat($s).concat($s)",
+        "$s.split(\"\")",
+        "$s.getBytes()",
+    ] {
+        let t = format!("{s32k}#set($t = {call})");
+        assert_eq!(
+            render_err(&t, json!({}), &limits),
+            RenderErrorKind::OutputLimit,
+            "{call}"
+        );
+    }
+    // Within the limit they still work.
+    assert_eq!(
+        render(
+            "$s.replace('b', 'xx') $s.replaceAll('(a)', '$1$1') $s.split('').size() $s.concat($s)",
+            json!({"s": "abc"})
+        ),
+        "axxc aabc 3 abcabc"
+    );
+}
+
+/// Regression: storing a value inside another (`#set($a.b = $a)`) was not size-checked, so two
+/// such `#set`s in a loop tripled `$a` each time: gigabytes and minutes for a 100-byte template.
+#[test]
+fn values_stored_by_set_are_bounded() {
+    let limits = Limits {
+        max_output_bytes: 64 * 1024,
+        max_steps: 50_000,
+        ..Limits::default()
+    };
+    let t = "#set($a = {\"x\": \"0123456789\"})#foreach($i in [1..25])#set($a.b = $a)#set($a.c = $a)#end";
+    assert_eq!(
+        render_err(t, json!({}), &limits),
+        RenderErrorKind::OutputLimit
+    );
+    assert_eq!(
+        render("#set($a = {})#set($a.b = [1])#set($a.c = $a)$a", json!({})),
+        "{b=[1], c={b=[1]}}"
+    );
+}
+
+/// Regression (fuzz `vtl_render` slow unit): every `matches`/`replaceAll`/`split` compiled its
+/// regex again and method calls were charged one step whatever they scanned, so a loop of
+/// regex calls took 50 s under the default limits. Regexes are now cached per render, and
+/// compiling one and scanning a big receiver are charged to the step budget.
+#[test]
+fn regex_compilation_and_scans_are_charged() {
+    let limits = Limits {
+        max_steps: 100_000,
+        ..Limits::default()
+    };
+    // 1,000 distinct patterns: 1,000 compilations.
+    let t = "#foreach($i in [1..1000])#if($name.matches(\"x$i\"))#end#end";
+    assert_eq!(
+        render_err(t, json!({"name": "n"}), &limits),
+        RenderErrorKind::StepLimit
+    );
+    // One pattern, compiled once.
+    let t =
+        "#foreach($i in [1..1000])#if($name.matches(\"[a-z]+\"))#end#end$name.matches('[a-z]+')";
+    let tpl = parse(t).unwrap();
+    assert_eq!(
+        tpl.render(&mut ctx_from(json!({"name": "n"})), &limits)
+            .unwrap(),
+        "true"
+    );
+    // Scanning a 64 KiB string 1,000 times.
+    let t = "#foreach($i in [1..1000])#if($s.contains(\"b\"))#end#end";
+    let s = "a".repeat(64 * 1024);
+    assert_eq!(
+        render_err(t, json!({ "s": s }), &limits),
+        RenderErrorKind::StepLimit
+    );
+}
