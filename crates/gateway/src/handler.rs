@@ -661,10 +661,9 @@ impl Gateway {
             .iter()
             .filter_map(|(name, src)| env.eval(src).map(|v| (name.clone(), v)))
             .collect();
-        for (k, v) in &overrides.request_query {
-            query.retain(|(n, _)| n != k);
-            query.push((k.clone(), v.clone()));
-        }
+        let overridden: Vec<&String> = overrides.request_query.iter().map(|(k, _)| k).collect();
+        query.retain(|(n, _)| !overridden.contains(&n));
+        query.extend(overrides.request_query.iter().cloned());
         let query: Vec<String> = query
             .iter()
             .map(|(k, v)| {
@@ -701,14 +700,7 @@ impl Gateway {
                 headers.insert(name.clone(), v);
             }
         }
-        for (k, v) in &overrides.request_headers {
-            if let (Ok(k), Ok(v)) = (
-                HeaderName::from_bytes(k.as_bytes()),
-                HeaderValue::from_str(v),
-            ) {
-                headers.insert(k, v);
-            }
-        }
+        crate::mapping::set_headers(&mut headers, &overrides.request_headers);
         if let Some(ct) = upstream_ct {
             headers.entry(header::CONTENT_TYPE).or_insert(ct);
         }

@@ -123,15 +123,25 @@ impl Overrides {
         let Some(Value::Map(ctx)) = context else {
             return out;
         };
+        // A list value sets the name several times (multi-value headers / query parameters).
         let pairs = |v: Option<&Value>| -> Vec<(String, String)> {
-            match v {
-                Some(Value::Map(m)) => m
-                    .iter()
-                    .filter(|(_, v)| !v.is_null())
-                    .map(|(k, v)| (k.clone(), v.render()))
-                    .collect(),
-                _ => Vec::new(),
+            let Some(Value::Map(m)) = v else {
+                return Vec::new();
+            };
+            let mut out = Vec::new();
+            for (k, v) in m {
+                match v {
+                    Value::Null => {}
+                    Value::List(items) => out.extend(
+                        items
+                            .iter()
+                            .filter(|i| !i.is_null())
+                            .map(|i| (k.clone(), i.render())),
+                    ),
+                    v => out.push((k.clone(), v.render())),
+                }
             }
+            out
         };
         if let Some(Value::Map(req)) = ctx.get("requestOverride") {
             out.request_headers = pairs(req.get("header"));
@@ -154,13 +164,25 @@ impl Overrides {
         if let Some(s) = self.status.and_then(|s| StatusCode::from_u16(s).ok()) {
             *resp.status_mut() = s;
         }
-        for (k, v) in &self.response_headers {
-            if let (Ok(k), Ok(v)) = (
-                HeaderName::from_bytes(k.as_bytes()),
-                HeaderValue::from_str(v),
-            ) {
-                resp.headers_mut().insert(k, v);
-            }
+        set_headers(resp.headers_mut(), &self.response_headers);
+    }
+}
+
+/// Sets override headers: the first value of a name replaces what is there, later ones append.
+pub fn set_headers(headers: &mut http::HeaderMap, values: &[(String, String)]) {
+    let mut seen: Vec<HeaderName> = Vec::new();
+    for (k, v) in values {
+        let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) else {
+            continue;
+        };
+        if seen.contains(&k) {
+            headers.append(k, v);
+        } else {
+            headers.insert(k.clone(), v);
+            seen.push(k);
         }
     }
 }
@@ -572,6 +594,26 @@ mod override_tests {
         let (out, o) = t.render_full(inputs).unwrap();
         assert_eq!(out, "{}");
         assert_eq!(o.status, Some(418));
+        let (t, _) = MappingTemplate::compile(
+            "#set($context.requestOverride.header.multi = [\"a\", \"b\"])#set($context.requestOverride.querystring.q = [\"1\", \"2\"])",
+        );
+        let inputs = crate::templating::TemplateInputs {
+            context: serde_json::json!({"requestOverride": {"header": {}, "querystring": {}, "path": {}}, "responseOverride": {"header": {}}}),
+            ..Default::default()
+        };
+        let (_, o2) = t.render_full(inputs).unwrap();
+        assert_eq!(
+            o2.request_headers,
+            vec![("multi".into(), "a".into()), ("multi".into(), "b".into())]
+        );
+        assert_eq!(
+            o2.request_query,
+            vec![("q".into(), "1".into()), ("q".into(), "2".into())]
+        );
+        let mut h = http::HeaderMap::new();
+        h.insert("multi", HeaderValue::from_static("old"));
+        set_headers(&mut h, &o2.request_headers);
+        assert_eq!(h.get_all("multi").iter().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(
             o.request_headers,
             vec![("x-overridden".to_string(), "by-template".to_string())]
