@@ -113,7 +113,7 @@ impl ModelSet {
                 sources: self.sources.clone(),
             })
             .with_pattern_options(jsonschema::PatternOptions::regex())
-            .should_validate_formats(false)
+            .should_validate_formats(true)
             .build(schema)
             .map_err(|e| format!("model {name}: {e}"))?;
         Ok(Arc::new(BodyModel {
@@ -361,6 +361,12 @@ fn describe(validator: &jsonschema::Validator, instance: &Value) -> String {
                 found.as_array().map(Vec::len).unwrap_or(0)
             ),
             K::UniqueItems => "array must not contain duplicate elements".to_owned(),
+            K::Format { format } if format == "email" => {
+                format!("string {found} is not a valid email address")
+            }
+            K::Format { format } => {
+                format!("string {found} is invalid against requested {format} format")
+            }
             K::MinProperties { limit } => format!(
                 "object has too few properties (found {} but schema requires at least {limit})",
                 found.as_object().map(|o| o.len()).unwrap_or(0)
