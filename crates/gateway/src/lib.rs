@@ -41,4 +41,4 @@ pub use body::GatewayBody;
 pub use compile::{CompileWarning, CompiledStage, ServingSnapshot, StageInput};
 pub use gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
 pub use handler::{ClientInfo, Gateway, GatewayConfig};
-pub use server::serve;
+pub use server::{ListenerLimits, serve, serve_with};

@@ -1,72 +1,657 @@
-//! Listeners and graceful shutdown.
+//! The data-plane listener: connection admission, per-connection timeouts, request-head checks
+//! and graceful shutdown.
+//!
+//! What happens before a request reaches [`Gateway::handle_from`], in order:
+//!
+//! 1. **Admission.** At most [`ListenerLimits::max_connections`] connections are open at once;
+//!    beyond that the listener stops accepting, so new clients wait in the kernel's accept
+//!    backlog until a connection closes (nothing is refused, nothing is accepted and left
+//!    unserved).
+//! 2. **Timeouts** (one watchdog per connection, HTTP/1 and HTTP/2 alike):
+//!    * a request head must be complete within [`ListenerLimits::header_timeout`] of its first
+//!      byte — and the first request within that time of the accept;
+//!    * a connection with no request in flight is closed after
+//!      [`ListenerLimits::idle_timeout`] (keep-alive);
+//!    * a connection with a request in flight is closed when no byte has moved in either
+//!      direction for [`ListenerLimits::idle_timeout`] (a stalled request body or a client that
+//!      stopped reading; integration timeouts are at most 29 s, well inside the default).
+//! 3. **hyper's HTTP/1 parser** (strict: no obs-fold, no whitespace before the colon, no
+//!    control bytes, Transfer-Encoding only on HTTP/1.1, chunked wins over Content-Length and
+//!    such a connection is closed after the response) with [`ListenerLimits::max_headers`] and a
+//!    raw read buffer of four times [`ListenerLimits::max_header_bytes`].
+//! 4. **Head checks** here ([`admit`]): request line, field line and total head sizes (414 /
+//!    431), `Host` (missing on HTTP/1.1, repeated or invalid → 400), absolute-form targets whose
+//!    authority differs from `Host` (400), `Transfer-Encoding` other than one `chunked` (400, or
+//!    501 for codings Portico does not implement), client-supplied `Forwarded`,
+//!    `X-Forwarded-Host` and `X-Forwarded-Port` removed, `Content-Length` re-written canonically.
+//! 5. **Body framing.** `Expect: 100-continue` with a `Content-Length` over the body limit is
+//!    answered 413 without a `100 Continue`; a body of unknown length (chunked, or HTTP/2 without
+//!    `content-length`) is read here up to [`ListenerLimits::max_body_bytes`] (413 beyond) and
+//!    handed on with a `Content-Length`.
+//!
+//! Every rejection made here closes the connection after the response (HTTP/1).
 
+use crate::body::GatewayBody;
+use crate::gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
 use crate::handler::{ClientInfo, Gateway};
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode, Version};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore};
 
-/// How long a client may take to send a request head.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Limits and timeouts of the data-plane listener. The defaults follow API Gateway where it
+/// publishes a figure (10 240-byte request head, 10 MiB payload) and common proxy practice
+/// elsewhere.
+#[derive(Debug, Clone)]
+pub struct ListenerLimits {
+    /// Longest time from the first byte of a request head (or from the accept, for the first
+    /// request) to its end. Default 10 s.
+    pub header_timeout: Duration,
+    /// Keep-alive idle time, and longest time without any byte moving while a request is in
+    /// flight. Default 60 s.
+    pub idle_timeout: Duration,
+    /// Connections served at once; more wait in the accept backlog. Default 10 000.
+    pub max_connections: usize,
+    /// Longest request line (`METHOD target HTTP/1.1`), 414 above. Default 8 192.
+    pub max_request_line_bytes: usize,
+    /// Longest single field line (`name: value`), 431 above. Default 8 192.
+    pub max_header_line_bytes: usize,
+    /// Longest request head: the request line and every field line, each with its CRLF
+    /// (AWS: "total combined size of request line and header values", 10 240). 431 above.
+    pub max_header_bytes: usize,
+    /// Most header fields in a request, 431 above. Default 100.
+    pub max_headers: usize,
+    /// Largest request body (AWS: 10 MB), 413 above. Must match the gateway's own limit.
+    pub max_body_bytes: u64,
+}
 
-/// Serves HTTP/1.1 and HTTP/2 (prior knowledge) on `listener` until `shutdown` resolves, then stops
-/// accepting, lets requests in flight finish for up to `grace`, and returns.
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            max_request_line_bytes: 8 * 1024,
+            max_header_line_bytes: 8 * 1024,
+            max_header_bytes: 10_240,
+            max_headers: 100,
+            max_body_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// Serves HTTP/1.1 and HTTP/2 (prior knowledge) on `listener` with the default
+/// [`ListenerLimits`] until `shutdown` resolves, then stops accepting, lets requests in flight
+/// finish for up to `grace`, and returns.
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> std::io::Result<()> {
+    serve_with(
+        gateway,
+        listener,
+        shutdown,
+        grace,
+        ListenerLimits::default(),
+    )
+    .await
+}
+
+/// [`serve`] with explicit limits.
+pub async fn serve_with(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+    limits: ListenerLimits,
+) -> std::io::Result<()> {
+    let limits = Arc::new(limits);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_headers(100);
+        // The watchdog below times heads out; hyper's own timer would also close idle
+        // keep-alive connections at the header timeout.
+        .header_read_timeout(None)
+        .max_headers(limits.max_headers)
+        .max_buf_size((limits.max_header_bytes.saturating_mul(4)).max(8192));
     builder.http2().max_concurrent_streams(256);
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, remote) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let gw = gateway.clone();
-                let client = Arc::new(ClientInfo::new(remote));
-                let service = service_fn(move |req| {
-                    let gw = gw.clone();
-                    let client = client.clone();
-                    async move { Ok::<_, Infallible>(gw.handle_from(req, &client).await) }
-                });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
             () = &mut shutdown => break,
-        }
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = &mut shutdown => break,
+        };
+        let (stream, remote) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let clock = Arc::new(ConnClock::new());
+        let gw = gateway.clone();
+        let client = Arc::new(ClientInfo::new(remote));
+        let svc_clock = clock.clone();
+        let svc_limits = limits.clone();
+        let service = service_fn(move |req| {
+            let guard = InFlight::start(svc_clock.clone());
+            let gw = gw.clone();
+            let client = client.clone();
+            let limits = svc_limits.clone();
+            async move {
+                let resp = admit(&gw, &client, &limits, req).await;
+                Ok::<_, Infallible>(resp.map(|body| Tracked {
+                    body,
+                    _guard: guard,
+                }))
+            }
+        });
+        let io = TokioIo::new(Watched {
+            inner: stream,
+            clock: clock.clone(),
+        });
+        let conn = builder.serve_connection(io, service).into_owned();
+        let conn = graceful.watch(conn);
+        let limits = limits.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                r = conn => if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                },
+                () = clock.watchdog(&limits) => {
+                    tracing::debug!(peer = %remote, "connection timed out");
+                }
+            }
+            drop(permit);
+        });
     }
     drop(listener);
     tracing::info!(grace_secs = grace.as_secs_f64(), "draining connections");
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing remaining connections"),
+    }
+    Ok(())
+}
+
+/// Per-connection timing, shared by the socket wrapper, the service and the watchdog. Times are
+/// milliseconds since `epoch` (the accept).
+struct ConnClock {
+    epoch: Instant,
+    /// Last time a byte was read or written.
+    last_io: AtomicU64,
+    /// When the head being read began, plus one; 0 while none is.
+    head_started: AtomicU64,
+    /// When the last request in flight finished.
+    idle_since: AtomicU64,
+    in_flight: AtomicUsize,
+    /// The connection speaks HTTP/2: reads between requests are frames, not a head.
+    h2: AtomicBool,
+    /// Bytes seen so far, until the protocol is known.
+    sniffed: AtomicU64,
+    wake: Notify,
+}
+
+impl ConnClock {
+    fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            last_io: AtomicU64::new(0),
+            // The first request's head is timed from the accept.
+            head_started: AtomicU64::new(1),
+            idle_since: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            h2: AtomicBool::new(false),
+            sniffed: AtomicU64::new(0),
+            wake: Notify::new(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn on_read(&self, bytes: &[u8]) {
+        let now = self.now();
+        self.last_io.store(now, Relaxed);
+        if self.sniffed.load(Relaxed) < 3 {
+            // HTTP/2 prior knowledge starts with "PRI * HTTP/2.0"; no HTTP/1 method is "PRI".
+            let seen = self.sniffed.load(Relaxed) as usize;
+            let need = &b"PRI"[seen.min(3)..];
+            let take = need.len().min(bytes.len());
+            if bytes[..take] == need[..take] {
+                if seen + take >= 3 {
+                    self.h2.store(true, Relaxed);
+                }
+                self.sniffed.store((seen + take) as u64, Relaxed);
+            } else {
+                self.sniffed.store(u64::MAX, Relaxed);
+            }
+        }
+        if self.in_flight.load(Relaxed) == 0
+            && !self.h2.load(Relaxed)
+            && self.head_started.load(Relaxed) == 0
+        {
+            self.head_started.store(now + 1, Relaxed);
+            self.wake.notify_one();
+        }
+    }
+
+    fn on_write(&self) {
+        self.last_io.store(self.now(), Relaxed);
+    }
+
+    /// When the connection must close, from its state now.
+    fn deadline(&self, limits: &ListenerLimits) -> u64 {
+        let ms = |d: Duration| d.as_millis() as u64;
+        if self.in_flight.load(Relaxed) > 0 {
+            return self.last_io.load(Relaxed) + ms(limits.idle_timeout);
+        }
+        match self.head_started.load(Relaxed) {
+            0 => self.idle_since.load(Relaxed) + ms(limits.idle_timeout),
+            started => started - 1 + ms(limits.header_timeout),
+        }
+    }
+
+    /// Resolves when the connection has outlived its current timeout.
+    async fn watchdog(&self, limits: &ListenerLimits) {
+        loop {
+            let now = self.now();
+            let deadline = self.deadline(limits);
+            if deadline <= now {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(deadline - now)) => {}
+                () = self.wake.notified() => {}
+            }
+        }
+    }
+}
+
+/// A request in flight, from the moment its head is parsed until its response body is done
+/// (the guard travels inside the response body).
+struct InFlight(Arc<ConnClock>);
+
+impl InFlight {
+    fn start(clock: Arc<ConnClock>) -> Self {
+        clock.in_flight.fetch_add(1, Relaxed);
+        clock.head_started.store(0, Relaxed);
+        Self(clock)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Relaxed) == 1 {
+            self.0.idle_since.store(self.0.now(), Relaxed);
+            self.0.wake.notify_one();
+        }
+    }
+}
+
+/// The response body, carrying the in-flight guard.
+struct Tracked {
+    body: GatewayBody,
+    _guard: InFlight,
+}
+
+impl Body for Tracked {
+    type Data = Bytes;
+    type Error = <GatewayBody as Body>::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The client socket, noting every byte that moves.
+struct Watched {
+    inner: TcpStream,
+    clock: Arc<ConnClock>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = r
+            && buf.filled().len() > before
+        {
+            this.clock.on_read(&buf.filled()[before..]);
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r
+            && n > 0
+        {
+            this.clock.on_write();
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = r
+            && n > 0
+        {
+            this.clock.on_write();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Why the listener refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    UriTooLong,
+    HeadTooLarge,
+    BadRequest,
+    NotImplemented,
+    TooLarge,
+}
+
+impl Refusal {
+    fn error(self) -> GatewayError {
+        let (kind, status, error_type, message, body) = match self {
+            Self::UriTooLong => (
+                GatewayResponseType::Default4xx,
+                StatusCode::URI_TOO_LONG,
+                "UriTooLongException",
+                "Request-URI Too Long",
+                r#"{"message":"Request-URI Too Long"}"#,
+            ),
+            Self::HeadTooLarge => (
+                GatewayResponseType::Default4xx,
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "RequestHeaderFieldsTooLargeException",
+                "Request Header Fields Too Large",
+                r#"{"message":"Request Header Fields Too Large"}"#,
+            ),
+            Self::BadRequest => return GatewayError::bad_request(),
+            Self::NotImplemented => (
+                GatewayResponseType::Default5xx,
+                StatusCode::NOT_IMPLEMENTED,
+                "NotImplementedException",
+                "Transfer-Encoding Not Implemented",
+                r#"{"message":"Transfer-Encoding Not Implemented"}"#,
+            ),
+            Self::TooLarge => return GatewayError::request_too_large(),
+        };
+        GatewayError {
+            kind,
+            status,
+            error_type,
+            body: Cow::Borrowed(body),
+            message: Cow::Borrowed(message),
+            validation_error: None,
+        }
+    }
+}
+
+/// The listener's answer to a refused request: AWS-shaped body, connection closed (HTTP/1).
+fn refuse(why: Refusal, version: Version) -> Response<GatewayBody> {
+    let mut resp = GatewayResponses::default().render(&why.error());
+    if version < Version::HTTP_2 {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// Checks a request's head and framing, then hands it to the gateway.
+async fn admit(
+    gw: &Gateway,
+    client: &ClientInfo,
+    limits: &ListenerLimits,
+    mut req: Request<Incoming>,
+) -> Response<GatewayBody> {
+    let version = req.version();
+    if let Err(why) = check_head(&req, limits) {
+        // The body is read as a body (never as the next request) and thrown away, then the
+        // connection closes.
+        linger(req.into_body());
+        return refuse(why, version);
+    }
+    let headers = req.headers_mut();
+    for name in ["forwarded", "x-forwarded-host", "x-forwarded-port"] {
+        headers.remove(name);
+    }
+    let content_length = match headers.get(header::CONTENT_LENGTH) {
+        None => None,
+        Some(v) => match v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
+            Some(n) => Some(n),
+            None => return refuse(Refusal::BadRequest, version),
+        },
+    };
+    if let Some(n) = content_length {
+        // hyper has checked it; forward it in canonical form (no leading zeros).
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        let expects = headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if expects && n > limits.max_body_bytes {
+            // Answer without touching the body: hyper then never sends `100 Continue`, and the
+            // gateway renders its 413 (with the API's overrides) from the head alone.
+            let (parts, _unread) = req.into_parts();
+            let req = Request::from_parts(parts, GatewayBody::Empty);
+            return gw.process(&gw.snapshot(), req, client).await;
+        }
+        return gw.handle_from(req, client).await;
+    }
+    let body = req.body();
+    if body.is_end_stream() || body.size_hint().exact().is_some() {
+        return gw.handle_from(req, client).await;
+    }
+    // Unknown length (chunked, or HTTP/2 without content-length): read it here, bounded.
+    let (mut parts, mut body) = req.into_parts();
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(f) => {
+                if let Some(d) = f.data_ref() {
+                    if (buf.len() + d.len()) as u64 > limits.max_body_bytes {
+                        linger(body);
+                        return refuse(Refusal::TooLarge, version);
+                    }
+                    buf.extend_from_slice(d);
+                }
+                // Trailers are dropped: they never become header fields.
+            }
+            Err(_) => return refuse(Refusal::BadRequest, version),
+        }
+    }
+    parts.headers.remove(header::TRANSFER_ENCODING);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(buf.len()));
+    let req = Request::from_parts(parts, GatewayBody::full(buf.freeze()));
+    gw.process(&gw.snapshot(), req, client).await
+}
+
+/// Reads and discards what the client is still sending after a refusal, bounded in bytes and
+/// time (like nginx's lingering close), so that it gets to read the answer instead of a reset.
+fn linger(mut body: Incoming) {
+    if body.is_end_stream() {
+        return;
+    }
+    const BYTES: usize = 16 * 1024 * 1024;
+    const TIME: Duration = Duration::from_secs(5);
+    tokio::spawn(async move {
+        let mut seen = 0usize;
+        let drain = async {
+            while let Some(Ok(frame)) = body.frame().await {
+                seen += frame.data_ref().map(|d| d.len()).unwrap_or(0);
+                if seen > BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(TIME, drain).await;
+    });
+}
+
+/// Head checks that need no route: sizes, `Host`, absolute-form, `Transfer-Encoding`.
+fn check_head(req: &Request<Incoming>, limits: &ListenerLimits) -> Result<(), Refusal> {
+    let version = req.version();
+    let h1 = version < Version::HTTP_2;
+    let uri = req.uri();
+    // The request line as it was sent (HTTP/1), or its HTTP/2 equivalent (method and :path).
+    let target = match (h1, uri.authority()) {
+        (true, Some(a)) => {
+            uri.scheme_str().map(|s| s.len() + 3).unwrap_or(0)
+                + a.as_str().len()
+                + uri.path_and_query().map(|p| p.as_str().len()).unwrap_or(0)
+        }
+        _ => uri.path_and_query().map(|p| p.as_str().len()).unwrap_or(1),
+    };
+    let request_line = req.method().as_str().len() + 1 + target + 1 + "HTTP/1.1".len();
+    if request_line > limits.max_request_line_bytes {
+        return Err(Refusal::UriTooLong);
+    }
+    let mut head = request_line + 2;
+    for (name, value) in req.headers() {
+        let line = name.as_str().len() + 2 + value.len();
+        if line > limits.max_header_line_bytes {
+            return Err(Refusal::HeadTooLarge);
+        }
+        head += line + 2;
+    }
+    if head > limits.max_header_bytes {
+        return Err(Refusal::HeadTooLarge);
+    }
+    if !h1 {
+        return Ok(());
+    }
+
+    // Host (RFC 9112 §3.2): required on HTTP/1.1, never repeated, a valid authority.
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(Refusal::BadRequest);
+    }
+    match host {
+        None if version == Version::HTTP_11 => return Err(Refusal::BadRequest),
+        None => {}
+        Some(h) if h.is_empty() => {}
+        Some(h) => {
+            let valid = h
+                .to_str()
+                .ok()
+                .filter(|s| !s.contains('@'))
+                .and_then(|s| s.parse::<http::uri::Authority>().ok())
+                // `host:` must be followed by a port number.
+                .is_some_and(|a| a.as_str().len() == a.host().len() || a.port_u16().is_some());
+            if !valid {
+                return Err(Refusal::BadRequest);
+            }
+        }
+    }
+    // An absolute-form target names the authority itself: Host must agree (RFC 9112 §3.2.2).
+    if let Some(a) = uri.authority() {
+        let same = host.is_some_and(|h| h.as_bytes().eq_ignore_ascii_case(a.as_str().as_bytes()));
+        if !same {
+            return Err(Refusal::BadRequest);
+        }
+    }
+
+    // Transfer-Encoding: exactly one field, exactly `chunked`. hyper accepts any list that ends
+    // in chunked and several fields; an upstream might decode those differently.
+    let mut te = req.headers().get_all(header::TRANSFER_ENCODING).iter();
+    if let Some(v) = te.next() {
+        if te.next().is_some() {
+            return Err(Refusal::BadRequest);
+        }
+        let s = v.to_str().map_err(|_| Refusal::BadRequest)?;
+        let codings: Vec<&str> = s.split(',').map(str::trim).collect();
+        let chunked = |c: &str| c.eq_ignore_ascii_case("chunked");
+        let chunked_count = codings.iter().filter(|c| chunked(c)).count();
+        match codings.as_slice() {
+            [one] if chunked(one) => {}
+            list if list.iter().any(|c| c.is_empty()) || chunked_count > 1 => {
+                return Err(Refusal::BadRequest);
+            }
+            // Another coding before chunked: well-formed, but not implemented.
+            list if list.last().is_some_and(|c| chunked(c)) => {
+                return Err(Refusal::NotImplemented);
+            }
+            _ => return Err(Refusal::BadRequest),
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -97,6 +98,66 @@ pub struct ServeArgs {
     /// How long SIGTERM waits for requests in flight, in seconds.
     #[arg(long, default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Data-plane connection limits and timeouts (see docs/security.md).
+#[derive(Debug, Args, Clone)]
+pub struct LimitArgs {
+    /// Seconds a client may take to send a request head, counted from its first byte (from the
+    /// accept for a connection's first request); the connection is then closed.
+    #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_secs)]
+    pub header_timeout_secs: Duration,
+    /// Seconds an idle keep-alive connection stays open; also the longest a request in flight may
+    /// go without a byte moving in either direction.
+    #[arg(long, default_value = "60", value_name = "SECS", value_parser = parse_secs)]
+    pub idle_timeout_secs: Duration,
+    /// Connections served at once; further clients wait in the accept backlog until one closes.
+    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Longest request line (`METHOD target HTTP/1.1`) in bytes; longer ones get 414.
+    #[arg(long, default_value_t = 8192, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(16..))]
+    pub max_request_line_bytes: u64,
+    /// Longest single header field line (`name: value`) in bytes; longer ones get 431.
+    #[arg(long, default_value_t = 8192, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(16..))]
+    pub max_header_line_bytes: u64,
+    /// Longest request head (request line and all field lines, each with its CRLF) in bytes;
+    /// larger heads get 431. API Gateway's limit is 10240.
+    #[arg(long, default_value_t = 10_240, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(64..))]
+    pub max_header_bytes: u64,
+    /// Most header fields in one request; more get 431.
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_headers: u64,
+}
+
+impl LimitArgs {
+    /// The listener limits these flags describe.
+    pub fn listener_limits(&self) -> portico_gateway::ListenerLimits {
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        portico_gateway::ListenerLimits {
+            header_timeout: self.header_timeout_secs,
+            idle_timeout: self.idle_timeout_secs,
+            max_connections: size(self.max_connections),
+            max_request_line_bytes: size(self.max_request_line_bytes),
+            max_header_line_bytes: size(self.max_header_line_bytes),
+            max_header_bytes: size(self.max_header_bytes),
+            max_headers: size(self.max_headers),
+            ..portico_gateway::ListenerLimits::default()
+        }
+    }
+}
+
+/// A positive number of seconds, fractions allowed (`0.5`).
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a number of seconds: {s}"))?;
+    if secs.is_nan() || secs <= 0.0 {
+        return Err(format!("must be more than 0 seconds: {s}"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s}: {e}"))
 }
 
 pub fn init_tracing(format: &str) {

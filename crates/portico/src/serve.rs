@@ -85,11 +85,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shutdown requested");
         let _ = stop_tx.send(true);
     });
-    portico_gateway::serve(
+    portico_gateway::serve_with(
         gateway,
         listener,
         wait_stop(stop_rx),
         Duration::from_secs(args.shutdown_grace_secs),
+        args.limits.listener_limits(),
     )
     .await?;
     let _ = reload_task.await;
