@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod raw;
+pub mod recorder;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
