@@ -29,8 +29,10 @@
 
 #[doc(hidden)]
 pub mod fuzz;
+mod regex_fn;
 mod translate;
 
+pub use regex_fn::{MAX_REGEX_COMPILES, MAX_REGEX_LEN};
 use serde_json::Value;
 use translate::Func;
 
@@ -74,7 +76,9 @@ pub struct JsonPath {
 /// scan (`$..[?(@..x)]`) is quadratic and counts `nodes²`. Deep scans additionally refuse
 /// documents nested deeper than [`MAX_DESCENDANT_DEPTH`], so evaluation cannot overflow the
 /// stack. The result (cloned out of the document) must also fit in `max_nodes` nodes and
-/// [`MAX_DESCENDANT_DEPTH`] levels; for a definite path that is the only check.
+/// [`MAX_DESCENDANT_DEPTH`] levels; for a definite path that is the only check. Filter regexes
+/// (`=~ /re/`) are compiled once per thread and pattern; a query may compile at most
+/// [`MAX_REGEX_COMPILES`] new ones, each at most [`MAX_REGEX_LEN`] bytes long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     pub max_nodes: usize,
@@ -210,7 +214,20 @@ pub fn query_with_budget(
     doc: &Value,
     budget: &Budget,
 ) -> Result<Option<Value>, PathError> {
-    let base = if path.definite {
+    regex_fn::begin();
+    let base = query_base(path, doc, budget);
+    if let Some(why) = regex_fn::end() {
+        return Err(budget_error(why));
+    }
+    Ok(match (path.func, base?) {
+        (None, base) => base,
+        (Some(_), None) => None,
+        (Some(f), Some(v)) => apply(f, &v),
+    })
+}
+
+fn query_base(path: &JsonPath, doc: &Value, budget: &Budget) -> Result<Option<Value>, PathError> {
+    Ok(if path.definite {
         match path.inner.query(doc).first() {
             Some(v) => {
                 check_output(std::slice::from_ref(&v), budget)?;
@@ -240,11 +257,6 @@ pub fn query_with_budget(
         let all = path.inner.query(doc).all();
         check_output(&all, budget)?;
         Some(Value::Array(all.into_iter().cloned().collect()))
-    };
-    Ok(match (path.func, base) {
-        (None, base) => base,
-        (Some(_), None) => None,
-        (Some(f), Some(v)) => apply(f, &v),
     })
 }
 

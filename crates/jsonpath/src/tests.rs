@@ -268,3 +268,45 @@ fn quoting_round_trips() {
     );
     assert_eq!(compile("$['q\"']").unwrap().query(&doc), Some(json!(3)));
 }
+
+/// Regression (fuzz `jsonpath` timeout): serde_json_path compiled a filter's regex again for
+/// every node it visited, and `(?i)[\S]` takes milliseconds to compile, so a nested filter over
+/// a 60-node document took 0.6 s. Regexes are now compiled once per thread and pattern.
+#[test]
+fn filter_regexes_compile_once() {
+    let doc = crate::fuzz::document();
+    let slow = "$.[?$.pets[?(@.name =~/ N`name[[*E[*][*]\\SS-----------].--S\u{0}(@.n\t'*]/i)].ss]";
+    let p = compile(slow).unwrap();
+    let budget = Budget { max_nodes: 2_000 };
+    let start = std::time::Instant::now();
+    for _ in 0..20 {
+        assert_eq!(query_with_budget(&p, &doc, &budget), Ok(Some(json!([]))));
+    }
+    // One compilation (milliseconds), not 20 x 45 of them (tens of seconds in debug builds).
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    // Same results as before.
+    let p = compile("$.pets[?(@.name =~ /(?i)T[[:alpha:]]\\S/)].id").unwrap();
+    assert_eq!(p.query(&doc), Some(json!([2])));
+    let p = compile("$.pets[?(@.name =~ /.*e.*/)].id").unwrap();
+    assert_eq!(p.query(&doc), Some(json!([1, 3])));
+}
+
+#[test]
+fn regex_budget() {
+    let doc = json!({"a": [{"s": "x1"}, {"s": "y"}]});
+    // Each distinct regex of a path is compiled once; a path may hold that many.
+    let ors = |n: usize| {
+        let alts: Vec<String> = (0..n).map(|i| format!("@.s =~ /x{i}/")).collect();
+        compile(&format!("$.a[?({})].s", alts.join(" || "))).unwrap()
+    };
+    assert_eq!(ors(MAX_REGEX_COMPILES).query(&doc), Some(json!(["x1"])));
+    // Twice: now from the cache.
+    assert_eq!(ors(MAX_REGEX_COMPILES).query(&doc), Some(json!(["x1"])));
+    let many = ors(MAX_REGEX_COMPILES * 5);
+    let e = query_with_budget(&many, &doc, &Budget::default()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Budget, "{e}");
+    // Long regexes are refused.
+    let long = format!("$.a[?(@.s =~ /{}/)]", "a".repeat(MAX_REGEX_LEN + 1));
+    let e = query_with_budget(&compile(&long).unwrap(), &doc, &Budget::default()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Budget, "{e}");
+}
