@@ -39,7 +39,7 @@ pub(crate) struct Renderer<'a> {
     pub nest: usize,
     pub pos: Pos,
     /// Regexes compiled by string methods during this render.
-    pub regexes: HashMap<String, fancy_regex::Regex>,
+    pub regexes: methods::Regexes,
 }
 
 type Res<T> = Result<T, RenderError>;
@@ -232,6 +232,7 @@ impl Renderer<'_> {
     fn call_err(&self, e: methods::CallError) -> RenderError {
         self.err(match e {
             methods::CallError::TooLarge => RenderErrorKind::OutputLimit,
+            methods::CallError::TooManyRegexes => RenderErrorKind::StepLimit,
             methods::CallError::Failed(m) => RenderErrorKind::Method(m),
             methods::CallError::NoMethod => RenderErrorKind::Method("no such method".into()),
         })

@@ -65,7 +65,7 @@
 //! for what it scans (a step per 64 bytes of a string receiver, per 4
 //! elements of a list or map; `#foreach` likewise for its iterable), and
 //! compiling a regex costs 256 steps (compiled regexes are reused within a
-//! render).
+//! render; a render may compile 64 distinct ones, more is a `StepLimit`).
 //! Macro calls and `#define` evaluation count against `max_depth` (hard cap
 //! 256), block nesting at render time is capped at 256 and parser nesting
 //! at 100, so neither parsing nor rendering can overflow the stack.

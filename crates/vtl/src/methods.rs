@@ -21,6 +21,8 @@ pub(crate) enum CallError {
     Failed(String),
     /// The result would exceed the size cap (`Limits::max_output_bytes`).
     TooLarge,
+    /// The render compiled [`MAX_REGEXES`] distinct regexes already.
+    TooManyRegexes,
 }
 
 impl From<String> for CallError {
@@ -33,8 +35,11 @@ type R = Result<Value, CallError>;
 
 /// Steps charged for compiling a regex (about as long as 250 plain steps).
 const REGEX_COMPILE_STEPS: u64 = 256;
-/// Compiled regexes kept per render.
-const REGEX_CACHE_SIZE: usize = 16;
+/// Distinct regexes a render may compile (compiling a pathological one takes milliseconds).
+pub(crate) const MAX_REGEXES: usize = 64;
+
+/// Regexes compiled during a render (failures included), by pattern.
+pub(crate) type Regexes = HashMap<String, Result<Regex, String>>;
 
 /// What a method call may build, what it cost, and the render's compiled regexes.
 pub(crate) struct Meter<'r> {
@@ -44,23 +49,24 @@ pub(crate) struct Meter<'r> {
     /// compiling regexes.
     pub work: u64,
     /// Compiled regexes, by pattern, so a loop does not compile the same one again.
-    pub regexes: &'r mut HashMap<String, Regex>,
+    pub regexes: &'r mut Regexes,
 }
 
 impl Meter<'_> {
     /// The compiled `pat`, from the cache or compiled (and charged) now.
     fn regex(&mut self, pat: &str) -> Result<&Regex, CallError> {
         if !self.regexes.contains_key(pat) {
-            self.work += REGEX_COMPILE_STEPS + pat.len() as u64 / 4;
-            let re = compile(pat)?;
-            if self.regexes.len() >= REGEX_CACHE_SIZE {
-                self.regexes.clear();
+            if self.regexes.len() >= MAX_REGEXES {
+                return Err(CallError::TooManyRegexes);
             }
-            self.regexes.insert(pat.to_string(), re);
+            self.work += REGEX_COMPILE_STEPS + pat.len() as u64 / 4;
+            self.regexes.insert(pat.to_string(), compile(pat));
         }
-        self.regexes
-            .get(pat)
-            .ok_or_else(|| CallError::Failed(format!("regex cache lost {pat:?}")))
+        match self.regexes.get(pat) {
+            Some(Ok(re)) => Ok(re),
+            Some(Err(e)) => Err(CallError::Failed(e.clone())),
+            None => Err(CallError::Failed(format!("regex cache lost {pat:?}"))),
+        }
     }
 }
 

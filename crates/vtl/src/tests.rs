@@ -948,6 +948,14 @@ fn regex_compilation_and_scans_are_charged() {
         render_err(t, json!({"name": "n"}), &limits),
         RenderErrorKind::StepLimit
     );
+    // However large the step budget, a render compiles at most 64 distinct regexes (a
+    // pathological one, like `(?i)[\S]`, takes milliseconds).
+    let t = "#foreach($i in [1..65])#if($name.matches(\"x$i\"))#end#end";
+    assert_eq!(
+        render_err(t, json!({"name": "n"}), &Limits::default()),
+        RenderErrorKind::StepLimit
+    );
+    assert_eq!(render(&t.replace("65", "64"), json!({"name": "n"})), "");
     // One pattern, compiled once.
     let t =
         "#foreach($i in [1..1000])#if($name.matches(\"[a-z]+\"))#end#end$name.matches('[a-z]+')";
