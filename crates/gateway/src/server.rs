@@ -178,10 +178,7 @@ pub async fn serve_with(
                 }))
             }
         });
-        let io = TokioIo::new(Watched {
-            inner: stream,
-            clock: clock.clone(),
-        });
+        let io = TokioIo::new(Watched::new(stream, clock.clone()));
         let conn = builder.serve_connection(io, service).into_owned();
         let conn = graceful.watch(conn);
         let limits = limits.clone();
@@ -348,10 +345,108 @@ impl Body for Tracked {
     }
 }
 
-/// The client socket, noting every byte that moves.
+/// The client socket, noting every byte that moves. It also gives hyper's own answers to heads
+/// it cannot parse (a bare `400`/`414`/`431` with no body, written before any request exists)
+/// the AWS error body every other gateway error has.
 struct Watched {
     inner: TcpStream,
     clock: Arc<ConnClock>,
+    /// A rewritten parser-error response still to be written, and how much of it went out.
+    pending: Option<(Vec<u8>, usize)>,
+}
+
+impl Watched {
+    fn new(inner: TcpStream, clock: Arc<ConnClock>) -> Self {
+        Self {
+            inner,
+            clock,
+            pending: None,
+        }
+    }
+
+    /// Writes what is left of a rewritten response.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while let Some((bytes, at)) = &mut self.pending {
+            if *at >= bytes.len() {
+                self.pending = None;
+                break;
+            }
+            match Pin::new(&mut self.inner).poll_write(cx, &bytes[*at..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => {
+                    *at += n;
+                    self.clock.on_write();
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Takes `buf` as hyper's parser-error response if it is one (no request is in flight, so
+    /// nothing else can be writing a head), queueing the AWS-shaped replacement.
+    fn take_parser_error(&mut self, buf: &[u8]) -> bool {
+        if self.clock.in_flight.load(Relaxed) != 0 || self.clock.h2.load(Relaxed) {
+            return false;
+        }
+        match parser_error_replacement(buf) {
+            Some(replacement) => {
+                self.pending = Some((replacement, 0));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// hyper's automatic answer to an unparsable head is exactly `HTTP/1.1 {400|414|431} …` with
+/// `connection: close`, `content-length: 0` and `date`; anything else (every response Portico
+/// makes carries `x-amzn-requestid`, a body or both) is left alone.
+fn parser_error_replacement(buf: &[u8]) -> Option<Vec<u8>> {
+    if buf.len() > 256 || !buf.starts_with(b"HTTP/1.1 ") || !buf.ends_with(b"\r\n\r\n") {
+        return None;
+    }
+    let text = std::str::from_utf8(buf).ok()?;
+    let mut lines = text[..text.len() - 4].split("\r\n");
+    let status_line = lines.next()?;
+    let why = match status_line.get(9..12)? {
+        "400" => Refusal::BadRequest,
+        "414" => Refusal::UriTooLong,
+        "431" => Refusal::HeadTooLarge,
+        _ => return None,
+    };
+    let mut date = None;
+    let mut empty = false;
+    for line in lines {
+        let (name, value) = line.split_once(": ")?;
+        match (name, value) {
+            ("connection", "close") => {}
+            ("content-length", "0") => empty = true,
+            ("date", v) => date = Some(v),
+            _ => return None,
+        }
+    }
+    if !empty {
+        return None;
+    }
+    let err = why.error();
+    let mut out = format!(
+        "{status_line}\r\ncontent-type: application/json\r\nx-amzn-errortype: {}\r\n\
+         connection: close\r\ncontent-length: {}\r\n",
+        err.error_type,
+        err.body.len()
+    );
+    if let Some(d) = date {
+        out.push_str("date: ");
+        out.push_str(d);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    out.push_str(&err.body);
+    Some(out.into_bytes())
 }
 
 impl AsyncRead for Watched {
@@ -379,6 +474,12 @@ impl AsyncWrite for Watched {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
+        std::task::ready!(this.poll_pending(cx))?;
+        if this.take_parser_error(buf) {
+            // Reported as written; the replacement goes out now or on the next flush.
+            let _ = this.poll_pending(cx)?;
+            return Poll::Ready(Ok(buf.len()));
+        }
         let r = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = r
             && n > 0
@@ -394,6 +495,14 @@ impl AsyncWrite for Watched {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
+        std::task::ready!(this.poll_pending(cx))?;
+        let mut non_empty = bufs.iter().filter(|b| !b.is_empty());
+        if let (Some(only), None) = (non_empty.next(), non_empty.next())
+            && this.take_parser_error(only)
+        {
+            let _ = this.poll_pending(cx)?;
+            return Poll::Ready(Ok(only.len()));
+        }
         let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = r
             && n > 0
@@ -408,11 +517,15 @@ impl AsyncWrite for Watched {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        std::task::ready!(this.poll_pending(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let this = self.get_mut();
+        std::task::ready!(this.poll_pending(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
 
@@ -654,4 +767,46 @@ fn check_head(req: &Request<Incoming>, limits: &ListenerLimits) -> Result<(), Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hypers_parser_errors_get_the_aws_body() {
+        let bare = b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\n\
+                     content-length: 0\r\ndate: Sun, 22 Nov 2026 23:38:54 GMT\r\n\r\n";
+        let out = String::from_utf8(parser_error_replacement(bare).unwrap()).unwrap();
+        assert!(out.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(out.contains("\r\ncontent-type: application/json\r\n"));
+        assert!(out.contains("\r\nx-amzn-errortype: RequestHeaderFieldsTooLargeException\r\n"));
+        assert!(out.contains("\r\ndate: Sun, 22 Nov 2026 23:38:54 GMT\r\n"));
+        let body = r#"{"message":"Request Header Fields Too Large"}"#;
+        assert!(out.contains(&format!("\r\ncontent-length: {}\r\n", body.len())));
+        assert!(out.ends_with(&format!("\r\n\r\n{body}")));
+        let bare = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+        let out = String::from_utf8(parser_error_replacement(bare).unwrap()).unwrap();
+        assert!(
+            out.ends_with("\r\n\r\n{\"message\":\"Bad Request\"}"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn other_responses_are_left_alone() {
+        for other in [
+            // A passed-through backend 400 carries the request ids.
+            &b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nx-amzn-requestid: x\r\n\r\n"[..],
+            // A body follows.
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\n{}",
+            // Not one of hyper's parser statuses.
+            b"HTTP/1.1 413 Payload Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+            // Not the whole head.
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n",
+        ] {
+            assert!(parser_error_replacement(other).is_none(), "{other:?}");
+        }
+    }
 }
