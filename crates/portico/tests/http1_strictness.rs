@@ -1709,6 +1709,40 @@ struct Verdict {
     name: String,
     gap: Option<&'static str>,
     failure: Option<String>,
+    /// The error responses the case got (status ≥ 400), by body shape.
+    errors: Vec<ErrorShape>,
+}
+
+/// Goal G6: every error carries AWS's `{"message": …}` body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorShape {
+    /// `{"message": "…"}` with `content-type: application/json`.
+    Aws,
+    /// A bodiless 400/414/431 as hyper writes for a head it cannot parse (the listener rewrites
+    /// those; one getting through is a regression).
+    BareFromParser,
+    /// Anything else: a bug.
+    Other,
+}
+
+fn error_shape(r: &support::raw::RawResponse) -> ErrorShape {
+    let json = r
+        .header("content-type")
+        .is_some_and(|v| v.starts_with("application/json"));
+    let message = serde_json::from_slice::<serde_json::Value>(&r.body)
+        .ok()
+        .and_then(|v| v.get("message").map(|m| m.is_string()))
+        .unwrap_or(false);
+    if json && message {
+        ErrorShape::Aws
+    } else if r.body.is_empty()
+        && r.header("x-amzn-errortype").is_none()
+        && [400, 414, 431].contains(&r.status)
+    {
+        ErrorShape::BareFromParser
+    } else {
+        ErrorShape::Other
+    }
 }
 
 fn check_case(
@@ -1872,12 +1906,19 @@ async fn http1_strictness_and_smuggling_table() {
                     got.closed
                 )
             });
+            let errors = got
+                .responses
+                .iter()
+                .filter(|r| r.status >= 400)
+                .map(error_shape)
+                .collect();
             Verdict {
                 id: case.id,
                 threat: case.threat,
                 name: case.name,
                 gap: case.gap,
                 failure,
+                errors,
             }
         });
     }
@@ -1925,9 +1966,41 @@ async fn http1_strictness_and_smuggling_table() {
     for f in &failures {
         println!("FAILED {f}");
     }
+    let mut per_threat: Vec<(&str, usize)> = Vec::new();
+    for v in &verdicts {
+        match per_threat.iter_mut().find(|(t, _)| *t == v.threat) {
+            Some((_, n)) => *n += 1,
+            None => per_threat.push((v.threat, 1)),
+        }
+    }
+    per_threat.sort_by_key(|(t, _)| t[1..].parse::<u32>().unwrap_or(0));
     println!(
-        "http1 strictness: {total} cases, {passed} passed, {gaps} known gaps, {} failed",
-        failures.len()
+        "http1 strictness: {total} cases, {passed} passed, {gaps} known gaps, {} failed ({})",
+        failures.len(),
+        per_threat
+            .iter()
+            .map(|(t, n)| format!("{t}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    // G6: every error response, the parser's own included, has AWS's error body.
+    let shapes: Vec<(&Verdict, ErrorShape)> = verdicts
+        .iter()
+        .flat_map(|v| v.errors.iter().map(move |e| (v, *e)))
+        .collect();
+    let not_aws: Vec<String> = shapes
+        .iter()
+        .filter(|(_, s)| *s != ErrorShape::Aws)
+        .map(|(v, s)| format!("{} ({s:?})", v.id))
+        .collect();
+    println!(
+        "error bodies: {} error responses, {} with AWS's {{\"message\"}} JSON body",
+        shapes.len(),
+        shapes.len() - not_aws.len()
+    );
+    assert!(
+        not_aws.is_empty(),
+        "error responses without AWS's JSON body: {not_aws:?}"
     );
     assert!(
         smuggled.is_empty(),
