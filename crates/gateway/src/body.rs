@@ -3,6 +3,7 @@
 //! An enum instead of a boxed trait object: no allocation per request, and a streamed upstream body
 //! is forwarded frame by frame without buffering.
 
+use crate::upstream::BodyError;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -43,16 +44,16 @@ impl From<Incoming> for GatewayBody {
 
 impl Body for GatewayBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
             Self::Empty => Poll::Ready(None),
             Self::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            Self::Streaming(i) => Pin::new(i).poll_frame(cx),
+            Self::Streaming(i) => Pin::new(i).poll_frame(cx).map_err(BodyError::Peer),
             Self::Pooled(p) => p.poll_frame(cx),
         }
     }

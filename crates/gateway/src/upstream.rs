@@ -4,8 +4,19 @@
 //! never hashes an authority or takes a shared pool lock keyed by it. Each pool keeps idle HTTP/1.1
 //! connections (hyper's low-level `SendRequest`); a connection returns to the pool when its
 //! response body has been read to the end, and is dropped (closed) when the body is abandoned.
-//! A request that could not even be written on a reused connection (the backend closed it while
-//! idle) is retried once on a fresh connection; nothing that was written is ever retried.
+//! Idle connections older than the idle timeout, or closed by the backend, are reaped in the
+//! background.
+//!
+//! Retries: a request that could not even be written on a reused connection (the backend closed
+//! it while idle) is retried once on a fresh connection. A request that *was* written on a reused
+//! connection which then died before any response (the keep-alive race: the backend closed the
+//! idle connection as the request arrived) is retried once only when it is idempotent and its
+//! body can be sent again (none, or buffered). Nothing else is ever sent twice.
+//!
+//! [`UpstreamPool::send_within`] bounds the whole exchange by the integration timeout: the
+//! response head, and then the body, which fails with [`BodyError::IntegrationTimeout`] when the
+//! backend is still streaming at the deadline (the client sees an aborted response, never a
+//! complete-looking truncated one).
 
 use crate::body::GatewayBody;
 use http::{HeaderValue, Request, Response, header};
@@ -13,8 +24,10 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
+use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -35,6 +48,13 @@ pub enum UpstreamError {
     /// The HTTP exchange failed.
     #[error("upstream request failed: {0}")]
     Http(#[from] hyper::Error),
+    /// The backend answered with a 1xx status as its final response (`101 Switching Protocols`
+    /// to a request that asked for no upgrade).
+    #[error("the backend answered {0} to a request that asked for no protocol switch")]
+    Informational(http::StatusCode),
+    /// The response head did not arrive within the integration timeout.
+    #[error("the backend did not answer within {0:?}")]
+    Timeout(Duration),
 }
 
 impl UpstreamError {
@@ -47,6 +67,29 @@ impl UpstreamError {
     /// Whether the backend could not be reached at all.
     pub fn is_connect(&self) -> bool {
         matches!(self, Self::Connect { .. } | Self::ConnectTimeout(_))
+    }
+
+    /// Whether the integration timeout passed (504 rather than 502).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout(_))
+    }
+}
+
+/// Why a body stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The peer (client or backend) broke the body: connection closed early, bad framing.
+    #[error(transparent)]
+    Peer(#[from] hyper::Error),
+    /// The backend was still sending the body when the integration timeout passed.
+    #[error("the integration timeout passed while the backend's body was still streaming")]
+    IntegrationTimeout,
+}
+
+impl BodyError {
+    /// Whether the integration timeout cut the body off.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::IntegrationTimeout)
     }
 }
 
@@ -82,6 +125,7 @@ pub struct UpstreamPool {
     host: HeaderValue,
     idle: Mutex<Vec<Idle>>,
     config: PoolConfig,
+    reaper: AtomicBool,
 }
 
 impl std::fmt::Debug for UpstreamPool {
@@ -106,10 +150,39 @@ impl UpstreamPool {
         &self.addr
     }
 
-    /// Sends a request whose URI is in origin form (`/path?query`); sets `Host`.
+    /// Idle connections held right now.
+    pub fn idle_connections(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Sends a request whose URI is in origin form (`/path?query`); sets `Host`. No time limit:
+    /// see [`UpstreamPool::send_within`].
     pub async fn send(
         self: &Arc<Self>,
+        req: Request<GatewayBody>,
+    ) -> Result<Response<GatewayBody>, UpstreamError> {
+        self.exchange(req, None).await
+    }
+
+    /// [`UpstreamPool::send`] bounded by the integration timeout: [`UpstreamError::Timeout`] when
+    /// the head is late, [`BodyError::IntegrationTimeout`] from the body when it is still
+    /// streaming at the deadline.
+    pub async fn send_within(
+        self: &Arc<Self>,
+        req: Request<GatewayBody>,
+        timeout: Duration,
+    ) -> Result<Response<GatewayBody>, UpstreamError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        match tokio::time::timeout_at(deadline, self.exchange(req, Some(deadline))).await {
+            Ok(r) => r,
+            Err(_) => Err(UpstreamError::Timeout(timeout)),
+        }
+    }
+
+    async fn exchange(
+        self: &Arc<Self>,
         mut req: Request<GatewayBody>,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<Response<GatewayBody>, UpstreamError> {
         req.headers_mut().insert(header::HOST, self.host.clone());
         let mut retried = false;
@@ -118,21 +191,42 @@ impl UpstreamPool {
                 Some(s) => (s, true),
                 None => (self.connect().await?, false),
             };
+            // What to send again if this reused connection turns out to be dead.
+            let replay = if reused && !retried {
+                replayable(&req)
+            } else {
+                None
+            };
             match sender.try_send_request(req).await {
+                Ok(resp) if resp.status().is_informational() => {
+                    // hyper skips 100/103; a 1xx that reaches here is a 101 nobody asked for.
+                    // The connection is not HTTP any more: drop it.
+                    return Err(UpstreamError::Informational(resp.status()));
+                }
                 Ok(resp) => {
                     let (parts, body) = resp.into_parts();
                     let body = PooledBody {
                         inner: body,
                         sender: Some(sender),
                         pool: self.clone(),
+                        deadline,
+                        timer: None,
+                        expired: false,
                     };
                     return Ok(Response::from_parts(parts, GatewayBody::Pooled(body)));
                 }
-                Err(mut e) => match e.take_message() {
+                Err(mut e) => match (e.take_message(), replay) {
                     // Never written: the connection was closed while idle. Retry once, fresh.
-                    Some(back) if reused && !retried => {
+                    (Some(back), _) if reused && !retried => {
                         retried = true;
                         req = back;
+                    }
+                    // Written, and the connection died before any response: the keep-alive race.
+                    (_, Some(again)) if is_dead_connection(e.error()) => {
+                        tracing::debug!(addr = %self.addr, error = %e.error(),
+                            "pooled connection died under the request; sending it again");
+                        retried = true;
+                        req = again;
                     }
                     _ => return Err(e.into_error().into()),
                 },
@@ -153,7 +247,8 @@ impl UpstreamPool {
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<GatewayBody>, UpstreamError> {
+    async fn connect(self: &Arc<Self>) -> Result<SendRequest<GatewayBody>, UpstreamError> {
+        self.start_reaper();
         let connect = tokio::net::TcpStream::connect(self.addr.as_str());
         let stream = match tokio::time::timeout(self.config.connect_timeout, connect).await {
             Err(_) => return Err(UpstreamError::ConnectTimeout(self.addr.clone())),
@@ -176,6 +271,30 @@ impl UpstreamPool {
             }
         });
         Ok(sender)
+    }
+
+    /// Starts, once per pool, the task that closes idle connections past the idle timeout or
+    /// closed by the backend (`checkout` only looks at the most recent ones). It ends with the pool.
+    fn start_reaper(self: &Arc<Self>) {
+        if self.reaper.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let pool: Weak<Self> = Arc::downgrade(self);
+        let every = (self.config.idle_timeout / 2).max(Duration::from_millis(100));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(pool) = pool.upgrade() else { return };
+                pool.reap();
+            }
+        });
+    }
+
+    /// Closes (drops) idle connections that are expired or already closed.
+    fn reap(&self) {
+        let timeout = self.config.idle_timeout;
+        self.lock()
+            .retain(|i| !i.sender.is_closed() && i.since.elapsed() <= timeout);
     }
 
     fn put(&self, sender: SendRequest<GatewayBody>) {
@@ -230,10 +349,61 @@ impl Upstreams {
                     host,
                     idle: Mutex::default(),
                     config: self.config,
+                    reaper: AtomicBool::new(false),
                 })
             })
             .clone())
     }
+}
+
+/// RFC 9110 §9.2.2: requests whose repetition has the same effect as one.
+fn is_idempotent(m: &http::Method) -> bool {
+    use http::Method;
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// A copy of `req` to send again, when it is idempotent and its body can be replayed (none, or
+/// buffered in memory). A streamed client body never is.
+fn replayable(req: &Request<GatewayBody>) -> Option<Request<GatewayBody>> {
+    if !is_idempotent(req.method()) {
+        return None;
+    }
+    let body = match req.body() {
+        GatewayBody::Empty | GatewayBody::Full(None) => GatewayBody::Empty,
+        GatewayBody::Full(Some(b)) => GatewayBody::Full(Some(b.clone())),
+        GatewayBody::Streaming(i) if http_body::Body::is_end_stream(i) => GatewayBody::Empty,
+        _ => return None,
+    };
+    let mut copy = Request::new(body);
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    Some(copy)
+}
+
+/// Whether an error means the connection died under the request before any response: closed
+/// (EOF) or reset, as opposed to a response the backend got wrong.
+fn is_dead_connection(e: &hyper::Error) -> bool {
+    if e.is_incomplete_message() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            );
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// A response body that gives its connection back to the pool once read to the end.
@@ -241,6 +411,13 @@ pub struct PooledBody {
     inner: Incoming,
     sender: Option<SendRequest<GatewayBody>>,
     pool: Arc<UpstreamPool>,
+    /// The integration deadline, when the body must be complete by then.
+    deadline: Option<tokio::time::Instant>,
+    /// Armed on the first wait for the backend (most bodies arrive with their head and never
+    /// need one).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The deadline passed: the body ended with an error.
+    expired: bool,
 }
 
 impl std::fmt::Debug for PooledBody {
@@ -263,22 +440,47 @@ impl PooledBody {
     pub(crate) fn poll_frame(
         &mut self,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, BodyError>>> {
+        if self.expired {
+            return Poll::Ready(None);
+        }
         let r = http_body::Body::poll_frame(Pin::new(&mut self.inner), cx);
-        match &r {
+        match r {
             Poll::Ready(None) => {
                 if let Some(s) = self.sender.take() {
                     self.pool.put(s);
                 }
+                Poll::Ready(None)
             }
-            Poll::Ready(Some(Ok(_))) => self.release_if_done(),
-            _ => {}
+            Poll::Ready(Some(Ok(frame))) => {
+                self.release_if_done();
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.sender = None;
+                Poll::Ready(Some(Err(BodyError::Peer(e))))
+            }
+            Poll::Pending => {
+                let Some(deadline) = self.deadline else {
+                    return Poll::Pending;
+                };
+                let timer = self
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                // Mid-message: the connection cannot be reused; it closes with this body.
+                self.expired = true;
+                self.timer = None;
+                self.sender = None;
+                Poll::Ready(Some(Err(BodyError::IntegrationTimeout)))
+            }
         }
-        r
     }
 
     pub(crate) fn is_end_stream(&self) -> bool {
-        http_body::Body::is_end_stream(&self.inner)
+        self.expired || http_body::Body::is_end_stream(&self.inner)
     }
 
     pub(crate) fn size_hint(&self) -> http_body::SizeHint {
@@ -290,5 +492,172 @@ impl Drop for PooledBody {
     fn drop(&mut self) {
         // A body dropped before its end leaves the connection mid-message: close it.
         self.release_if_done();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use std::sync::atomic::AtomicUsize;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A backend that answers the i-th request head on each connection with `answers[i]` (raw
+    /// bytes; [`DIE`]: close without a byte), and after the last answer holds the connection
+    /// until the peer closes it. Counts request heads.
+    async fn backend(answers: Vec<&'static [u8]>) -> (String, Arc<AtomicUsize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let heads = Arc::new(AtomicUsize::new(0));
+        let h = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let (answers, h) = (answers.clone(), h.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    for answer in answers {
+                        loop {
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                buf.drain(..i + 4);
+                                break;
+                            }
+                            let mut chunk = [0u8; 4096];
+                            match s.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        h.fetch_add(1, Ordering::SeqCst);
+                        if answer.is_empty() {
+                            return;
+                        }
+                        if s.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                    // Then wait for the peer to close.
+                    let mut chunk = [0u8; 64];
+                    while let Ok(n) = s.read(&mut chunk).await {
+                        if n == 0 {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, heads)
+    }
+
+    fn pool(addr: &str, idle_timeout: Duration) -> Arc<UpstreamPool> {
+        let upstreams = Upstreams::new(PoolConfig {
+            idle_timeout,
+            ..PoolConfig::default()
+        });
+        upstreams.pool(&addr.parse().unwrap()).unwrap()
+    }
+
+    fn request(method: http::Method, body: GatewayBody) -> Request<GatewayBody> {
+        let mut r = Request::new(body);
+        *r.method_mut() = method;
+        *r.uri_mut() = http::Uri::from_static("/x");
+        r
+    }
+
+    async fn text(resp: Response<GatewayBody>) -> Result<String, BodyError> {
+        let b = resp.into_body().collect().await?.to_bytes();
+        Ok(String::from_utf8_lossy(&b).into_owned())
+    }
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    /// Empty: the backend reads the head and closes without answering.
+    const DIE: &[u8] = b"";
+
+    #[tokio::test]
+    async fn a_stale_pooled_connection_is_retried_for_idempotent_requests() {
+        let timeout = Duration::from_secs(5);
+        // Every connection answers its first request and dies under its second.
+        let (addr, heads) = backend(vec![OK, DIE]).await;
+        let p = pool(&addr, Duration::from_secs(30));
+        let r = p
+            .send_within(request(http::Method::GET, GatewayBody::Empty), timeout)
+            .await;
+        assert_eq!(text(r.unwrap()).await.unwrap(), "ok");
+        assert_eq!(p.idle_connections(), 1);
+        let r = p
+            .send_within(request(http::Method::PUT, GatewayBody::full("b")), timeout)
+            .await;
+        assert_eq!(text(r.unwrap()).await.unwrap(), "ok", "PUT sent again");
+        assert_eq!(heads.load(Ordering::SeqCst), 3);
+        let r = p
+            .send_within(request(http::Method::POST, GatewayBody::full("b")), timeout)
+            .await;
+        assert!(r.is_err(), "a POST is never sent twice");
+        assert_eq!(heads.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn a_101_nobody_asked_for_is_an_error_and_the_connection_is_not_pooled() {
+        let (addr, _) = backend(vec![
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n",
+        ])
+        .await;
+        let p = pool(&addr, Duration::from_secs(30));
+        let r = p.send(request(http::Method::GET, GatewayBody::Empty)).await;
+        assert!(matches!(r, Err(UpstreamError::Informational(s)) if s == 101));
+        assert_eq!(p.idle_connections(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_integration_timeout_bounds_the_head_and_then_the_body() {
+        // The backend never answers.
+        let (hold, _) = backend(vec![]).await;
+        let hp = pool(&hold, Duration::from_secs(30));
+        let r = hp
+            .send_within(
+                request(http::Method::GET, GatewayBody::Empty),
+                Duration::from_millis(100),
+            )
+            .await;
+        assert!(r.is_err_and(|e| e.is_timeout()));
+
+        // Head at once, body never completes.
+        let (slow, _) = backend(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"]).await;
+        let sp = pool(&slow, Duration::from_secs(30));
+        let started = Instant::now();
+        let r = sp
+            .send_within(
+                request(http::Method::GET, GatewayBody::Empty),
+                Duration::from_millis(150),
+            )
+            .await
+            .unwrap();
+        let e = text(r).await.unwrap_err();
+        assert!(e.is_timeout(), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(
+            sp.idle_connections(),
+            0,
+            "a cut-off connection is not reused"
+        );
+    }
+
+    #[tokio::test]
+    async fn idle_connections_past_the_idle_timeout_are_closed() {
+        let (addr, _) = backend(vec![OK, OK, OK]).await;
+        let p = pool(&addr, Duration::from_millis(200));
+        for _ in 0..3 {
+            // Three at once: three connections, all pooled afterwards.
+            let (a, b, c) = tokio::join!(
+                p.send(request(http::Method::GET, GatewayBody::Empty)),
+                p.send(request(http::Method::GET, GatewayBody::Empty)),
+                p.send(request(http::Method::GET, GatewayBody::Empty)),
+            );
+            for r in [a, b, c] {
+                assert_eq!(text(r.unwrap()).await.unwrap(), "ok");
+            }
+        }
+        assert!(p.idle_connections() >= 1);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(p.idle_connections(), 0, "the reaper closed them");
     }
 }
