@@ -1,5 +1,6 @@
 //! Connection limits and timeouts of the data-plane listener (threat T15 of `docs/security.md`):
-//! header timeout, idle keep-alive timeout, stalled request bodies, the max-connections cap, and
+//! header timeout, idle keep-alive timeout, stalled request bodies, clients that stop reading, the
+//! max-connections cap, and
 //! slowloris / slow-body clients that must not starve a legitimate one. Every test sets short
 //! limits with `portico serve` flags so the file runs in a few seconds.
 
@@ -215,6 +216,62 @@ async fn a_stalled_request_body_is_cut_off_at_the_idle_timeout() {
     }
     let got = read_responses(&mut c, ReadPlan::default()).await;
     assert_eq!(got.statuses(), [200], "slow but moving body");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_off_at_the_idle_timeout() {
+    let s = setup(&["--header-timeout-secs", "1", "--idle-timeout-secs", "2"]).await;
+    // A small receive window, so that the gateway's writes stall long before the response ends.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut c = socket.connect(s.gw.addr).await.unwrap();
+    // The upstream echoes the body back inside its JSON answer: about 8 MB of response.
+    let body = vec![b'r'; 8 * 1024 * 1024];
+    c.write_all(
+        format!(
+            "POST {}/echo HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
+            s.base,
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    c.write_all(&body).await.unwrap();
+    // Read only the first bytes, then stop reading.
+    let mut first = [0u8; 1024];
+    c.read_exact(&mut first).await.unwrap();
+    assert!(first.starts_with(b"HTTP/1.1 200"), "{:?}", &first[..20]);
+    let stopped = Instant::now();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // What is left in the socket ends early: the gateway gave up on this reader.
+    let mut rest = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(2), c.read(&mut buf)).await {
+            Err(_) => break false,
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(n)) => rest += n,
+        }
+    };
+    println!(
+        "slow reader: {} of about {} bytes before the close",
+        1024 + rest,
+        body.len()
+    );
+    assert!(
+        closed,
+        "slow reader still connected after {:?}",
+        stopped.elapsed()
+    );
+    assert!(
+        1024 + rest < body.len(),
+        "the whole response arrived ({} bytes): the reader was never cut off",
+        1024 + rest
+    );
+    // Others are served.
+    let (status, _) = timed_get(s.gw.addr, &s.base, "/ok").await;
+    assert_eq!(status, Some(200));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
