@@ -595,26 +595,34 @@ async fn admit(
     mut req: Request<Incoming>,
 ) -> Response<GatewayBody> {
     let version = req.version();
-    if let Err(why) = check_head(&req, limits) {
-        // The body is read as a body (never as the next request) and thrown away, then the
-        // connection closes.
-        linger(req.into_body());
-        return refuse(why, version);
-    }
+    let forwarded = match check_head(&req, limits) {
+        Ok(f) => f,
+        Err(why) => {
+            // The body is read as a body (never as the next request) and thrown away, then the
+            // connection closes.
+            linger(req.into_body());
+            return refuse(why, version);
+        }
+    };
     let headers = req.headers_mut();
-    for name in ["forwarded", "x-forwarded-host", "x-forwarded-port"] {
-        headers.remove(name);
+    if forwarded {
+        for name in FORWARDED {
+            headers.remove(name);
+        }
     }
     let content_length = match headers.get(header::CONTENT_LENGTH) {
         None => None,
         Some(v) => match v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
+            // hyper has checked it; forward it in canonical form (no leading zeros).
+            Some(n) if v.len() > 1 && v.as_bytes()[0] == b'0' => {
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+                Some(n)
+            }
             Some(n) => Some(n),
             None => return refuse(Refusal::BadRequest, version),
         },
     };
     if let Some(n) = content_length {
-        // hyper has checked it; forward it in canonical form (no leading zeros).
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
         let expects = headers
             .get(header::EXPECT)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
@@ -679,8 +687,12 @@ fn linger(mut body: Incoming) {
     });
 }
 
-/// Head checks that need no route: sizes, `Host`, absolute-form, `Transfer-Encoding`.
-fn check_head(req: &Request<Incoming>, limits: &ListenerLimits) -> Result<(), Refusal> {
+/// Forwarding headers a client may not set: Portico does not, and a backend could trust them.
+const FORWARDED: [&str; 3] = ["forwarded", "x-forwarded-host", "x-forwarded-port"];
+
+/// Head checks that need no route: sizes, `Host`, absolute-form, `Transfer-Encoding`. `Ok(true)`
+/// when the client sent one of the [`FORWARDED`] headers.
+fn check_head(req: &Request<Incoming>, limits: &ListenerLimits) -> Result<bool, Refusal> {
     let version = req.version();
     let h1 = version < Version::HTTP_2;
     let uri = req.uri();
@@ -698,18 +710,21 @@ fn check_head(req: &Request<Incoming>, limits: &ListenerLimits) -> Result<(), Re
         return Err(Refusal::UriTooLong);
     }
     let mut head = request_line + 2;
+    let mut forwarded = false;
     for (name, value) in req.headers() {
-        let line = name.as_str().len() + 2 + value.len();
+        let name = name.as_str();
+        let line = name.len() + 2 + value.len();
         if line > limits.max_header_line_bytes {
             return Err(Refusal::HeadTooLarge);
         }
         head += line + 2;
+        forwarded |= FORWARDED.contains(&name);
     }
     if head > limits.max_header_bytes {
         return Err(Refusal::HeadTooLarge);
     }
     if !h1 {
-        return Ok(());
+        return Ok(forwarded);
     }
 
     // Host (RFC 9112 §3.2): required on HTTP/1.1, never repeated, a valid authority.
@@ -766,7 +781,7 @@ fn check_head(req: &Request<Incoming>, limits: &ListenerLimits) -> Result<(), Re
             _ => return Err(Refusal::BadRequest),
         }
     }
-    Ok(())
+    Ok(forwarded)
 }
 
 #[cfg(test)]
