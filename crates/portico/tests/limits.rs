@@ -31,7 +31,7 @@ paths:
 
 struct Setup {
     gw: Portico,
-    _up: Upstream,
+    up: Upstream,
     _dir: tempfile::TempDir,
     base: String,
 }
@@ -54,7 +54,7 @@ async fn setup(flags: &[&str]) -> Setup {
     let base = format!("/restapis/{}/dev/_user_request_", gw.api_id("limits"));
     Setup {
         gw,
-        _up: up,
+        up,
         _dir: dir,
         base,
     }
@@ -399,4 +399,60 @@ async fn slowloris_and_slow_bodies_do_not_starve_a_legitimate_client() {
     assert!(worst < Duration::from_secs(1), "worst latency {worst:?}");
     // Each trickled head (about 52 s long) was cut off at the header timeout.
     assert!(cut >= 100, "only {cut} attacker connections were closed");
+}
+
+/// A request body without a declared length, `n` frames of 1 MiB.
+struct Unsized(usize);
+
+impl hyper::body::Body for Unsized {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        if self.0 == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.0 -= 1;
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(bytes::Bytes::from(
+            vec![b'h'; 1024 * 1024],
+        )))))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_bodies_without_content_length_are_bounded_like_chunked_ones() {
+    let s = setup(&[]).await;
+    let send = |frames: usize| {
+        let addr = s.gw.addr;
+        let uri = format!("http://{addr}{}/h2", s.base);
+        async move {
+            let io = hyper_util::rt::TokioIo::new(TcpStream::connect(addr).await.unwrap());
+            let (mut sender, conn) =
+                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+                    .await
+                    .unwrap();
+            tokio::spawn(conn);
+            let req = hyper::Request::post(uri).body(Unsized(frames)).unwrap();
+            match sender.send_request(req).await {
+                Ok(resp) => Some(resp.status().as_u16()),
+                Err(_) => None,
+            }
+        }
+    };
+    // 2 MiB with no content-length: read by the listener and forwarded with one.
+    assert_eq!(send(2).await, Some(200));
+    let seen = s.up.seen.last.lock().unwrap().clone().unwrap();
+    assert_eq!(seen.header("content-length"), Some("2097152"));
+    assert_eq!(seen.body.len(), 2 * 1024 * 1024);
+    // 11 MiB: 413, and the upstream never sees it.
+    let before = s.up.seen.requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(send(11).await, Some(413));
+    let after = s.up.seen.requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        after, before,
+        "an over-limit HTTP/2 body reached the upstream"
+    );
 }
