@@ -990,19 +990,22 @@ async fn run_mock(
 }
 
 /// Reads a body for a mapping template, up to the 10 MB payload limit.
+/// Reading it may take at most [`BODY_READ_LIMIT`] in all, however slowly the bytes trickle in.
 async fn collect_body(body: GatewayBody) -> Result<bytes::Bytes, GatewayError> {
     use http_body_util::BodyExt;
-    match http_body_util::Limited::new(body, MAX_PAYLOAD_BYTES as usize)
-        .collect()
-        .await
-    {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    let read = http_body_util::Limited::new(body, MAX_PAYLOAD_BYTES as usize).collect();
+    match tokio::time::timeout(BODY_READ_LIMIT, read).await {
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             Err(GatewayError::request_too_large())
         }
-        Err(_) => Err(GatewayError::bad_request()),
+        Ok(Err(_)) | Err(_) => Err(GatewayError::bad_request()),
     }
 }
+
+/// The longest a body buffered for templates, mappings or validation may take to arrive (API
+/// Gateway's longest integration timeout).
+const BODY_READ_LIMIT: Duration = Duration::from_secs(29);
 
 /// `$input`, `$context` and `$stageVariables` for one request.
 fn template_inputs(
