@@ -35,6 +35,9 @@ pub(crate) struct Renderer<'a> {
     pub limits: &'a Limits,
     pub macros: &'a HashMap<String, Arc<Macro>>,
     pub steps: u64,
+    pub deadline: Option<std::time::Instant>,
+    /// Steps since the clock was last read.
+    pub ticks: u32,
     pub depth: usize,
     pub nest: usize,
     pub pos: Pos,
@@ -259,6 +262,15 @@ impl Renderer<'_> {
         self.steps += 1;
         if self.steps > self.limits.max_steps {
             return Err(self.err(RenderErrorKind::StepLimit));
+        }
+        self.ticks += 1;
+        if self.ticks >= 4096 {
+            self.ticks = 0;
+            if let Some(deadline) = self.deadline
+                && std::time::Instant::now() > deadline
+            {
+                return Err(self.err(RenderErrorKind::TimeLimit));
+            }
         }
         Ok(())
     }

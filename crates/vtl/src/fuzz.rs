@@ -19,6 +19,7 @@ pub fn limits() -> Limits {
         max_output_bytes: 64 * 1024,
         max_depth: 16,
         max_steps: 50_000,
+        max_duration: Some(std::time::Duration::from_secs(1)),
     }
 }
 

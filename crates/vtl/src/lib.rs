@@ -122,6 +122,8 @@ pub enum RenderErrorKind {
     StepLimit,
     /// Macro/define recursion exceeded [`Limits::max_depth`].
     DepthLimit,
+    /// Rendering took longer than [`Limits::max_duration`].
+    TimeLimit,
     /// The template source exceeds [`Limits::max_template_bytes`].
     TemplateTooLarge,
     /// A method call failed (like a Java exception).
@@ -153,6 +155,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Total evaluation step budget (default 10,000,000).
     pub max_steps: u64,
+    /// Wall-clock budget for one rendering (default 1 s; `None`: unbounded), checked every few
+    /// thousand steps.
+    pub max_duration: Option<std::time::Duration>,
 }
 
 impl Default for Limits {
@@ -163,6 +168,7 @@ impl Default for Limits {
             max_output_bytes: 10 * 1024 * 1024,
             max_depth: 64,
             max_steps: 10_000_000,
+            max_duration: Some(std::time::Duration::from_secs(1)),
         }
     }
 }
@@ -241,6 +247,8 @@ impl Template {
             limits,
             macros: &self.macros,
             steps: 0,
+            deadline: limits.max_duration.map(|d| std::time::Instant::now() + d),
+            ticks: 0,
             depth: 0,
             nest: 0,
             pos: ast::Pos::default(),

@@ -400,6 +400,27 @@ fn step_limit() {
 }
 
 #[test]
+fn time_limit() {
+    // A step budget too large to matter: the clock stops it.
+    let limits = Limits {
+        max_steps: u64::MAX,
+        max_duration: Some(std::time::Duration::from_millis(50)),
+        ..Limits::default()
+    };
+    let started = std::time::Instant::now();
+    let k = render_err(
+        "#foreach($i in [1..1000])#foreach($j in [1..1000])#foreach($k in [1..1000])x#end#end#end",
+        json!({}),
+        &Limits {
+            max_output_bytes: usize::MAX,
+            ..limits
+        },
+    );
+    assert_eq!(k, RenderErrorKind::TimeLimit);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
 fn deep_nesting_is_parse_error() {
     let src = "#if(true)".repeat(10_000) + &"#end".repeat(10_000);
     assert!(parse(&src).is_err());
