@@ -132,7 +132,7 @@ impl Overrides {
             for (k, v) in m {
                 match v {
                     Value::Null => {}
-                    Value::List(items) => out.extend(
+                    Value::List(items) | Value::JsonList(items) => out.extend(
                         items
                             .iter()
                             .filter(|i| !i.is_null())

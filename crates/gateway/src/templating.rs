@@ -77,7 +77,7 @@ impl Object for Input {
             }))),
             // `$input.path(path)`: the selected value itself.
             "path" => Ok(Some(match self.query_path(args)? {
-                Some(v) => Value::from(v),
+                Some(v) => Value::from_json_smart(v),
                 None => Value::Null,
             })),
             "params" => {
@@ -201,7 +201,7 @@ impl Object for Util {
             "base64Encode" => s(base64_encode(arg.as_bytes())),
             "base64Decode" => s(String::from_utf8_lossy(&base64_decode(&arg)?).into_owned()),
             "parseJson" => serde_json::from_str::<serde_json::Value>(&arg)
-                .map(|v| Some(Value::from(v)))
+                .map(|v| Some(Value::from_json_smart(v)))
                 .map_err(|e| format!("Invalid JSON passed to $util.parseJson: {e}")),
             _ => Ok(None),
         }

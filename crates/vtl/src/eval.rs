@@ -160,7 +160,7 @@ fn get_prop(
 
 fn index(v: &Value, k: &Value) -> Result<Value, String> {
     match v {
-        Value::List(l) => match k.as_int() {
+        Value::List(l) | Value::JsonList(l) => match k.as_int() {
             Some(i) => match usize::try_from(i).ok().and_then(|i| l.get(i)) {
                 Some(x) => Ok(x.clone()),
                 None => Err(format!("Index {i} out of bounds for length {}", l.len())),
@@ -193,7 +193,7 @@ fn apply<'v>(
             get_prop(&cur, n, m)?
         }
         Step::Index(k) => {
-            if let Cow::Borrowed(Value::List(l)) = &cur
+            if let Cow::Borrowed(Value::List(l) | Value::JsonList(l)) = &cur
                 && let Some(x) = k
                     .as_int()
                     .and_then(|i| usize::try_from(i).ok())
@@ -216,7 +216,9 @@ fn get_path_mut<'v>(mut cur: &'v mut Value, steps: &[Step]) -> Option<&'v mut Va
         cur = match (cur, s) {
             (Value::Map(m), Step::Prop(n)) => m.get_mut(n)?,
             (Value::Map(m), Step::Index(k)) => m.get_mut(&k.render())?,
-            (Value::List(l), Step::Index(k)) => l.get_mut(usize::try_from(k.as_int()?).ok()?)?,
+            (Value::List(l) | Value::JsonList(l), Step::Index(k)) => {
+                l.get_mut(usize::try_from(k.as_int()?).ok()?)?
+            }
             _ => return None,
         };
     }
@@ -437,7 +439,7 @@ impl Renderer<'_> {
     ) -> Res<Flow> {
         self.pos = pos;
         let items: Vec<Value> = match self.eval(iter, ctx)? {
-            Value::List(l) => l,
+            Value::List(l) | Value::JsonList(l) => l,
             Value::Map(m) => m.into_values().collect(),
             // Like Velocity 1.7, scalars are not iterable (no iterations).
             _ => Vec::new(),
@@ -562,7 +564,7 @@ impl Renderer<'_> {
             (Value::Map(m), Step::Index(k)) => {
                 m.insert(k.render(), v);
             }
-            (Value::List(l), Step::Index(k)) => {
+            (Value::List(l) | Value::JsonList(l), Step::Index(k)) => {
                 if let Some(x) = k
                     .as_int()
                     .and_then(|i| usize::try_from(i).ok())

@@ -74,7 +74,7 @@ impl Meter<'_> {
 fn scan_cost(recv: &Value) -> u64 {
     match recv {
         Value::String(s) => s.len() as u64 / 64,
-        Value::List(l) => l.len() as u64 / 4,
+        Value::List(l) | Value::JsonList(l) => l.len() as u64 / 4,
         Value::Map(m) => m.len() as u64 / 4,
         _ => 0,
     }
@@ -277,7 +277,7 @@ pub(crate) fn call(recv: &Value, name: &str, args: &[Value], m: &mut Meter<'_>) 
     }
     match recv {
         Value::String(s) => string_method(s, name, args, m),
-        Value::List(l) => list_method(l, name, args),
+        Value::List(l) | Value::JsonList(l) => list_method(l, name, args),
         Value::Map(m) => map_method(m, name, args),
         Value::Int(_) | Value::Float(_) => number_method(recv, name, args),
         Value::Bool(b) => match name {
@@ -511,7 +511,7 @@ pub(crate) fn call_mut(
     args: &[Value],
 ) -> Option<Result<Value, String>> {
     match recv {
-        Value::List(l) => Some(match (name, args) {
+        Value::List(l) | Value::JsonList(l) => Some(match (name, args) {
             ("add", [x]) => {
                 l.push(x.clone());
                 Ok(Value::Bool(true))
@@ -523,7 +523,7 @@ pub(crate) fn call_mut(
                 }
                 _ => Err("add: index out of bounds".into()),
             },
-            ("addAll", [Value::List(xs)]) => {
+            ("addAll", [Value::List(xs) | Value::JsonList(xs)]) => {
                 l.extend(xs.iter().cloned());
                 Ok(Value::Bool(!xs.is_empty()))
             }

@@ -994,3 +994,37 @@ fn regex_compilation_and_scans_are_charged() {
         RenderErrorKind::StepLimit
     );
 }
+
+#[test]
+fn json_lists_behave_like_lists_but_print_as_json() {
+    let mut ctx = Context::new();
+    ctx.insert(
+        "doc",
+        Value::from_json_smart(json!({"tags": ["a", "b"], "items": [{"k": 1}, [true, null, 1.5]]})),
+    );
+    let t =
+        |src: &str, ctx: &mut Context| parse(src).unwrap().render(ctx, &Limits::default()).unwrap();
+    assert_eq!(t("$doc.tags", &mut ctx), r#"["a","b"]"#);
+    assert_eq!(t("$doc.items", &mut ctx), r#"[{"k":1},[true,null,1.5]]"#);
+    assert_eq!(
+        t("$doc.tags.size() $doc.tags[1] $doc.tags.get(0)", &mut ctx),
+        "2 b a"
+    );
+    assert_eq!(
+        t(
+            "#foreach($t in $doc.tags)$t#if($foreach.hasNext),#end#end",
+            &mut ctx
+        ),
+        "a,b"
+    );
+    // The map around them keeps Java's printing; lists built in the template stay Java-style.
+    assert_eq!(
+        t("$doc", &mut ctx),
+        r#"{tags=["a","b"], items=[{"k":1},[true,null,1.5]]}"#
+    );
+    assert_eq!(t("#set($l = [1, 'x'])$l", &mut ctx), "[1, x]");
+    assert_eq!(
+        t("$doc.tags.add('c')$doc.tags", &mut ctx),
+        r#"true["a","b","c"]"#
+    );
+}

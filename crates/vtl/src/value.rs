@@ -29,8 +29,11 @@ pub enum Value {
     Float(f64),
     /// A string.
     String(String),
-    /// A list (Java `ArrayList`).
+    /// A list (Java `ArrayList`): renders as `[a, b]`.
     List(Vec<Value>),
+    /// A list parsed from JSON (json-smart `JSONArray`, what API Gateway's `$input.path` and
+    /// `$util.parseJson` return): behaves like [`Value::List`] but renders as compact JSON.
+    JsonList(Vec<Value>),
     /// An insertion-ordered map (Java `LinkedHashMap`).
     Map(IndexMap<String, Value>),
     /// A host object.
@@ -43,7 +46,7 @@ impl PartialEq for Value {
             (Value::Null, Value::Null) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::String(a), Value::String(b)) => a == b,
-            (Value::List(a), Value::List(b)) => a == b,
+            (Value::List(a) | Value::JsonList(a), Value::List(b) | Value::JsonList(b)) => a == b,
             (Value::Map(a), Value::Map(b)) => a == b,
             (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
             (a, b) => match (a.as_f64(), b.as_f64()) {
@@ -74,6 +77,24 @@ impl From<serde_json::Value> for Value {
             serde_json::Value::Object(o) => {
                 Value::Map(o.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
             }
+        }
+    }
+}
+
+impl Value {
+    /// From JSON the way API Gateway's `$input.path` / `$util.parseJson` hand it to templates:
+    /// objects are maps (Java-style printing), arrays are [`Value::JsonList`]s.
+    pub fn from_json_smart(v: serde_json::Value) -> Self {
+        match v {
+            serde_json::Value::Array(a) => {
+                Value::JsonList(a.into_iter().map(Value::from_json_smart).collect())
+            }
+            serde_json::Value::Object(o) => Value::Map(
+                o.into_iter()
+                    .map(|(k, v)| (k, Value::from_json_smart(v)))
+                    .collect(),
+            ),
+            other => Value::from(other),
         }
     }
 }
@@ -176,6 +197,7 @@ impl Value {
                 }
                 out.push('}');
             }
+            Value::JsonList(_) => return json_into(self, out, cap),
             Value::Object(o) => out.push_str(&o.render()),
         }
         out.len() <= cap
@@ -194,7 +216,7 @@ impl Value {
             }
             match v {
                 Value::String(s) => *acc += s.len(),
-                Value::List(l) => {
+                Value::List(l) | Value::JsonList(l) => {
                     for x in l {
                         go(x, budget, acc, depth + 1, max_depth);
                     }
@@ -213,6 +235,54 @@ impl Value {
         go(self, budget, &mut acc, 0, &mut depth);
         (acc, depth)
     }
+}
+
+/// Compact JSON, as json-smart's `toJSONString` writes it (what a `JSONArray` prints).
+fn json_into(v: &Value, out: &mut String, cap: usize) -> bool {
+    if out.len() > cap {
+        return false;
+    }
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(f) => out.push_str(&java_double(*f)),
+        Value::String(s) => {
+            out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()))
+        }
+        Value::List(l) | Value::JsonList(l) => {
+            out.push('[');
+            for (i, x) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                if !json_into(x, out, cap) {
+                    return false;
+                }
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(k).unwrap_or_else(|_| "\"\"".into()));
+                out.push(':');
+                if !json_into(x, out, cap) {
+                    return false;
+                }
+            }
+            out.push('}');
+        }
+        Value::Object(o) => {
+            out.push_str(&serde_json::to_string(&o.render()).unwrap_or_else(|_| "\"\"".into()))
+        }
+    }
+    out.len() <= cap
 }
 
 /// Java `Double.toString` approximation.
