@@ -36,6 +36,9 @@ use std::sync::Arc;
 
 use percent_encoding::percent_decode_str;
 
+#[doc(hidden)]
+pub mod fuzz;
+
 #[cfg(test)]
 mod tests;
 
