@@ -62,10 +62,18 @@ fn json_error(err: &serde_json::Error) -> ImportError {
 
 fn parse_yaml(text: &str) -> Result<Value, ImportError> {
     // The default node budget (250k) is too small for a 6 MiB definition; keep the other defaults.
+    // Aliases, though, may copy and replay at most 16 events per byte of the document (10,000 at
+    // least): without that, a few hundred bytes of nested aliases (a "billion laughs") replayed
+    // a million events, a second of work, before being refused.
+    let alias_events = text.len().saturating_mul(16).clamp(10_000, 1_000_000);
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_nodes: 4_000_000,
             max_events: 8_000_000,
+            max_recorded_anchor_events: alias_events,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: alias_events,
         },
     };
     serde_saphyr::from_str_with_options::<Value>(text, options).map_err(|e| {

@@ -588,6 +588,30 @@ fn broken_json_reports_exact_json_error() {
     );
 }
 
+/// Fuzzing (`fuzz/corpus/openapi_import/regression-timeout-alias-bomb`): nine levels of nine
+/// aliases ("billion laughs", 342 bytes) replayed a million events, a second of work in a
+/// release build, before the YAML budget refused them. Alias work is now bounded by the size of
+/// the document; ordinary anchors still work.
+#[test]
+fn alias_bombs_are_refused_quickly() {
+    let mut bomb = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (i, c) in ('b'..='j').enumerate() {
+        let p = char::from(b'a' + i as u8);
+        bomb.push_str(&format!(
+            "{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        ));
+    }
+    let started = std::time::Instant::now();
+    let e = parse_document(bomb.as_bytes()).unwrap_err();
+    assert!(e.errors[0].message.contains("budget"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+
+    let api = ok(&oas3(&format!(
+        "  /a:\n    get: &op\n      {MOCK}\n  /b:\n    get: *op\n    post: *op\n"
+    )));
+    assert_eq!(method(&api, "/b", "POST").http_method, "POST");
+}
+
 #[test]
 fn oversized_and_empty_documents_are_rejected() {
     let big = vec![b' '; MAX_DOCUMENT_BYTES + 1];
