@@ -98,6 +98,12 @@ struct Idle {
     since: Instant,
 }
 
+/// Largest read buffer per backend connection, which bounds a backend's response head (a larger
+/// head — give or take one read — is a 502, as nginx's "upstream sent too big header", whose
+/// default is 4–8 KiB). hyper's
+/// default, about 400 KiB, lets a few hundred backends that send huge heads hold that much each.
+const MAX_READ_BUFFER: usize = 64 * 1024;
+
 /// Pool settings.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolConfig {
@@ -263,6 +269,7 @@ impl UpstreamPool {
         let _ = stream.set_nodelay(true);
         let (sender, conn) = http1::Builder::new()
             .max_headers(200)
+            .max_buf_size(MAX_READ_BUFFER)
             .handshake(TokioIo::new(stream))
             .await?;
         tokio::spawn(async move {
@@ -639,6 +646,28 @@ mod tests {
             0,
             "a cut-off connection is not reused"
         );
+    }
+
+    #[tokio::test]
+    async fn a_response_head_larger_than_the_read_buffer_is_refused() {
+        let head = |size: usize| -> &'static [u8] {
+            let h = format!(
+                "HTTP/1.1 200 OK\r\nX-Big: {}\r\nContent-Length: 2\r\n\r\nok",
+                "a".repeat(size)
+            );
+            Box::leak(h.into_bytes().into_boxed_slice())
+        };
+        let (fits, _) = backend(vec![head(MAX_READ_BUFFER / 2)]).await;
+        let r = pool(&fits, Duration::from_secs(30))
+            .send(request(http::Method::GET, GatewayBody::Empty))
+            .await;
+        assert_eq!(text(r.unwrap()).await.unwrap(), "ok");
+        // hyper checks the limit between reads, so a head may overshoot it by one read.
+        let (too_big, _) = backend(vec![head(2 * MAX_READ_BUFFER)]).await;
+        let r = pool(&too_big, Duration::from_secs(30))
+            .send(request(http::Method::GET, GatewayBody::Empty))
+            .await;
+        assert!(matches!(r, Err(UpstreamError::Http(_))));
     }
 
     #[tokio::test]
