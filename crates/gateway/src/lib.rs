@@ -25,6 +25,8 @@ pub mod addressing;
 pub mod binary;
 mod body;
 pub mod compile;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod gateway_response;
 mod handler;
 pub mod mapping;
