@@ -22,6 +22,8 @@ pub enum GatewayBody {
     Streaming(Incoming),
     /// A backend response whose connection returns to its pool at the end.
     Pooled(crate::upstream::PooledBody),
+    /// A client body being forwarded to a backend; what the backend leaves unread is drained.
+    Forwarded(crate::upstream::ForwardedBody),
 }
 
 impl GatewayBody {
@@ -55,6 +57,7 @@ impl Body for GatewayBody {
             Self::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Self::Streaming(i) => Pin::new(i).poll_frame(cx).map_err(BodyError::Peer),
             Self::Pooled(p) => p.poll_frame(cx),
+            Self::Forwarded(f) => f.poll_frame(cx),
         }
     }
 
@@ -64,6 +67,7 @@ impl Body for GatewayBody {
             Self::Full(b) => b.is_none(),
             Self::Streaming(i) => i.is_end_stream(),
             Self::Pooled(p) => p.is_end_stream(),
+            Self::Forwarded(f) => f.is_end_stream(),
         }
     }
 
@@ -73,6 +77,7 @@ impl Body for GatewayBody {
             Self::Full(b) => SizeHint::with_exact(b.as_ref().map(|b| b.len() as u64).unwrap_or(0)),
             Self::Streaming(i) => i.size_hint(),
             Self::Pooled(p) => p.size_hint(),
+            Self::Forwarded(f) => f.size_hint(),
         }
     }
 }

@@ -191,6 +191,7 @@ impl UpstreamPool {
         deadline: Option<tokio::time::Instant>,
     ) -> Result<Response<GatewayBody>, UpstreamError> {
         req.headers_mut().insert(header::HOST, self.host.clone());
+        let mut req = req.map(ForwardedBody::wrap);
         let mut retried = false;
         loop {
             let (mut sender, reused) = match self.checkout().await {
@@ -411,6 +412,88 @@ fn is_dead_connection(e: &hyper::Error) -> bool {
         source = s.source();
     }
     false
+}
+
+/// Most bytes and time spent draining what a backend left unread of a client's body.
+const DRAIN_LIMIT_BYTES: usize = 16 * 1024 * 1024;
+const DRAIN_LIMIT_TIME: Duration = Duration::from_secs(5);
+
+/// A client's streamed request body on its way to a backend.
+///
+/// A backend may answer before it has read the whole body (an early 413, an error) and close the
+/// connection; hyper then drops the body mid-stream, and the client's connection would be closed
+/// after the response without `Connection: close` — a keep-alive client would send its next request
+/// into it. Dropped before its end, this body is drained instead (bounded, like a refused body), so
+/// that the client's connection stays usable.
+pub struct ForwardedBody {
+    inner: Option<Incoming>,
+}
+
+impl std::fmt::Debug for ForwardedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwardedBody").finish_non_exhaustive()
+    }
+}
+
+impl ForwardedBody {
+    /// Wraps a streamed client body that still has bytes to come; other bodies are unchanged.
+    fn wrap(body: GatewayBody) -> GatewayBody {
+        match body {
+            GatewayBody::Streaming(i) if !http_body::Body::is_end_stream(&i) => {
+                GatewayBody::Forwarded(Self { inner: Some(i) })
+            }
+            other => other,
+        }
+    }
+
+    pub(crate) fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, BodyError>>> {
+        match self.inner.as_mut() {
+            Some(i) => http_body::Body::poll_frame(Pin::new(i), cx).map_err(BodyError::Peer),
+            None => Poll::Ready(None),
+        }
+    }
+
+    pub(crate) fn is_end_stream(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_none_or(http_body::Body::is_end_stream)
+    }
+
+    pub(crate) fn size_hint(&self) -> http_body::SizeHint {
+        self.inner
+            .as_ref()
+            .map(http_body::Body::size_hint)
+            .unwrap_or_else(|| http_body::SizeHint::with_exact(0))
+    }
+}
+
+impl Drop for ForwardedBody {
+    fn drop(&mut self) {
+        let Some(mut body) = self.inner.take() else {
+            return;
+        };
+        if http_body::Body::is_end_stream(&body) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let drain = async {
+                let mut seen = 0usize;
+                while let Some(Ok(frame)) = http_body_util::BodyExt::frame(&mut body).await {
+                    seen += frame.data_ref().map(|d| d.len()).unwrap_or(0);
+                    if seen > DRAIN_LIMIT_BYTES {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(DRAIN_LIMIT_TIME, drain).await;
+        });
+    }
 }
 
 /// A response body that gives its connection back to the pool once read to the end.
