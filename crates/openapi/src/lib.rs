@@ -38,6 +38,8 @@
 mod diag;
 mod export;
 mod fields;
+#[doc(hidden)]
+pub mod fuzz;
 mod import;
 mod integration;
 mod operation;
