@@ -8,6 +8,8 @@
 
 mod account;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod rest;
 pub mod sigv4;
 
