@@ -523,23 +523,23 @@ impl Gateway {
 
         // Integration phase.
         let started = Instant::now();
-        let result = tokio::time::timeout(p.timeout, p.pool.send(req)).await;
+        let result = p.pool.send_within(req, p.timeout).await;
         let integration_latency = Some(started.elapsed());
         let upstream = match result {
-            Err(_) => {
+            Err(e) if e.is_timeout() => {
                 return Outcome {
                     integration_latency,
                     ..Outcome::fail(GatewayError::integration_timeout())
                 };
             }
-            Ok(Err(e)) if e.is_client_body() => {
+            Err(e) if e.is_client_body() => {
                 tracing::debug!(api = %stage.api_id, error = %e, "client request body failed");
                 return Outcome {
                     integration_latency,
                     ..Outcome::fail(GatewayError::bad_request())
                 };
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 tracing::warn!(api = %stage.api_id, stage = %stage.stage_name, error = %e,
                     connect = e.is_connect(), "Execution failed due to an integration error");
                 return Outcome {
@@ -547,7 +547,7 @@ impl Gateway {
                     ..Outcome::fail(GatewayError::integration_unreachable())
                 };
             }
-            Ok(Ok(r)) => r,
+            Ok(r) => r,
         };
 
         // Integration response + method response phases: pass through.
@@ -712,29 +712,29 @@ impl Gateway {
 
         // Integration.
         let started = Instant::now();
-        let result = tokio::time::timeout(h.target.timeout, h.target.pool.send(req)).await;
+        let result = h.target.pool.send_within(req, h.target.timeout).await;
         let integration_latency = Some(started.elapsed());
         let upstream = match result {
-            Err(_) => {
+            Err(e) if e.is_timeout() => {
                 return Outcome {
                     integration_latency,
                     ..Outcome::fail(GatewayError::integration_timeout())
                 };
             }
-            Ok(Err(e)) if e.is_client_body() => {
+            Err(e) if e.is_client_body() => {
                 return Outcome {
                     integration_latency,
                     ..Outcome::fail(GatewayError::bad_request())
                 };
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 tracing::warn!(api = %stage.api_id, error = %e, "Execution failed due to an integration error");
                 return Outcome {
                     integration_latency,
                     ..Outcome::fail(GatewayError::integration_unreachable())
                 };
             }
-            Ok(Ok(r)) => r,
+            Ok(r) => r,
         };
 
         // Integration response → method response.
@@ -785,10 +785,15 @@ impl Gateway {
                     }
                 },
                 Err(_) => {
+                    let err = if started.elapsed() >= h.target.timeout {
+                        GatewayError::integration_timeout()
+                    } else {
+                        GatewayError::integration_unreachable()
+                    };
                     return Outcome {
                         integration_latency,
                         integration_status: Some(status),
-                        ..Outcome::fail(GatewayError::integration_unreachable())
+                        ..Outcome::fail(err)
                     };
                 }
             }

@@ -524,7 +524,6 @@ async fn after_an_early_backend_response_the_client_connection_stays_usable() {
 /// A backend whose body trickles past the integration timeout: HTTP_PROXY aborts the response at
 /// the timeout (the head was already forwarded), HTTP answers 504.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs handler.rs to bound the body read by the integration timeout (UpstreamPool::send_within)"]
 async fn a_body_that_trickles_past_the_integration_timeout_is_cut_off() {
     let s = Setup::start().await;
     let client = client();
