@@ -12,6 +12,7 @@ use portico_model::{Method, Model, RequestValidator};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Where a required parameter must be present.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +112,7 @@ impl ModelSet {
         let validator = jsonschema::draft4::options()
             .with_retriever(ModelRetriever {
                 sources: self.sources.clone(),
+                left: AtomicUsize::new(2 * self.sources.len() + 16),
             })
             .with_pattern_options(jsonschema::PatternOptions::regex())
             .should_validate_formats(true)
@@ -127,6 +129,10 @@ impl ModelSet {
 /// {id}/models/{name}` or any URI ending in `/models/{name}`); nothing is fetched.
 struct ModelRetriever {
     sources: HashMap<String, Value>,
+    /// Retrievals left for this build. A relative `$ref` resolves against the URI its model was
+    /// fetched from, so a chain of them names a new, longer URI at every step (`a/models/Pet`
+    /// inside `Pet`): without a bound, compiling it never ends.
+    left: AtomicUsize,
 }
 
 impl jsonschema::Retrieve for ModelRetriever {
@@ -134,6 +140,9 @@ impl jsonschema::Retrieve for ModelRetriever {
         &self,
         uri: &jsonschema::Uri<String>,
     ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        self.left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .map_err(|_| format!("too many model references (at {uri})"))?;
         let path = uri.path().as_str();
         let name = path
             .rsplit_once("/models/")
@@ -525,6 +534,35 @@ mod tests {
         ));
         // No model for this content type and no $default: not validated.
         assert_eq!(v.check_body(Some("text/plain"), b"anything"), None);
+    }
+
+    /// Fuzzing (`fuzz/corpus/gateway_templates/regression-timeout-relative-model-ref`): a model
+    /// whose `$ref` is relative and ends in its own name was fetched again under a longer URI at
+    /// every step (the reference resolves against the URI the model was fetched from), so
+    /// compiling it never ended and memory grew.
+    #[test]
+    fn relative_self_references_do_not_loop() {
+        let started = std::time::Instant::now();
+        let mut set = ModelSet::new(&[
+            model("Pet", r#"{"$ref": "a/models/Pet"}"#),
+            model(
+                "Tag",
+                r#"{"type": "object", "properties": {"p": {"$ref": "x/models/Pet"}}}"#,
+            ),
+        ]);
+        // jsonschema reports the first reference it could not resolve.
+        assert!(set.get("Pet").unwrap_err().contains("a/models/Pet"));
+        assert!(set.get("Tag").unwrap_err().contains("a/models/Pet"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // References between models still resolve.
+        let mut set = ModelSet::new(&[
+            model(
+                "Pet",
+                r#"{"properties": {"t": {"$ref": "https://x/models/Tag"}}}"#,
+            ),
+            model("Tag", r#"{"type": "string"}"#),
+        ]);
+        assert!(set.get("Pet").is_ok());
     }
 
     #[test]
