@@ -44,9 +44,10 @@ const ROUTES: &[&str] = &["/pets/{id}", "/files/{proxy+}", "/{proxy+}"];
 /// `router` (gateway part). The input is `HOST PATH` (split at the first space; an empty host
 /// is none), bytes that are not UTF-8 replaced.
 ///
-/// * [`resolve`] never panics, and what it answers is a split of the request: an API id
-///   without `/` (or `.` for host style), a stage without `/`, a path starting with `/`, and
-///   the request path is rebuilt from the three;
+/// * [`resolve`] never panics, and what it answers is a split of the request: a non-empty API
+///   id (without `.` for host style: the first label of the host, whatever its characters; the
+///   API lookup refuses what is not an id; without `/` for path style), a stage without `/`, a
+///   path starting with `/`, and the request path is rebuilt from them;
 /// * for a path the `http` crate accepts, the address's path is routed and the parameters fill
 ///   `http://backend:8080/base/{id}/x?fixed=1` and `http://backend:8080/base/{proxy}`: rendering
 ///   succeeds, a parameter stays inside its segment(s) (no `/` from `{id}`, no `?` or `#` from
@@ -91,7 +92,7 @@ fn check_address(host: Option<&str>, path: &str) {
     let Some(a) = resolve(host, path) else {
         return;
     };
-    if a.api_id.is_empty() || a.api_id.contains('/') || !a.path.starts_with('/') {
+    if a.api_id.is_empty() || !a.path.starts_with('/') {
         panic!("{host:?} {path:?} resolved to {a:?}");
     }
     if a.stage.contains('/') {
@@ -110,6 +111,9 @@ fn check_address(host: Option<&str>, path: &str) {
             }
         }
         Style::Path => {
+            if a.api_id.contains('/') {
+                panic!("{path:?}: API id {:?} has a '/'", a.api_id);
+            }
             let head = format!("/restapis/{}/{}/_user_request_", a.api_id, a.stage);
             let tail = path.strip_prefix(head.as_str());
             if tail != Some(a.path) && !(a.path == "/" && tail == Some("")) {
