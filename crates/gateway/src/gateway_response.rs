@@ -392,6 +392,8 @@ pub type RequestLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 #[derive(Debug, Clone, Default)]
 pub struct GatewayResponses {
     overrides: std::collections::HashMap<String, Override>,
+    /// Whether some override reads request data (decided at deploy time).
+    reads_request: bool,
 }
 
 impl GatewayResponses {
@@ -461,7 +463,18 @@ impl GatewayResponses {
                 },
             );
         }
-        Self { overrides }
+        let reads_request = overrides.values().any(|o| {
+            o.headers
+                .iter()
+                .any(|(_, s)| matches!(s, HeaderSource::Request(_)))
+                || o.template
+                    .as_ref()
+                    .is_some_and(|(_, p)| p.iter().any(|p| matches!(p, Piece::Request(_))))
+        });
+        Self {
+            overrides,
+            reads_request,
+        }
     }
 
     fn find(&self, err: &GatewayError) -> Option<&Override> {
@@ -480,14 +493,7 @@ impl GatewayResponses {
     /// Whether some override reads request data (headers, query, path, `$context`), so the
     /// request's headers must outlive the integration phase.
     pub fn reads_request(&self) -> bool {
-        self.overrides.values().any(|o| {
-            o.headers
-                .iter()
-                .any(|(_, s)| matches!(s, HeaderSource::Request(_)))
-                || o.template
-                    .as_ref()
-                    .is_some_and(|(_, p)| p.iter().any(|p| matches!(p, Piece::Request(_))))
-        })
+        self.reads_request
     }
 
     /// Renders an error with no request data at hand.
