@@ -111,12 +111,7 @@ impl PutIntegrationInput {
                     ));
                 }
                 crate::valid_http_method(method)?;
-                let uri = self.uri.as_deref().unwrap_or("");
-                if !(uri.starts_with("http://") || uri.starts_with("https://")) || uri.len() < 8 {
-                    return Err(ControlError::bad_request(
-                        "Invalid HTTP endpoint specified for URI",
-                    ));
-                }
+                crate::valid_http_endpoint(self.uri.as_deref().unwrap_or(""))?;
             }
             IntegrationType::Aws | IntegrationType::AwsProxy => {
                 let method = self.http_method.as_deref().unwrap_or("");

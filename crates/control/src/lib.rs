@@ -33,8 +33,8 @@ pub use objects::{CreateAuthorizerInput, CreateModelInput, CreateRequestValidato
 
 use portico_model::{
     Authorizer, DeploymentSnapshot, DocumentationPart, DocumentationVersion,
-    GATEWAY_RESPONSE_TYPES, GatewayResponse, Integration, IntegrationResponse, Map, Method,
-    MethodResponse, Model, RequestValidator, Resource, RestApi,
+    GATEWAY_RESPONSE_TYPES, GatewayResponse, Integration, IntegrationResponse, IntegrationType,
+    Map, Method, MethodResponse, Model, RequestValidator, Resource, RestApi,
 };
 
 /// Methods API Gateway accepts.
@@ -359,6 +359,9 @@ impl ApiState {
                 "Invalid content handling specified: {ch}"
             )));
         }
+        if let Some(p) = input.selection_pattern.as_deref() {
+            valid_selection_pattern(p)?;
+        }
         let i = self.integration_mut(resource_id, http_method)?;
         let ir = IntegrationResponse {
             status_code: status_code.to_owned(),
@@ -488,6 +491,13 @@ impl ApiState {
         let i = self.integration_mut(resource_id, http_method)?;
         let mut next = i.clone();
         patch::patch_integration(&mut next, ops)?;
+        if matches!(
+            next.kind,
+            IntegrationType::Http | IntegrationType::HttpProxy
+        ) && next.uri != i.uri
+        {
+            valid_http_endpoint(next.uri.as_deref().unwrap_or(""))?;
+        }
         *i = next.clone();
         Ok(next)
     }
@@ -507,6 +517,9 @@ impl ApiState {
             .ok_or_else(invalid_response)?;
         let mut next = r.clone();
         patch::patch_integration_response(&mut next, ops)?;
+        if let Some(p) = next.selection_pattern.as_deref() {
+            valid_selection_pattern(p)?;
+        }
         *r = next.clone();
         Ok(next)
     }
@@ -719,6 +732,28 @@ pub fn valid_http_method(m: &str) -> Result<&'static str, ControlError> {
             "Invalid HttpMethod specified. Valid options are GET,PUT,POST,DELETE,PATCH,OPTIONS,HEAD,ANY",
         )
     })
+}
+
+/// An `HTTP`/`HTTP_PROXY` integration's URI ([`portico_model::checks::is_http_endpoint`]).
+pub(crate) fn valid_http_endpoint(uri: &str) -> Result<(), ControlError> {
+    if portico_model::checks::is_http_endpoint(uri) {
+        Ok(())
+    } else {
+        Err(ControlError::bad_request(
+            "Invalid HTTP endpoint specified for URI",
+        ))
+    }
+}
+
+/// An integration response's `selectionPattern`
+/// ([`portico_model::checks::selection_pattern_error`]).
+fn valid_selection_pattern(pattern: &str) -> Result<(), ControlError> {
+    match portico_model::checks::selection_pattern_error(pattern) {
+        None => Ok(()),
+        Some(why) => Err(ControlError::bad_request(format!(
+            "Invalid selection pattern specified: {pattern} ({why})"
+        ))),
+    }
 }
 
 fn valid_status_code(code: &str) -> Result<(), ControlError> {

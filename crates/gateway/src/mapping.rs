@@ -331,7 +331,7 @@ impl CompiledIntegrationResponse {
 /// Integration responses with their selection patterns compiled.
 #[derive(Debug, Clone, Default)]
 pub struct IntegrationResponses {
-    patterned: Vec<(Regex, CompiledIntegrationResponse)>,
+    patterned: Vec<(SelectionRegex, CompiledIntegrationResponse)>,
     default: Option<CompiledIntegrationResponse>,
 }
 
@@ -402,12 +402,9 @@ impl IntegrationResponses {
             };
             match ir.selection_pattern.as_deref().filter(|p| !p.is_empty()) {
                 Some(p) => {
-                    let re = regex::RegexBuilder::new(&format!("^(?:{p})$"))
-                        .size_limit(REGEX_SIZE_LIMIT)
-                        .build()
-                        .map_err(|e| {
-                            format!("integration response {key}: invalid selectionPattern: {e}")
-                        })?;
+                    let re = SelectionRegex::compile(p).map_err(|e| {
+                        format!("integration response {key}: invalid selectionPattern: {e}")
+                    })?;
                     out.patterned.push((re, compiled));
                 }
                 None => out.default = Some(compiled),
@@ -443,6 +440,45 @@ impl IntegrationResponses {
             .find(|(re, _)| re.is_match(selector))
             .map(|(_, r)| r)
             .or(self.default.as_ref())
+    }
+}
+
+/// A compiled `selectionPattern`, anchored at both ends as Java's `String.matches` is. Patterns go
+/// to the linear-time engine; those using what only a backtracking engine has (look-around,
+/// back-references, atomic groups and possessive quantifiers, which Java supports) go to
+/// `fancy-regex` with a bounded backtracking budget, and exhausting it counts as no match.
+#[derive(Debug, Clone)]
+pub(crate) enum SelectionRegex {
+    Linear(Regex),
+    Backtracking(fancy_regex::Regex),
+}
+
+/// Backtracking steps one selection may take (per integration response).
+const SELECTION_BACKTRACK_LIMIT: usize = 100_000;
+
+impl SelectionRegex {
+    fn compile(pattern: &str) -> Result<Self, String> {
+        let anchored = format!("^(?:{pattern})$");
+        match regex::RegexBuilder::new(&anchored)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+        {
+            Ok(re) => Ok(Self::Linear(re)),
+            Err(linear) => fancy_regex::RegexBuilder::new(&anchored)
+                .backtrack_limit(SELECTION_BACKTRACK_LIMIT)
+                .delegate_size_limit(REGEX_SIZE_LIMIT)
+                .delegate_dfa_size_limit(REGEX_SIZE_LIMIT)
+                .build()
+                .map(Self::Backtracking)
+                .map_err(|_| linear.to_string()),
+        }
+    }
+
+    fn is_match(&self, selector: &str) -> bool {
+        match self {
+            Self::Linear(re) => re.is_match(selector),
+            Self::Backtracking(re) => re.is_match(selector).unwrap_or(false),
+        }
     }
 }
 
@@ -545,6 +581,34 @@ mod tests {
         i.integration_responses
             .insert("200".into(), ir("200", Some("(")));
         assert!(IntegrationResponses::compile(&i, &Map::new(), |_| {}).is_err());
+    }
+
+    #[test]
+    fn java_only_pattern_features_select_through_the_backtracking_engine() {
+        let mut i = Integration::new(IntegrationType::Mock);
+        i.integration_responses
+            .insert("200".into(), ir("200", None));
+        // Any 4xx but 404 (look-ahead); a repeated digit (back-reference); possessive.
+        i.integration_responses
+            .insert("400".into(), ir("400", Some("(?!404)4\\d\\d")));
+        i.integration_responses
+            .insert("500".into(), ir("500", Some("5(\\d)\\1")));
+        i.integration_responses
+            .insert("502".into(), ir("502", Some(".*Timeout.*+")));
+        let r = IntegrationResponses::compile(&i, &Map::new(), |_| {}).unwrap();
+        assert_eq!(r.select("403").unwrap().status, 400);
+        assert_eq!(r.select("404").unwrap().status, 200);
+        assert_eq!(r.select("511").unwrap().status, 500);
+        assert_eq!(r.select("512").unwrap().status, 200);
+        assert_eq!(r.select("Task Timeout").unwrap().status, 502);
+        // A selector that would backtrack for ever runs out of budget: no match, no hang.
+        let mut i = Integration::new(IntegrationType::Mock);
+        i.integration_responses
+            .insert("200".into(), ir("200", None));
+        i.integration_responses
+            .insert("500".into(), ir("500", Some("(a+)+b\\1")));
+        let r = IntegrationResponses::compile(&i, &Map::new(), |_| {}).unwrap();
+        assert_eq!(r.select(&"a".repeat(64)).unwrap().status, 200);
     }
 
     #[test]

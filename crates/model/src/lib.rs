@@ -13,6 +13,7 @@
 //! assert_eq!(json["type"], "MOCK");
 //! ```
 
+pub mod checks;
 mod ids;
 mod rest;
 

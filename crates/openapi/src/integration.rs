@@ -194,15 +194,11 @@ fn uri(
     };
     match kind {
         IntegrationType::Http | IntegrationType::HttpProxy => {
-            let lower = uri.to_ascii_lowercase();
-            let rest = lower
-                .strip_prefix("http://")
-                .or_else(|| lower.strip_prefix("https://"));
-            if rest.is_none_or(str::is_empty) {
+            if !portico_model::checks::is_http_endpoint(uri) {
                 d.error(
                     &here,
                     format!(
-                        "uri must be an absolute http:// or https:// URL for {} integrations: {uri}",
+                        "Invalid HTTP endpoint specified for URI: {uri} (an absolute http:// or https:// URL with a host, a port in 1-65535 and URI characters is needed for {} integrations)",
                         kind.as_str()
                     ),
                 );
@@ -381,6 +377,15 @@ fn responses(d: &mut Diags, obj: &Obj, path: &JsonPath) -> Map<IntegrationRespon
             d.error(
                 &at.key("statusCode"),
                 format!("statusCode must be an HTTP status code (100-599), found '{status}'"),
+            );
+            continue;
+        }
+        if pattern != "default"
+            && let Some(why) = portico_model::checks::selection_pattern_error(pattern)
+        {
+            d.error(
+                &at,
+                format!("Invalid selection pattern specified: {pattern} ({why})"),
             );
             continue;
         }
