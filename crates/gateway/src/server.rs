@@ -26,8 +26,9 @@
 //!    `X-Forwarded-Host` and `X-Forwarded-Port` removed, `Content-Length` re-written canonically.
 //! 5. **Body framing.** `Expect: 100-continue` with a `Content-Length` over the body limit is
 //!    answered 413 without a `100 Continue`; a body of unknown length (chunked, or HTTP/2 without
-//!    `content-length`) is read here up to [`ListenerLimits::max_body_bytes`] (413 beyond) and
-//!    handed on with a `Content-Length`.
+//!    `content-length`) is read here up to [`ListenerLimits::max_body_bytes`] (413 beyond) within
+//!    [`ListenerLimits::body_timeout`] (408 after) and handed on with a `Content-Length`, as API
+//!    Gateway hands its integrations a whole payload.
 //!
 //! Every rejection made here closes the connection after the response (HTTP/1).
 
@@ -67,6 +68,12 @@ pub struct ListenerLimits {
     /// Keep-alive idle time, and longest time without any byte moving while a request is in
     /// flight. Default 60 s.
     pub idle_timeout: Duration,
+    /// Longest time a request body of unknown length (chunked, or HTTP/2 without
+    /// `content-length`) may take to arrive whole; the listener reads such bodies before the
+    /// gateway sees the request and answers 408 after this. Default 30 s. (Bodies with a length
+    /// go to the gateway as they arrive: those it buffers have 29 s, streamed ones are bounded by
+    /// the integration timeout, and every one by [`Self::idle_timeout`] between bytes.)
+    pub body_timeout: Duration,
     /// Connections served at once; more wait in the accept backlog. Default 10 000.
     pub max_connections: usize,
     /// Longest request line (`METHOD target HTTP/1.1`), 414 above. Default 8 192.
@@ -87,6 +94,7 @@ impl Default for ListenerLimits {
         Self {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             max_request_line_bytes: 8 * 1024,
             max_header_line_bytes: 8 * 1024,
@@ -537,6 +545,7 @@ enum Refusal {
     BadRequest,
     NotImplemented,
     TooLarge,
+    BodyTimeout,
 }
 
 impl Refusal {
@@ -565,6 +574,13 @@ impl Refusal {
                 r#"{"message":"Transfer-Encoding Not Implemented"}"#,
             ),
             Self::TooLarge => return GatewayError::request_too_large(),
+            Self::BodyTimeout => (
+                GatewayResponseType::Default4xx,
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeoutException",
+                "Request Timeout",
+                r#"{"message":"Request Timeout"}"#,
+            ),
         };
         GatewayError {
             kind,
@@ -642,7 +658,13 @@ async fn admit(
     // Unknown length (chunked, or HTTP/2 without content-length): read it here, bounded.
     let (mut parts, mut body) = req.into_parts();
     let mut buf = BytesMut::new();
-    while let Some(frame) = body.frame().await {
+    let deadline = tokio::time::Instant::now() + limits.body_timeout;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => return refuse(Refusal::BodyTimeout, version),
+        };
         match frame {
             Ok(f) => {
                 if let Some(d) = f.data_ref() {

@@ -113,6 +113,10 @@ pub struct LimitArgs {
     /// go without a byte moving in either direction.
     #[arg(long, default_value = "60", value_name = "SECS", value_parser = parse_secs)]
     pub idle_timeout_secs: Duration,
+    /// Seconds a client may take to send a request body of unknown length (chunked, or HTTP/2
+    /// without content-length), which the gateway reads whole before routing it; 408 after.
+    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs)]
+    pub body_timeout_secs: Duration,
     /// Connections served at once; further clients wait in the accept backlog until one closes.
     #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
@@ -138,6 +142,7 @@ impl LimitArgs {
         portico_gateway::ListenerLimits {
             header_timeout: self.header_timeout_secs,
             idle_timeout: self.idle_timeout_secs,
+            body_timeout: self.body_timeout_secs,
             max_connections: size(self.max_connections),
             max_request_line_bytes: size(self.max_request_line_bytes),
             max_header_line_bytes: size(self.max_header_line_bytes),

@@ -218,6 +218,84 @@ async fn a_stalled_request_body_is_cut_off_at_the_idle_timeout() {
     assert_eq!(got.statuses(), [200], "slow but moving body");
 }
 
+/// A chunked body that keeps moving, but too slowly to finish within `--body-timeout-secs`, is
+/// answered 408 and its connection closed; nothing of it reaches the backend. One that finishes
+/// in time goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_chunked_body_is_cut_off_at_the_body_timeout() {
+    let s = setup(&[
+        "--header-timeout-secs",
+        "1",
+        "--idle-timeout-secs",
+        "5",
+        "--body-timeout-secs",
+        "2",
+    ])
+    .await;
+    let mut c = TcpStream::connect(s.gw.addr).await.unwrap();
+    c.write_all(
+        format!(
+            "POST {}/trickle HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+            s.base
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let start = Instant::now();
+    // One byte every 400 ms: never idle, never done.
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while start.elapsed() < Duration::from_secs(8) {
+        if c.write_all(b"1\r\nx\r\n").await.is_err() {
+            break;
+        }
+        match tokio::time::timeout(Duration::from_millis(400), c.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    let took = start.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 408 "),
+        "after {took:?}: {text:?}"
+    );
+    assert!(
+        text.ends_with(r#"{"message":"Request Timeout"}"#),
+        "{text:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(4),
+        "answered after {took:?}"
+    );
+    assert!(
+        closed_within(&mut c, Duration::from_secs(2))
+            .await
+            .is_some(),
+        "connection left open after the 408"
+    );
+    assert_eq!(
+        s.up.seen.requests.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a timed-out body reached the backend"
+    );
+    // A chunked body sent in time goes through.
+    let mut c = TcpStream::connect(s.gw.addr).await.unwrap();
+    c.write_all(
+        format!(
+            "POST {}/prompt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            s.base
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let got = read_responses(&mut c, ReadPlan::default()).await;
+    assert_eq!(got.statuses(), [200]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_cut_off_at_the_idle_timeout() {
     let s = setup(&["--header-timeout-secs", "1", "--idle-timeout-secs", "2"]).await;
