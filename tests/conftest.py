@@ -15,6 +15,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("PORTICO_BIN", os.path.join(ROOT, "target", "debug", "portico"))
 
 
+def error_of(excinfo):
+    """(status, AWS error code, message) of a botocore `ClientError` caught by `pytest.raises`."""
+    err = excinfo.value.response
+    return err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"], err["Error"]["Message"]
+
+
 class Portico:
     """`extra` replaces the default `--access-log off`; `env` is added to the environment; with
     `stderr` (a file object) the logs are kept; stdout lines are kept in `self.stdout`."""

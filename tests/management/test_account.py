@@ -2,11 +2,7 @@
 stored, validated and returned exactly (their data-plane use arrives with the keys/throttling work)."""
 import pytest
 from botocore.exceptions import ClientError
-
-
-def error_of(excinfo):
-    err = excinfo.value.response
-    return err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"], err["Error"]["Message"]
+from conftest import error_of
 
 
 def deployed_api(apigw, name):

@@ -4,11 +4,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-
-
-def error_of(excinfo):
-    err = excinfo.value.response
-    return err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"], err["Error"]["Message"]
+from conftest import error_of
 
 
 SCHEMA = json.dumps({"$schema": "http://json-schema.org/draft-04/schema#", "type": "object",

@@ -3,11 +3,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-
-
-def error_of(excinfo):
-    err = excinfo.value.response
-    return err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"], err["Error"]["Message"]
+from conftest import error_of
 
 
 def test_documentation_parts_and_versions(apigw):

@@ -7,6 +7,7 @@ import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
+from conftest import error_of
 
 
 def http_get(url):
@@ -15,11 +16,6 @@ def http_get(url):
             return r.status, r.read().decode(), dict(r.headers)
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(), dict(e.headers)
-
-
-def error_of(excinfo):
-    err = excinfo.value.response
-    return err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"], err["Error"]["Message"]
 
 
 def test_gateway_responses_defaults_overrides_and_traffic(apigw, portico):

@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
+from conftest import error_of
 
 BAD_URIS = [
     "http://exa mple.com/x",
@@ -32,11 +33,6 @@ GOOD_URIS = [
     "https://${stageVariables.url}",
     "http://[::1]:8080/{proxy}",
 ]
-
-
-def error_of(excinfo):
-    err = excinfo.value.response
-    return err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"], err["Error"]["Message"]
 
 
 def call(url):

@@ -8,11 +8,7 @@ import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
-
-
-def error_of(excinfo):
-    err = excinfo.value.response
-    return err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"], err["Error"]["Message"]
+from conftest import error_of
 
 
 def http_get(url):

@@ -17,6 +17,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from conftest import Portico
+from conftest import error_of
 
 KEY_ID, SECRET = "AKIDPORTICOTEST", "s3cr3t/Portico+Key"
 
@@ -40,11 +41,6 @@ def client(p, key_id=KEY_ID, secret=SECRET):
         aws_access_key_id=key_id, aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1}),
     )
-
-
-def error_of(excinfo):
-    err = excinfo.value.response
-    return err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"], err["Error"]["Message"]
 
 
 def send(req):

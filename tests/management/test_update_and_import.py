@@ -7,13 +7,9 @@ import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
+from conftest import error_of
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples", "petstore.yaml")
-
-
-def error_of(excinfo):
-    err = excinfo.value.response
-    return err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"], err["Error"]["Message"]
 
 
 def http_get(url):
