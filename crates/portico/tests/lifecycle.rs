@@ -7,52 +7,13 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use support::{Portico, Upstream, api_id_from_output, import, write_spec};
-
-fn versioned(version: u32, backend_route: bool) -> String {
-    let proxy = if backend_route {
-        r#"
-  /proxy:
-    get:
-      responses: {"200": {description: ok}}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: http://${stageVariables.backend}/echo"#
-    } else {
-        ""
-    };
-    format!(
-        r#"
-openapi: 3.0.1
-info: {{title: live, version: "{version}"}}
-paths:
-  /version:
-    get:
-      responses: {{"200": {{description: ok}}}}
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
-        responses:
-          default:
-            statusCode: "200"
-            responseTemplates: {{application/json: '{{"version": {version}}}'}}
-  /v{version}:
-    get:
-      responses: {{"200": {{description: ok}}}}
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
-        responses: {{default: {{statusCode: "200"}}}}{proxy}
-"#
-    )
-}
+use support::{Portico, Upstream, api_id_from_output, import, versioned_spec, write_spec};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reimport_under_continuous_load_fails_no_request() {
     let up = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let first = write_spec(dir.path(), "v0.yaml", &versioned(0, true));
+    let first = write_spec(dir.path(), "v0.yaml", &versioned_spec(0, true));
     let backend = format!("backend={}", up.addr);
     let gw = Portico::start(&[
         "--import",
@@ -100,7 +61,7 @@ async fn reimport_under_continuous_load_fails_no_request() {
     }
     for v in 1..=5u32 {
         tokio::time::sleep(Duration::from_millis(150)).await;
-        let file = write_spec(dir.path(), &format!("v{v}.yaml"), &versioned(v, true));
+        let file = write_spec(dir.path(), &format!("v{v}.yaml"), &versioned_spec(v, true));
         let out = import(&gw.data, &file, &[]);
         assert!(
             out.status.success(),
@@ -153,12 +114,12 @@ async fn reimport_under_continuous_load_fails_no_request() {
 #[tokio::test]
 async fn invalid_openapi_is_rejected_with_locations_and_the_previous_deployment_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let good = write_spec(dir.path(), "good.yaml", &versioned(1, false));
+    let good = write_spec(dir.path(), "good.yaml", &versioned_spec(1, false));
     let gw = Portico::start(&["--import", good.to_str().unwrap()]);
     let api = gw.api_id("live");
     let bad_yaml = "openapi: 3.0.1\ninfo: {title: live\npaths: [\n";
-    let bad_type = versioned(2, false).replace("type: mock", "type: lambda");
-    let bad_param = versioned(2, false).replace("/v2:", "/v{id}x:");
+    let bad_type = versioned_spec(2, false).replace("type: mock", "type: lambda");
+    let bad_param = versioned_spec(2, false).replace("/v2:", "/v{id}x:");
     let cases = [
         ("broken.yaml", bad_yaml.to_string(), "line "),
         (
@@ -206,7 +167,7 @@ async fn kill_9_during_a_stream_of_imports_leaves_a_store_with_the_last_acknowle
     let data = dir.path().join("data");
     let mut acknowledged = 0u32;
     for v in 1..=12u32 {
-        let file = write_spec(dir.path(), &format!("v{v}.yaml"), &versioned(v, false));
+        let file = write_spec(dir.path(), &format!("v{v}.yaml"), &versioned_spec(v, false));
         let mut child = std::process::Command::new(support::BIN)
             .arg("import")
             .arg(&file)

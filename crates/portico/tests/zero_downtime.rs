@@ -17,43 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{Portico, Upstream, write_spec};
-
-/// A spec whose `/version` answers `{"version": N}`, with a route `/vN` only this version has and
-/// an HTTP_PROXY route to the echo upstream.
-fn versioned(version: u32) -> String {
-    format!(
-        r#"
-openapi: 3.0.1
-info: {{title: live, version: "{version}"}}
-paths:
-  /version:
-    get:
-      responses: {{"200": {{description: ok}}}}
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
-        responses:
-          default:
-            statusCode: "200"
-            responseTemplates: {{application/json: '{{"version": {version}}}'}}
-  /v{version}:
-    get:
-      responses: {{"200": {{description: ok}}}}
-      x-amazon-apigateway-integration:
-        type: mock
-        requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
-        responses: {{default: {{statusCode: "200"}}}}
-  /proxy:
-    get:
-      responses: {{"200": {{description: ok}}}}
-      x-amazon-apigateway-integration:
-        type: http_proxy
-        httpMethod: GET
-        uri: http://${{stageVariables.backend}}/echo
-"#
-    )
-}
+use support::{Portico, Upstream, versioned_spec, write_spec};
 
 /// The management API of one gateway.
 struct Admin {
@@ -105,7 +69,7 @@ struct Live {
 async fn start(extra: &[&str]) -> Live {
     let up = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let first = write_spec(dir.path(), "v1.yaml", &versioned(1));
+    let first = write_spec(dir.path(), "v1.yaml", &versioned_spec(1, true));
     let backend = format!("backend={}", up.addr);
     let mut args = vec![
         "--import",
@@ -353,7 +317,7 @@ async fn fifty_redeploys_under_load_fail_no_request_and_keep_p99() {
     let started = Instant::now();
     let mut slowest_visible = Duration::ZERO;
     for v in 2..2 + deploys {
-        let (status, body) = live.admin.put(&versioned(v)).await;
+        let (status, body) = live.admin.put(&versioned_spec(v, true)).await;
         assert_eq!(status, 200, "PutRestApi v{v}: {body}");
         let (status, body) = live.admin.deploy().await;
         assert_eq!(status, 201, "CreateDeployment v{v}: {body}");
@@ -402,11 +366,11 @@ async fn fifty_redeploys_under_load_fail_no_request_and_keep_p99() {
     assert_eq!(r.status(), 403);
 }
 
-/// The invalid deploys of G8: a name, the spec (a replacement for `versioned(2)`), and whether
+/// The invalid deploys of G8: a name, the spec (a replacement for `versioned_spec(2, true)`), and whether
 /// it is refused (`false`: a mapping template that does not parse, which AWS stores and deploys,
 /// answering 500 at request time).
 fn invalid_deploys() -> Vec<(&'static str, String, bool)> {
-    let good = versioned(2);
+    let good = versioned_spec(2, true);
     let on_proxy = |extra: &str| {
         good.replace(
             "uri: http://${stageVariables.backend}/echo",
@@ -567,7 +531,7 @@ async fn invalid_deploys_are_refused_and_the_previous_deployment_keeps_serving()
         .unwrap();
     assert_eq!(r.status(), 403, "nothing of an invalid deploy serves");
     // A valid deploy still goes through afterwards.
-    assert_eq!(live.admin.put(&versioned(3)).await.0, 200);
+    assert_eq!(live.admin.put(&versioned_spec(3, true)).await.0, 200);
     assert_eq!(live.admin.deploy().await.0, 201);
     visible_after(&live.gw, &live.admin.api, "/v3", Duration::from_secs(1)).await;
 }
@@ -597,7 +561,7 @@ async fn templates_that_do_not_parse_deploy_and_their_method_answers_500_as_on_a
             r#"{"message": "Internal server error"}"#,
             "{name}"
         );
-        assert_eq!(live.admin.put(&versioned(1)).await.0, 200);
+        assert_eq!(live.admin.put(&versioned_spec(1, true)).await.0, 200);
         assert_eq!(live.admin.deploy().await.0, 201);
         visible_after(&live.gw, &live.admin.api, "/v1", Duration::from_secs(1)).await;
     }

@@ -312,3 +312,44 @@ async fn answer(req: Request<Incoming>, seen: Arc<Seen>) -> Response<Full<Bytes>
         .body(Full::new(Bytes::from(json.to_string())))
         .unwrap()
 }
+
+/// A spec whose `/version` answers `{"version": N}`, with a route `/vN` only this version has and,
+/// with `backend_route`, an HTTP_PROXY route `/proxy` to `${stageVariables.backend}/echo`.
+pub fn versioned_spec(version: u32, backend_route: bool) -> String {
+    let proxy = if backend_route {
+        r#"
+  /proxy:
+    get:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://${stageVariables.backend}/echo"#
+    } else {
+        ""
+    };
+    format!(
+        r#"
+openapi: 3.0.1
+info: {{title: live, version: "{version}"}}
+paths:
+  /version:
+    get:
+      responses: {{"200": {{description: ok}}}}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
+        responses:
+          default:
+            statusCode: "200"
+            responseTemplates: {{application/json: '{{"version": {version}}}'}}
+  /v{version}:
+    get:
+      responses: {{"200": {{description: ok}}}}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
+        responses: {{default: {{statusCode: "200"}}}}{proxy}
+"#
+    )
+}
