@@ -195,7 +195,11 @@ fn kind(e: &RouteError) -> &'static str {
 // Reference: brute force, written from the rules in the crate documentation.
 
 /// What `add` should answer given the routes accepted so far: `None` = accept.
-fn ref_add(accepted: &[(String, String)], path: &str, method: &str) -> Option<&'static str> {
+pub(crate) fn ref_add(
+    accepted: &[(String, String)],
+    path: &str,
+    method: &str,
+) -> Option<&'static str> {
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
         return Some("method");
     }
@@ -261,7 +265,7 @@ fn ref_add(accepted: &[(String, String)], path: &str, method: &str) -> Option<&'
 
 /// The best match among `routes`: ranked by the kinds of its parts (literal < parameter <
 /// greedy, compared position by position), then by method (exact before `ANY`).
-fn ref_find(routes: &[(String, String)], method: &str, path: &str) -> Option<Found> {
+pub(crate) fn ref_find(routes: &[(String, String)], method: &str, path: &str) -> Option<Found> {
     let p = path.strip_prefix('/')?;
     let p = p.strip_suffix('/').unwrap_or(p);
     let req: Vec<&str> = if p.is_empty() {
