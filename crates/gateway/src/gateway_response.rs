@@ -206,6 +206,20 @@ impl GatewayError {
         e
     }
 
+    /// A request template read a body that is not JSON (400). AWS's body has a space after the
+    /// colon, as its own error bodies do.
+    pub fn request_body_not_json(message: String) -> Self {
+        let quoted = serde_json::to_string(&message).unwrap_or_else(|_| "\"\"".into());
+        Self {
+            kind: GatewayResponseType::Default4xx,
+            status: StatusCode::BAD_REQUEST,
+            error_type: "BadRequestException",
+            body: Cow::Owned(format!("{{\"message\": {quoted}}}")),
+            message: Cow::Owned(message),
+            validation_error: None,
+        }
+    }
+
     /// No resource matched the path, or the resource has no such method.
     pub fn missing_authentication_token() -> Self {
         Self::new(

@@ -629,10 +629,7 @@ impl Gateway {
                         overrides = o;
                         (GatewayBody::full(out), HeaderValue::from_str(ct).ok())
                     }
-                    Err(reason) => {
-                        tracing::warn!(api = %stage.api_id, "{reason}");
-                        return Outcome::fail(GatewayError::configuration_error());
-                    }
+                    Err(e) => return Outcome::fail(request_template_failed(stage, e)),
                 }
             }
             Selected::Passthrough => match &client_bytes {
@@ -907,10 +904,7 @@ async fn run_mock(
             let inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
             match t.render_with(inputs) {
                 Ok(out) => mock_status_code(&String::from_utf8_lossy(&out)),
-                Err(reason) => {
-                    tracing::warn!(api = %stage.api_id, "{reason}");
-                    return Outcome::fail(GatewayError::configuration_error());
-                }
+                Err(e) => return Outcome::fail(request_template_failed(stage, e)),
             }
         }
         Selected::Passthrough => {
@@ -1005,6 +999,23 @@ async fn collect_body(body: GatewayBody) -> Result<bytes::Bytes, GatewayError> {
             Err(GatewayError::request_too_large())
         }
         Ok(Err(_)) | Err(_) => Err(GatewayError::bad_request()),
+    }
+}
+
+/// The answer to a request template that failed: AWS's 400 when the template read a request body
+/// that is not JSON, else a configuration error (500, reason in the log).
+fn request_template_failed(
+    stage: &CompiledStage,
+    e: crate::mapping::TemplateError,
+) -> GatewayError {
+    match e {
+        crate::mapping::TemplateError::BodyNotJson(message) => {
+            GatewayError::request_body_not_json(message)
+        }
+        crate::mapping::TemplateError::Failed(reason) => {
+            tracing::warn!(api = %stage.api_id, "{reason}");
+            GatewayError::configuration_error()
+        }
     }
 }
 

@@ -60,12 +60,11 @@ impl MappingTemplate {
         self.rendered.clone()
     }
 
-    /// Renders with API Gateway's objects; errors (parse error, limits, a failing method) are
-    /// reasons for a 500.
+    /// Renders with API Gateway's objects; see [`TemplateError`] for what a failure means.
     pub fn render_with(
         &self,
         inputs: crate::templating::TemplateInputs,
-    ) -> Result<bytes::Bytes, String> {
+    ) -> Result<bytes::Bytes, TemplateError> {
         self.render_full(inputs).map(|(out, _)| out)
     }
 
@@ -74,9 +73,11 @@ impl MappingTemplate {
     pub fn render_full(
         &self,
         inputs: crate::templating::TemplateInputs,
-    ) -> Result<(bytes::Bytes, Overrides), String> {
+    ) -> Result<(bytes::Bytes, Overrides), TemplateError> {
         if let Some(e) = &self.error {
-            return Err(format!("Invalid mapping expression specified: {e}"));
+            return Err(TemplateError::Failed(format!(
+                "Invalid mapping expression specified: {e}"
+            )));
         }
         let Some(engine) = &self.engine else {
             return Ok((self.rendered.clone(), Overrides::default()));
@@ -85,7 +86,16 @@ impl MappingTemplate {
         let out = engine
             .render(&mut ctx, &portico_vtl::Limits::default())
             .map(bytes::Bytes::from)
-            .map_err(|e| format!("Execution failed due to a template error: {e:?}"))?;
+            .map_err(|e| match e.kind {
+                portico_vtl::RenderErrorKind::Method(m)
+                    if m.starts_with(crate::templating::BODY_NOT_JSON) =>
+                {
+                    TemplateError::BodyNotJson(m)
+                }
+                _ => TemplateError::Failed(format!(
+                    "Execution failed due to a template error: {e:?}"
+                )),
+            })?;
         let overrides = if self.source.contains("Override") {
             Overrides::read(ctx.get("context"))
         } else {
@@ -97,6 +107,31 @@ impl MappingTemplate {
     /// The `statusCode` a static MOCK request template selects (`None`: no valid one).
     pub fn mock_status(&self) -> Option<u16> {
         self.mock_status
+    }
+}
+
+/// Why a mapping template produced no output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    /// `$input.json` / `$input.path` met a body that is not JSON. For a request template AWS
+    /// answers 400 with this message (`Could not parse request body into json: …`); for a
+    /// response template it is a 500 like any other failure.
+    BodyNotJson(String),
+    /// Anything else (a template that does not parse, a limit, a failing method): a 500.
+    Failed(String),
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BodyNotJson(m) | Self::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<TemplateError> for String {
+    fn from(e: TemplateError) -> Self {
+        e.to_string()
     }
 }
 

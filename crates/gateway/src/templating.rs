@@ -30,6 +30,11 @@ fn pairs_json(pairs: &[(String, String)]) -> serde_json::Value {
     )
 }
 
+/// How `$input.json` / `$input.path` fail on a body that is not JSON: AWS's words, then the
+/// parser's (AWS's come from Jackson, Portico's from serde_json).
+pub(crate) const BODY_NOT_JSON: &str =
+    "Could not parse request body into json: Could not parse payload into json: ";
+
 #[derive(Debug)]
 struct Input {
     inputs: Arc<TemplateInputs>,
@@ -41,7 +46,7 @@ impl Input {
             return Ok(serde_json::Value::Object(Default::default()));
         }
         serde_json::from_slice(&self.inputs.body)
-            .map_err(|e| format!("Invalid JSON in request body: {e}"))
+            .map_err(|e| format!("{BODY_NOT_JSON}{e}"))
     }
 
     fn query_path(&self, args: &[Value]) -> Result<Option<serde_json::Value>, String> {
