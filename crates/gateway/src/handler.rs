@@ -492,10 +492,7 @@ impl Gateway {
         // Integration request phase.
         let uri = match p.uri.render(|n| params.get(n), parts.uri.query()) {
             Ok(u) => u,
-            Err(e) => {
-                tracing::warn!(error = %e, "Execution failed due to configuration error: invalid endpoint address");
-                return Outcome::fail(GatewayError::configuration_error());
-            }
+            Err(e) => return Outcome::fail(uri_render_failed(e)),
         };
         let mut req = Request::new(body);
         *req.method_mut() = p.method.clone().unwrap_or_else(|| parts.method.clone());
@@ -682,7 +679,7 @@ impl Gateway {
         };
         let uri = match h.target.uri.render(path_param, query.as_deref()) {
             Ok(u) => u,
-            Err(_) => return Outcome::fail(GatewayError::configuration_error()),
+            Err(e) => return Outcome::fail(uri_render_failed(e)),
         };
         let mut req = Request::new(upstream_body);
         *req.method_mut() = h
@@ -999,6 +996,18 @@ async fn collect_body(body: GatewayBody) -> Result<bytes::Bytes, GatewayError> {
             Err(GatewayError::request_too_large())
         }
         Ok(Err(_)) | Err(_) => Err(GatewayError::bad_request()),
+    }
+}
+
+/// The answer to an integration URI that did not render: 400 for a dot segment from request
+/// data, else a configuration error (500, reason in the log).
+fn uri_render_failed(e: crate::uri::RenderError) -> GatewayError {
+    match e {
+        crate::uri::RenderError::DotSegment => GatewayError::bad_request(),
+        crate::uri::RenderError::Invalid(_) => {
+            tracing::warn!(error = %e, "Execution failed due to configuration error: invalid endpoint address");
+            GatewayError::configuration_error()
+        }
     }
 }
 

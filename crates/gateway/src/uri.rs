@@ -178,7 +178,7 @@ impl UriTemplate {
         &self,
         param: impl Fn(&str) -> Option<&'a str>,
         query: Option<&str>,
-    ) -> Result<Uri, http::uri::InvalidUri> {
+    ) -> Result<Uri, RenderError> {
         let mut out = String::with_capacity(self.len_hint + 64);
         for p in &self.parts {
             match p {
@@ -190,10 +190,10 @@ impl UriTemplate {
                             if i > 0 {
                                 out.push('/');
                             }
-                            push_segment(&mut out, seg, GREEDY);
+                            push_segment(&mut out, seg, GREEDY)?;
                         }
                     } else {
-                        push_segment(&mut out, v, SEGMENT);
+                        push_segment(&mut out, v, SEGMENT)?;
                     }
                 }
             }
@@ -202,19 +202,40 @@ impl UriTemplate {
             out.push(if self.has_query { '&' } else { '?' });
             out.push_str(q);
         }
-        Uri::try_from(out)
+        Uri::try_from(out).map_err(RenderError::Invalid)
     }
 }
 
-/// Appends one encoded path segment. A segment that is exactly `.` or `..` (after decoding, e.g.
-/// from `%2e%2e`) is written as `%2E`/`%2E%2E`, so request data can never climb out of the
-/// integration's path on the backend.
-fn push_segment(out: &mut String, seg: &str, set: &'static AsciiSet) {
-    match seg {
-        "." => out.push_str("%2E"),
-        ".." => out.push_str("%2E%2E"),
-        _ => out.extend(utf8_percent_encode(seg, set)),
+/// Why a [`UriTemplate`] did not render for a request.
+#[derive(Debug)]
+pub enum RenderError {
+    /// A path parameter holds a `.` or `..` segment (also once decoded, as from `%2e%2e`). A
+    /// backend that resolves dot segments (RFC 3986 §5.2.4, after decoding `%2E`, as most
+    /// servers and frameworks do) would serve a path outside the integration's, so the request
+    /// is refused with 400 instead of being forwarded.
+    DotSegment,
+    /// The rendered target is not a valid URI (a configuration error).
+    Invalid(http::uri::InvalidUri),
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::DotSegment => f.write_str("a path parameter holds a dot segment"),
+            Self::Invalid(e) => write!(f, "invalid endpoint address: {e}"),
+        }
     }
+}
+
+/// Appends one encoded path segment; a segment that is exactly `.` or `..` (the value is already
+/// decoded, so `%2e%2e` arrives as `..`) is [`RenderError::DotSegment`]: request data never
+/// climbs out of the integration's path on the backend.
+fn push_segment(out: &mut String, seg: &str, set: &'static AsciiSet) -> Result<(), RenderError> {
+    if seg == "." || seg == ".." {
+        return Err(RenderError::DotSegment);
+    }
+    out.extend(utf8_percent_encode(seg, set));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -273,19 +294,33 @@ mod tests {
     }
 
     #[test]
-    fn dot_segments_from_request_data_are_neutralised() {
+    fn dot_segments_from_request_data_are_refused() {
         let t = UriTemplate::compile("http://b/files/{proxy}/{id}", src).unwrap();
-        let u = t
-            .render(
-                |n| match n {
-                    "proxy" => Some("../../admin/./x"),
-                    "id" => Some(".."),
+        let render = |proxy: &'static str, id: &'static str| {
+            t.render(
+                move |n| match n {
+                    "proxy" => Some(proxy),
+                    "id" => Some(id),
                     _ => None,
                 },
                 None,
             )
-            .unwrap();
-        assert_eq!(u.to_string(), "/files/%2E%2E/%2E%2E/admin/%2E/x/%2E%2E");
+        };
+        for (proxy, id) in [
+            ("../../admin", "x"),
+            ("a/./b", "x"),
+            ("a/..", "x"),
+            ("a", ".."),
+            ("a", "."),
+        ] {
+            assert!(
+                matches!(render(proxy, id), Err(RenderError::DotSegment)),
+                "{proxy} {id}"
+            );
+        }
+        // Dots inside a segment are ordinary characters.
+        let u = render("a/..b/.c/...", "x.y").unwrap();
+        assert_eq!(u.to_string(), "/files/a/..b/.c/.../x.y");
     }
 
     #[test]
