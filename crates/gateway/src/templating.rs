@@ -45,8 +45,7 @@ impl Input {
         if self.inputs.body.is_empty() {
             return Ok(serde_json::Value::Object(Default::default()));
         }
-        serde_json::from_slice(&self.inputs.body)
-            .map_err(|e| format!("{BODY_NOT_JSON}{e}"))
+        serde_json::from_slice(&self.inputs.body).map_err(|e| format!("{BODY_NOT_JSON}{e}"))
     }
 
     fn query_path(&self, args: &[Value]) -> Result<Option<serde_json::Value>, String> {
