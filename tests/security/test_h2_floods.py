@@ -1,7 +1,7 @@
 """HTTP/2 abuse against the data plane (h2c, prior knowledge), written with the Python `h2` library
-so the frames are exactly the attacker's (threats T16, T17, T19 in
+so the frames are exactly the attacker's (threats T16–T19 in
 ../shared/reference/security-tests.md): rapid reset, CONTINUATION flood, SETTINGS and PING floods,
-an HPACK bomb. Each attack must end with the attacker's connection closed (GOAWAY or EOF) within a
+MadeYouReset (frames that make the server reset streams), an HPACK bomb. Each attack must end with the attacker's connection closed (GOAWAY or EOF) within a
 bounded number of frames or stay bounded in memory, and a legitimate client keeps being served."""
 import os
 import socket
@@ -14,7 +14,8 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import pytest
-from hyperframe.frame import ContinuationFrame, HeadersFrame, PingFrame, SettingsFrame
+from hyperframe.frame import (ContinuationFrame, DataFrame, HeadersFrame, PingFrame, SettingsFrame,
+                              WindowUpdateFrame)
 
 # RSS a single attacking connection may add to the gateway.
 RSS_BUDGET_KB = 8 * 1024
@@ -215,6 +216,47 @@ def test_control_frame_floods_stay_bounded(target, portico, kind):
     assert grew < RSS_BUDGET_KB, f"{kind} flood: RSS grew {grew} KiB after {sent} frames"
     assert legit.failures == 0
     print(f"{kind} flood: {sent} frames, RSS +{grew} KiB, worst legit latency {legit.worst:.3f}s")
+
+
+@pytest.mark.parametrize("trigger", ["window-update-0", "data-after-end-stream"])
+def test_made_you_reset_is_cut_off(target, portico, trigger):
+    """T18 (MadeYouReset, CVE-2025-8671): valid-looking frames that make the *server* reset each
+    stream — a WINDOW_UPDATE of 0 on an open stream, DATA on a stream the client already ended —
+    in a loop. The server must stop it with GOAWAY (hyper's h2 allows 1 024 such local resets)
+    or absorb it within the memory budget, and keep serving others."""
+    addr, path, url = target
+    sock, conn = h2_connect(addr)
+    before = rss_kb(portico.proc.pid)
+    block = conn.encoder.encode(request_headers(path))
+    sent = 0
+    with LegitClient(url) as legit:
+        wire = b""
+        for i in range(5_000):
+            sid = 1 + 2 * i
+            headers = HeadersFrame(sid)
+            headers.data = block
+            if trigger == "window-update-0":
+                headers.flags = {"END_HEADERS"}
+                bad = WindowUpdateFrame(sid)
+                bad.window_increment = 0
+            else:
+                headers.flags = {"END_HEADERS", "END_STREAM"}
+                bad = DataFrame(sid)
+                bad.data = b"x"
+            wire += headers.serialize() + bad.serialize()
+            if i % 100 == 99:
+                if not send_quietly(sock, wire):
+                    break
+                wire = b""
+            sent += 1
+        outcome, code = drain_until_closed(sock, conn, seconds=5)
+    grew = rss_kb(portico.proc.pid) - before
+    sock.close()
+    assert outcome in ("goaway", "eof") or grew < RSS_BUDGET_KB, (outcome, sent, grew)
+    assert grew < RSS_BUDGET_KB, f"RSS grew {grew} KiB"
+    assert legit.failures == 0 and legit.ok > 0
+    print(f"made-you-reset ({trigger}): {sent} streams sent, outcome {outcome} {code}, RSS +{grew} KiB, "
+          f"worst legit latency {legit.worst:.3f}s")
 
 
 def test_hpack_bomb_is_refused(target, portico):
