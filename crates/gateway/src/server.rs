@@ -23,7 +23,8 @@
 //!    431), `Host` (missing on HTTP/1.1, repeated or invalid → 400), absolute-form targets whose
 //!    authority differs from `Host` (400), `Transfer-Encoding` other than one `chunked` (400, or
 //!    501 for codings Portico does not implement), client-supplied `Forwarded`,
-//!    `X-Forwarded-Host` and `X-Forwarded-Port` removed, `Content-Length` re-written canonically.
+//!    `X-Forwarded-Host` and `X-Forwarded-Port` removed, `Content-Length` re-written canonically;
+//!    on HTTP/2 a `Host` that differs from `:authority`, or a repeated one, is a 400.
 //! 5. **Body framing.** `Expect: 100-continue` with a `Content-Length` over the body limit is
 //!    answered 413 without a `100 Continue`; a body of unknown length (chunked, or HTTP/2 without
 //!    `content-length`) is read here up to [`ListenerLimits::max_body_bytes`] (413 beyond) within
@@ -638,8 +639,14 @@ async fn admit(
             None => return refuse(Refusal::BadRequest, version),
         },
     };
-    if let Some(n) = content_length {
-        let expects = headers
+    // HTTP/2 `content-length: 0` on a stream that is not ended: whatever DATA follows is a
+    // framing error (h2 resets the stream), so read to the end first instead of forwarding a
+    // complete empty request at once.
+    let h2_open_empty =
+        version == Version::HTTP_2 && content_length == Some(0) && !req.body().is_end_stream();
+    if let Some(n) = content_length.filter(|_| !h2_open_empty) {
+        let expects = req
+            .headers()
             .get(header::EXPECT)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         if expects && n > limits.max_body_bytes {
@@ -652,7 +659,7 @@ async fn admit(
         return gw.handle_from(req, client).await;
     }
     let body = req.body();
-    if body.is_end_stream() || body.size_hint().exact().is_some() {
+    if !h2_open_empty && (body.is_end_stream() || body.size_hint().exact().is_some()) {
         return gw.handle_from(req, client).await;
     }
     // Unknown length (chunked, or HTTP/2 without content-length): read it here, bounded.
@@ -746,6 +753,18 @@ fn check_head(req: &Request<Incoming>, limits: &ListenerLimits) -> Result<bool, 
         return Err(Refusal::HeadTooLarge);
     }
     if !h1 {
+        // RFC 9113 §8.3.1: a Host that names another authority than `:authority` makes the
+        // request malformed (one would pick the API, the other could reach a backend).
+        let mut hosts = req.headers().get_all(header::HOST).iter();
+        match (hosts.next(), hosts.next(), uri.authority()) {
+            (Some(_), Some(_), _) => return Err(Refusal::BadRequest),
+            (Some(h), None, Some(a))
+                if !h.as_bytes().eq_ignore_ascii_case(a.as_str().as_bytes()) =>
+            {
+                return Err(Refusal::BadRequest);
+            }
+            _ => {}
+        }
         return Ok(forwarded);
     }
 
