@@ -56,7 +56,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 
 /// Limits and timeouts of the data-plane listener. The defaults follow API Gateway where it
 /// publishes a figure (10 240-byte request head, 10 MiB payload) and common proxy practice
@@ -227,7 +227,6 @@ struct ConnClock {
     h2: AtomicBool,
     /// Bytes seen so far, until the protocol is known.
     sniffed: AtomicU64,
-    wake: Notify,
 }
 
 impl ConnClock {
@@ -241,7 +240,6 @@ impl ConnClock {
             in_flight: AtomicUsize::new(0),
             h2: AtomicBool::new(false),
             sniffed: AtomicU64::new(0),
-            wake: Notify::new(),
         }
     }
 
@@ -271,7 +269,6 @@ impl ConnClock {
             && self.head_started.load(Relaxed) == 0
         {
             self.head_started.store(now + 1, Relaxed);
-            self.wake.notify_one();
         }
     }
 
@@ -292,17 +289,20 @@ impl ConnClock {
     }
 
     /// Resolves when the connection has outlived its current timeout.
+    ///
+    /// Nothing wakes it: it sleeps until the current deadline but never longer than the shorter
+    /// of the two timeouts, and every deadline the connection can move to (a head starting, a
+    /// request ending, bytes moving) lies at least that far after the moment it is set, so the
+    /// watchdog is awake again by then. Requests therefore cost no timer or task wake-up.
     async fn watchdog(&self, limits: &ListenerLimits) {
+        let step = limits.header_timeout.min(limits.idle_timeout);
         loop {
             let now = self.now();
             let deadline = self.deadline(limits);
             if deadline <= now {
                 return;
             }
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_millis(deadline - now)) => {}
-                () = self.wake.notified() => {}
-            }
+            tokio::time::sleep(Duration::from_millis(deadline - now).min(step)).await;
         }
     }
 }
@@ -323,7 +323,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         if self.0.in_flight.fetch_sub(1, Relaxed) == 1 {
             self.0.idle_since.store(self.0.now(), Relaxed);
-            self.0.wake.notify_one();
         }
     }
 }
