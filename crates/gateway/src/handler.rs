@@ -165,6 +165,14 @@ const HOP_BY_HOP: [HeaderName; 6] = [
     header::PROXY_AUTHENTICATE,
 ];
 
+// Header names the gateway sets on every request or response, parsed once.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_AMZN_APIGATEWAY_API_ID: HeaderName = HeaderName::from_static("x-amzn-apigateway-api-id");
+const X_AMZN_REQUESTID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+const X_AMZ_APIGW_ID: HeaderName = HeaderName::from_static("x-amz-apigw-id");
+const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
 /// Removes hop-by-hop headers, including those the `Connection` header names. One pass over the
 /// names first: most messages carry none, and then nothing is hashed or removed.
 fn strip_hop_by_hop(h: &mut HeaderMap) {
@@ -510,10 +518,10 @@ impl Gateway {
             None => Some(client.ip_header.clone()),
         };
         if let Some(v) = xff {
-            headers.insert("x-forwarded-for", v);
+            headers.insert(X_FORWARDED_FOR, v);
         }
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-        headers.insert("x-amzn-apigateway-api-id", stage.api_id_header.clone());
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+        headers.insert(X_AMZN_APIGATEWAY_API_ID, stage.api_id_header.clone());
         if !headers.contains_key(header::USER_AGENT) {
             headers.insert(header::USER_AGENT, stage.default_user_agent.clone());
         }
@@ -698,7 +706,7 @@ impl Gateway {
         if let Some(ct) = upstream_ct {
             headers.entry(header::CONTENT_TYPE).or_insert(ct);
         }
-        headers.insert("x-amzn-apigateway-api-id", stage.api_id_header.clone());
+        headers.insert(X_AMZN_APIGATEWAY_API_ID, stage.api_id_header.clone());
         headers
             .entry(header::USER_AGENT)
             .or_insert(stage.default_user_agent.clone());
@@ -1217,9 +1225,9 @@ fn discard_body(mut body: GatewayBody) {
 /// Method response phase, last step: the ids every response carries.
 fn finish_headers(resp: &mut Response<GatewayBody>, ids: &RequestIds) {
     let h = resp.headers_mut();
-    h.insert("x-amzn-requestid", ids.request_id.clone());
-    h.insert("x-amz-apigw-id", ids.apigw_id.clone());
-    h.insert("x-amzn-trace-id", ids.trace_id.clone());
+    h.insert(X_AMZN_REQUESTID, ids.request_id.clone());
+    h.insert(X_AMZ_APIGW_ID, ids.apigw_id.clone());
+    h.insert(X_AMZN_TRACE_ID, ids.trace_id.clone());
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         *resp.status_mut() = StatusCode::BAD_GATEWAY;
     }
