@@ -43,6 +43,8 @@ pub(crate) struct Renderer<'a> {
     pub pos: Pos,
     /// Regexes compiled by string methods during this render.
     pub regexes: methods::Regexes,
+    /// Whose rules apply where API Gateway and Velocity 1.7 differ.
+    pub dialect: crate::Dialect,
 }
 
 type Res<T> = Result<T, RenderError>;
@@ -389,6 +391,20 @@ impl Renderer<'_> {
         Ok(Flow::Normal)
     }
 
+    /// `==`: API Gateway also holds null equal to the empty string (recorded on AWS:
+    /// `$input.path('$.missing') == ""` is true); Velocity 1.7 does not.
+    fn equal(&self, a: &Value, b: &Value) -> bool {
+        if self.dialect == crate::Dialect::ApiGateway {
+            match (a, b) {
+                (Value::Null, Value::String(s)) | (Value::String(s), Value::Null) => {
+                    return s.is_empty();
+                }
+                _ => {}
+            }
+        }
+        values_eq(a, b)
+    }
+
     #[inline(never)]
     fn truthy(&mut self, cond: &Expr, ctx: &mut Context) -> Res<bool> {
         Ok(self.eval(cond, ctx)?.is_truthy())
@@ -400,7 +416,9 @@ impl Renderer<'_> {
             Node::Ref(r) => {
                 let v = self.eval_ref(r, ctx)?;
                 if v.is_null() {
-                    if !r.quiet {
+                    // API Gateway renders a null reference as nothing; Velocity 1.7 prints its
+                    // source unless it is quiet (`$!x`).
+                    if !r.quiet && self.dialect == crate::Dialect::Velocity17 {
                         out.push_str(&r.source);
                     }
                 } else if !v.render_into(out, self.limits.max_output_bytes) {
@@ -734,8 +752,8 @@ impl Renderer<'_> {
                     let x = self.eval(a, ctx)?;
                     let y = self.eval(b, ctx)?;
                     match op {
-                        BinOp::Eq => Value::Bool(values_eq(&x, &y)),
-                        BinOp::Ne => Value::Bool(!values_eq(&x, &y)),
+                        BinOp::Eq => Value::Bool(self.equal(&x, &y)),
+                        BinOp::Ne => Value::Bool(!self.equal(&x, &y)),
                         BinOp::Lt => Value::Bool(compare(&x, &y) == Some(Ordering::Less)),
                         BinOp::Gt => Value::Bool(compare(&x, &y) == Some(Ordering::Greater)),
                         BinOp::Le => Value::Bool(matches!(

@@ -38,8 +38,9 @@
 //!
 //! # Other semantics
 //!
-//! * Null/undefined references render as their source text (`$missing`),
-//!   quiet references (`$!x`) render nothing.
+//! * Null/undefined references render as nothing, as API Gateway does ([`Dialect::ApiGateway`],
+//!   the default); with [`Dialect::Velocity17`] they render as their source text (`$missing`)
+//!   and quiet references (`$!x`) render nothing. API Gateway also holds `null == ""` true.
 //! * `#set($x = <null>)` leaves `$x` unchanged (Velocity 1.7).
 //! * Only `null` and `false` are falsy.
 //! * `#foreach` exposes `$foreach.index` (0-based), `.count`, `.hasNext`,
@@ -233,9 +234,33 @@ pub fn parse_with_limits(source: &str, limits: &Limits) -> Result<Template, Pars
     })
 }
 
+/// Whose rules apply where Amazon API Gateway's Velocity differs from Apache Velocity 1.7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// API Gateway's (recorded on AWS): a null reference renders as nothing, quiet or not —
+    /// never-set variables, JSON nulls and missing paths, properties of strings, methods that
+    /// do not exist, undefined stage variables — and `null == ""` is true.
+    #[default]
+    ApiGateway,
+    /// Apache Velocity 1.7's: a null reference prints its own source (`$missing`) unless quiet
+    /// (`$!missing`), and null equals only null. The differential test renders with this.
+    Velocity17,
+}
+
 impl Template {
-    /// Renders the template. `#stop` ends rendering successfully.
+    /// Renders the template with API Gateway's rules ([`Dialect::ApiGateway`]). `#stop` ends
+    /// rendering successfully.
     pub fn render(&self, ctx: &mut Context, limits: &Limits) -> Result<String, RenderError> {
+        self.render_as(ctx, limits, Dialect::ApiGateway)
+    }
+
+    /// Renders the template with the rules of `dialect`.
+    pub fn render_as(
+        &self,
+        ctx: &mut Context,
+        limits: &Limits,
+        dialect: Dialect,
+    ) -> Result<String, RenderError> {
         if self.source_len > limits.max_template_bytes {
             return Err(RenderError {
                 kind: RenderErrorKind::TemplateTooLarge,
@@ -253,6 +278,7 @@ impl Template {
             nest: 0,
             pos: ast::Pos::default(),
             regexes: HashMap::new(),
+            dialect,
         };
         let mut out = String::new();
         r.render_nodes(&self.nodes, ctx, &mut out)?;

@@ -1,4 +1,4 @@
-use crate::{Context, Limits, Object, RenderErrorKind, Value, parse};
+use crate::{Context, Dialect, Limits, Object, RenderErrorKind, Value, parse};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -12,17 +12,66 @@ fn ctx_from(j: serde_json::Value) -> Context {
     c
 }
 
+/// Renders with Velocity 1.7's rules: most tables pin the engine against 1.7; API Gateway's
+/// differences are in `aws_nulls`.
 fn render(t: &str, j: serde_json::Value) -> String {
     let tpl = parse(t).unwrap_or_else(|e| panic!("parse {t:?}: {e}"));
-    tpl.render(&mut ctx_from(j), &Limits::default())
+    tpl.render_as(&mut ctx_from(j), &Limits::default(), Dialect::Velocity17)
         .unwrap_or_else(|e| panic!("render {t:?}: {e}"))
 }
 
 fn render_err(t: &str, j: serde_json::Value, limits: &Limits) -> RenderErrorKind {
     let tpl = parse(t).unwrap_or_else(|e| panic!("parse {t:?}: {e}"));
-    match tpl.render(&mut ctx_from(j), limits) {
+    match tpl.render_as(&mut ctx_from(j), limits, Dialect::Velocity17) {
         Ok(s) => panic!("expected error for {t:?}, got {:?}", &s[..s.len().min(100)]),
         Err(e) => e.kind,
+    }
+}
+
+fn render_aws(t: &str, j: serde_json::Value) -> String {
+    let tpl = parse(t).unwrap_or_else(|e| panic!("parse {t:?}: {e}"));
+    tpl.render(&mut ctx_from(j), &Limits::default())
+        .unwrap_or_else(|e| panic!("render {t:?}: {e}"))
+}
+
+/// API Gateway's rules (recorded on AWS): a null renders as nothing and equals "".
+#[test]
+fn aws_nulls() {
+    let cases: &[(&str, serde_json::Value, &str)] = &[
+        ("[$missing]", json!({}), "[]"),
+        ("[$missing.nested]", json!({}), "[]"),
+        ("[${missing}]", json!({}), "[]"),
+        ("[$!missing]", json!({}), "[]"),
+        (
+            "#set($r = $n)[$r][$r.nested][$r.foo()]",
+            json!({"n": null}),
+            "[][][]",
+        ),
+        ("#set($s = \"a$r\")[$s]", json!({}), "[a]"),
+        ("[$s.nothing][$s.nope()]", json!({"s": "text"}), "[][]"),
+        ("[$m.k9][$m.get('k9')]", json!({"m": {"k": 1}}), "[][]"),
+        (
+            "#if($r == $null)n#end#if($r == \"\")e#end#if(\"\" == $r)E#end#if($r != \"\")X#end",
+            json!({}),
+            "neE",
+        ),
+        (
+            "#if($l == $null)n#end#if($l == \"\")e#end[$l]",
+            json!({"l": []}),
+            "[[]]",
+        ),
+        // The rule is symmetric: an empty string equals a null too.
+        ("#if($e == $null)n#{else}notnull#end", json!({"e": ""}), "n"),
+        (
+            "#if($e == $null)n#{else}notnull#end",
+            json!({"e": "x"}),
+            "notnull",
+        ),
+        // A missing macro or an escaped null are unchanged.
+        ("\\$missing", json!({}), "\\$missing"),
+    ];
+    for (t, j, want) in cases {
+        assert_eq!(render_aws(t, j.clone()), *want, "template {t:?}");
     }
 }
 
@@ -478,13 +527,19 @@ fn host_objects() {
     ctx.insert("o", Value::Object(Arc::new(Obj)));
     let t = parse("$o $o.stage $o.echo('hi') $o.nope() $!o.nope()|").unwrap();
     assert_eq!(
-        t.render(&mut ctx, &Limits::default()).unwrap(),
+        t.render_as(&mut ctx, &Limits::default(), Dialect::Velocity17)
+            .unwrap(),
         "<obj> prod hi $o.nope() |"
+    );
+    assert_eq!(
+        t.render(&mut ctx, &Limits::default()).unwrap(),
+        "<obj> prod hi  |"
     );
     let t = parse("$o.toString()|$o.equals($o)|$n.compareTo(1)").unwrap();
     ctx.insert("n", Value::Int(1));
     assert_eq!(
-        t.render(&mut ctx, &Limits::default()).unwrap(),
+        t.render_as(&mut ctx, &Limits::default(), Dialect::Velocity17)
+            .unwrap(),
         "<obj>|$o.equals($o)|$n.compareTo(1)"
     );
     let t = parse("$o.fail()").unwrap();
