@@ -821,8 +821,9 @@ fn invalid_key() -> ControlError {
     ControlError::not_found("Invalid API Key identifier specified")
 }
 
-fn invalid_plan(id: &str) -> ControlError {
-    ControlError::not_found(format!("Invalid Usage Plan ID specified: {id}"))
+/// AWS names no id in this message.
+fn invalid_plan() -> ControlError {
+    ControlError::not_found("Invalid Usage Plan ID specified")
 }
 
 /// 40 characters of `[A-Za-z0-9]` from the operating system's CSPRNG (rejection sampling, no
@@ -937,16 +938,12 @@ impl AccountState {
                 ("replace", "/name") => k.name = value,
                 ("replace", "/description") => k.description = value,
                 ("replace", "/customerId") => k.customer_id = value,
+                // AWS reads the value as Java's Boolean.parseBoolean does: anything but
+                // "true" (any case) is false, and no error.
                 ("replace", "/enabled") => {
-                    k.enabled = match value.as_deref() {
-                        Some("true") => true,
-                        Some("false") => false,
-                        _ => {
-                            return Err(ControlError::bad_request(
-                                "Invalid boolean value for /enabled",
-                            ));
-                        }
-                    }
+                    k.enabled = value
+                        .as_deref()
+                        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
                 }
                 ("add", "/stages") => {
                     if let Some(v) = value
@@ -959,18 +956,13 @@ impl AccountState {
                     let v = value.unwrap_or_default();
                     k.stage_keys.retain(|s| *s != v);
                 }
-                ("add" | "remove" | "replace", _) => {
+                ("replace", _) => {
                     return Err(crate::patch::invalid_path(
                         o,
-                        &[
-                            "/name",
-                            "/description",
-                            "/enabled",
-                            "/customerId",
-                            "/stages",
-                        ],
+                        &["/description", "/enabled", "/name", "/customerId"],
                     ));
                 }
+                ("add" | "remove", _) => return Err(crate::patch::unsupported_op(o)),
                 _ => {
                     return Err(crate::patch::invalid_op());
                 }
@@ -980,6 +972,8 @@ impl AccountState {
         if let Some(slot) = self.api_keys.iter_mut().find(|x| x.id == id) {
             *slot = k.clone();
         }
+        // UpdateApiKey's answer never carries the key's value.
+        k.value = None;
         Ok(k)
     }
 
@@ -1103,7 +1097,7 @@ impl AccountState {
         self.usage_plans
             .iter()
             .find(|p| p.id == id)
-            .ok_or_else(|| invalid_plan(id))
+            .ok_or_else(invalid_plan)
     }
 
     /// `UpdateUsagePlan`.
@@ -1277,8 +1271,8 @@ impl AccountState {
     }
 
     /// `GetUsagePlanKeys`.
+    /// An unknown plan has no keys: AWS answers an empty list, not a 404.
     pub fn usage_plan_keys(&self, plan_id: &str) -> Result<Vec<UsagePlanKey>, ControlError> {
-        self.usage_plan(plan_id)?;
         self.plan_keys
             .iter()
             .filter(|(p, _)| p == plan_id)

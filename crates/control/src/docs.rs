@@ -112,9 +112,11 @@ impl ApiState {
                     check(&p.location, &v)?;
                     p.properties = v;
                 }
-                _ => {
+                ("replace", _) => {
                     return Err(crate::patch::invalid_path(o, &["/properties"]));
                 }
+                ("add" | "remove", _) => return Err(crate::patch::unsupported_op(o)),
+                _ => return Err(crate::patch::invalid_op()),
             }
         }
         if let Some(slot) = self.documentation_parts.iter_mut().find(|x| x.id == id) {

@@ -11,6 +11,9 @@ pub enum ErrorKind {
     Conflict,
     /// 429 `LimitExceededException`.
     LimitExceeded,
+    /// 400 `ValidationException`: the input breaks a constraint of the service model (an enum, a
+    /// pattern), checked before the operation looks at any state.
+    Validation,
 }
 
 impl ErrorKind {
@@ -21,6 +24,7 @@ impl ErrorKind {
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::LimitExceeded => 429,
+            Self::Validation => 400,
         }
     }
 
@@ -31,6 +35,7 @@ impl ErrorKind {
             Self::NotFound => "NotFoundException",
             Self::Conflict => "ConflictException",
             Self::LimitExceeded => "LimitExceededException",
+            Self::Validation => "ValidationException",
         }
     }
 }
@@ -77,6 +82,29 @@ impl ControlError {
             message: message.into(),
         }
     }
+}
+
+impl ControlError {
+    /// 400 `ValidationException` listing every broken constraint as AWS does:
+    /// `N validation error(s) detected: Value '…' at '…' failed to satisfy constraint: …; …`.
+    /// `None` when `violations` is empty.
+    pub fn validation(violations: &[String]) -> Option<Self> {
+        let n = violations.len();
+        let noun = match n {
+            0 => return None,
+            1 => "error",
+            _ => "errors",
+        };
+        Some(Self {
+            kind: ErrorKind::Validation,
+            message: format!("{n} validation {noun} detected: {}", violations.join("; ")),
+        })
+    }
+}
+
+/// One violation: `Value '{value}' at '{at}' failed to satisfy constraint: {constraint}`.
+pub fn violation(value: &str, at: &str, constraint: &str) -> String {
+    format!("Value '{value}' at '{at}' failed to satisfy constraint: {constraint}")
 }
 
 /// The account id Portico reports in ARNs and messages.

@@ -97,9 +97,13 @@ impl PutIntegrationInput {
         let kind = IntegrationType::parse(&kind_name)
             .filter(|_| kind_name == kind_name.to_ascii_uppercase())
             .ok_or_else(|| {
-                ControlError::bad_request(format!(
-                    "Invalid integration type specified: {kind_name}. Valid options are HTTP,AWS,MOCK,HTTP_PROXY,AWS_PROXY"
-                ))
+                let v = crate::violation(
+                    &kind_name,
+                    "putIntegrationInput.type",
+                    "Member must satisfy enum value set: [HTTP, MOCK, AWS_PROXY, HTTP_PROXY, AWS]",
+                );
+                ControlError::validation(&[v])
+                    .unwrap_or_else(|| ControlError::bad_request("Invalid integration type"))
             })?;
         let mut i = Integration::new(kind);
         match kind {
@@ -161,6 +165,7 @@ impl PutIntegrationInput {
         i.http_method = self.http_method;
         i.uri = self.uri;
         i.connection_type = self.connection_type;
+        crate::default_connection_type(&mut i);
         i.connection_id = self.connection_id;
         i.credentials = self.credentials;
         i.request_parameters = self.request_parameters.unwrap_or_default();

@@ -23,7 +23,7 @@ pub mod patch;
 
 pub use error::{
     ACCOUNT_ID, ControlError, ErrorKind, invalid_api, invalid_integration, invalid_method,
-    invalid_resource, invalid_response,
+    invalid_resource, invalid_response, violation,
 };
 pub use inputs::{
     PutGatewayResponseInput, PutIntegrationInput, PutIntegrationResponseInput, PutMethodInput,
@@ -661,15 +661,28 @@ impl ApiState {
 }
 
 /// AWS sets an integration's `cacheNamespace` to its resource's id when none is given.
+/// Imported integrations get what `PutIntegration` would have given them: the resource id as
+/// cache namespace and the default connection type.
 fn fill_cache_namespaces(resources: &mut [Resource]) {
     for r in resources.iter_mut() {
         for m in r.resource_methods.values_mut() {
-            if let Some(i) = m.method_integration.as_mut()
-                && i.cache_namespace.is_none()
-            {
-                i.cache_namespace = Some(r.id.clone());
+            if let Some(i) = m.method_integration.as_mut() {
+                if i.cache_namespace.is_none() {
+                    i.cache_namespace = Some(r.id.clone());
+                }
+                default_connection_type(i);
             }
         }
+    }
+}
+
+/// AWS reports `connectionType: INTERNET` for HTTP and HTTP_PROXY integrations that do not set
+/// one; MOCK, AWS and AWS_PROXY integrations have none.
+pub(crate) fn default_connection_type(i: &mut Integration) {
+    if i.connection_type.is_none()
+        && matches!(i.kind, IntegrationType::Http | IntegrationType::HttpProxy)
+    {
+        i.connection_type = Some("INTERNET".to_owned());
     }
 }
 
@@ -700,10 +713,14 @@ pub fn keep_ids_by_path(resources: &mut [Resource], existing: &[Resource]) {
 
 fn invalid_response_type(t: &str) -> ControlError {
     let all: Vec<&str> = GATEWAY_RESPONSE_TYPES.iter().map(|(t, _)| *t).collect();
-    ControlError::bad_request(format!(
-        "1 validation error detected: Value '{t}' at 'responseType' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-        all.join(", ")
-    ))
+    let constraint = format!("Member must satisfy enum value set: [{}]", all.join(", "));
+    validation_error(vec![violation(t, "responseType", &constraint)])
+}
+
+/// A `ValidationException` for a non-empty list of violations.
+fn validation_error(violations: Vec<String>) -> ControlError {
+    ControlError::validation(&violations)
+        .unwrap_or_else(|| ControlError::bad_request("Invalid request input"))
 }
 
 /// Keys must be `gatewayresponse.{header|querystring|path}.{name}`.
@@ -757,17 +774,100 @@ fn valid_selection_pattern(pattern: &str) -> Result<(), ControlError> {
 }
 
 fn valid_status_code(code: &str) -> Result<(), ControlError> {
+    match status_code_violation(code) {
+        Some(v) => Err(validation_error(vec![v])),
+        None => Ok(()),
+    }
+}
+
+/// The violation of a `statusCode` path parameter outside `[1-5]\d\d`, for operations that
+/// report it together with other input violations (`UpdateMethodResponse`).
+pub fn status_code_violation(code: &str) -> Option<String> {
     let b = code.as_bytes();
-    if b.len() == 3
+    let ok = b.len() == 3
         && (b'1'..=b'5').contains(&b[0])
         && b[1].is_ascii_digit()
-        && b[2].is_ascii_digit()
+        && b[2].is_ascii_digit();
+    (!ok).then(|| {
+        violation(
+            code,
+            "statusCode",
+            "Member must satisfy regular expression pattern: [1-5]\\d\\d",
+        )
+    })
+}
+
+/// `minimumCompressionSize` bounds (bytes).
+pub const COMPRESSION_RANGE: std::ops::RangeInclusive<i64> = 0..=10_485_760;
+
+/// AWS's message for a compression size that is out of range or not a number.
+pub fn invalid_compression_size() -> ControlError {
+    ControlError::bad_request("Invalid minimum compression size, must be between 0 and 10485760")
+}
+
+/// `CreateRestApi`'s checks on the fields a caller sets, in AWS's order: model constraints
+/// (`ValidationException`, all of them), then the description, the compression size and the
+/// endpoint configuration. Fills `ipAddressType`'s default (`dualstack` for PRIVATE, else `ipv4`).
+pub fn validate_new_rest_api(api: &mut RestApi) -> Result<(), ControlError> {
+    let ec = &mut api.endpoint_configuration;
+    let mut violations = Vec::new();
+    if ec
+        .types
+        .iter()
+        .any(|t| !matches!(t.as_str(), "EDGE" | "REGIONAL" | "PRIVATE"))
     {
-        return Ok(());
+        violations.push(violation(
+            &format!("[{}]", ec.types.join(", ")),
+            "createRestApiInput.endpointConfiguration.types",
+            "Member must satisfy constraint: [Member must satisfy enum value set: [PRIVATE, EDGE, REGIONAL]]",
+        ));
     }
-    Err(ControlError::bad_request(format!(
-        "1 validation error detected: Value '{code}' at 'statusCode' failed to satisfy constraint: Member must satisfy regular expression pattern: [1-5]\\d\\d"
-    )))
+    if let Some(ip) = ec.ip_address_type.as_deref()
+        && !matches!(ip, "ipv4" | "dualstack")
+    {
+        violations.push(violation(
+            ip,
+            "createRestApiInput.endpointConfiguration.ipAddressType",
+            "Member must satisfy enum value set: [ipv4, dualstack]",
+        ));
+    }
+    if let Some(e) = ControlError::validation(&violations) {
+        return Err(e);
+    }
+    if api.description.as_deref() == Some("") {
+        return Err(ControlError::bad_request(
+            "Description cannot be an empty string",
+        ));
+    }
+    if let Some(size) = api.minimum_compression_size
+        && !COMPRESSION_RANGE.contains(&size)
+    {
+        return Err(invalid_compression_size());
+    }
+    match ec.types.len() {
+        0 => {
+            return Err(ControlError::bad_request(
+                "REGIONAL Configuration and EDGE Configuration cannot be both DISABLED.",
+            ));
+        }
+        1 => {}
+        _ => {
+            return Err(ControlError::bad_request(
+                "Cannot create an api with multiple Endpoint Types.",
+            ));
+        }
+    }
+    let private = ec.types[0] == "PRIVATE";
+    match ec.ip_address_type.as_deref() {
+        Some("ipv4") if private => Err(ControlError::bad_request(
+            "Only dualstack ipAddressType is supported for Private APIs.",
+        )),
+        Some(_) => Ok(()),
+        None => {
+            ec.ip_address_type = Some(if private { "dualstack" } else { "ipv4" }.to_owned());
+            Ok(())
+        }
+    }
 }
 
 /// AWS's rule for a path part: `a-zA-Z0-9._-`, or a whole-part `{name}` / `{name+}`.

@@ -81,11 +81,13 @@ fn check_schema(schema: Option<&str>) -> Result<(), ControlError> {
     Ok(())
 }
 
+/// Models and validators take only `replace`: `add`/`remove` get AWS's "choose supported
+/// operations" error, other ops the generic one.
 fn check_op(o: &PatchOperation) -> Result<(), ControlError> {
-    if matches!(o.op.as_str(), "add" | "remove" | "replace") {
-        Ok(())
-    } else {
-        Err(crate::patch::invalid_op())
+    match o.op.as_str() {
+        "replace" => Ok(()),
+        "add" | "remove" => Err(crate::patch::unsupported_op(o)),
+        _ => Err(crate::patch::invalid_op()),
     }
 }
 
@@ -225,7 +227,14 @@ impl ApiState {
         for o in ops {
             check_op(o)?;
             match o.path.as_str() {
-                "/name" => v.name = o.value.clone(),
+                "/name" => {
+                    if o.value.as_deref().is_none_or(|n| n.trim().is_empty()) {
+                        return Err(ControlError::bad_request(
+                            "Request Validator name cannot be blank",
+                        ));
+                    }
+                    v.name = o.value.clone()
+                }
                 "/validateRequestBody" => v.validate_request_body = bool_value(o)?,
                 "/validateRequestParameters" => v.validate_request_parameters = bool_value(o)?,
                 _ => {
@@ -233,8 +242,8 @@ impl ApiState {
                         o,
                         &[
                             "/name",
-                            "/validateRequestBody",
                             "/validateRequestParameters",
+                            "/validateRequestBody",
                         ],
                     ));
                 }

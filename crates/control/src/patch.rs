@@ -49,9 +49,70 @@ fn op(o: &PatchOperation) -> Result<Op, ControlError> {
     }
 }
 
-/// AWS's error for `move`, `copy`, `test` and unknown ops.
+/// The `op` values botocore's model allows; anything else fails input validation.
+pub const OP_ENUM: [&str; 6] = ["add", "remove", "move", "test", "replace", "copy"];
+
+/// One violation per operation whose `op` is outside [`OP_ENUM`], named after the operation's
+/// input shape (`input` is e.g. `updateRestApiInput`) and the 1-based position in the list.
+pub fn op_violations(input: &str, ops: &[PatchOperation]) -> Vec<String> {
+    let constraint = format!(
+        "Member must satisfy enum value set: [{}]",
+        OP_ENUM.join(", ")
+    );
+    ops.iter()
+        .enumerate()
+        .filter(|(_, o)| !OP_ENUM.contains(&o.op.as_str()))
+        .map(|(n, o)| {
+            crate::violation(
+                &o.op,
+                &format!("{input}.patchOperations.{}.member.op", n + 1),
+                &constraint,
+            )
+        })
+        .collect()
+}
+
+/// `ValidationException` when any `op` is outside the enum, before any state is read.
+pub fn check_ops(input: &str, ops: &[PatchOperation]) -> Result<(), ControlError> {
+    match ControlError::validation(&op_violations(input, ops)) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// [`check_ops`] for the operations addressed by a `statusCode` (`UpdateMethodResponse`,
+/// `UpdateIntegrationResponse`): a bad code is one more violation in the same error, after the
+/// ops'.
+pub fn check_ops_and_status(
+    input: &str,
+    ops: &[PatchOperation],
+    status_code: &str,
+) -> Result<(), ControlError> {
+    let mut violations = op_violations(input, ops);
+    violations.extend(crate::status_code_violation(status_code));
+    match ControlError::validation(&violations) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// AWS's error for `move`, `copy` and `test` (valid ops no path accepts).
 pub fn invalid_op() -> ControlError {
     ControlError::bad_request("Invalid patch operation specified. Must be 'add'|'remove'|'replace'")
+}
+
+/// AWS's error for an `add`/`remove` on an object whose paths only take `replace` (note AWS's
+/// double space).
+pub fn unsupported_op(o: &PatchOperation) -> ControlError {
+    ControlError::bad_request(format!(
+        "Invalid patch path  '{}' specified for op '{}'. Please choose supported operations",
+        o.path, o.op
+    ))
+}
+
+/// AWS's error for `add`/`remove` on a path that only takes `replace`.
+fn only_replace() -> ControlError {
+    ControlError::bad_request("Invalid patch operation specified. Must be one of: [replace]")
 }
 
 /// Splits a pointer into unescaped segments.
@@ -181,18 +242,24 @@ pub fn patch_rest_api(api: &mut RestApi, ops: &[PatchOperation]) -> Result<(), C
                 api.binary_media_types.push(v);
             }
             (Some("minimumCompressionSize"), 1, Op::Remove) => api.minimum_compression_size = None,
-            (Some("minimumCompressionSize"), 1, _) => {
-                if o.value.as_deref().unwrap_or("").is_empty() {
-                    api.minimum_compression_size = None;
-                } else {
-                    let n = parse_i64(o)?;
-                    if !(0..=10_485_760).contains(&n) {
-                        return Err(ControlError::bad_request(
-                            "Invalid minimum compression size, must be between 0 and 10485760",
-                        ));
-                    }
-                    api.minimum_compression_size = Some(n);
-                }
+            (Some("minimumCompressionSize"), 1, Op::Add) => return Err(only_replace()),
+            (Some("minimumCompressionSize"), 1, Op::Replace) => {
+                // null or "" disables compression; anything else must be a number in range.
+                api.minimum_compression_size = match o.value.as_deref().unwrap_or("") {
+                    "" => None,
+                    v => Some(
+                        v.parse::<i64>()
+                            .ok()
+                            .filter(|n| crate::COMPRESSION_RANGE.contains(n))
+                            .ok_or_else(crate::invalid_compression_size)?,
+                    ),
+                };
+            }
+            (Some("binaryMediaTypes"), 1, _) => {
+                return Err(ControlError::bad_request(format!(
+                    "Invalid patch path {}",
+                    o.path
+                )));
             }
             (Some("disableExecuteApiEndpoint"), 1, Op::Replace) => {
                 api.disable_execute_api_endpoint = parse_bool(o)?
@@ -200,11 +267,15 @@ pub fn patch_rest_api(api: &mut RestApi, ops: &[PatchOperation]) -> Result<(), C
             (Some("endpointConfiguration"), 3, Op::Replace) if seg[1] == "types" => {
                 let v = value(o)?;
                 if !matches!(v, "EDGE" | "REGIONAL" | "PRIVATE") {
-                    return Err(ControlError::bad_request(format!(
-                        "Invalid endpoint configuration type: {v}. Valid options are EDGE,REGIONAL,PRIVATE"
-                    )));
+                    return Err(ControlError::bad_request(
+                        "Invalid EndpointTypes specified. Valid options are REGIONAL,EDGE,PRIVATE",
+                    ));
                 }
                 api.endpoint_configuration.types = vec![v.to_owned()];
+            }
+            // AWS answers the generic op error here, not the path list.
+            (Some("endpointConfiguration"), 3, _) if seg[1] == "types" => {
+                return Err(invalid_op());
             }
             _ => return Err(invalid_path(o, &ALLOWED)),
         }
@@ -216,13 +287,14 @@ pub fn patch_rest_api(api: &mut RestApi, ops: &[PatchOperation]) -> Result<(), C
 pub fn resource_changes(
     ops: &[PatchOperation],
 ) -> Result<(Option<String>, Option<String>), ControlError> {
-    const ALLOWED: [&str; 2] = ["/pathPart", "/parentId"];
+    const ALLOWED: [&str; 2] = ["/parentId", "/pathPart"];
     let (mut part, mut parent) = (None, None);
     for o in ops {
         match (op(o)?, o.path.as_str()) {
             (Op::Replace, "/pathPart") => part = Some(value(o)?.to_owned()),
             (Op::Replace, "/parentId") => parent = Some(value(o)?.to_owned()),
-            _ => return Err(invalid_path(o, &ALLOWED)),
+            (Op::Replace, _) => return Err(invalid_path(o, &ALLOWED)),
+            _ => return Err(unsupported_op(o)),
         }
     }
     Ok((part, parent))

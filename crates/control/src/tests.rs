@@ -152,3 +152,318 @@ fn deployment_checks() {
     .unwrap();
     assert_eq!(s.deployable_snapshot().unwrap().resources.len(), 1);
 }
+
+fn op(op: &str, path: &str, value: Option<&str>) -> patch::PatchOperation {
+    patch::PatchOperation {
+        op: op.into(),
+        path: path.into(),
+        value: value.map(Into::into),
+        from: None,
+    }
+}
+
+const OP_ENUM_CONSTRAINT: &str = "failed to satisfy constraint: Member must satisfy enum value set: [add, remove, move, test, replace, copy]";
+
+#[test]
+fn patch_op_outside_the_enum_is_a_validation_exception_naming_the_input_and_position() {
+    let ops = [op("wrong", "/name", Some("x"))];
+    let e = patch::check_ops("updateRestApiInput", &ops).unwrap_err();
+    assert_eq!(
+        (e.kind.status(), e.kind.code()),
+        (400, "ValidationException")
+    );
+    assert_eq!(
+        e.message,
+        format!(
+            "1 validation error detected: Value 'wrong' at 'updateRestApiInput.patchOperations.1.member.op' {OP_ENUM_CONSTRAINT}"
+        )
+    );
+    // Every bad op is listed, with its 1-based position; good ones are skipped.
+    let ops = [
+        op("wrong_op", "/a", None),
+        op("replace", "/b", None),
+        op("nope", "/c", None),
+    ];
+    let e = patch::check_ops("updateStageInput", &ops).unwrap_err();
+    assert_eq!(
+        e.message,
+        format!(
+            "2 validation errors detected: Value 'wrong_op' at 'updateStageInput.patchOperations.1.member.op' {OP_ENUM_CONSTRAINT}; Value 'nope' at 'updateStageInput.patchOperations.3.member.op' {OP_ENUM_CONSTRAINT}"
+        )
+    );
+    // Valid enum members pass validation; a path that refuses them says so later.
+    let ops = [op("move", "/name", None), op("copy", "/name", None)];
+    patch::check_ops("updateRestApiInput", &ops).unwrap();
+    let mut api = RestApi::new("a", "r");
+    let e = patch::patch_rest_api(&mut api, &ops).unwrap_err();
+    assert_eq!(
+        (e.kind, e.message.as_str()),
+        (
+            ErrorKind::BadRequest,
+            "Invalid patch operation specified. Must be 'add'|'remove'|'replace'"
+        )
+    );
+}
+
+#[test]
+fn bad_op_and_bad_status_code_are_one_validation_error() {
+    let ops = [op("wrong_op", "/x", None)];
+    let e = patch::check_ops_and_status("updateMethodResponseInput", &ops, "wrong").unwrap_err();
+    assert_eq!(
+        e.message,
+        format!(
+            "2 validation errors detected: Value 'wrong_op' at 'updateMethodResponseInput.patchOperations.1.member.op' {OP_ENUM_CONSTRAINT}; Value 'wrong' at 'statusCode' failed to satisfy constraint: Member must satisfy regular expression pattern: [1-5]\\d\\d"
+        )
+    );
+    patch::check_ops_and_status("updateMethodResponseInput", &[], "200").unwrap();
+    let (mut s, root) = state();
+    s.put_method(&root, "GET", PutMethodInput::default())
+        .unwrap();
+    let e = s
+        .put_method_response(&root, "GET", "999", PutMethodResponseInput::default())
+        .unwrap_err();
+    assert_eq!(e.kind.code(), "ValidationException");
+    let e = s
+        .put_gateway_response("NOPE", PutGatewayResponseInput::default())
+        .unwrap_err();
+    assert_eq!(e.kind.code(), "ValidationException");
+    assert!(
+        e.message
+            .starts_with("1 validation error detected: Value 'NOPE' at 'responseType'")
+    );
+}
+
+#[test]
+fn create_rest_api_checks_in_aws_order() {
+    let new = |f: &dyn Fn(&mut RestApi)| {
+        let mut api = RestApi::new("a", "r");
+        f(&mut api);
+        validate_new_rest_api(&mut api).map(|()| api)
+    };
+    let e = new(&|a| a.description = Some(String::new())).unwrap_err();
+    assert_eq!(
+        (e.kind, e.message.as_str()),
+        (
+            ErrorKind::BadRequest,
+            "Description cannot be an empty string"
+        )
+    );
+    let e = new(&|a| a.minimum_compression_size = Some(-1)).unwrap_err();
+    assert_eq!(
+        e.message,
+        "Invalid minimum compression size, must be between 0 and 10485760"
+    );
+    // The description is checked before the compression size.
+    let e = new(&|a| {
+        a.description = Some(String::new());
+        a.minimum_compression_size = Some(-1);
+    })
+    .unwrap_err();
+    assert_eq!(e.message, "Description cannot be an empty string");
+    // Model constraints come first and all of them are listed.
+    let e = new(&|a| {
+        a.description = Some(String::new());
+        a.endpoint_configuration.types = vec!["wrong".into()];
+        a.endpoint_configuration.ip_address_type = Some("wrong".into());
+    })
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Validation);
+    assert_eq!(
+        e.message,
+        "2 validation errors detected: Value '[wrong]' at 'createRestApiInput.endpointConfiguration.types' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [PRIVATE, EDGE, REGIONAL]]; Value 'wrong' at 'createRestApiInput.endpointConfiguration.ipAddressType' failed to satisfy constraint: Member must satisfy enum value set: [ipv4, dualstack]"
+    );
+    let e = new(&|a| a.endpoint_configuration.types = vec![]).unwrap_err();
+    assert_eq!(
+        e.message,
+        "REGIONAL Configuration and EDGE Configuration cannot be both DISABLED."
+    );
+    let e = new(&|a| a.endpoint_configuration.types = vec!["EDGE".into(), "REGIONAL".into()])
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "Cannot create an api with multiple Endpoint Types."
+    );
+    let e = new(&|a| {
+        a.endpoint_configuration.types = vec!["PRIVATE".into()];
+        a.endpoint_configuration.ip_address_type = Some("ipv4".into());
+    })
+    .unwrap_err();
+    assert_eq!(
+        e.message,
+        "Only dualstack ipAddressType is supported for Private APIs."
+    );
+    let api = new(&|a| {
+        a.endpoint_configuration.types = vec!["PRIVATE".into()];
+        a.endpoint_configuration.ip_address_type = None;
+    })
+    .unwrap();
+    assert_eq!(
+        api.endpoint_configuration.ip_address_type.as_deref(),
+        Some("dualstack")
+    );
+    new(&|a| a.description = Some("d".into())).unwrap();
+}
+
+#[test]
+fn update_rest_api_compression_and_binary_media_type_paths() {
+    let mut api = RestApi::new("a", "r");
+    for bad in ["test", "-1", "10485761", "1.5"] {
+        let e = patch::patch_rest_api(
+            &mut api,
+            &[op("replace", "/minimumCompressionSize", Some(bad))],
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (
+                ErrorKind::BadRequest,
+                "Invalid minimum compression size, must be between 0 and 10485760"
+            ),
+            "{bad}"
+        );
+    }
+    patch::patch_rest_api(
+        &mut api,
+        &[op("replace", "/minimumCompressionSize", Some("10485760"))],
+    )
+    .unwrap();
+    assert_eq!(api.minimum_compression_size, Some(10_485_760));
+    patch::patch_rest_api(
+        &mut api,
+        &[op("replace", "/minimumCompressionSize", Some(""))],
+    )
+    .unwrap();
+    assert_eq!(api.minimum_compression_size, None);
+    let e = patch::patch_rest_api(&mut api, &[op("add", "/minimumCompressionSize", Some("1"))])
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "Invalid patch operation specified. Must be one of: [replace]"
+    );
+    for o in ["add", "replace", "remove"] {
+        let e = patch::patch_rest_api(&mut api, &[op(o, "/binaryMediaTypes", Some("image/gif"))])
+            .unwrap_err();
+        assert_eq!(e.message, "Invalid patch path /binaryMediaTypes");
+    }
+    let e = patch::patch_rest_api(
+        &mut api,
+        &[op(
+            "replace",
+            "/endpointConfiguration/types/0",
+            Some("wrong"),
+        )],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.message,
+        "Invalid EndpointTypes specified. Valid options are REGIONAL,EDGE,PRIVATE"
+    );
+    let e = patch::patch_rest_api(
+        &mut api,
+        &[op("remove", "/endpointConfiguration/types/0", Some("EDGE"))],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.message,
+        "Invalid patch operation specified. Must be 'add'|'remove'|'replace'"
+    );
+}
+
+#[test]
+fn connection_type_defaults_to_internet_for_http_integrations_only() {
+    let (mut s, root) = state();
+    s.put_method(&root, "GET", PutMethodInput::default())
+        .unwrap();
+    let http = s
+        .put_integration(
+            &root,
+            "GET",
+            integration(serde_json::json!({
+                "type": "HTTP_PROXY", "httpMethod": "GET", "uri": "http://example.com"
+            })),
+        )
+        .unwrap();
+    assert_eq!(http.connection_type.as_deref(), Some("INTERNET"));
+    let mock = s
+        .put_integration(
+            &root,
+            "GET",
+            integration(serde_json::json!({"type": "MOCK"})),
+        )
+        .unwrap();
+    assert_eq!(mock.connection_type, None);
+    let e = s
+        .put_integration(
+            &root,
+            "GET",
+            integration(serde_json::json!({"type": "HTTPS_PROXY"})),
+        )
+        .unwrap_err();
+    assert_eq!(
+        (e.kind.code(), e.message.as_str()),
+        (
+            "ValidationException",
+            "1 validation error detected: Value 'HTTPS_PROXY' at 'putIntegrationInput.type' failed to satisfy constraint: Member must satisfy enum value set: [HTTP, MOCK, AWS_PROXY, HTTP_PROXY, AWS]"
+        )
+    );
+}
+
+#[test]
+fn replace_only_objects_name_unsupported_ops_and_paths() {
+    let (mut s, root) = state();
+    let r = s.create_resource(&root, "a").unwrap();
+    let e = s
+        .update_resource(&r.id, &[op("remove", "/pathPart", None)])
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "Invalid patch path  '/pathPart' specified for op 'remove'. Please choose supported operations"
+    );
+    let e = s
+        .update_resource(&r.id, &[op("replace", "/invalid", Some("x"))])
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "Invalid patch path  '/invalid' specified for op 'replace'. Must be one of: [/parentId, /pathPart]"
+    );
+}
+
+#[test]
+fn usage_plans_and_api_keys_answer_as_aws() {
+    use account::{AccountState, CreateApiKeyInput};
+    let mut a = AccountState::default();
+    let e = a.usage_plan("nope").unwrap_err();
+    assert_eq!(
+        (e.kind, e.message.as_str()),
+        (ErrorKind::NotFound, "Invalid Usage Plan ID specified")
+    );
+    for e in [
+        a.update_usage_plan("nope", &[]).unwrap_err(),
+        a.delete_usage_plan("nope").unwrap_err(),
+        a.usage_plan_key("nope", "k").unwrap_err(),
+        a.create_usage_plan_key("nope", "k", "API_KEY").unwrap_err(),
+    ] {
+        assert_eq!(e.message, "Invalid Usage Plan ID specified");
+    }
+    assert!(a.usage_plan_keys("nope").unwrap().is_empty());
+
+    let key = a.create_api_key(CreateApiKeyInput::default()).unwrap();
+    assert!(key.value.is_some());
+    let updated = a
+        .update_api_key(&key.id, &[op("replace", "/name", Some("n"))])
+        .unwrap();
+    assert_eq!((updated.name.as_deref(), updated.value), (Some("n"), None));
+    // The stored key keeps its value.
+    assert_eq!(a.api_key(&key.id).unwrap().value, key.value);
+    let updated = a
+        .update_api_key(&key.id, &[op("replace", "/enabled", Some("not-a-boolean"))])
+        .unwrap();
+    assert!(!updated.enabled);
+    let e = a
+        .update_api_key(&key.id, &[op("replace", "/id", Some("x"))])
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "Invalid patch path  '/id' specified for op 'replace'. Must be one of: [/description, /enabled, /name, /customerId]"
+    );
+}

@@ -521,7 +521,9 @@ fn integration(i: &Integration) -> Value {
     if !i.cache_key_parameters.is_empty() {
         o.insert("cacheKeyParameters".into(), json!(i.cache_key_parameters));
     }
-    insert_opt(&mut o, "connectionType", &i.connection_type);
+    // AWS's exports leave out the default INTERNET; only VPC_LINK is written.
+    let connection_type = i.connection_type.clone().filter(|c| c != "INTERNET");
+    insert_opt(&mut o, "connectionType", &connection_type);
     insert_opt(&mut o, "connectionId", &i.connection_id);
     insert_opt(&mut o, "credentials", &i.credentials);
     if let Some(tls) = &i.tls_config {

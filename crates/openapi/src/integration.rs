@@ -69,6 +69,15 @@ pub(crate) fn build_integration(
     integration.cache_key_parameters = opt_string_list(d, obj, "cacheKeyParameters", path);
     integration.connection_type =
         enum_upper(d, obj, "connectionType", path, &["INTERNET", "VPC_LINK"]);
+    // As PutIntegration: HTTP integrations default to INTERNET (exports leave it out).
+    if integration.connection_type.is_none()
+        && matches!(
+            integration.kind,
+            IntegrationType::Http | IntegrationType::HttpProxy
+        )
+    {
+        integration.connection_type = Some("INTERNET".to_owned());
+    }
     integration.connection_id = opt_str(d, obj, "connectionId", path).map(str::to_owned);
     if integration.connection_type.as_deref() == Some("VPC_LINK")
         && integration.connection_id.is_none()
