@@ -191,13 +191,22 @@ async fn update_api_key(
     Path(id): Path<String>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
-    Ok(Json(
-        s.store
-            .modify_account(|a| a.update_api_key(&id, &ops))
-            .await?,
-    )
-    .into_response())
+    let ops = patch_ops(&raw, "updateApiKeyInput")?;
+    let key = s
+        .store
+        .modify_account(|a| a.update_api_key(&id, &ops))
+        .await?;
+    Ok(Json(with_tags(&key)).into_response())
+}
+
+/// `UpdateApiKey` and `UpdateUsagePlan` answer with `tags`, `{}` when there are none (their
+/// Create and Get answers leave an empty map out).
+fn with_tags(v: &impl serde::Serialize) -> serde_json::Value {
+    let mut v = serde_json::to_value(v).unwrap_or_else(|_| json!({}));
+    if let Some(o) = v.as_object_mut() {
+        o.entry("tags").or_insert_with(|| json!({}));
+    }
+    v
 }
 
 async fn delete_api_key(State(s): State<AdminState>, Path(id): Path<String>) -> Result<Response> {
@@ -236,13 +245,12 @@ async fn update_usage_plan(
     Path(id): Path<String>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
-    Ok(Json(
-        s.store
-            .modify_account(|a| a.update_usage_plan(&id, &ops))
-            .await?,
-    )
-    .into_response())
+    let ops = patch_ops(&raw, "updateUsagePlanInput")?;
+    let plan = s
+        .store
+        .modify_account(|a| a.update_usage_plan(&id, &ops))
+        .await?;
+    Ok(Json(with_tags(&plan)).into_response())
 }
 
 async fn delete_usage_plan(
@@ -320,7 +328,7 @@ async fn get_account(State(s): State<AdminState>) -> Result<Response> {
 }
 
 async fn update_account(State(s): State<AdminState>, raw: Bytes) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateAccountInput")?;
     let role = s
         .store
         .modify_account(|a| {
@@ -498,7 +506,7 @@ async fn update_domain_name(
     Path(name): Path<String>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateDomainNameInput")?;
     Ok(Json(
         s.store
             .modify_account(|a| a.update_domain_name(&name, &ops))
@@ -552,7 +560,7 @@ async fn update_mapping(
     Path((name, base)): Path<(String, String)>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateBasePathMappingInput")?;
     Ok(Json(
         s.store
             .modify_account(|a| a.update_base_path_mapping(&name, &base, &ops))
@@ -591,7 +599,7 @@ async fn update_vpc_link(
     Path(id): Path<String>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateVpcLinkInput")?;
     Ok(Json(
         s.store
             .modify_account(|a| a.update_vpc_link(&id, &ops))
@@ -691,7 +699,7 @@ async fn update_client_cert(
     Path(id): Path<String>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateClientCertificateInput")?;
     Ok(Json(
         s.store
             .modify_account(|a| a.update_client_certificate(&id, &ops))
@@ -727,7 +735,7 @@ async fn update_usage(
     Path((id, key)): Path<(String, String)>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateUsageInput")?;
     Ok(Json(
         s.store
             .modify_account(|a| a.update_usage(&id, &key, &ops))

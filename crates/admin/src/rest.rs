@@ -305,13 +305,6 @@ async fn create_rest_api(
     let name = input.name.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
         ApiError::bad_request("Invalid REST API name specified: name must be non-empty")
     })?;
-    if let Some(size) = input.minimum_compression_size
-        && !(0..=10_485_760).contains(&size)
-    {
-        return Err(ApiError::bad_request(
-            "Invalid minimum compression size, must be between 0 and 10485760",
-        ));
-    }
     let mut api = RestApi::new(name, "");
     api.description = input.description;
     api.version = input.version;
@@ -326,6 +319,7 @@ async fn create_rest_api(
     api.policy = input.policy;
     api.tags = input.tags.unwrap_or_default();
     api.disable_execute_api_endpoint = input.disable_execute_api_endpoint.unwrap_or(false);
+    portico_control::validate_new_rest_api(&mut api)?;
     let api = s.store.create_rest_api(ApiState::new(api)).await?;
     Ok(created(api))
 }
@@ -658,8 +652,19 @@ async fn delete_stage(
     Ok(accepted())
 }
 
-pub(crate) fn patch_ops(raw: &Bytes) -> Result<Vec<PatchOperation>> {
-    Ok(body::<PatchBody>(raw)?.patch_operations)
+/// The `patchOperations` of an `Update*` call; `input` names the operation's input shape
+/// (`updateRestApiInput`) in the `ValidationException` for an `op` outside the enum.
+pub(crate) fn patch_ops(raw: &Bytes, input: &str) -> Result<Vec<PatchOperation>> {
+    let ops = body::<PatchBody>(raw)?.patch_operations;
+    portico_control::patch::check_ops(input, &ops)?;
+    Ok(ops)
+}
+
+/// [`patch_ops`] for an object addressed by a status code, which is validated with the ops.
+fn status_patch_ops(raw: &Bytes, input: &str, code: &str) -> Result<Vec<PatchOperation>> {
+    let ops = body::<PatchBody>(raw)?.patch_operations;
+    portico_control::patch::check_ops_and_status(input, &ops, code)?;
+    Ok(ops)
 }
 
 async fn update_rest_api(
@@ -667,7 +672,7 @@ async fn update_rest_api(
     Path(api): Path<String>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateRestApiInput")?;
     let out = s
         .store
         .modify_api(&api, |st| st.update_rest_api(&ops))
@@ -680,7 +685,7 @@ async fn update_resource(
     Path((api, res)): Path<(String, String)>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateResourceInput")?;
     let out = s
         .store
         .modify_api(&api, |st| st.update_resource(&res, &ops))
@@ -693,7 +698,7 @@ async fn update_method(
     Path((api, res, verb)): Path<(String, String, String)>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateMethodInput")?;
     let out = s
         .store
         .modify_api(&api, |st| st.update_method(&res, &verb, &ops))
@@ -707,7 +712,7 @@ async fn update_method_response(
     Path((api, res, verb, code)): Path<(String, String, String, String)>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = status_patch_ops(&raw, "updateMethodResponseInput", &code)?;
     let out = s
         .store
         .modify_api(&api, |st| {
@@ -722,7 +727,7 @@ async fn update_integration(
     Path((api, res, verb)): Path<(String, String, String)>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateIntegrationInput")?;
     let out = s
         .store
         .modify_api(&api, |st| st.update_integration(&res, &verb, &ops))
@@ -735,7 +740,7 @@ async fn update_integration_response(
     Path((api, res, verb, code)): Path<(String, String, String, String)>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = status_patch_ops(&raw, "updateIntegrationResponseInput", &code)?;
     let out = s
         .store
         .modify_api(&api, |st| {
@@ -750,7 +755,7 @@ async fn update_deployment(
     Path((api, dep)): Path<(String, String)>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateDeploymentInput")?;
     Ok(Json(s.store.update_deployment(&api, &dep, &ops).await?).into_response())
 }
 
@@ -759,7 +764,7 @@ async fn update_stage(
     Path((api, stage)): Path<(String, String)>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateStageInput")?;
     Ok(Json(s.store.update_stage(&api, &stage, &ops).await?).into_response())
 }
 
@@ -798,7 +803,7 @@ async fn update_gateway_response(
     Path((api, kind)): Path<(String, String)>,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateGatewayResponseInput")?;
     let r = s
         .store
         .modify_api(&api, |st| st.update_gateway_response(&kind, &ops))
@@ -849,7 +854,7 @@ async fn update_model(
     Path((api, name)): ApiPath,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateModelInput")?;
     Ok(Json(
         s.store
             .modify_api(&api, |st| st.update_model(&name, &ops))
@@ -896,7 +901,7 @@ async fn update_validator(
     Path((api, id)): ApiPath,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateRequestValidatorInput")?;
     Ok(Json(
         s.store
             .modify_api(&api, |st| st.update_request_validator(&id, &ops))
@@ -946,7 +951,7 @@ async fn update_authorizer(
     Path((api, id)): ApiPath,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateAuthorizerInput")?;
     Ok(Json(
         s.store
             .modify_api(&api, |st| st.update_authorizer(&id, &ops))
@@ -1160,7 +1165,7 @@ async fn update_doc_part(
     Path((api, id)): ApiPath,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateDocumentationPartInput")?;
     Ok(Json(
         s.store
             .modify_api(&api, |st| st.update_documentation_part(&id, &ops))
@@ -1241,7 +1246,7 @@ async fn update_doc_version(
     Path((api, v)): ApiPath,
     raw: Bytes,
 ) -> Result<Response> {
-    let ops = patch_ops(&raw)?;
+    let ops = patch_ops(&raw, "updateDocumentationVersionInput")?;
     Ok(Json(
         s.store
             .modify_api(&api, |st| st.update_documentation_version(&v, &ops))
