@@ -10,10 +10,12 @@ mod account;
 mod error;
 #[doc(hidden)]
 pub mod fuzz;
+mod publish;
 mod rest;
 pub mod sigv4;
 
 pub use error::ApiError;
+pub use publish::{Published, Publisher};
 pub use sigv4::Credentials;
 
 use axum::Router;
@@ -35,6 +37,8 @@ pub struct AdminState {
     pub store: Store,
     /// When set, management calls must be SigV4-signed with one of these keys.
     pub credentials: Option<Arc<Credentials>>,
+    /// Publishes what a call changed before its response leaves (read-your-writes).
+    pub publisher: Arc<Publisher>,
 }
 
 /// The management router.
@@ -46,6 +50,10 @@ pub fn router(state: AdminState) -> Router {
             rest::routes()
                 .merge(rest::object_routes())
                 .merge(account::routes())
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    publish_changes,
+                ))
                 .route_layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     authenticate,
@@ -168,6 +176,32 @@ async fn authenticate(
         axum::body::Body::from(bytes),
     ))
     .await
+}
+
+/// After a call that may have changed what is served (any method but GET/HEAD) succeeded, the
+/// data plane of this process serves the new state before the response is sent.
+async fn publish_changes(
+    State(s): State<AdminState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let writes = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let response = next.run(req).await;
+    if writes && response.status().is_success() {
+        match s.publisher.sync().await {
+            Ok(p) => {
+                for w in p.warnings {
+                    tracing::warn!(location = %w.location, "{}", w.message);
+                }
+            }
+            // The change is stored; the reload loop publishes it on its next tick.
+            Err(e) => tracing::warn!(error = %e, "publishing after a management call failed"),
+        }
+    }
+    response
 }
 
 async fn not_found() -> ApiError {

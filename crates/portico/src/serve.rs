@@ -4,7 +4,7 @@ use crate::cli::{ServeArgs, StoreArgs};
 use crate::import::{import_file, print_invoke_urls};
 use anyhow::Context;
 use portico_gateway::access_log::AccessLogSink;
-use portico_gateway::{Gateway, GatewayConfig, StageInput};
+use portico_gateway::{Gateway, GatewayConfig};
 use portico_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,8 +45,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         access_log,
         ..GatewayConfig::default()
     });
-    let seq = store.change_seq().await?;
-    publish(&store, &gateway).await?;
+    let publisher = Arc::new(portico_admin::Publisher::new(
+        store.clone(),
+        gateway.clone(),
+    ));
+    log_published(publisher.sync().await?);
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -70,13 +73,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             gateway: gateway.clone(),
             store: store.clone(),
             credentials,
+            publisher: publisher.clone(),
         },
         wait_stop(stop_rx.clone()),
     ));
     let reload_task = tokio::spawn(reload_loop(
-        store.clone(),
-        gateway.clone(),
-        seq,
+        publisher,
         Duration::from_millis(args.reload_interval_ms.max(10)),
         stop_rx.clone(),
     ));
@@ -146,31 +148,20 @@ async fn shutdown_signal() {
     }
 }
 
-/// Loads every stage from the store and swaps the compiled set in.
-async fn publish(store: &Store, gateway: &Arc<Gateway>) -> anyhow::Result<()> {
-    let stages: Vec<StageInput> = store
-        .serving_stages()
-        .await?
-        .into_iter()
-        .map(|s| StageInput {
-            api_id: s.api_id,
-            stage: s.stage,
-            snapshot: s.snapshot,
-        })
-        .collect();
-    let n = stages.len();
-    for w in gateway.publish(&stages) {
+fn log_published(p: portico_admin::Published) {
+    for w in &p.warnings {
         tracing::warn!(location = %w.location, "{}", w.message);
     }
-    tracing::info!(stages = n, "deployments published");
-    Ok(())
+    if let Some(n) = p.stages {
+        tracing::info!(stages = n, "deployments published");
+    }
 }
 
-/// Follows the store's change feed; a failed poll keeps the current deployments serving.
+/// Follows the store's change feed for changes other processes make (a separate `portico import`,
+/// later other nodes); this process's own management calls publish before they answer. A failed
+/// poll keeps the current deployments serving.
 async fn reload_loop(
-    store: Store,
-    gateway: Arc<Gateway>,
-    mut seen: i64,
+    publisher: Arc<portico_admin::Publisher>,
     every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -181,15 +172,11 @@ async fn reload_loop(
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        match store.change_seq().await {
-            Ok(seq) if seq != seen => match publish(&store, &gateway).await {
-                Ok(()) => seen = seq,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reload failed; previous deployments keep serving")
-                }
-            },
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot read the change feed"),
+        match publisher.sync().await {
+            Ok(p) => log_published(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "reload failed; previous deployments keep serving")
+            }
         }
     }
 }
@@ -197,7 +184,11 @@ async fn reload_loop(
 pub async fn routes(args: StoreArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.data_dir).await?;
     let gateway = Gateway::new(GatewayConfig::default());
-    publish(&store, &gateway).await?;
+    log_published(
+        portico_admin::Publisher::new(store.clone(), gateway.clone())
+            .sync()
+            .await?,
+    );
     let snapshot = gateway.snapshot();
     let mut stages: Vec<_> = snapshot.stages().collect();
     stages.sort_by(|a, b| (&a.api_id, &a.stage_name).cmp(&(&b.api_id, &b.stage_name)));
