@@ -23,13 +23,15 @@ def error_of(excinfo):
 
 class Portico:
     """`extra` replaces the default `--access-log off`; `env` is added to the environment; with
-    `stderr` (a file object) the logs are kept; stdout lines are kept in `self.stdout`."""
+    `stderr` (a file object) the logs are kept; stdout lines are kept in `self.stdout`;
+    `reload_ms` is how often the change feed is polled."""
 
-    def __init__(self, extra=("--access-log", "off"), env=None, stderr=subprocess.DEVNULL):
+    def __init__(self, extra=("--access-log", "off"), env=None, stderr=subprocess.DEVNULL,
+                 reload_ms=50):
         self.data = tempfile.mkdtemp(prefix="portico-mgmt-")
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-             "--data-dir", self.data, "--reload-interval-ms", "50", *extra],
+             "--data-dir", self.data, "--reload-interval-ms", str(reload_ms), *extra],
             stdout=subprocess.PIPE, stderr=stderr, text=True,
             env={**os.environ, "PORTICO_LOG": "warn", **(env or {})},
         )

@@ -444,4 +444,23 @@ mod tests {
         assert_eq!(mock_status_code("not json"), None);
         assert_eq!(mock_status_code("{\"statusCode\": [1]}"), None);
     }
+
+    /// The AWS CDK's CORS preflight template and other not-quite-JSON that AWS accepts.
+    #[test]
+    fn mock_status_codes_from_lenient_templates() {
+        assert_eq!(mock_status_code("{ statusCode: 200 }"), Some(200));
+        assert_eq!(mock_status_code("{statusCode:204}"), Some(204));
+        assert_eq!(mock_status_code("{ 'statusCode': 404 }"), Some(404));
+        assert_eq!(mock_status_code("{ statusCode: '201' }"), Some(201));
+        assert_eq!(
+            mock_status_code("{\n  statusCode: 500,\n  x: y\n}"),
+            Some(500)
+        );
+        // A longer name that merely contains the word is not the key.
+        assert_eq!(mock_status_code("{ myStatusCode: 404 }"), None);
+        assert_eq!(
+            mock_status_code("{ xstatusCode: 1, statusCode: 302 }"),
+            Some(302)
+        );
+    }
 }

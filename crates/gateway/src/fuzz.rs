@@ -638,6 +638,7 @@ fn mapping_template(data: &[u8]) {
         headers: vec![("X-Client".into(), "c".into())],
         context: serde_json::json!({"requestId": "rid", "stage": "dev", "identity": {"sourceIp": "1.2.3.4"}}),
         stage_variables: serde_json::json!({"env": "test"}),
+        overrides: None,
     };
     match t.render_full(inputs) {
         Ok((out, overrides)) => {

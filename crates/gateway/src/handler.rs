@@ -802,12 +802,13 @@ impl Gateway {
         } else {
             (up_body, None)
         };
-        let mut overrides = Overrides::default();
+        // What the request template put in the override maps, the response template reads.
         let (ct, body) = match template {
             Some((ct, t)) if t.is_static() => (ct.clone(), GatewayBody::full(t.render_bytes())),
             Some((ct, t)) => {
                 let bytes = up_bytes.clone().unwrap_or_default();
-                let inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
+                let mut inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
+                inputs.overrides = overrides.state.take();
                 match t.render_full(inputs) {
                     Ok((out, o)) => {
                         overrides = o;
@@ -896,6 +897,7 @@ async fn run_mock(
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
+    let mut overrides = Overrides::default();
     let status = match m.request_templates.select(content_type) {
         Selected::Template(_, t) if t.is_static() => {
             discard_body(body);
@@ -907,8 +909,11 @@ async fn run_mock(
                 Err(e) => return Outcome::fail(e),
             };
             let inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
-            match t.render_with(inputs) {
-                Ok(out) => mock_status_code(&String::from_utf8_lossy(&out)),
+            match t.render_full(inputs) {
+                Ok((out, o)) => {
+                    overrides = o;
+                    mock_status_code(&String::from_utf8_lossy(&out))
+                }
                 Err(e) => return Outcome::fail(request_template_failed(stage, e)),
             }
         }
@@ -930,8 +935,8 @@ async fn run_mock(
             "Execution failed due to configuration error: No match for output mapping and no default output mapping configured");
         return Outcome::fail(GatewayError::configuration_error());
     };
-    // Integration response → method response.
-    let mut overrides = Overrides::default();
+    // Integration response → method response; the response template reads (and may change)
+    // what the request template put in the override maps.
     let accept = parts
         .headers
         .get(header::ACCEPT)
@@ -939,7 +944,7 @@ async fn run_mock(
     let (content_type, body) = match ir.template_for(accept) {
         Some((ct, t)) if t.is_static() => (ct.clone(), GatewayBody::full(t.render_bytes())),
         Some((ct, t)) => {
-            let inputs = template_inputs(
+            let mut inputs = template_inputs(
                 stage,
                 route,
                 params,
@@ -948,6 +953,7 @@ async fn run_mock(
                 rid,
                 bytes::Bytes::new(),
             );
+            inputs.overrides = overrides.state.take();
             match t.render_full(inputs) {
                 Ok((out, o)) => {
                     overrides = o;
@@ -1086,6 +1092,7 @@ fn template_inputs(
         headers,
         context: context_json(stage, Some(route), parts, client, rid),
         stage_variables: serde_json::to_value(&stage.stage_variables).unwrap_or_default(),
+        overrides: None,
     }
 }
 

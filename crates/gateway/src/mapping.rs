@@ -79,8 +79,9 @@ impl MappingTemplate {
                 "Invalid mapping expression specified: {e}"
             )));
         }
+        let carried = inputs.overrides.clone();
         let Some(engine) = &self.engine else {
-            return Ok((self.rendered.clone(), Overrides::default()));
+            return Ok((self.rendered.clone(), Overrides::from_state(carried)));
         };
         let mut ctx = crate::templating::context(inputs);
         let out = engine
@@ -96,10 +97,11 @@ impl MappingTemplate {
                     "Execution failed due to a template error: {e:?}"
                 )),
             })?;
-        let overrides = if self.source.contains("Override") {
-            Overrides::read(ctx.get("context"))
+        // A template that never names the override maps leaves them as it found them.
+        let overrides = if self.source.contains("Override") || self.source.contains("$context[") {
+            Overrides::from_state(OverrideState::of_context(ctx.get("context")))
         } else {
-            Overrides::default()
+            Overrides::from_state(carried)
         };
         Ok((out, overrides))
     }
@@ -135,9 +137,32 @@ impl From<TemplateError> for String {
     }
 }
 
+/// `$context.requestOverride` and `$context.responseOverride` as a template left them. They live
+/// for the whole request, as on AWS: what the request template sets, the response template reads
+/// (and may change), and what is set last applies — keys AWS does not define included.
+#[derive(Debug, Clone, Default)]
+pub struct OverrideState {
+    /// `$context.requestOverride`.
+    pub request: portico_vtl::Value,
+    /// `$context.responseOverride`.
+    pub response: portico_vtl::Value,
+}
+
+impl OverrideState {
+    /// Reads the two maps from a rendered template's `$context`.
+    fn of_context(context: Option<&portico_vtl::Value>) -> Option<Self> {
+        let portico_vtl::Value::Map(ctx) = context? else {
+            return None;
+        };
+        let request = ctx.get("requestOverride").cloned().unwrap_or_default();
+        let response = ctx.get("responseOverride").cloned().unwrap_or_default();
+        Some(Self { request, response })
+    }
+}
+
 /// What a template set in `$context.requestOverride.{header,querystring,path}.X` and
 /// `$context.responseOverride.{status,header.X}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Overrides {
     /// Integration request headers.
     pub request_headers: Vec<(String, String)>,
@@ -149,13 +174,15 @@ pub struct Overrides {
     pub status: Option<u16>,
     /// Method response headers.
     pub response_headers: Vec<(String, String)>,
+    /// The maps themselves, handed to the next template of the request.
+    pub state: Option<OverrideState>,
 }
 
 impl Overrides {
-    fn read(context: Option<&portico_vtl::Value>) -> Self {
+    fn from_state(state: Option<OverrideState>) -> Self {
         use portico_vtl::Value;
         let mut out = Self::default();
-        let Some(Value::Map(ctx)) = context else {
+        let Some(state) = state else {
             return out;
         };
         // A list value sets the name several times (multi-value headers / query parameters).
@@ -178,12 +205,12 @@ impl Overrides {
             }
             out
         };
-        if let Some(Value::Map(req)) = ctx.get("requestOverride") {
+        if let Value::Map(req) = &state.request {
             out.request_headers = pairs(req.get("header"));
             out.request_query = pairs(req.get("querystring"));
             out.request_path = pairs(req.get("path"));
         }
-        if let Some(Value::Map(resp)) = ctx.get("responseOverride") {
+        if let Value::Map(resp) = &state.response {
             out.response_headers = pairs(resp.get("header"));
             out.status = resp
                 .get("status")
@@ -191,6 +218,7 @@ impl Overrides {
                 .and_then(|v| v.render().trim().parse::<u16>().ok())
                 .filter(|s| (100..600).contains(s));
         }
+        out.state = Some(state);
         out
     }
 
@@ -236,14 +264,32 @@ pub fn mock_status_code(rendered: &str) -> Option<u16> {
             Some(_) => None,
         };
     }
-    // Not JSON (yet): find `"statusCode" : 123` leniently, as templates are often sloppy JSON.
-    let at = rendered.find("\"statusCode\"")?;
-    let rest = rendered[at + 12..]
-        .trim_start()
-        .strip_prefix(':')?
-        .trim_start();
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().ok()
+    // Not strict JSON: read `statusCode` leniently, as API Gateway does — the AWS CDK writes
+    // `{ statusCode: 200 }` (unquoted key) for CORS preflight methods, consoles write single
+    // quotes, and templates are often sloppy JSON.
+    let mut from = 0;
+    while let Some(at) = rendered[from..].find("statusCode") {
+        let start = from + at;
+        from = start + "statusCode".len();
+        // The key must stand alone: not part of a longer name.
+        let before = rendered[..start].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
+            continue;
+        }
+        let rest = rendered[from..]
+            .strip_prefix(['"', '\''])
+            .unwrap_or(&rendered[from..]);
+        let Some(rest) = rest.trim_start().strip_prefix(':') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest).trim_start();
+        let digits: &str = &rest[..rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len())];
+        return digits.parse().ok();
+    }
+    None
 }
 
 /// `passthroughBehavior`.

@@ -19,6 +19,9 @@ pub struct TemplateInputs {
     pub context: serde_json::Value,
     /// `$stageVariables`.
     pub stage_variables: serde_json::Value,
+    /// `$context.requestOverride` / `responseOverride` as an earlier template of the same request
+    /// left them (replacing the empty maps of `context`).
+    pub overrides: Option<crate::mapping::OverrideState>,
 }
 
 fn pairs_json(pairs: &[(String, String)]) -> serde_json::Value {
@@ -75,9 +78,10 @@ impl Object for Input {
     fn call(&self, method: &str, args: &[Value]) -> Result<Option<Value>, String> {
         match method {
             // `$input.json(path)`: the JSON text of what the path selects.
+            // A path that selects nothing gives `""` (seen on AWS's console).
             "json" => Ok(Some(Value::String(match self.query_path(args)? {
                 Some(v) => v.to_string(),
-                None => String::new(),
+                None => "\"\"".into(),
             }))),
             // `$input.path(path)`: the selected value itself.
             "path" => Ok(Some(match self.query_path(args)? {
@@ -194,7 +198,11 @@ impl Object for Util {
     }
 
     fn call(&self, method: &str, args: &[Value]) -> Result<Option<Value>, String> {
-        let arg = args.first().map(|a| a.render()).unwrap_or_default();
+        // Every `$util` function maps a null (a missing path, an undefined variable) to null,
+        // which renders as nothing: AWS renders `$util.urlEncode($input.body.missing)` as ``.
+        let Some(arg) = args.first().filter(|a| !a.is_null()).map(|a| a.render()) else {
+            return Ok(None);
+        };
         let s = |v: String| Ok(Some(Value::String(v)));
         match method {
             "escapeJavaScript" => s(escape_javascript(&arg)),
@@ -233,7 +241,12 @@ fn url_encode(s: &str) -> String {
 pub fn context(inputs: TemplateInputs) -> portico_vtl::Context {
     let inputs = Arc::new(inputs);
     let mut ctx = portico_vtl::Context::new();
-    ctx.insert("context", Value::from(inputs.context.clone()));
+    let mut context = Value::from(inputs.context.clone());
+    if let (Some(carried), Value::Map(m)) = (&inputs.overrides, &mut context) {
+        m.insert("requestOverride".into(), carried.request.clone());
+        m.insert("responseOverride".into(), carried.response.clone());
+    }
+    ctx.insert("context", context);
     ctx.insert(
         "stageVariables",
         Value::from(inputs.stage_variables.clone()),
@@ -256,6 +269,7 @@ mod tests {
             headers: vec![("X-Client".into(), "c".into())],
             context: serde_json::json!({"requestId": "rid", "stage": "dev"}),
             stage_variables: serde_json::json!({"env": "test"}),
+            overrides: None,
         };
         t.render(&mut context(inputs), &portico_vtl::Limits::default())
             .unwrap()

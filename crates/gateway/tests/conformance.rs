@@ -177,6 +177,7 @@ impl Case {
             headers: pairs(&self.params.header, "params.header", &self.name),
             context,
             stage_variables: Value::Object(self.stage_variables.clone().unwrap_or_default()),
+            overrides: None,
         }
     }
 

@@ -1,0 +1,273 @@
+"""What recordings of real API Gateway showed Portico doing differently (issue 10), driven the way a
+user meets it: an API built with boto3, deployed, called at once over HTTP.
+
+- a deployment is served when `CreateDeployment` returns (no polling delay in the same process);
+- Velocity nulls render as nothing (`$input.path` misses, JSON nulls, properties of `$input.body`,
+  `$util` of null, undefined stage variables);
+- `$context.responseOverride` / `requestOverride` live for the whole request (request template →
+  response template → final response), with every assignment form AWS accepts;
+- the AWS CDK's lenient MOCK template `{ statusCode: 200 }`;
+- restricted headers in parameter mapping answer AWS's 500;
+- response headers AWS adds (and the trace id it leaves off MOCK responses).
+"""
+import http.server
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from conftest import Portico
+
+
+def call(url, method="GET", body=None, headers=None):
+    data = body.encode() if isinstance(body, str) else body
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers
+
+
+def client(p):
+    return boto3.client(
+        "apigateway", endpoint_url=f"http://{p.admin}", region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture(scope="module")
+def slow_feed():
+    """A server whose change feed is polled only every 10 minutes: whatever it serves right after
+    a management call, that call published itself."""
+    p = Portico(reload_ms=600_000)
+    yield p
+    p.stop()
+
+
+def mock_method(apigw, api_id, parent, path, request_template, response_template=None,
+                http_method="GET", response_parameters=None):
+    res = apigw.create_resource(restApiId=api_id, parentId=parent, pathPart=path)["id"]
+    apigw.put_method(restApiId=api_id, resourceId=res, httpMethod=http_method,
+                     authorizationType="NONE")
+    apigw.put_integration(restApiId=api_id, resourceId=res, httpMethod=http_method, type="MOCK",
+                          requestTemplates={"application/json": request_template})
+    apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod=http_method,
+                              statusCode="200")
+    kwargs = {}
+    if response_template is not None:
+        kwargs["responseTemplates"] = {"application/json": response_template}
+    if response_parameters:
+        kwargs["responseParameters"] = response_parameters
+    apigw.put_integration_response(restApiId=api_id, resourceId=res, httpMethod=http_method,
+                                   statusCode="200", selectionPattern="", **kwargs)
+    return res
+
+
+def root_of(apigw, api_id):
+    return apigw.get_resources(restApiId=api_id)["items"][0]["id"]
+
+
+# --- 4. What you deploy is served when the call returns ---------------------------------------
+
+def test_a_deployment_is_served_when_create_deployment_returns(slow_feed):
+    apigw = client(slow_feed)
+    api_id = apigw.create_rest_api(name="read-your-writes")["id"]
+    res = mock_method(apigw, api_id, root_of(apigw, api_id), "v", '{"statusCode": 200}', "v0")
+    url = slow_feed.invoke_url(api_id, "dev", "/v")
+    for n in range(1, 6):
+        apigw.update_integration_response(
+            restApiId=api_id, resourceId=res, httpMethod="GET", statusCode="200",
+            patchOperations=[{"op": "replace",
+                              "path": "/responseTemplates/application~1json",
+                              "value": f"v{n} $stageVariables.tag"}])
+        apigw.create_deployment(restApiId=api_id, stageName="dev", variables={"tag": f"t{n}"})
+        # No sleep, no retry: the first request after the call sees the new deployment.
+        assert call(url)[:2] == (200, f"v{n} t{n}")
+
+
+def test_stage_updates_and_deletes_are_served_when_the_call_returns(slow_feed):
+    apigw = client(slow_feed)
+    api_id = apigw.create_rest_api(name="stage-changes")["id"]
+    mock_method(apigw, api_id, root_of(apigw, api_id), "s", '{"statusCode": 200}',
+                "[$stageVariables.color]")
+    apigw.create_deployment(restApiId=api_id, stageName="prod", variables={"color": "red"})
+    url = slow_feed.invoke_url(api_id, "prod", "/s")
+    assert call(url)[:2] == (200, "[red]")
+    apigw.update_stage(restApiId=api_id, stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/variables/color", "value": "blue"}])
+    assert call(url)[:2] == (200, "[blue]")
+    apigw.delete_stage(restApiId=api_id, stageName="prod")
+    status, body, _ = call(url)
+    assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
+
+
+# --- 1. Velocity nulls --------------------------------------------------------------------------
+
+NULLS = ('#set($result = $input.path("$.nonExisting")){"body": $result, "nested": $result.nested, '
+         '"isNull": #if( $result == $null )"true"#else"false"#end, '
+         '"isEmptyString": #if( $result == "" )"true"#else"false"#end}')
+
+
+def test_null_references_render_as_nothing_through_the_data_plane(portico, apigw):
+    api_id = apigw.create_rest_api(name="nulls")["id"]
+    root = root_of(apigw, api_id)
+    mock_method(apigw, api_id, root, "path", '{"statusCode": 200}', NULLS)
+    mock_method(apigw, api_id, root, "list", '{"statusCode": 200}',
+                NULLS.replace("$.nonExisting", "$.listValue"))
+    mock_method(apigw, api_id, root, "misc", '{"statusCode": 200}',
+                "[$stageVariables.noSuchVar][$neverSet][$neverSet.x][$!neverSet]"
+                "#set($s = \"a$neverSet\")[$s][$util.urlEncode($neverSet)][$context.noSuch]")
+    apigw.create_deployment(restApiId=api_id, stageName="dev", variables={"known": "k"})
+    # MOCK response templates read the (empty) integration body: the path is missing.
+    status, body, _ = call(portico.invoke_url(api_id, "dev", "/path"))
+    assert (status, body) == (200, '{"body": , "nested": , "isNull": "true", "isEmptyString": "true"}')
+    assert call(portico.invoke_url(api_id, "dev", "/misc"))[:2] == (200, "[][][][][a][][]")
+
+
+def test_request_template_nulls_reach_an_http_backend_as_nothing(portico, apigw, backend):
+    api_id = apigw.create_rest_api(name="nulls-http")["id"]
+    res = apigw.create_resource(restApiId=api_id, parentId=root_of(apigw, api_id),
+                                pathPart="echo")["id"]
+    apigw.put_method(restApiId=api_id, resourceId=res, httpMethod="POST", authorizationType="NONE")
+    apigw.put_integration(
+        restApiId=api_id, resourceId=res, httpMethod="POST", type="HTTP",
+        integrationHttpMethod="POST", uri=f"{backend.url}/echo",
+        requestTemplates={"application/json":
+                          "v=$input.path('$.value')|m=$input.path('$.missing')"
+                          "|b=$util.urlEncode($input.body.testAccess)|s=$stageVariables.nope"})
+    apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod="POST", statusCode="200")
+    apigw.put_integration_response(restApiId=api_id, resourceId=res, httpMethod="POST",
+                                   statusCode="200", selectionPattern="")
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    status, _, _ = call(portico.invoke_url(api_id, "dev", "/echo"), "POST",
+                        json.dumps({"value": None, "other": 1}),
+                        {"Content-Type": "application/json"})
+    assert status == 200
+    assert backend.last["body"] == "v=|m=|b=|s="
+
+
+# --- 2. Overrides across the whole request ------------------------------------------------------
+
+def test_response_override_set_in_the_request_template_applies_to_the_final_response(portico, apigw):
+    api_id = apigw.create_rest_api(name="overrides")["id"]
+    root = root_of(apigw, api_id)
+    request = ('#set($context.responseOverride.status = 444)'
+               '#set($context.responseOverride.header.foo = "bar")'
+               '#set($context.responseOverride.custom = "is also passed around")'
+               '{"statusCode": 200}')
+    mock_method(apigw, api_id, root, "with", request,
+                '{"statusOverride": "$context.responseOverride.status", '
+                '"custom": "$context.responseOverride.custom"}')
+    mock_method(apigw, api_id, root, "without", request)
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    status, body, headers = call(portico.invoke_url(api_id, "dev", "/with"))
+    assert status == 444
+    assert headers["foo"] == "bar"
+    assert json.loads(body) == {"statusOverride": "444", "custom": "is also passed around"}
+    status, body, headers = call(portico.invoke_url(api_id, "dev", "/without"))
+    assert (status, body, headers["foo"]) == (444, "", "bar")
+
+
+def test_every_assignment_form_on_the_override_maps(portico, apigw):
+    api_id = apigw.create_rest_api(name="override-forms")["id"]
+    request = ('#set($paramName = "foo")'
+               '#set($context.requestOverride.querystring[$paramName] = "bar")\n'
+               '$context.requestOverride.querystring.put("putfoo", "putBar")\n'
+               '#set($context["requestOverride"].querystring["nestedfoo"] = "nestedFoo")\n'
+               '#set($context.requestOverride.path.body = \'{"branch": "b"}\')'
+               '{"statusCode": 200}')
+    response = ('#set($q = $context.requestOverride.querystring)'
+                '#set($b = $util.parseJson($context.requestOverride.path.body))'
+                '$q.foo|$q.putfoo|$q.nestedfoo|#if($b.branch == "a")A#elseif($b.branch == "b")B#end')
+    mock_method(apigw, api_id, root_of(apigw, api_id), "forms", request, response)
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    assert call(portico.invoke_url(api_id, "dev", "/forms"))[:2] == (200, "bar|putBar|nestedFoo|B")
+
+
+def test_overrides_reach_an_http_backend_and_the_client(portico, apigw, backend):
+    api_id = apigw.create_rest_api(name="override-http")["id"]
+    res = apigw.create_resource(restApiId=api_id, parentId=root_of(apigw, api_id),
+                                pathPart="o")["id"]
+    apigw.put_method(restApiId=api_id, resourceId=res, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(
+        restApiId=api_id, resourceId=res, httpMethod="GET", type="HTTP",
+        integrationHttpMethod="GET", uri=f"{backend.url}/echo",
+        requestTemplates={"application/json":
+                          '#set($context.requestOverride.header.X-From-Template = "t1")'
+                          '#set($context.requestOverride.querystring.q = "v1")'
+                          '#set($context.responseOverride.status = 202)'
+                          '#set($context.responseOverride.header.X-Late = "late")'})
+    apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod="GET", statusCode="200")
+    apigw.put_integration_response(restApiId=api_id, resourceId=res, httpMethod="GET",
+                                   statusCode="200", selectionPattern="")
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    status, _, headers = call(portico.invoke_url(api_id, "dev", "/o"))
+    assert (status, headers["X-Late"]) == (202, "late")
+    assert backend.last["headers"]["x-from-template"] == "t1"
+    assert backend.last["path"] == "/echo?q=v1"
+
+
+# --- 2b. Lenient MOCK request templates ---------------------------------------------------------
+
+def test_cdk_preflight_mock_template_with_an_unquoted_key(portico, apigw):
+    api_id = apigw.create_rest_api(name="cdk-cors")["id"]
+    mock_method(apigw, api_id, root_of(apigw, api_id), "pre", "{ statusCode: 200 }",
+                http_method="OPTIONS",
+                response_parameters={
+                    "method.response.header.Access-Control-Allow-Origin": "'*'"})
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    status, body, headers = call(portico.invoke_url(api_id, "dev", "/pre"), "OPTIONS")
+    assert (status, body) == (200, "")
+    assert headers["Access-Control-Allow-Origin"] == "*"
+
+
+# --- A backend that records what it received ----------------------------------------------------
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n).decode() if n else ""
+        self.server.last = {
+            "method": self.command, "path": self.path, "body": body,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "raw_names": list(self.headers.keys()),
+        }
+        out = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Backend-Spelling", "Kept")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+class Backend:
+    def __init__(self):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+        self.server.last = None
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def last(self):
+        return self.server.last
+
+
+@pytest.fixture(scope="module")
+def backend():
+    b = Backend()
+    yield b
+    b.server.shutdown()
