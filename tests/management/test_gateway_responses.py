@@ -77,7 +77,7 @@ def test_gateway_responses_defaults_overrides_and_traffic(apigw, portico):
     assert error_of(e) == (404, "NotFoundException", "Gateway response type not defined on api")
     with pytest.raises(ClientError) as e:
         apigw.put_gateway_response(restApiId=api_id, responseType="NOT_A_TYPE")
-    assert error_of(e)[:2] == (400, "BadRequestException")
+    assert error_of(e)[:2] == (400, "ValidationException")
     assert apigw.delete_gateway_response(restApiId=api_id, responseType="MISSING_AUTHENTICATION_TOKEN")["ResponseMetadata"]["HTTPStatusCode"] == 202
     assert apigw.get_gateway_response(restApiId=api_id, responseType="MISSING_AUTHENTICATION_TOKEN")["defaultResponse"] is True
     apigw.delete_rest_api(restApiId=api_id)

@@ -190,7 +190,8 @@ def test_error_cases_have_aws_status_code_and_message(apigw):
     assert error_of(e) == (400, "BadRequestException", "Timeout should be between 50 ms and 29000 ms")
     with pytest.raises(ClientError) as e:
         apigw.put_method_response(restApiId=api_id, resourceId=root, httpMethod="GET", statusCode="999")
-    assert error_of(e)[:2] == (400, "BadRequestException")
+    assert error_of(e) == (400, "ValidationException", "1 validation error detected: Value '999' at 'statusCode' "
+                           "failed to satisfy constraint: Member must satisfy regular expression pattern: [1-5]\\d\\d")
     # A refused command changes nothing.
     paths = sorted(r["path"] for r in apigw.get_resources(restApiId=api_id)["items"])
     assert paths == ["/", "/files", "/files/{proxy+}", "/pets"]

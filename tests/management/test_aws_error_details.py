@@ -1,0 +1,256 @@
+"""Details of the management API that real API Gateway shows a boto3 user: which exception a bad
+input gets (`ValidationException` for values outside botocore's enums, `BadRequestException` for
+the service's own rules), the exact message, and the fields of a few answers."""
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from botocore.exceptions import ClientError
+from conftest import error_of
+
+OP_ENUM = "failed to satisfy constraint: Member must satisfy enum value set: [add, remove, move, test, replace, copy]"
+
+
+def bad_op(input_name, position, op="wrong"):
+    return f"Value '{op}' at '{input_name}.patchOperations.{position}.member.op' {OP_ENUM}"
+
+
+@pytest.fixture
+def api(apigw):
+    api = apigw.create_rest_api(name="details")
+    yield api
+    apigw.delete_rest_api(restApiId=api["id"])
+
+
+def mock_get(apigw, api_id, resource_id):
+    apigw.put_method(restApiId=api_id, resourceId=resource_id, httpMethod="GET", authorizationType="NONE")
+    apigw.put_method_response(restApiId=api_id, resourceId=resource_id, httpMethod="GET", statusCode="200")
+    apigw.put_integration(restApiId=api_id, resourceId=resource_id, httpMethod="GET", type="MOCK",
+                          requestTemplates={"application/json": '{"statusCode": 200}'})
+    apigw.put_integration_response(restApiId=api_id, resourceId=resource_id, httpMethod="GET", statusCode="200",
+                                   responseTemplates={"application/json": '{"ok": true}'})
+
+
+def test_create_rest_api_with_an_empty_description_is_refused(apigw):
+    with pytest.raises(ClientError) as e:
+        apigw.create_rest_api(name="empty-desc", description="")
+    assert error_of(e) == (400, "BadRequestException", "Description cannot be an empty string")
+    # The description is checked before the compression size.
+    with pytest.raises(ClientError) as e:
+        apigw.create_rest_api(name="empty-desc", description="", minimumCompressionSize=-1)
+    assert error_of(e) == (400, "BadRequestException", "Description cannot be an empty string")
+    assert not [a for a in apigw.get_rest_apis(limit=500)["items"] if a["name"] == "empty-desc"]
+
+
+def test_create_rest_api_endpoint_configuration_errors(apigw):
+    cases = [
+        ({"types": ["wrong"], "ipAddressType": "wrong"},
+         (400, "ValidationException",
+          "2 validation errors detected: Value '[wrong]' at 'createRestApiInput.endpointConfiguration.types' failed "
+          "to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: "
+          "[PRIVATE, EDGE, REGIONAL]]; Value 'wrong' at 'createRestApiInput.endpointConfiguration.ipAddressType' "
+          "failed to satisfy constraint: Member must satisfy enum value set: [ipv4, dualstack]")),
+        ({"types": []},
+         (400, "BadRequestException", "REGIONAL Configuration and EDGE Configuration cannot be both DISABLED.")),
+        ({"types": ["EDGE", "REGIONAL"]},
+         (400, "BadRequestException", "Cannot create an api with multiple Endpoint Types.")),
+        ({"types": ["PRIVATE"], "ipAddressType": "ipv4"},
+         (400, "BadRequestException", "Only dualstack ipAddressType is supported for Private APIs.")),
+    ]
+    for config, expected in cases:
+        with pytest.raises(ClientError) as e:
+            apigw.create_rest_api(name="endpoint-config", endpointConfiguration=config)
+        assert error_of(e) == expected, config
+    private = apigw.create_rest_api(name="endpoint-config", endpointConfiguration={"types": ["PRIVATE"]})
+    assert private["endpointConfiguration"] == {"types": ["PRIVATE"], "ipAddressType": "dualstack"}
+    apigw.delete_rest_api(restApiId=private["id"])
+
+
+def test_minimum_compression_size_patch_that_is_not_a_number(apigw, api):
+    message = "Invalid minimum compression size, must be between 0 and 10485760"
+    for value in ["test", "-1", "10485761", "1.5"]:
+        with pytest.raises(ClientError) as e:
+            apigw.update_rest_api(restApiId=api["id"], patchOperations=[
+                {"op": "replace", "path": "/minimumCompressionSize", "value": value}])
+        assert error_of(e) == (400, "BadRequestException", message), value
+    with pytest.raises(ClientError) as e:
+        apigw.update_rest_api(restApiId=api["id"], patchOperations=[
+            {"op": "add", "path": "/minimumCompressionSize", "value": "10"}])
+    assert error_of(e) == (400, "BadRequestException", "Invalid patch operation specified. Must be one of: [replace]")
+    out = apigw.update_rest_api(restApiId=api["id"], patchOperations=[
+        {"op": "replace", "path": "/minimumCompressionSize", "value": "0"}])
+    assert out["minimumCompressionSize"] == 0
+    out = apigw.update_rest_api(restApiId=api["id"], patchOperations=[
+        {"op": "replace", "path": "/minimumCompressionSize", "value": ""}])
+    assert "minimumCompressionSize" not in out
+    with pytest.raises(ClientError) as e:
+        apigw.update_rest_api(restApiId=api["id"], patchOperations=[
+            {"op": "add", "path": "/binaryMediaTypes", "value": "image/gif"}])
+    assert error_of(e) == (400, "BadRequestException", "Invalid patch path /binaryMediaTypes")
+
+
+def test_patch_op_outside_the_enum_is_a_validation_exception(apigw, api, portico):
+    api_id, root = api["id"], api["rootResourceId"]
+    mock_get(apigw, api_id, root)
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    key = apigw.create_api_key(name="details-key")
+    plan = apigw.create_usage_plan(name="details-plan")
+    wrong = [{"op": "wrong", "path": "/description", "value": "x"}]
+    calls = [
+        ("updateRestApiInput", lambda ops: apigw.update_rest_api(restApiId=api_id, patchOperations=ops)),
+        ("updateResourceInput",
+         lambda ops: apigw.update_resource(restApiId=api_id, resourceId=root, patchOperations=ops)),
+        ("updateMethodInput",
+         lambda ops: apigw.update_method(restApiId=api_id, resourceId=root, httpMethod="GET", patchOperations=ops)),
+        ("updateIntegrationInput",
+         lambda ops: apigw.update_integration(restApiId=api_id, resourceId=root, httpMethod="GET",
+                                              patchOperations=ops)),
+        ("updateStageInput", lambda ops: apigw.update_stage(restApiId=api_id, stageName="dev", patchOperations=ops)),
+        ("updateApiKeyInput", lambda ops: apigw.update_api_key(apiKey=key["id"], patchOperations=ops)),
+        ("updateUsagePlanInput", lambda ops: apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=ops)),
+    ]
+    for input_name, call in calls:
+        with pytest.raises(ClientError) as e:
+            call(wrong)
+        assert error_of(e) == (400, "ValidationException",
+                               f"1 validation error detected: {bad_op(input_name, 1)}"), input_name
+        # How boto3 got the code: the x-amzn-ErrorType header and a {"message": ...} body.
+        headers = e.value.response["ResponseMetadata"]["HTTPHeaders"]
+        assert headers["x-amzn-errortype"] == "ValidationException"
+    # Input validation comes before the lookup: an unknown API still gets the ValidationException.
+    with pytest.raises(ClientError) as e:
+        apigw.update_rest_api(restApiId="nope000000", patchOperations=wrong)
+    assert error_of(e)[1] == "ValidationException"
+    # Several bad ops: all listed, 1-based, joined by "; ".
+    with pytest.raises(ClientError) as e:
+        apigw.update_rest_api(restApiId=api_id, patchOperations=[
+            {"op": "wrong", "path": "/description", "value": "x"},
+            {"op": "replace", "path": "/description", "value": "y"},
+            {"op": "nope", "path": "/name", "value": "z"}])
+    assert error_of(e) == (400, "ValidationException", "2 validation errors detected: "
+                           f"{bad_op('updateRestApiInput', 1)}; {bad_op('updateRestApiInput', 3, 'nope')}")
+    # A bad status code in the path is one more violation of the same error.
+    with pytest.raises(ClientError) as e:
+        apigw.update_method_response(restApiId=api_id, resourceId=root, httpMethod="GET", statusCode="wrong",
+                                     patchOperations=[{"op": "wrong_op", "path": "/x"}])
+    assert error_of(e) == (400, "ValidationException", "2 validation errors detected: "
+                           f"{bad_op('updateMethodResponseInput', 1, 'wrong_op')}; Value 'wrong' at 'statusCode' "
+                           "failed to satisfy constraint: Member must satisfy regular expression pattern: [1-5]\\d\\d")
+    # A valid op that the path does not take keeps the BadRequestException.
+    with pytest.raises(ClientError) as e:
+        apigw.update_rest_api(restApiId=api_id, patchOperations=[{"op": "move", "path": "/name", "from": "/x"}])
+    assert error_of(e) == (400, "BadRequestException",
+                           "Invalid patch operation specified. Must be 'add'|'remove'|'replace'")
+    # On the wire, as any client sees it.
+    req = urllib.request.Request(f"http://{portico.admin}/restapis/{api_id}", method="PATCH",
+                                 data=json.dumps({"patchOperations": wrong}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as raw:
+        urllib.request.urlopen(req, timeout=5)
+    assert raw.value.code == 400 and raw.value.headers["x-amzn-ErrorType"] == "ValidationException"
+    assert json.loads(raw.value.read()) == {"message": f"1 validation error detected: {bad_op('updateRestApiInput', 1)}"}
+    apigw.delete_api_key(apiKey=key["id"])
+    apigw.delete_usage_plan(usagePlanId=plan["id"])
+
+
+def test_http_integrations_have_connection_type_internet(apigw, api, portico):
+    api_id, root = api["id"], api["rootResourceId"]
+    mock_get(apigw, api_id, root)
+    assert "connectionType" not in apigw.get_integration(restApiId=api_id, resourceId=root, httpMethod="GET")
+    res = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="up")
+    apigw.put_method(restApiId=api_id, resourceId=res["id"], httpMethod="GET", authorizationType="NONE")
+    put = apigw.put_integration(restApiId=api_id, resourceId=res["id"], httpMethod="GET", type="HTTP_PROXY",
+                                integrationHttpMethod="GET", uri="http://127.0.0.1:9/")
+    assert put["connectionType"] == "INTERNET"
+    got = apigw.get_integration(restApiId=api_id, resourceId=res["id"], httpMethod="GET")
+    assert got["connectionType"] == "INTERNET"
+    # Deploying and serving are unaffected; exports leave the default out, as AWS's do.
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    export = json.loads(apigw.get_export(restApiId=api_id, stageName="dev", exportType="oas30",
+                                       parameters={"extensions": "apigateway"})["body"].read())
+    integration = export["paths"]["/up"]["get"]["x-amazon-apigateway-integration"]
+    assert integration["type"] == "http_proxy" and "connectionType" not in integration
+    # Re-importing the export gives the same answer as PutIntegration.
+    imported = apigw.import_rest_api(body=json.dumps(export).encode())
+    try:
+        up = next(r for r in apigw.get_resources(restApiId=imported["id"])["items"] if r["path"] == "/up")
+        got = apigw.get_integration(restApiId=imported["id"], resourceId=up["id"], httpMethod="GET")
+        assert got["connectionType"] == "INTERNET"
+    finally:
+        apigw.delete_rest_api(restApiId=imported["id"])
+    with pytest.raises(ClientError) as e:
+        apigw.put_integration(restApiId=api_id, resourceId=res["id"], httpMethod="GET", type="HTTPS_PROXY")
+    assert error_of(e) == (400, "ValidationException",
+                           "1 validation error detected: Value 'HTTPS_PROXY' at 'putIntegrationInput.type' failed to "
+                           "satisfy constraint: Member must satisfy enum value set: [HTTP, MOCK, AWS_PROXY, HTTP_PROXY, AWS]")
+
+
+def test_usage_plan_id_errors_and_keys_of_an_unknown_plan(apigw):
+    key = apigw.create_api_key(name="plan-errors")
+    unknown = "nope000"
+    calls = [
+        lambda: apigw.get_usage_plan(usagePlanId=unknown),
+        lambda: apigw.update_usage_plan(usagePlanId=unknown, patchOperations=[
+            {"op": "replace", "path": "/throttle/burstLimit", "value": "100"}]),
+        lambda: apigw.delete_usage_plan(usagePlanId=unknown),
+        lambda: apigw.create_usage_plan_key(usagePlanId=unknown, keyId=key["id"], keyType="API_KEY"),
+        lambda: apigw.get_usage_plan_key(usagePlanId=unknown, keyId=key["id"]),
+        lambda: apigw.delete_usage_plan_key(usagePlanId=unknown, keyId=key["id"]),
+    ]
+    for call in calls:
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error_of(e) == (404, "NotFoundException", "Invalid Usage Plan ID specified")
+    keys = apigw.get_usage_plan_keys(usagePlanId=unknown)
+    assert keys["ResponseMetadata"]["HTTPStatusCode"] == 200 and keys["items"] == []
+    apigw.delete_api_key(apiKey=key["id"])
+
+
+def test_update_api_key_and_usage_plan_answers(apigw):
+    key = apigw.create_api_key(name="update-answer")
+    assert "value" in key and "tags" not in key
+    out = apigw.update_api_key(apiKey=key["id"], patchOperations=[
+        {"op": "replace", "path": "/name", "value": "renamed"}])
+    assert out["name"] == "renamed" and "value" not in out and out["tags"] == {}
+    assert apigw.get_api_key(apiKey=key["id"], includeValue=True)["value"] == key["value"]
+    out = apigw.update_api_key(apiKey=key["id"], patchOperations=[
+        {"op": "replace", "path": "/enabled", "value": "not-a-boolean"}])
+    assert out["enabled"] is False
+    with pytest.raises(ClientError) as e:
+        apigw.update_api_key(apiKey=key["id"], patchOperations=[{"op": "replace", "path": "/id", "value": "x"}])
+    assert error_of(e) == (400, "BadRequestException", "Invalid patch path  '/id' specified for op 'replace'. "
+                           "Must be one of: [/description, /enabled, /name, /customerId]")
+    plan = apigw.create_usage_plan(name="update-answer")
+    assert "tags" not in plan
+    out = apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
+        {"op": "replace", "path": "/quota/limit", "value": "5000"},
+        {"op": "replace", "path": "/quota/period", "value": "MONTH"}])
+    assert out["tags"] == {} and out["quota"] == {"limit": 5000, "offset": 0, "period": "MONTH"}
+    apigw.delete_usage_plan(usagePlanId=plan["id"])
+    apigw.delete_api_key(apiKey=key["id"])
+
+
+def test_replace_only_objects_name_the_unsupported_op(apigw, api):
+    api_id, root = api["id"], api["rootResourceId"]
+    res = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="a")
+    with pytest.raises(ClientError) as e:
+        apigw.update_resource(restApiId=api_id, resourceId=res["id"], patchOperations=[
+            {"op": "remove", "path": "/pathPart"}])
+    assert error_of(e) == (400, "BadRequestException",
+                           "Invalid patch path  '/pathPart' specified for op 'remove'. Please choose supported operations")
+    with pytest.raises(ClientError) as e:
+        apigw.update_resource(restApiId=api_id, resourceId=res["id"], patchOperations=[
+            {"op": "replace", "path": "/invalid", "value": "x"}])
+    assert error_of(e) == (400, "BadRequestException", "Invalid patch path  '/invalid' specified for op 'replace'. "
+                           "Must be one of: [/parentId, /pathPart]")
+    validator = apigw.create_request_validator(restApiId=api_id, name="v", validateRequestBody=True)
+    with pytest.raises(ClientError) as e:
+        apigw.update_request_validator(restApiId=api_id, requestValidatorId=validator["id"], patchOperations=[
+            {"op": "add", "path": "/validateRequestBody", "value": "true"}])
+    assert error_of(e) == (400, "BadRequestException", "Invalid patch path  '/validateRequestBody' specified for "
+                           "op 'add'. Please choose supported operations")
+    with pytest.raises(ClientError) as e:
+        apigw.update_request_validator(restApiId=api_id, requestValidatorId=validator["id"], patchOperations=[
+            {"op": "replace", "path": "/name", "value": ""}])
+    assert error_of(e) == (400, "BadRequestException", "Request Validator name cannot be blank")
