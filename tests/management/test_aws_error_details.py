@@ -227,6 +227,16 @@ def test_update_api_key_and_usage_plan_answers(apigw):
         {"op": "replace", "path": "/quota/limit", "value": "5000"},
         {"op": "replace", "path": "/quota/period", "value": "MONTH"}])
     assert out["tags"] == {} and out["quota"] == {"limit": 5000, "offset": 0, "period": "MONTH"}
+    for value in [None, "fakevalue"]:
+        op = {"op": "remove", "path": "/apiStages", **({"value": value} if value else {})}
+        with pytest.raises(ClientError) as e:
+            apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=[op])
+        assert error_of(e) == (400, "BadRequestException", "Invalid API Stage specified")
+    with pytest.raises(ClientError) as e:
+        apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
+            {"op": "remove", "path": "/apiStages", "value": "abc:dev"}])
+    assert error_of(e) == (404, "NotFoundException",
+                           f"Invalid API Stage {{api: abc, stage: dev}} specified for usageplan {plan['id']}")
     apigw.delete_usage_plan(usagePlanId=plan["id"])
     apigw.delete_api_key(apiKey=key["id"])
 

@@ -1165,9 +1165,9 @@ impl AccountState {
                 ("remove", "/quota") => p.quota = None,
                 ("add", "/apiStages") | ("remove", "/apiStages") => {
                     let raw = v.unwrap_or_default();
-                    let (api, stage) = raw.split_once(':').ok_or_else(|| {
-                        ControlError::bad_request("API stage must be of the form {apiId}:{stage}")
-                    })?;
+                    let (api, stage) = raw
+                        .split_once(':')
+                        .ok_or_else(|| ControlError::bad_request("Invalid API Stage specified"))?;
                     if o.op == "add" {
                         let s = ApiStage {
                             api_id: api.into(),
@@ -1183,8 +1183,14 @@ impl AccountState {
                             p.api_stages.push(s);
                         }
                     } else {
+                        let before = p.api_stages.len();
                         p.api_stages
                             .retain(|x| !(x.api_id == api && x.stage == stage));
+                        if p.api_stages.len() == before {
+                            return Err(ControlError::not_found(format!(
+                                "Invalid API Stage {{api: {api}, stage: {stage}}} specified for usageplan {id}"
+                            )));
+                        }
                     }
                 }
                 ("add" | "remove" | "replace", _) => {

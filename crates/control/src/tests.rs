@@ -467,3 +467,37 @@ fn usage_plans_and_api_keys_answer_as_aws() {
         "Invalid patch path  '/id' specified for op 'replace'. Must be one of: [/description, /enabled, /name, /customerId]"
     );
 }
+
+#[test]
+fn removing_an_api_stage_a_plan_lacks_is_named() {
+    use account::{AccountState, CreateUsagePlanInput};
+    let mut a = AccountState::default();
+    let plan = a
+        .create_usage_plan(CreateUsagePlanInput {
+            name: Some("p".into()),
+            ..CreateUsagePlanInput::default()
+        })
+        .unwrap();
+    for v in [None, Some("fakevalue")] {
+        let e = a
+            .update_usage_plan(&plan.id, &[op("remove", "/apiStages", v)])
+            .unwrap_err();
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::BadRequest, "Invalid API Stage specified")
+        );
+    }
+    let e = a
+        .update_usage_plan(&plan.id, &[op("remove", "/apiStages", Some("abc:dev"))])
+        .unwrap_err();
+    assert_eq!(
+        (e.kind, e.message),
+        (
+            ErrorKind::NotFound,
+            format!(
+                "Invalid API Stage {{api: abc, stage: dev}} specified for usageplan {}",
+                plan.id
+            )
+        )
+    );
+}
