@@ -271,3 +271,111 @@ def backend():
     b = Backend()
     yield b
     b.server.shutdown()
+
+
+# --- 3b. Restricted headers; 5/5b. header spelling and the ids AWS adds --------------------------
+
+import socket  # noqa: E402
+
+
+def raw_call(host_port, method, path, headers=()):
+    """One HTTP/1.1 exchange on a raw socket: (status, head text as sent, body)."""
+    host, port = host_port.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {host_port}", "Connection: close", *headers]
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    text = head.decode()
+    return int(text.split(" ", 2)[1]), text, body.decode(errors="replace")
+
+
+def header_names(head):
+    return [line.split(":", 1)[0] for line in head.split("\r\n")[1:]]
+
+
+def proxy_path(api_id, stage, path):
+    return f"/restapis/{api_id}/{stage}/_user_request_{path}"
+
+
+def test_mapping_a_refused_header_answers_awss_500(portico, apigw, backend):
+    api_id = apigw.create_rest_api(name="refused-headers")["id"]
+    root = root_of(apigw, api_id)
+    cases = {"cl": ("HTTP", "Content-Length", "'0'"),
+             "te": ("HTTP", "Transfer-Encoding", "'chunked'"),
+             "proxycl": ("HTTP_PROXY", "Content-Length", "'0'"),
+             "ok": ("HTTP", "X-Fine", "'yes'")}
+    for path, (kind, name, value) in cases.items():
+        res = apigw.create_resource(restApiId=api_id, parentId=root, pathPart=path)["id"]
+        apigw.put_method(restApiId=api_id, resourceId=res, httpMethod="GET",
+                         authorizationType="NONE")
+        apigw.put_integration(restApiId=api_id, resourceId=res, httpMethod="GET", type=kind,
+                              integrationHttpMethod="GET", uri=f"{backend.url}/{path}",
+                              requestParameters={f"integration.request.header.{name}": value})
+        if kind == "HTTP":
+            apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod="GET",
+                                      statusCode="200")
+            apigw.put_integration_response(restApiId=api_id, resourceId=res, httpMethod="GET",
+                                           statusCode="200", selectionPattern="")
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    for path in ("cl", "te", "proxycl"):
+        status, body, headers = call(portico.invoke_url(api_id, "dev", f"/{path}"))
+        assert (status, body) == (500, '{"message": "Internal server error"}'), path
+        assert headers["x-amzn-ErrorType"] == "InternalServerErrorException"
+    assert call(portico.invoke_url(api_id, "dev", "/ok"))[0] == 200
+    assert backend.last["headers"]["x-fine"] == "yes"
+
+
+def test_header_names_keep_their_spelling_and_aws_ids_are_spelled_as_on_aws(portico, apigw, backend):
+    api_id = apigw.create_rest_api(name="spelling")["id"]
+    root = root_of(apigw, api_id)
+    prox = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="proxy")["id"]
+    apigw.put_method(restApiId=api_id, resourceId=prox, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api_id, resourceId=prox, httpMethod="GET", type="HTTP_PROXY",
+                          integrationHttpMethod="GET", uri=f"{backend.url}/spelled")
+    http_res = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="http")["id"]
+    apigw.put_method(restApiId=api_id, resourceId=http_res, httpMethod="GET",
+                     authorizationType="NONE")
+    apigw.put_integration(restApiId=api_id, resourceId=http_res, httpMethod="GET", type="HTTP",
+                          integrationHttpMethod="GET", uri=f"{backend.url}/http")
+    apigw.put_method_response(restApiId=api_id, resourceId=http_res, httpMethod="GET",
+                              statusCode="200")
+    apigw.put_integration_response(restApiId=api_id, resourceId=http_res, httpMethod="GET",
+                                   statusCode="200", selectionPattern="")
+    mock_method(apigw, api_id, root, "mock", '{"statusCode": 200}', '{"m": 1}')
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+
+    # HTTP_PROXY: the client's spelling reaches the backend, the backend's comes back.
+    status, head, _ = raw_call(portico.data_plane, "GET", proxy_path(api_id, "dev", "/proxy"),
+                               ["X-Custom-Header: v", "x-lower-case: w", "ACCEPT: */*"])
+    assert status == 200
+    assert {"X-Custom-Header", "x-lower-case", "ACCEPT"} <= set(backend.last["raw_names"])
+    names = header_names(head)
+    assert "X-Backend-Spelling" in names and "Content-Type" in names
+    # What API Gateway sets itself is remapped (recorded on AWS): the backend's Server and Date.
+    lower = {n.lower() for n in names}
+    assert {"x-amzn-remapped-server", "x-amzn-remapped-date"} <= lower
+    assert "server" not in lower
+    # No trace id on HTTP_PROXY responses, as recorded on AWS.
+    assert "x-amzn-trace-id" not in lower and "x-amzn-requestid" in lower
+
+    # MOCK: AWS's spelling of the ids, and no X-Amzn-Trace-Id.
+    status, head, body = raw_call(portico.data_plane, "GET", proxy_path(api_id, "dev", "/mock"))
+    names = header_names(head)
+    assert (status, body) == (200, '{"m": 1}')
+    assert {"x-amzn-RequestId", "x-amz-apigw-id", "Content-Type"} <= set(names)
+    assert "x-amzn-trace-id" not in {n.lower() for n in names}
+
+    # HTTP (non-proxy): the integration answered, so X-Amzn-Trace-Id is there.
+    status, head, _ = raw_call(portico.data_plane, "GET", proxy_path(api_id, "dev", "/http"))
+    assert status == 200
+    assert {"x-amzn-RequestId", "x-amz-apigw-id", "X-Amzn-Trace-Id"} <= set(header_names(head))
+
+    # A gateway-made error: x-amzn-ErrorType as AWS spells it, no trace id.
+    status, head, _ = raw_call(portico.data_plane, "GET", proxy_path(api_id, "dev", "/nothing"))
+    names = header_names(head)
+    assert status == 403
+    assert {"x-amzn-ErrorType", "x-amzn-RequestId"} <= set(names)
+    assert "x-amzn-trace-id" not in {n.lower() for n in names}

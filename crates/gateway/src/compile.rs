@@ -274,6 +274,17 @@ fn compile_integration(
     upstreams: &Upstreams,
     warn: &mut impl FnMut(String),
 ) -> CompiledIntegration {
+    if matches!(i.kind, IntegrationType::Http | IntegrationType::HttpProxy)
+        && let Some(dest) = i.request_parameters.keys().find(|d| {
+            d.strip_prefix("integration.request.header.")
+                .is_some_and(crate::headers::refused_in_request)
+        })
+    {
+        // AWS accepts the mapping and fails every request with a 500.
+        let reason = format!("request parameter {dest} maps a header API Gateway refuses to set");
+        warn(format!("{reason}; requests answer 500"));
+        return CompiledIntegration::Unavailable(reason);
+    }
     match i.kind {
         IntegrationType::Mock => {
             let responses = match IntegrationResponses::compile(i, &stage.variables, &mut *warn) {
@@ -326,6 +337,8 @@ fn compile_integration(
                 };
                 if let Some(h) = dest.strip_prefix("integration.request.header.") {
                     match http::HeaderName::from_bytes(h.as_bytes()) {
+                        // Dropped by API Gateway before the backend is called.
+                        Ok(n) if crate::headers::dropped_from_request(&n) => {}
                         Ok(n) => headers.push((n, source)),
                         Err(_) => warn(format!("request parameter {dest}: invalid header name")),
                     }

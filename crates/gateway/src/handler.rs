@@ -57,6 +57,9 @@ pub struct Gateway {
     metrics: Registry,
     upstreams: Upstreams,
     config: GatewayConfig,
+    /// hyper's header-case map spelling Portico's own response headers as AWS does (set by the
+    /// listener at start-up; see `header_case`).
+    aws_case: std::sync::OnceLock<http::Extensions>,
 }
 
 /// Facts about the client connection, computed once per connection.
@@ -130,6 +133,9 @@ struct Outcome {
     /// `error` still needs rendering through the stage's gateway responses (done in the log
     /// phase's caller, where the request's data is at hand for the override's variables).
     pending: bool,
+    /// The response carries `X-Amzn-Trace-Id`: as on AWS, only what an integration that ran
+    /// answered (HTTP, later Lambda and AWS services) — not MOCK, HTTP_PROXY or gateway errors.
+    traced: bool,
 }
 
 impl Outcome {
@@ -141,6 +147,7 @@ impl Outcome {
             integration_status: None,
             error: Some(err),
             pending: false,
+            traced: false,
         }
     }
 
@@ -152,6 +159,7 @@ impl Outcome {
             integration_status: None,
             error: Some(err),
             pending: true,
+            traced: false,
         }
     }
 }
@@ -223,7 +231,17 @@ impl Gateway {
                 ..PoolConfig::default()
             }),
             config,
+            aws_case: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Prepares what the listener needs once: the AWS spelling of Portico's response headers.
+    pub(crate) async fn prepare_listener(&self) {
+        if self.aws_case.get().is_none()
+            && let Some(e) = crate::header_case::aws_spelling().await
+        {
+            let _ = self.aws_case.set(e);
+        }
     }
 
     /// Compiles `stages` and makes them the served set, atomically. Returns what the compiler
@@ -287,7 +305,12 @@ impl Gateway {
         if hosts.next().is_some() && hosts.next().is_some() {
             let mut outcome =
                 Outcome::error(&GatewayResponses::default(), GatewayError::bad_request());
-            finish_headers(&mut outcome.response, &ids);
+            finish_headers(
+                &mut outcome.response,
+                &ids,
+                outcome.traced,
+                self.aws_case.get(),
+            );
             discard_body(body);
             return outcome.response;
         }
@@ -313,7 +336,12 @@ impl Gateway {
             self.metrics.unrouted.fetch_add(1, Relaxed);
             let err = GatewayError::forbidden();
             let mut outcome = Outcome::error(&GatewayResponses::default(), err);
-            finish_headers(&mut outcome.response, &ids);
+            finish_headers(
+                &mut outcome.response,
+                &ids,
+                outcome.traced,
+                self.aws_case.get(),
+            );
             return outcome.response;
         };
         let stage: &CompiledStage = stage;
@@ -357,7 +385,12 @@ impl Gateway {
             outcome.response = stage.responses.render_for(err, &lookup);
         }
         drop(params);
-        finish_headers(&mut outcome.response, &ids);
+        finish_headers(
+            &mut outcome.response,
+            &ids,
+            outcome.traced,
+            self.aws_case.get(),
+        );
 
         // Log phase.
         let latency = start.elapsed();
@@ -505,6 +538,8 @@ impl Gateway {
         let mut req = Request::new(body);
         *req.method_mut() = p.method.clone().unwrap_or_else(|| parts.method.clone());
         *req.uri_mut() = uri;
+        // The client's header-name spelling (HTTP/1.1) goes to the backend with the headers.
+        *req.extensions_mut() = std::mem::take(&mut parts.extensions);
         let headers = req.headers_mut();
         *headers = if stage.responses.reads_request() {
             parts.headers.clone()
@@ -558,13 +593,24 @@ impl Gateway {
         // Integration response + method response phases: pass through.
         let integration_status = Some(upstream.status().as_u16());
         let mut response = upstream.map(GatewayBody::from);
+        let connection = response.headers().get(header::CONNECTION).cloned();
         strip_hop_by_hop(response.headers_mut());
+        crate::headers::remap_proxy_response(
+            response.headers_mut(),
+            parts.method == http::Method::HEAD,
+        );
+        if let Some(c) = connection {
+            response
+                .headers_mut()
+                .insert(crate::headers::X_AMZN_REMAPPED_CONNECTION, c);
+        }
         Outcome {
             response,
             integration_latency,
             integration_status,
             error: None,
             pending: false,
+            traced: false,
         }
     }
 }
@@ -702,7 +748,26 @@ impl Gateway {
                 headers.insert(name.clone(), v);
             }
         }
-        crate::mapping::set_headers(&mut headers, &overrides.request_headers);
+        if let Some((name, _)) = overrides
+            .request_headers
+            .iter()
+            .find(|(n, _)| crate::headers::refused_in_request(n))
+        {
+            tracing::warn!(api = %stage.api_id,
+                "Execution failed due to configuration error: $context.requestOverride.header.{name} may not be set");
+            return Outcome::fail(GatewayError::configuration_error());
+        }
+        if !overrides.request_headers.is_empty() {
+            crate::mapping::set_headers(&mut headers, &overrides.request_headers);
+            for name in [
+                header::EXPECT,
+                header::PROXY_AUTHENTICATE,
+                header::TE,
+                header::VIA,
+            ] {
+                headers.remove(name);
+            }
+        }
         if let Some(ct) = upstream_ct {
             headers.entry(header::CONTENT_TYPE).or_insert(ct);
         }
@@ -853,6 +918,7 @@ impl Gateway {
             integration_status: Some(status),
             error: None,
             pending: false,
+            traced: true,
         }
     }
 }
@@ -996,6 +1062,7 @@ async fn run_mock(
         integration_status: Some(code),
         error: None,
         pending: false,
+        traced: false,
     }
 }
 
@@ -1230,11 +1297,25 @@ fn discard_body(mut body: GatewayBody) {
 }
 
 /// Method response phase, last step: the ids every response carries.
-fn finish_headers(resp: &mut Response<GatewayBody>, ids: &RequestIds) {
+fn finish_headers(
+    resp: &mut Response<GatewayBody>,
+    ids: &RequestIds,
+    traced: bool,
+    aws_case: Option<&http::Extensions>,
+) {
+    // A response Portico built carries no extensions: spell its names as AWS does. One from a
+    // backend carries the backend's spelling.
+    if let Some(case) = aws_case
+        && resp.extensions().is_empty()
+    {
+        *resp.extensions_mut() = case.clone();
+    }
     let h = resp.headers_mut();
     h.insert(X_AMZN_REQUESTID, ids.request_id.clone());
     h.insert(X_AMZ_APIGW_ID, ids.apigw_id.clone());
-    h.insert(X_AMZN_TRACE_ID, ids.trace_id.clone());
+    if traced {
+        h.insert(X_AMZN_TRACE_ID, ids.trace_id.clone());
+    }
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         *resp.status_mut() = StatusCode::BAD_GATEWAY;
     }

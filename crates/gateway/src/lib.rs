@@ -29,6 +29,8 @@ pub mod compile;
 pub mod fuzz;
 pub mod gateway_response;
 mod handler;
+mod header_case;
+pub mod headers;
 pub mod mapping;
 pub mod metrics;
 pub mod params;

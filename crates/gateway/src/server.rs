@@ -134,9 +134,13 @@ pub async fn serve_with(
     limits: ListenerLimits,
 ) -> std::io::Result<()> {
     let limits = Arc::new(limits);
+    gateway.prepare_listener().await;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
+        // Header names keep the client's spelling on the way to an HTTP_PROXY backend, and the
+        // backend's on the way back (`header_case`).
+        .preserve_header_case(true)
         .timer(TokioTimer::new())
         // The watchdog below times heads out; hyper's own timer would also close idle
         // keep-alive connections at the header timeout.

@@ -269,6 +269,9 @@ impl UpstreamPool {
         };
         let _ = stream.set_nodelay(true);
         let (sender, conn) = http1::Builder::new()
+            // Writes the client's spelling of header names (the request's extensions carry it)
+            // and records the backend's for the response.
+            .preserve_header_case(true)
             .max_headers(200)
             .max_buf_size(MAX_READ_BUFFER)
             .handshake(TokioIo::new(stream))
