@@ -20,6 +20,9 @@ api=$(grep -o 'id [a-z0-9]\{10\}' "$log" | head -1 | cut -d' ' -f2)
 [ -n "$api" ] || { cat "$log"; echo "no API id printed"; exit 1; }
 ping=$(curl -sf "http://127.0.0.1:18480/restapis/$api/dev/_user_request_/ping")
 [ "$ping" = '{"message": "pong"}' ] || { echo "unexpected /ping: $ping"; exit 1; }
+pre=$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS -H "Origin: https://example.com" \
+  "http://127.0.0.1:18480/restapis/$api/dev/_user_request_/ping")
+[ "$pre" = 204 ] || { echo "unexpected preflight status for /ping: $pre"; exit 1; }
 pets=$(curl -sf -H "Host: $api.execute-api.localhost" "http://127.0.0.1:18480/dev/pets/1")
 echo "$pets" | grep -q '"type": "dog"' || { echo "unexpected /pets/1: $pets"; exit 1; }
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:18480/restapis/$api/dev/_user_request_/nope")

@@ -13,9 +13,9 @@ from conftest import error_of
 def http_get(url):
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read().decode(), dict(r.headers)
+            return r.status, r.read().decode(), {k.lower(): v for k, v in r.headers.items()}
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), dict(e.headers)
+        return e.code, e.read().decode(), {k.lower(): v for k, v in e.headers.items()}
 
 
 def test_gateway_responses_defaults_overrides_and_traffic(apigw, portico):
