@@ -379,3 +379,47 @@ def test_header_names_keep_their_spelling_and_aws_ids_are_spelled_as_on_aws(port
     assert status == 403
     assert {"x-amzn-ErrorType", "x-amzn-RequestId"} <= set(names)
     assert "x-amzn-trace-id" not in {n.lower() for n in names}
+
+
+def test_mapped_header_names_are_spelled_as_written_and_aws_remaps_its_own(portico, apigw, backend):
+    api_id = apigw.create_rest_api(name="mapped-spelling")["id"]
+    root = root_of(apigw, api_id)
+    mock_method(apigw, api_id, root, "m", '{"statusCode": 200}', "ok",
+                response_parameters={
+                    "method.response.header.X-Portico-Example": "'mock'",
+                    "method.response.header.Server": "'mine'",
+                    "method.response.header.WWW-Authenticate": "'Basic'",
+                    "method.response.header.Transfer-Encoding": "'gzip'"})
+    res = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="h")["id"]
+    apigw.put_method(restApiId=api_id, resourceId=res, httpMethod="GET", authorizationType="NONE",
+                     requestParameters={"method.request.header.x-in": False})
+    apigw.put_integration(restApiId=api_id, resourceId=res, httpMethod="GET", type="HTTP",
+                          integrationHttpMethod="GET", uri=f"{backend.url}/mapped",
+                          requestParameters={
+                              "integration.request.header.X-Mapped-Name": "method.request.header.x-in",
+                              "integration.request.header.Expect": "'100-continue'",
+                              "integration.request.header.Via": "'1.1 mine'"})
+    apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod="GET", statusCode="200")
+    apigw.put_integration_response(restApiId=api_id, resourceId=res, httpMethod="GET",
+                                   statusCode="200", selectionPattern="",
+                                   responseParameters={
+                                       "method.response.header.X-From-Backend":
+                                           "integration.response.header.X-Backend-Spelling"})
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+
+    status, head, body = raw_call(portico.data_plane, "GET", proxy_path(api_id, "dev", "/m"))
+    assert (status, body) == (200, "ok")
+    lines = head.split("\r\n")[1:]
+    assert "X-Portico-Example: mock" in lines
+    # Recorded on AWS: headers API Gateway sets itself are remapped, Transfer-Encoding dropped.
+    assert "x-amzn-Remapped-Server: mine" in lines
+    assert "x-amzn-Remapped-WWW-Authenticate: Basic" in lines
+    assert not any(line.lower().startswith(("server:", "transfer-encoding:")) for line in lines)
+
+    status, head, _ = raw_call(portico.data_plane, "GET", proxy_path(api_id, "dev", "/h"),
+                               ["x-in: v"])
+    assert status == 200
+    assert "X-Mapped-Name" in backend.last["raw_names"]
+    assert backend.last["headers"]["x-mapped-name"] == "v"
+    assert "expect" not in backend.last["headers"] and "via" not in backend.last["headers"]
+    assert "X-From-Backend: Kept" in head.split("\r\n")[1:]

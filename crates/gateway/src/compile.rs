@@ -51,8 +51,9 @@ pub enum CompiledIntegration {
     Mock(MockIntegration),
     /// `HTTP_PROXY`.
     HttpProxy(HttpProxyIntegration),
-    /// `HTTP` (non-proxy): mapped parameters, request/response templates, integration responses.
-    Http(HttpIntegration),
+    /// `HTTP` (non-proxy): mapped parameters, request/response templates, integration responses
+    /// (boxed: the largest variant, and the rarest).
+    Http(Box<HttpIntegration>),
     /// Cannot run: answers 500 with this reason in the log.
     Unavailable(String),
 }
@@ -96,6 +97,11 @@ pub struct HttpIntegration {
     pub request_templates: RequestTemplates,
     /// Integration responses selected by the backend status.
     pub responses: IntegrationResponses,
+    /// Header names as the mappings spell them (and the standard ones Portico sets), for the
+    /// request to the backend (HTTP/1.1).
+    pub spelled_names: Vec<String>,
+    /// hyper's header-case map for `spelled_names`, built on the first request.
+    pub spelling: tokio::sync::OnceCell<Option<http::Extensions>>,
 }
 
 /// A stage ready to serve.
@@ -323,6 +329,9 @@ fn compile_integration(
             };
             let mut headers = Vec::new();
             let mut query = Vec::new();
+            let mut spelled_names: Vec<String> = ["Content-Type", "User-Agent", "Accept", "Host"]
+                .map(String::from)
+                .to_vec();
             for (dest, src) in &i.request_parameters {
                 if dest.starts_with("integration.request.path.") {
                     // Path parameters are bound into the URI template at deploy time.
@@ -339,7 +348,11 @@ fn compile_integration(
                     match http::HeaderName::from_bytes(h.as_bytes()) {
                         // Dropped by API Gateway before the backend is called.
                         Ok(n) if crate::headers::dropped_from_request(&n) => {}
-                        Ok(n) => headers.push((n, source)),
+                        Ok(n) => {
+                            spelled_names.retain(|s| !s.eq_ignore_ascii_case(h));
+                            spelled_names.push(h.to_owned());
+                            headers.push((n, source));
+                        }
                         Err(_) => warn(format!("request parameter {dest}: invalid header name")),
                     }
                 } else if let Some(q) = dest.strip_prefix("integration.request.querystring.") {
@@ -353,7 +366,7 @@ fn compile_integration(
                 .map(|(_, s)| s)
                 .chain(query.iter().map(|(_, s)| s))
                 .any(Source::reads_request_body);
-            CompiledIntegration::Http(HttpIntegration {
+            CompiledIntegration::Http(Box::new(HttpIntegration {
                 target,
                 headers,
                 query,
@@ -363,7 +376,9 @@ fn compile_integration(
                 ),
                 request_templates: RequestTemplates::compile(i, &mut *warn),
                 responses,
-            })
+                spelled_names,
+                spelling: tokio::sync::OnceCell::new(),
+            }))
         }
         other => {
             let reason = format!(

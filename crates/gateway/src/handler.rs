@@ -776,6 +776,14 @@ impl Gateway {
             .entry(header::USER_AGENT)
             .or_insert(stage.default_user_agent.clone());
         *req.headers_mut() = headers;
+        // Mapped header names go out spelled as the mappings wrote them (HTTP/1.1).
+        if let Some(spelling) = h
+            .spelling
+            .get_or_init(|| crate::header_case::spelling_of(&h.spelled_names))
+            .await
+        {
+            *req.extensions_mut() = spelling.clone();
+        }
 
         // Integration.
         let started = Instant::now();
@@ -912,6 +920,7 @@ impl Gateway {
         };
         method_response_headers(&mut response, ir, &env);
         overrides.apply_to_response(&mut response);
+        ir.spell(&mut response).await;
         Outcome {
             response,
             integration_latency,
@@ -1056,6 +1065,7 @@ async fn run_mock(
     };
     method_response_headers(&mut response, ir, &env);
     overrides.apply_to_response(&mut response);
+    ir.spell(&mut response).await;
     Outcome {
         response,
         integration_latency: None,

@@ -18,22 +18,46 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The header names Portico writes on the responses it builds, spelled as AWS sends them.
-const AWS_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\n\
-Content-Type: x\r\n\
-Content-Length: 0\r\n\
-Date: x\r\n\
-Connection: x\r\n\
-x-amzn-RequestId: x\r\n\
-x-amz-apigw-id: x\r\n\
-X-Amzn-Trace-Id: x\r\n\
-x-amzn-ErrorType: x\r\n\
-Access-Control-Allow-Origin: x\r\n\
-\r\n";
+pub const AWS_NAMES: [&str; 9] = [
+    "Content-Type",
+    "Content-Length",
+    "Date",
+    "Connection",
+    "x-amzn-RequestId",
+    "x-amz-apigw-id",
+    "X-Amzn-Trace-Id",
+    "x-amzn-ErrorType",
+    "Access-Control-Allow-Origin",
+];
 
 /// Response extensions whose header-case map spells Portico's own headers as AWS does; `None`
 /// if hyper could not parse the head (names are then written in lowercase).
 pub async fn aws_spelling() -> Option<http::Extensions> {
-    let (client_io, mut server_io) = tokio::io::duplex(4096);
+    spelling_of(&AWS_NAMES.map(String::from)).await
+}
+
+/// Extensions whose header-case map spells `names` as given (each a valid header name): for the
+/// requests an `HTTP` integration sends, the names its `integration.request.header.*` mappings
+/// were written with; for the responses of an integration response, its
+/// `method.response.header.*` names and [`AWS_NAMES`].
+pub async fn spelling_of(names: &[String]) -> Option<http::Extensions> {
+    let mut head = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n".to_vec();
+    for n in names {
+        http::HeaderName::from_bytes(n.as_bytes()).ok()?;
+        if n.eq_ignore_ascii_case("content-length") {
+            continue;
+        }
+        head.extend_from_slice(n.as_bytes());
+        head.extend_from_slice(b": x\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    parsed(head).await
+}
+
+/// Lets hyper's client parse `head` (a whole response head) in memory and returns the
+/// response's extensions, which hold the spelling it saw.
+async fn parsed(head: Vec<u8>) -> Option<http::Extensions> {
+    let (client_io, mut server_io) = tokio::io::duplex(head.len() + 4096);
     let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
         .preserve_header_case(true)
         .handshake::<_, Empty<Bytes>>(TokioIo::new(client_io))
@@ -50,7 +74,7 @@ pub async fn aws_spelling() -> Option<http::Extensions> {
             }
             seen.extend_from_slice(&buf[..n]);
         }
-        server_io.write_all(AWS_HEAD).await.ok()?;
+        server_io.write_all(&head).await.ok()?;
         Some(server_io)
     };
     let request = http::Request::get("/").body(Empty::new()).ok()?;
@@ -71,5 +95,8 @@ mod tests {
     async fn the_parsed_head_yields_an_extension() {
         let ext = super::aws_spelling().await;
         assert!(ext.is_some_and(|e| !e.is_empty()));
+        let ext = super::spelling_of(&["X-Mapped-Name".into(), "Content-Type".into()]).await;
+        assert!(ext.is_some_and(|e| !e.is_empty()));
+        assert!(super::spelling_of(&["bad name".into()]).await.is_none());
     }
 }

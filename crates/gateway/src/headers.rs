@@ -79,6 +79,39 @@ pub fn remap_proxy_response(h: &mut HeaderMap, head: bool) {
     h.remove(header::TRANSFER_ENCODING);
 }
 
+/// Method response headers (`method.response.header.X` mappings and
+/// `$context.responseOverride.header.X` of non-proxy integrations) that API Gateway sets itself:
+/// recorded on AWS, they reach the client as `x-amzn-Remapped-X`.
+const REMAPPED_METHOD_RESPONSE: [&str; 14] = [
+    "authorization",
+    "connection",
+    "content-length",
+    "content-md5",
+    "date",
+    "expect",
+    "host",
+    "max-forwards",
+    "proxy-authenticate",
+    "server",
+    "trailer",
+    "upgrade",
+    "user-agent",
+    "www-authenticate",
+];
+
+/// The name a method response header is sent under: itself, `x-amzn-remapped-{name}` for the
+/// headers API Gateway sets itself, or `None` for `Transfer-Encoding` (dropped), as recorded.
+pub fn method_response_name(name: HeaderName) -> Option<HeaderName> {
+    if name == header::TRANSFER_ENCODING {
+        return None;
+    }
+    if REMAPPED_METHOD_RESPONSE.contains(&name.as_str()) {
+        return HeaderName::from_bytes(format!("x-amzn-remapped-{}", name.as_str()).as_bytes())
+            .ok();
+    }
+    Some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +127,27 @@ mod tests {
         assert!(dropped_from_request(&header::EXPECT));
         assert!(dropped_from_request(&header::VIA));
         assert!(!dropped_from_request(&header::HOST));
+    }
+
+    #[test]
+    fn method_response_headers_are_remapped_as_on_aws() {
+        let name = |n: &str| method_response_name(HeaderName::from_bytes(n.as_bytes()).unwrap());
+        assert_eq!(name("Server").unwrap(), "x-amzn-remapped-server");
+        assert_eq!(
+            name("WWW-Authenticate").unwrap(),
+            "x-amzn-remapped-www-authenticate"
+        );
+        assert_eq!(
+            name("Content-Length").unwrap(),
+            "x-amzn-remapped-content-length"
+        );
+        assert_eq!(name("Transfer-Encoding"), None);
+        assert_eq!(name("Content-Type").unwrap(), "content-type");
+        assert_eq!(
+            name("Access-Control-Allow-Origin").unwrap(),
+            "access-control-allow-origin"
+        );
+        assert_eq!(name("TE").unwrap(), "te");
     }
 
     #[test]

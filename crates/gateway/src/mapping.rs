@@ -222,12 +222,25 @@ impl Overrides {
         out
     }
 
-    /// Applies the response overrides to a method response.
+    /// Applies the response overrides to a method response (headers API Gateway sets itself are
+    /// remapped to `x-amzn-Remapped-*`, `Transfer-Encoding` is dropped, as for mappings).
     pub fn apply_to_response<B>(&self, resp: &mut http::Response<B>) {
         if let Some(s) = self.status.and_then(|s| StatusCode::from_u16(s).ok()) {
             *resp.status_mut() = s;
         }
-        set_headers(resp.headers_mut(), &self.response_headers);
+        if self.response_headers.is_empty() {
+            return;
+        }
+        let renamed: Vec<(String, String)> = self
+            .response_headers
+            .iter()
+            .filter_map(|(k, v)| {
+                let name = HeaderName::from_bytes(k.as_bytes()).ok()?;
+                let name = crate::headers::method_response_name(name)?;
+                Some((name.as_str().to_owned(), v.clone()))
+            })
+            .collect();
+        set_headers(resp.headers_mut(), &renamed);
     }
 }
 
@@ -385,6 +398,23 @@ pub struct CompiledIntegrationResponse {
     /// Response templates by content type (lowercase key, header value, template); the
     /// fallback (`application/json`, else the first) comes first.
     pub templates: Vec<(String, HeaderValue, MappingTemplate)>,
+    /// Header names as the response parameters spell them, with AWS's own (HTTP/1.1).
+    pub spelled_names: Vec<String>,
+    /// hyper's header-case map for `spelled_names`, built on first use.
+    pub spelling: tokio::sync::OnceCell<Option<http::Extensions>>,
+}
+
+impl CompiledIntegrationResponse {
+    /// Spells the method response's header names as the integration response does.
+    pub async fn spell(&self, response: &mut http::Response<crate::body::GatewayBody>) {
+        if let Some(e) = self
+            .spelling
+            .get_or_init(|| crate::header_case::spelling_of(&self.spelled_names))
+            .await
+        {
+            *response.extensions_mut() = e.clone();
+        }
+    }
 }
 
 impl CompiledIntegrationResponse {
@@ -471,7 +501,27 @@ impl IntegrationResponses {
                 let json = templates.remove(i);
                 templates.insert(0, json);
             }
+            let mut spelled_names: Vec<String> = crate::header_case::AWS_NAMES
+                .iter()
+                .map(|n| (*n).to_owned())
+                .collect();
+            for name in ir.response_parameters.keys() {
+                let Some(name) = name.strip_prefix("method.response.header.") else {
+                    continue;
+                };
+                let Ok(lower) = HeaderName::from_bytes(name.as_bytes()) else {
+                    continue;
+                };
+                let spelled = match crate::headers::method_response_name(lower.clone()) {
+                    Some(n) if n != lower => format!("x-amzn-Remapped-{name}"),
+                    _ => name.to_owned(),
+                };
+                spelled_names.retain(|s| !s.eq_ignore_ascii_case(&spelled));
+                spelled_names.push(spelled);
+            }
             let compiled = CompiledIntegrationResponse {
+                spelled_names,
+                spelling: tokio::sync::OnceCell::new(),
                 status,
                 headers,
                 mapped_headers,
@@ -584,6 +634,11 @@ fn response_headers(
         };
         let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
             warn(format!("response parameter {dest}: invalid header name"));
+            continue;
+        };
+        // Headers API Gateway sets itself go out as x-amzn-Remapped-*; Transfer-Encoding is
+        // dropped (recorded on AWS).
+        let Some(name) = crate::headers::method_response_name(name) else {
             continue;
         };
         if let Some(value) = src.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
