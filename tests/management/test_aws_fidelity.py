@@ -423,3 +423,19 @@ def test_mapped_header_names_are_spelled_as_written_and_aws_remaps_its_own(porti
     assert backend.last["headers"]["x-mapped-name"] == "v"
     assert "expect" not in backend.last["headers"] and "via" not in backend.last["headers"]
     assert "X-From-Backend: Kept" in head.split("\r\n")[1:]
+
+
+def test_templates_show_header_names_as_the_client_spelled_them(portico, apigw):
+    api_id = apigw.create_rest_api(name="params-spelling")["id"]
+    mock_method(apigw, api_id, root_of(apigw, api_id), "p", '{"statusCode": 200}',
+                "#foreach($k in $input.params().header.keySet())#if($k.startsWith('X') || "
+                "$k.startsWith('x'))$k,#end#end|$input.params('x-custom-header')"
+                "|$input.params().header.get('X-Custom-Header')")
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    status, _, body = raw_call(portico.data_plane, "GET", proxy_path(api_id, "dev", "/p"),
+                               ["X-Custom-Header: v", "x-lower: w", "X-MiXeD-case: m"])
+    assert status == 200
+    names, lookup, get = body.split("|")
+    assert names.split(",")[:-1] == ["X-Custom-Header", "x-lower", "X-MiXeD-case"]
+    # Lookups by name stay case-insensitive.
+    assert (lookup, get) == ("v", "v")

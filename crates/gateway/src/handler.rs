@@ -674,7 +674,10 @@ impl Gateway {
             }
             Selected::Template(ct, t) => {
                 let bytes = client_bytes.clone().unwrap_or_default();
-                let inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
+                let mut inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
+                if t.shows_header_names() {
+                    crate::header_case::spell_request_headers(&mut inputs.headers, parts).await;
+                }
                 match t.render_full(inputs) {
                     Ok((out, o)) => {
                         overrides = o;
@@ -881,6 +884,9 @@ impl Gateway {
             Some((ct, t)) => {
                 let bytes = up_bytes.clone().unwrap_or_default();
                 let mut inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
+                if t.shows_header_names() {
+                    crate::header_case::spell_request_headers(&mut inputs.headers, parts).await;
+                }
                 inputs.overrides = overrides.state.take();
                 match t.render_full(inputs) {
                     Ok((out, o)) => {
@@ -983,7 +989,10 @@ async fn run_mock(
                 Ok(b) => b,
                 Err(e) => return Outcome::fail(e),
             };
-            let inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
+            let mut inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
+            if t.shows_header_names() {
+                crate::header_case::spell_request_headers(&mut inputs.headers, parts).await;
+            }
             match t.render_full(inputs) {
                 Ok((out, o)) => {
                     overrides = o;
@@ -1028,6 +1037,9 @@ async fn run_mock(
                 rid,
                 bytes::Bytes::new(),
             );
+            if t.shows_header_names() {
+                crate::header_case::spell_request_headers(&mut inputs.headers, parts).await;
+            }
             inputs.overrides = overrides.state.take();
             match t.render_full(inputs) {
                 Ok((out, o)) => {

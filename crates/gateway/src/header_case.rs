@@ -89,6 +89,76 @@ async fn parsed(head: Vec<u8>) -> Option<http::Extensions> {
     Some(response.into_parts().0.extensions)
 }
 
+/// Gives `headers` (lowercase names, in the request's order) the client's spelling, read from
+/// the request's extensions: hyper's client writes the head with that spelling into memory, and
+/// the names are read back from it. Costs an in-memory exchange, so it runs only for templates
+/// that show header names (`$input.params()`). Names it cannot find keep their lowercase form.
+pub async fn spell_request_headers(
+    headers: &mut [(String, String)],
+    request: &http::request::Parts,
+) {
+    if request.version != http::Version::HTTP_11 && request.version != http::Version::HTTP_10 {
+        return;
+    }
+    let Some(names) = written_names(&request.headers, &request.extensions).await else {
+        return;
+    };
+    for (name, _) in headers.iter_mut() {
+        if let Some(spelled) = names.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+            name.clone_from(spelled);
+        }
+    }
+}
+
+/// The header names hyper's client writes for `headers` with `extensions` (its case map).
+async fn written_names(
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+) -> Option<Vec<String>> {
+    let (client_io, mut server_io) = tokio::io::duplex(64 * 1024);
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .handshake::<_, Empty<Bytes>>(TokioIo::new(client_io))
+        .await
+        .ok()?;
+    let mut request = http::Request::get("/").body(Empty::new()).ok()?;
+    *request.headers_mut() = headers.clone();
+    *request.extensions_mut() = extensions.clone();
+    let peer = async move {
+        let mut buf = vec![0u8; 8192];
+        let mut seen = Vec::new();
+        loop {
+            if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                seen.truncate(end);
+                break;
+            }
+            // A head is at most the listener's limit; stop reading well past it.
+            if seen.len() > 1 << 20 {
+                return None;
+            }
+            let n = server_io.read(&mut buf).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        Some(
+            text.split("\r\n")
+                .skip(1)
+                .filter_map(|line| line.split_once(':').map(|(n, _)| n.to_owned()))
+                .collect::<Vec<_>>(),
+        )
+    };
+    // The head is all that is needed: the exchange ends when the peer has read it (the request
+    // never gets an answer).
+    let send = sender.send_request(request);
+    tokio::select! {
+        names = peer => names,
+        _ = send => None,
+        _ = conn => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[tokio::test]

@@ -21,6 +21,8 @@ pub struct MappingTemplate {
     engine: Option<Arc<portico_vtl::Template>>,
     /// A parse error: rendering fails (500) with this reason.
     error: Option<Arc<str>>,
+    /// The template may show request header names (`$input.params()`).
+    shows_header_names: bool,
 }
 
 impl MappingTemplate {
@@ -41,8 +43,14 @@ impl MappingTemplate {
             mock_status: mock_status_code(source),
             engine,
             error: error.clone().map(Arc::from),
+            shows_header_names: dynamic && source.contains("params()"),
         };
         (t, error)
+    }
+
+    /// Whether rendering may show request header names, which then need the client's spelling.
+    pub fn shows_header_names(&self) -> bool {
+        self.shows_header_names
     }
 
     /// The template's source.
