@@ -166,6 +166,14 @@ async fn list_api_keys(State(s): State<AdminState>, Query(q): Q) -> Result<Respo
         .filter(|k| customer.is_none_or(|c| k.customer_id.as_deref() == Some(c.as_str())))
         .map(|k| hide_value(k, show))
         .collect();
+    // AWS answers GetApiKeys with a limit below 1 as if none was given.
+    let mut q = q;
+    if q.get("limit")
+        .and_then(|l| l.parse::<i64>().ok())
+        .is_some_and(|l| l < 1)
+    {
+        q.remove("limit");
+    }
     let mut resp = page(keys, &q)?;
     // AWS adds an (empty) warnings list to GetApiKeys.
     let bytes = axum::body::to_bytes(std::mem::take(resp.body_mut()), usize::MAX)

@@ -176,6 +176,20 @@ pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T> {
         .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))
 }
 
+/// The answer AWS gives instead of the unknown-API 404 for a few operations.
+fn unknown_api_as<T>(
+    r: std::result::Result<T, portico_store::StoreError>,
+    api: &str,
+    answer: fn() -> portico_control::ControlError,
+) -> Result<T> {
+    match r {
+        Err(portico_store::StoreError::Control(c)) if c == portico_control::invalid_api(api) => {
+            Err(answer().into())
+        }
+        other => other.map_err(Into::into),
+    }
+}
+
 pub(crate) fn created(v: impl serde::Serialize) -> Response {
     (StatusCode::CREATED, Json(v)).into_response()
 }
@@ -884,11 +898,15 @@ async fn create_validator(
     raw: Bytes,
 ) -> Result<Response> {
     let input: CreateRequestValidatorInput = body(&raw)?;
-    Ok(created(
-        s.store
-            .modify_api(&api, |st| st.create_request_validator(input))
-            .await?,
-    ))
+    let out = s
+        .store
+        .modify_api(&api, |st| st.create_request_validator(input))
+        .await;
+    Ok(created(unknown_api_as(
+        out,
+        &api,
+        portico_control::invalid_rest_api_for_validator,
+    )?))
 }
 
 async fn get_validator(State(s): State<AdminState>, Path((api, id)): ApiPath) -> Result<Response> {
@@ -934,11 +952,15 @@ async fn create_authorizer(
     raw: Bytes,
 ) -> Result<Response> {
     let input: CreateAuthorizerInput = body(&raw)?;
-    Ok(created(
-        s.store
-            .modify_api(&api, |st| st.create_authorizer(input))
-            .await?,
-    ))
+    let out = s
+        .store
+        .modify_api(&api, |st| st.create_authorizer(input))
+        .await;
+    Ok(created(unknown_api_as(
+        out,
+        &api,
+        portico_control::concurrent_modification,
+    )?))
 }
 
 async fn get_authorizer(State(s): State<AdminState>, Path((api, id)): ApiPath) -> Result<Response> {

@@ -860,6 +860,16 @@ fn check_quota(q: &QuotaSettings) -> Result<(), ControlError> {
     Ok(())
 }
 
+/// An API key's description is at most 125000 characters.
+fn check_key_description(d: Option<&str>) -> Result<(), ControlError> {
+    if d.is_some_and(|d| d.chars().count() > 125_000) {
+        return Err(ControlError::bad_request(
+            "Invalid API Key description specified.",
+        ));
+    }
+    Ok(())
+}
+
 fn check_throttle(t: &ThrottleSettings) -> Result<(), ControlError> {
     if t.burst_limit.is_some_and(|b| b < 0) || t.rate_limit.is_some_and(|r| r < 0.0) {
         return Err(ControlError::bad_request(
@@ -872,15 +882,32 @@ fn check_throttle(t: &ThrottleSettings) -> Result<(), ControlError> {
 impl AccountState {
     /// `CreateApiKey`.
     pub fn create_api_key(&mut self, input: CreateApiKeyInput) -> Result<ApiKey, ControlError> {
-        let value = match input.value {
-            Some(v) if v.len() < 20 => {
+        if input
+            .name
+            .as_deref()
+            .is_some_and(|n| n.chars().count() > 1024)
+        {
+            return Err(ControlError::bad_request(
+                "Invalid API Key name, can be at most 1024 characters.",
+            ));
+        }
+        // An empty value or name is as good as none.
+        let value = match input.value.filter(|v| !v.is_empty()) {
+            Some(v) if v.chars().count() < 20 => {
                 return Err(ControlError::bad_request(
                     "API Key value should be at least 20 characters",
+                ));
+            }
+            Some(v) if v.chars().count() > 128 => {
+                return Err(ControlError::bad_request(
+                    "API Key value exceeds maximum size of 128 characters",
                 ));
             }
             Some(v) => v,
             None => random_value()?,
         };
+        check_key_description(input.description.as_deref())?;
+        let name = input.name.filter(|n| !n.is_empty());
         if self
             .api_keys
             .iter()
@@ -904,7 +931,7 @@ impl AccountState {
         let key = ApiKey {
             id: new_rest_api_id(),
             value: Some(value),
-            name: input.name,
+            name,
             customer_id: input.customer_id,
             description: input.description,
             enabled: input.enabled.unwrap_or(false),
@@ -936,7 +963,10 @@ impl AccountState {
             let value = o.value.clone();
             match (o.op.as_str(), o.path.as_str()) {
                 ("replace", "/name") => k.name = value,
-                ("replace", "/description") => k.description = value,
+                ("replace", "/description") => {
+                    check_key_description(value.as_deref())?;
+                    k.description = value
+                }
                 ("replace", "/customerId") => k.customer_id = value,
                 // AWS reads the value as Java's Boolean.parseBoolean does: anything but
                 // "true" (any case) is false, and no error.

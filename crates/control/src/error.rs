@@ -107,6 +107,18 @@ pub fn violation(value: &str, at: &str, constraint: &str) -> String {
     format!("Value '{value}' at '{at}' failed to satisfy constraint: {constraint}")
 }
 
+/// `CreateRequestValidator`'s answer for an unknown API (a 400, not the usual 404).
+pub fn invalid_rest_api_for_validator() -> ControlError {
+    ControlError::bad_request("Invalid REST API identifier specified")
+}
+
+/// `CreateAuthorizer`'s answer for an unknown API: AWS reports a 409 concurrent modification.
+pub fn concurrent_modification() -> ControlError {
+    ControlError::conflict(
+        "Unable to complete operation due to concurrent modification. Please try again later.",
+    )
+}
+
 /// The account id Portico reports in ARNs and messages.
 pub const ACCOUNT_ID: &str = "000000000000";
 

@@ -22,8 +22,8 @@ mod objects;
 pub mod patch;
 
 pub use error::{
-    ACCOUNT_ID, ControlError, ErrorKind, invalid_api, invalid_integration, invalid_method,
-    invalid_resource, invalid_response, violation,
+    ACCOUNT_ID, ControlError, ErrorKind, concurrent_modification, invalid_api, invalid_integration,
+    invalid_method, invalid_resource, invalid_response, invalid_rest_api_for_validator, violation,
 };
 pub use inputs::{
     PutGatewayResponseInput, PutIntegrationInput, PutIntegrationResponseInput, PutMethodInput,
@@ -455,10 +455,27 @@ impl ApiState {
         http_method: &str,
         ops: &[patch::PatchOperation],
     ) -> Result<Method, ControlError> {
-        let m = self.method_mut(resource_id, http_method)?;
-        let mut next = m.clone();
+        let before = self.method(resource_id, http_method)?;
+        let mut next = before.clone();
         patch::patch_method(&mut next, ops)?;
-        *m = next.clone();
+        // References are checked when the call changes them.
+        let auth_changed = next.authorizer_id != before.authorizer_id
+            || next.authorization_type != before.authorization_type;
+        if auth_changed
+            && let Some(id) = next.authorizer_id.as_deref()
+            && !self.authorizers.iter().any(|a| a.id == id)
+        {
+            return Err(patch::invalid_authorizer());
+        }
+        if next.request_validator_id != before.request_validator_id
+            && let Some(id) = next.request_validator_id.as_deref()
+            && !self.request_validators.iter().any(|v| v.id == id)
+        {
+            return Err(ControlError::bad_request(
+                "Invalid Request Validator identifier specified",
+            ));
+        }
+        *self.method_mut(resource_id, http_method)? = next.clone();
         Ok(next)
     }
 

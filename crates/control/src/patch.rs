@@ -14,7 +14,8 @@ use serde::Deserialize;
 pub struct PatchOperation {
     /// `add`, `remove`, `replace` (`move`, `copy`, `test` are refused).
     pub op: String,
-    /// JSON-pointer path.
+    /// JSON-pointer path; a missing one reads as `null`, the word AWS's messages use for it.
+    #[serde(default = "missing_path")]
     pub path: String,
     /// The new value, always a string on the wire.
     #[serde(default)]
@@ -22,6 +23,10 @@ pub struct PatchOperation {
     /// For `move`/`copy`.
     #[serde(default)]
     pub from: Option<String>,
+}
+
+fn missing_path() -> String {
+    "null".to_owned()
 }
 
 /// `{"patchOperations": [...]}`.
@@ -115,6 +120,30 @@ fn only_replace() -> ControlError {
     ControlError::bad_request("Invalid patch operation specified. Must be one of: [replace]")
 }
 
+/// AWS's short error for a path an object does not know (`Invalid patch path /x`, the path as
+/// sent).
+pub fn bad_path(o: &PatchOperation) -> ControlError {
+    ControlError::bad_request(format!("Invalid patch path {}", o.path))
+}
+
+/// A boolean read as Java's `Boolean.parseBoolean` does: `true` in any case, anything else false.
+fn lenient_bool(o: &PatchOperation) -> bool {
+    o.value
+        .as_deref()
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// The value of an `add`/`replace` on a map entry that must not be null or empty; `what` names
+/// the map in AWS's message.
+fn non_empty<'a>(o: &'a PatchOperation, what: &str) -> Result<&'a str, ControlError> {
+    match o.value.as_deref() {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(ControlError::bad_request(format!(
+            "Invalid null or empty value in {what}"
+        ))),
+    }
+}
+
 /// Splits a pointer into unescaped segments.
 fn segments(path: &str) -> Vec<String> {
     path.strip_prefix('/')
@@ -189,7 +218,7 @@ fn opt_string(
 
 /// `UpdateRestApi`.
 pub fn patch_rest_api(api: &mut RestApi, ops: &[PatchOperation]) -> Result<(), ControlError> {
-    const ALLOWED: [&str; 9] = [
+    const ALLOWED: [&str; 10] = [
         "/name",
         "/description",
         "/version",
@@ -199,6 +228,7 @@ pub fn patch_rest_api(api: &mut RestApi, ops: &[PatchOperation]) -> Result<(), C
         "/policy",
         "/disableExecuteApiEndpoint",
         "/endpointConfiguration/types/0",
+        "/endpointConfiguration/ipAddressType",
     ];
     for o in ops {
         let kind = op(o)?;
@@ -272,6 +302,28 @@ pub fn patch_rest_api(api: &mut RestApi, ops: &[PatchOperation]) -> Result<(), C
                     ));
                 }
                 api.endpoint_configuration.types = vec![v.to_owned()];
+                // A private API is dualstack only; AWS switches it.
+                if v == "PRIVATE" {
+                    api.endpoint_configuration.ip_address_type = Some("dualstack".to_owned());
+                }
+            }
+            (Some("endpointConfiguration"), 2, Op::Replace) if seg[1] == "ipAddressType" => {
+                let v = o.value.as_deref().unwrap_or("");
+                if !matches!(v, "ipv4" | "dualstack") {
+                    return Err(ControlError::bad_request(
+                        "ipAddressType must be either ipv4 or dualstack.",
+                    ));
+                }
+                let ec = &mut api.endpoint_configuration;
+                if v == "ipv4" && ec.types.iter().any(|t| t == "PRIVATE") {
+                    return Err(ControlError::bad_request(
+                        "Only dualstack ipAddressType is supported for Private APIs.",
+                    ));
+                }
+                ec.ip_address_type = Some(v.to_owned());
+            }
+            (Some("endpointConfiguration"), 2, _) if seg[1] == "ipAddressType" => {
+                return Err(only_replace());
             }
             // AWS answers the generic op error here, not the path list.
             (Some("endpointConfiguration"), 3, _) if seg[1] == "types" => {
@@ -318,23 +370,19 @@ fn map_entry<V>(
     Ok(())
 }
 
-/// `UpdateMethod`.
+/// `UpdateMethod` on the method alone; [`crate::ApiState::update_method`] checks the
+/// authorizer and request validator it names.
 pub fn patch_method(m: &mut Method, ops: &[PatchOperation]) -> Result<(), ControlError> {
-    const ALLOWED: [&str; 8] = [
-        "/authorizationType",
-        "/authorizerId",
-        "/apiKeyRequired",
-        "/operationName",
-        "/requestValidatorId",
-        "/requestParameters/{name}",
-        "/requestModels/{contentType}",
-        "/authorizationScopes",
-    ];
     for o in ops {
         let kind = op(o)?;
         let seg = segments(&o.path);
         match (seg.first().map(String::as_str), seg.len(), kind) {
-            (Some("authorizationType"), 1, Op::Replace) => {
+            // Scalars only take `replace`; the optional ones may also be removed.
+            (Some("authorizationType" | "apiKeyRequired"), 1, Op::Add | Op::Remove)
+            | (Some("authorizerId" | "operationName" | "requestValidatorId"), 1, Op::Add) => {
+                return Err(only_replace());
+            }
+            (Some("authorizationType"), 1, _) => {
                 let v = value(o)?;
                 if !matches!(v, "NONE" | "AWS_IAM" | "CUSTOM" | "COGNITO_USER_POOLS") {
                     return Err(ControlError::bad_request(format!(
@@ -344,9 +392,13 @@ pub fn patch_method(m: &mut Method, ops: &[PatchOperation]) -> Result<(), Contro
                 m.authorization_type = v.to_owned();
             }
             (Some("authorizerId"), 1, _) => opt_string(o, kind, &mut m.authorizer_id)?,
-            (Some("apiKeyRequired"), 1, Op::Replace) => m.api_key_required = parse_bool(o)?,
+            (Some("apiKeyRequired"), 1, _) => m.api_key_required = lenient_bool(o),
             (Some("operationName"), 1, _) => opt_string(o, kind, &mut m.operation_name)?,
-            (Some("requestValidatorId"), 1, _) => opt_string(o, kind, &mut m.request_validator_id)?,
+            (Some("requestValidatorId"), 1, _) => {
+                opt_string(o, kind, &mut m.request_validator_id)?;
+                // An empty id takes the validator off the method.
+                m.request_validator_id.take_if(|id| id.is_empty());
+            }
             (Some("requestParameters"), 2, _) => {
                 map_entry(o, kind, &mut m.request_parameters, seg[1].clone(), |o| {
                     if o.value.is_none() {
@@ -368,17 +420,39 @@ pub fn patch_method(m: &mut Method, ops: &[PatchOperation]) -> Result<(), Contro
                 let v = o.value.clone().unwrap_or_default();
                 m.authorization_scopes.retain(|s| *s != v);
             }
-            _ => return Err(invalid_path(o, &ALLOWED)),
+            _ => return Err(bad_path(o)),
         }
     }
     if matches!(
         m.authorization_type.as_str(),
         "CUSTOM" | "COGNITO_USER_POOLS"
-    ) && m.authorizer_id.is_none()
-    {
-        return Err(ControlError::bad_request(
-            "Invalid authorizer ID specified. Setting the authorization type to CUSTOM or COGNITO_USER_POOLS requires a valid authorizer.",
-        ));
+    ) {
+        if m.authorizer_id.is_none() {
+            return Err(invalid_authorizer());
+        }
+    } else {
+        // AWS keeps no authorizer on a method that does not use one.
+        m.authorizer_id = None;
+    }
+    Ok(())
+}
+
+/// AWS's error for CUSTOM/COGNITO_USER_POOLS authorization without an authorizer that exists.
+pub fn invalid_authorizer() -> ControlError {
+    ControlError::bad_request(
+        "Invalid authorizer ID specified. Setting the authorization type to CUSTOM or COGNITO_USER_POOLS requires a valid authorizer.",
+    )
+}
+
+/// `replace`/`remove` of a map entry the object lacks: AWS's 404 naming what is missing.
+fn existing_key<V>(
+    map: &portico_model::Map<V>,
+    key: &str,
+    kind: Op,
+    missing: &str,
+) -> Result<(), ControlError> {
+    if kind != Op::Add && !map.contains_key(key) {
+        return Err(ControlError::not_found(missing));
     }
     Ok(())
 }
@@ -388,15 +462,17 @@ pub fn patch_method_response(
     r: &mut MethodResponse,
     ops: &[PatchOperation],
 ) -> Result<(), ControlError> {
-    const ALLOWED: [&str; 2] = [
-        "/responseParameters/{name}",
-        "/responseModels/{contentType}",
-    ];
     for o in ops {
         let kind = op(o)?;
         let seg = segments(&o.path);
         match (seg.first().map(String::as_str), seg.len()) {
             (Some("responseParameters"), 2) => {
+                existing_key(
+                    &r.response_parameters,
+                    &seg[1],
+                    kind,
+                    "Invalid parameter name specified",
+                )?;
                 map_entry(o, kind, &mut r.response_parameters, seg[1].clone(), |o| {
                     if o.value.is_none() {
                         Ok(false)
@@ -406,11 +482,17 @@ pub fn patch_method_response(
                 })?
             }
             (Some("responseModels"), 2) => {
+                existing_key(
+                    &r.response_models,
+                    &seg[1],
+                    kind,
+                    "Content-Type specified was not found",
+                )?;
                 map_entry(o, kind, &mut r.response_models, seg[1].clone(), |o| {
                     value(o).map(str::to_owned)
                 })?
             }
-            _ => return Err(invalid_path(o, &ALLOWED)),
+            _ => return Err(bad_path(o)),
         }
     }
     Ok(())
@@ -535,27 +617,32 @@ pub fn patch_gateway_response(
     r: &mut portico_model::GatewayResponse,
     ops: &[PatchOperation],
 ) -> Result<(), ControlError> {
-    const ALLOWED: [&str; 3] = [
-        "/statusCode",
-        "/responseParameters/{name}",
-        "/responseTemplates/{contentType}",
-    ];
     for o in ops {
         let kind = op(o)?;
         let seg = segments(&o.path);
-        match (seg.first().map(String::as_str), seg.len()) {
-            (Some("statusCode"), 1) => opt_string(o, kind, &mut r.status_code)?,
-            (Some("responseParameters"), 2) => {
-                map_entry(o, kind, &mut r.response_parameters, seg[1].clone(), |o| {
-                    value(o).map(str::to_owned)
-                })?
+        match (seg.first().map(String::as_str), seg.len(), kind) {
+            (Some("statusCode"), 1, Op::Replace) => r.status_code = Some(value(o)?.to_owned()),
+            (Some("responseParameters"), 2, Op::Remove) => {
+                r.response_parameters.remove(&seg[1]);
             }
-            (Some("responseTemplates"), 2) => {
-                map_entry(o, kind, &mut r.response_templates, seg[1].clone(), |o| {
-                    Ok(o.value.clone().unwrap_or_default())
-                })?
+            (Some("responseParameters"), 2, _) => {
+                let v = non_empty(o, "responseParameters")?.to_owned();
+                existing_key(
+                    &r.response_parameters,
+                    &seg[1],
+                    kind,
+                    "Invalid parameter name specified",
+                )?;
+                r.response_parameters.insert(seg[1].clone(), v);
             }
-            _ => return Err(invalid_path(o, &ALLOWED)),
+            (Some("responseTemplates"), 2, Op::Remove) => {
+                r.response_templates.remove(&seg[1]);
+            }
+            (Some("responseTemplates"), 2, _) => {
+                let v = non_empty(o, "responseTemplates")?.to_owned();
+                r.response_templates.insert(seg[1].clone(), v);
+            }
+            _ => return Err(bad_path(o)),
         }
     }
     Ok(())
@@ -570,22 +657,39 @@ fn new_method_setting() -> MethodSetting {
     }
 }
 
+/// The paths AWS lists when an `UpdateStage` path is unknown, as its message spells them
+/// (including its missing separators).
+const STAGE_PATHS: &str = "/deploymentId, /description, /cacheClusterEnabled, /cacheClusterSize, \
+/clientCertificateId, /accessLogSettings, /accessLogSettings/destinationArn, /accessLogSettings/format, \
+/{resourcePath}/{httpMethod}/metrics/enabled, /{resourcePath}/{httpMethod}/logging/dataTrace, \
+/{resourcePath}/{httpMethod}/logging/loglevel, /{resourcePath}/{httpMethod}/throttling/burstLimit\
+/{resourcePath}/{httpMethod}/throttling/rateLimit/{resourcePath}/{httpMethod}/caching/ttlInSeconds, \
+/{resourcePath}/{httpMethod}/caching/enabled, /{resourcePath}/{httpMethod}/caching/dataEncrypted, \
+/{resourcePath}/{httpMethod}/caching/requireAuthorizationForCacheControl, \
+/{resourcePath}/{httpMethod}/caching/unauthorizedCacheControlHeaderStrategy, /*/*/metrics/enabled, \
+/*/*/logging/dataTrace, /*/*/logging/loglevel, /*/*/throttling/burstLimit \
+/*/*/throttling/rateLimit /*/*/caching/ttlInSeconds, /*/*/caching/enabled, /*/*/caching/dataEncrypted, \
+/*/*/caching/requireAuthorizationForCacheControl, /*/*/caching/unauthorizedCacheControlHeaderStrategy, \
+/variables/{variable_name}, /tracingEnabled";
+
+/// AWS's error for a path `UpdateStage` does not know.
+fn invalid_stage_path(o: &PatchOperation) -> ControlError {
+    ControlError::bad_request(format!(
+        "Invalid method setting path: {}. Must be one of: [{STAGE_PATHS}]",
+        o.path
+    ))
+}
+
+/// AWS's error for an `add`/`replace` under `/accessLogSettings` other than its two fields
+/// (note AWS's space before the colon).
+fn invalid_access_log_path() -> ControlError {
+    ControlError::bad_request(
+        "Invalid accessLogSettings path. Must be one of : [/accessLogSettings/destinationArn, /accessLogSettings/format]",
+    )
+}
+
 /// `UpdateStage` (the caller checks that a new `deploymentId` exists).
 pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlError> {
-    const ALLOWED: [&str; 12] = [
-        "/deploymentId",
-        "/documentationVersion",
-        "/description",
-        "/variables/{name}",
-        "/cacheClusterEnabled",
-        "/cacheClusterSize",
-        "/tracingEnabled",
-        "/clientCertificateId",
-        "/webAclArn",
-        "/accessLogSettings/format",
-        "/accessLogSettings/destinationArn",
-        "/{resourcePath}/{httpMethod}/{setting}",
-    ];
     for o in ops {
         let kind = op(o)?;
         let seg = segments(&o.path);
@@ -595,6 +699,18 @@ pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlE
             .unwrap_or(&o.path)
             .split('/')
             .collect();
+        // A two-part `remove` (other than a stage variable) names a method setting
+        // `{resourcePath}/{httpMethod}`, whatever the parts are; AWS refuses one the stage lacks
+        // (note the trailing space of its message).
+        if kind == Op::Remove && raw.len() == 2 && raw[0] != "variables" {
+            let key = format!("{}/{}", raw[0], raw[1]);
+            if s.method_settings.remove(&key).is_none() {
+                return Err(ControlError::bad_request(format!(
+                    "Cannot remove method setting {key} because there is no method setting for this method "
+                )));
+            }
+            continue;
+        }
         match (seg.first().map(String::as_str), seg.len(), kind) {
             (Some("deploymentId"), 1, Op::Replace) => s.deployment_id = value(o)?.to_owned(),
             (Some("description"), 1, _) => opt_string(o, kind, &mut s.description)?,
@@ -648,29 +764,33 @@ pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlE
             }
             (Some("tracingEnabled"), 1, Op::Replace) => s.tracing_enabled = parse_bool(o)?,
             (Some("accessLogSettings"), 2, _) => {
+                let field = match seg[1].as_str() {
+                    "format" => 0,
+                    "destinationArn" => 1,
+                    _ => return Err(invalid_access_log_path()),
+                };
+                let v = match o.value.as_deref() {
+                    Some(v) if !v.is_empty() => v.to_owned(),
+                    _ => {
+                        return Err(ControlError::bad_request(
+                            "Access Log value must not be empty",
+                        ));
+                    }
+                };
                 let settings = s.access_log_settings.get_or_insert(AccessLogSettings {
                     format: None,
                     destination_arn: None,
                 });
-                match seg[1].as_str() {
-                    "format" => opt_string(o, kind, &mut settings.format)?,
-                    "destinationArn" => opt_string(o, kind, &mut settings.destination_arn)?,
-                    _ => return Err(invalid_path(o, &ALLOWED)),
-                }
-                if settings.format.is_none() && settings.destination_arn.is_none() {
-                    s.access_log_settings = None;
+                if field == 0 {
+                    settings.format = Some(v);
+                } else {
+                    settings.destination_arn = Some(v);
                 }
             }
             (Some("accessLogSettings"), 1, Op::Remove) => s.access_log_settings = None,
-            _ if raw.len() >= 2 && is_method_key(raw[1]) => {
+            (Some("accessLogSettings"), 1, _) => return Err(invalid_access_log_path()),
+            _ if raw.len() > 2 && is_method_key(raw[1]) => {
                 let key = format!("{}/{}", raw[0], raw[1]);
-                if raw.len() == 2 {
-                    if kind != Op::Remove {
-                        return Err(invalid_path(o, &ALLOWED));
-                    }
-                    s.method_settings.remove(&key);
-                    continue;
-                }
                 let setting = raw[2..].join("/");
                 let ms = s
                     .method_settings
@@ -718,10 +838,10 @@ pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlE
                         ms.logging_level = v.to_owned();
                     }
                     "logging/dataTrace" => ms.data_trace_enabled = parse_bool(o)?,
-                    _ => return Err(invalid_path(o, &ALLOWED)),
+                    _ => return Err(invalid_stage_path(o)),
                 }
             }
-            _ => return Err(invalid_path(o, &ALLOWED)),
+            _ => return Err(invalid_stage_path(o)),
         }
     }
     Ok(())

@@ -501,3 +501,522 @@ fn removing_an_api_stage_a_plan_lacks_is_named() {
         )
     );
 }
+
+fn bad(e: ControlError) -> (ErrorKind, String) {
+    (e.kind, e.message)
+}
+
+fn bad_request(message: &str) -> (ErrorKind, String) {
+    (ErrorKind::BadRequest, message.to_owned())
+}
+
+#[test]
+fn update_method_paths_ops_and_references() {
+    let (mut s, root) = state();
+    s.put_method(
+        &root,
+        "ANY",
+        PutMethodInput {
+            api_key_required: Some(true),
+            ..PutMethodInput::default()
+        },
+    )
+    .unwrap();
+    let only_replace = "Invalid patch operation specified. Must be one of: [replace]";
+    let cases = [
+        (op("add", "/operationName", Some("x")), only_replace),
+        (
+            op("add", "/requestValidatorId", Some("wrong-id")),
+            only_replace,
+        ),
+        (op("remove", "/apiKeyRequired", None), only_replace),
+        (
+            op("add", "/httpMethod", Some("PUT")),
+            "Invalid patch path /httpMethod",
+        ),
+        (
+            op("replace", "/requestParameters", Some("a=false")),
+            "Invalid patch path /requestParameters",
+        ),
+        (
+            op("add", "/requestModels/application/json", Some("Empty")),
+            "Invalid patch path /requestModels/application/json",
+        ),
+        (
+            op("replace", "/requestValidatorId", Some("fake-id")),
+            "Invalid Request Validator identifier specified",
+        ),
+    ];
+    for (o, message) in cases {
+        let e = s
+            .update_method(&root, "ANY", std::slice::from_ref(&o))
+            .unwrap_err();
+        assert_eq!(bad(e), bad_request(message), "{o:?}");
+    }
+    // Not a boolean: false, as Java's Boolean.parseBoolean reads it.
+    let m = s
+        .update_method(
+            &root,
+            "ANY",
+            &[op("replace", "/apiKeyRequired", Some("whatever"))],
+        )
+        .unwrap();
+    assert!(!m.api_key_required);
+    // An authorizer id without CUSTOM/COGNITO authorization is dropped.
+    let m = s
+        .update_method(&root, "ANY", &[op("replace", "/authorizerId", Some("abc"))])
+        .unwrap();
+    assert_eq!(m.authorizer_id, None);
+    // CUSTOM needs an authorizer that exists.
+    let e = s
+        .update_method(
+            &root,
+            "ANY",
+            &[
+                op("replace", "/authorizationType", Some("CUSTOM")),
+                op("replace", "/authorizerId", Some("abc")),
+            ],
+        )
+        .unwrap_err();
+    assert_eq!(bad(e), bad(patch::invalid_authorizer()));
+    let a = s
+        .create_authorizer(CreateAuthorizerInput {
+            name: Some("a".into()),
+            kind: Some("TOKEN".into()),
+            authorizer_uri: Some("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:f/invocations".into()),
+            identity_source: Some("method.request.header.Authorization".into()),
+            ..CreateAuthorizerInput::default()
+        })
+        .unwrap();
+    let m = s
+        .update_method(
+            &root,
+            "ANY",
+            &[
+                op("replace", "/authorizationType", Some("CUSTOM")),
+                op("replace", "/authorizerId", Some(&a.id)),
+            ],
+        )
+        .unwrap();
+    assert_eq!(m.authorizer_id.as_deref(), Some(a.id.as_str()));
+    // Validators: an existing one is set, an empty id takes it off.
+    let v = s
+        .create_request_validator(CreateRequestValidatorInput {
+            name: Some("v".into()),
+            ..CreateRequestValidatorInput::default()
+        })
+        .unwrap();
+    let m = s
+        .update_method(
+            &root,
+            "ANY",
+            &[op("replace", "/requestValidatorId", Some(&v.id))],
+        )
+        .unwrap();
+    assert_eq!(m.request_validator_id.as_deref(), Some(v.id.as_str()));
+    let m = s
+        .update_method(
+            &root,
+            "ANY",
+            &[op("replace", "/requestValidatorId", Some(""))],
+        )
+        .unwrap();
+    assert_eq!(m.request_validator_id, None);
+    // Refused calls changed nothing.
+    assert_eq!(s.method(&root, "ANY").unwrap().operation_name, None);
+}
+
+#[test]
+fn update_method_response_keys_it_lacks_are_not_found() {
+    let (mut s, root) = state();
+    s.put_method(&root, "GET", PutMethodInput::default())
+        .unwrap();
+    s.put_method_response(
+        &root,
+        "GET",
+        "200",
+        PutMethodResponseInput {
+            response_parameters: Some(
+                [("method.response.header.h".to_owned(), false)]
+                    .into_iter()
+                    .collect(),
+            ),
+            response_models: Some(
+                [("application/json".to_owned(), "Empty".to_owned())]
+                    .into_iter()
+                    .collect(),
+            ),
+        },
+    )
+    .unwrap();
+    let not_found = |m: &str| (ErrorKind::NotFound, m.to_owned());
+    let cases = [
+        (
+            op("replace", "/responseParameters/wrong", Some("true")),
+            not_found("Invalid parameter name specified"),
+        ),
+        (
+            op("remove", "/responseParameters/wrong", None),
+            not_found("Invalid parameter name specified"),
+        ),
+        (
+            op("replace", "/responseModels/wrong", Some("Empty")),
+            not_found("Content-Type specified was not found"),
+        ),
+        (
+            op("remove", "/responseModels/wrong", None),
+            not_found("Content-Type specified was not found"),
+        ),
+        (
+            op("remove", "/wrong/method.response.header.h", Some("true")),
+            bad_request("Invalid patch path /wrong/method.response.header.h"),
+        ),
+    ];
+    for (o, expected) in cases {
+        let e = s
+            .update_method_response(&root, "GET", "200", std::slice::from_ref(&o))
+            .unwrap_err();
+        assert_eq!(bad(e), expected, "{o:?}");
+    }
+    let r = s
+        .update_method_response(
+            &root,
+            "GET",
+            "200",
+            &[
+                op(
+                    "replace",
+                    "/responseParameters/method.response.header.h",
+                    Some("true"),
+                ),
+                op("remove", "/responseModels/application~1json", None),
+                op("add", "/responseModels/text~1plain", Some("Empty")),
+            ],
+        )
+        .unwrap();
+    assert!(r.response_parameters["method.response.header.h"]);
+    assert_eq!(r.response_models.keys().collect::<Vec<_>>(), ["text/plain"]);
+}
+
+#[test]
+fn update_gateway_response_paths_and_values() {
+    let (mut s, _) = state();
+    s.put_gateway_response(
+        "DEFAULT_4XX",
+        serde_json::from_value(serde_json::json!({
+            "statusCode": "444",
+            "responseParameters": {"gatewayresponse.header.x-a": "'a'"},
+            "responseTemplates": {"application/json": "{}"}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let cases = [
+        (
+            "DEFAULT_4XX",
+            op("add", "/statusCode", Some("444")),
+            bad_request("Invalid patch path /statusCode"),
+        ),
+        (
+            "DEFAULT_4XX",
+            op("remove", "/statusCode", None),
+            bad_request("Invalid patch path /statusCode"),
+        ),
+        (
+            "DEFAULT_4XX",
+            op("add", "/wrongPath", Some("x")),
+            bad_request("Invalid patch path /wrongPath"),
+        ),
+        (
+            "DEFAULT_5XX",
+            op(
+                "replace",
+                "/responseParameters/gatewayresponse.header.x-a",
+                Some("'b'"),
+            ),
+            (
+                ErrorKind::NotFound,
+                "Invalid parameter name specified".to_owned(),
+            ),
+        ),
+        (
+            "DEFAULT_4XX",
+            op("replace", "/responseTemplates/application~1json", None),
+            bad_request("Invalid null or empty value in responseTemplates"),
+        ),
+        (
+            "DEFAULT_4XX",
+            op(
+                "replace",
+                "/responseParameters/gatewayresponse.header.x-a",
+                None,
+            ),
+            bad_request("Invalid null or empty value in responseParameters"),
+        ),
+    ];
+    for (t, o, expected) in cases {
+        let e = s
+            .update_gateway_response(t, std::slice::from_ref(&o))
+            .unwrap_err();
+        assert_eq!(bad(e), expected, "{o:?}");
+    }
+    // An operation without a path reads as AWS's `null`.
+    let body: patch::PatchBody =
+        serde_json::from_str(r#"{"patchOperations": [{"op": "add", "value": "x"}]}"#).unwrap();
+    let e = s
+        .update_gateway_response("DEFAULT_4XX", &body.patch_operations)
+        .unwrap_err();
+    assert_eq!(bad(e), bad_request("Invalid patch path null"));
+    let r = s
+        .update_gateway_response("DEFAULT_4XX", &[op("replace", "/statusCode", Some("445"))])
+        .unwrap();
+    assert_eq!(r.status_code.as_deref(), Some("445"));
+}
+
+#[test]
+fn update_stage_path_errors() {
+    let mut st = portico_model::Stage::new("dev", "d");
+    let access_log = "Invalid accessLogSettings path. Must be one of : [/accessLogSettings/destinationArn, /accessLogSettings/format]";
+    let no_setting = |k: &str| {
+        format!(
+            "Cannot remove method setting {k} because there is no method setting for this method "
+        )
+    };
+    let cases = [
+        (
+            op("add", "/accessLogSettings/randomValue", Some("x")),
+            access_log.to_owned(),
+        ),
+        (
+            op("replace", "/accessLogSettings/*", Some("x")),
+            access_log.to_owned(),
+        ),
+        (
+            op("replace", "/accessLogSettings", Some("x")),
+            access_log.to_owned(),
+        ),
+        (
+            op("remove", "/accessLogSettings/randomValue", None),
+            no_setting("accessLogSettings/randomValue"),
+        ),
+        (op("remove", "/*/*", None), no_setting("*/*")),
+        (
+            op("replace", "/accessLogSettings/format", Some("")),
+            "Access Log value must not be empty".to_owned(),
+        ),
+        (
+            op("replace", "/accessLogSettings/destinationArn", None),
+            "Access Log value must not be empty".to_owned(),
+        ),
+    ];
+    for (o, message) in cases {
+        let e = patch::patch_stage(&mut st, std::slice::from_ref(&o)).unwrap_err();
+        assert_eq!(bad(e), bad_request(&message), "{o:?}");
+    }
+    for path in [
+        "/documentation_version",
+        "/tags/tag1",
+        "/canarySettings",
+        "/*/*",
+    ] {
+        let e = patch::patch_stage(&mut st, &[op("replace", path, Some("1"))]).unwrap_err();
+        assert!(
+            e.message.starts_with(&format!(
+                "Invalid method setting path: {path}. Must be one of: [/deploymentId, /description, "
+            )) && e.message.contains("/throttling/burstLimit/{resourcePath}/")
+                && e.message.ends_with(", /variables/{variable_name}, /tracingEnabled]"),
+            "{}",
+            e.message
+        );
+    }
+    patch::patch_stage(
+        &mut st,
+        &[op(
+            "add",
+            "/accessLogSettings/destinationArn",
+            Some("arn:x"),
+        )],
+    )
+    .unwrap();
+    assert_eq!(
+        st.access_log_settings
+            .as_ref()
+            .unwrap()
+            .destination_arn
+            .as_deref(),
+        Some("arn:x")
+    );
+    let e = patch::patch_stage(
+        &mut st,
+        &[op("remove", "/accessLogSettings/destinationArn", None)],
+    )
+    .unwrap_err();
+    assert_eq!(
+        bad(e),
+        bad_request(&no_setting("accessLogSettings/destinationArn"))
+    );
+    patch::patch_stage(&mut st, &[op("remove", "/accessLogSettings", None)]).unwrap();
+    assert!(st.access_log_settings.is_none());
+    patch::patch_stage(
+        &mut st,
+        &[op("replace", "/*/*/metrics/enabled", Some("true"))],
+    )
+    .unwrap();
+    patch::patch_stage(&mut st, &[op("remove", "/*/*", None)]).unwrap();
+    assert!(st.method_settings.is_empty());
+}
+
+#[test]
+fn update_rest_api_ip_address_type() {
+    let (mut s, _) = state();
+    let ec = |s: &ApiState| {
+        (
+            s.api.endpoint_configuration.types.clone(),
+            s.api.endpoint_configuration.ip_address_type.clone(),
+        )
+    };
+    s.update_rest_api(&[op(
+        "replace",
+        "/endpointConfiguration/ipAddressType",
+        Some("dualstack"),
+    )])
+    .unwrap();
+    assert_eq!(ec(&s).1.as_deref(), Some("dualstack"));
+    s.update_rest_api(&[op(
+        "replace",
+        "/endpointConfiguration/ipAddressType",
+        Some("ipv4"),
+    )])
+    .unwrap();
+    s.update_rest_api(&[op(
+        "replace",
+        "/endpointConfiguration/types/0",
+        Some("PRIVATE"),
+    )])
+    .unwrap();
+    assert_eq!(
+        ec(&s),
+        (vec!["PRIVATE".to_owned()], Some("dualstack".to_owned()))
+    );
+    let cases = [
+        (
+            op(
+                "replace",
+                "/endpointConfiguration/ipAddressType",
+                Some("ipv4"),
+            ),
+            "Only dualstack ipAddressType is supported for Private APIs.",
+        ),
+        (
+            op(
+                "replace",
+                "/endpointConfiguration/ipAddressType",
+                Some("wrong"),
+            ),
+            "ipAddressType must be either ipv4 or dualstack.",
+        ),
+        (
+            op(
+                "remove",
+                "/endpointConfiguration/ipAddressType",
+                Some("dualstack"),
+            ),
+            "Invalid patch operation specified. Must be one of: [replace]",
+        ),
+        (
+            op(
+                "add",
+                "/endpointConfiguration/ipAddressType",
+                Some("dualstack"),
+            ),
+            "Invalid patch operation specified. Must be one of: [replace]",
+        ),
+    ];
+    for (o, message) in cases {
+        let e = s.update_rest_api(std::slice::from_ref(&o)).unwrap_err();
+        assert_eq!(bad(e), bad_request(message), "{o:?}");
+    }
+    assert_eq!(ec(&s).1.as_deref(), Some("dualstack"));
+}
+
+#[test]
+fn api_key_limits() {
+    use account::{AccountState, CreateApiKeyInput};
+    let mut a = AccountState::default();
+    let input = |name: Option<String>, value: Option<String>, description: Option<String>| {
+        CreateApiKeyInput {
+            name,
+            value,
+            description,
+            ..CreateApiKeyInput::default()
+        }
+    };
+    let cases = [
+        (
+            input(Some("a".repeat(1025)), None, None),
+            "Invalid API Key name, can be at most 1024 characters.",
+        ),
+        (
+            input(None, Some("a".repeat(129)), None),
+            "API Key value exceeds maximum size of 128 characters",
+        ),
+        (
+            input(None, Some("short".into()), None),
+            "API Key value should be at least 20 characters",
+        ),
+        (
+            input(None, None, Some("a".repeat(125_001))),
+            "Invalid API Key description specified.",
+        ),
+    ];
+    for (i, message) in cases {
+        let e = a.create_api_key(i).unwrap_err();
+        assert_eq!(bad(e), bad_request(message));
+    }
+    assert!(a.api_keys.is_empty());
+    let key = a
+        .create_api_key(input(
+            Some("a".repeat(1024)),
+            Some("v".repeat(128)),
+            Some("d".repeat(125_000)),
+        ))
+        .unwrap();
+    assert_eq!(key.value.as_deref(), Some("v".repeat(128).as_str()));
+    let empty = a
+        .create_api_key(input(Some(String::new()), Some(String::new()), None))
+        .unwrap();
+    assert_eq!(empty.name, None);
+    assert!(empty.value.as_deref().is_some_and(|v| v.len() >= 20));
+    let long = "a".repeat(125_001);
+    let e = a
+        .update_api_key(&key.id, &[op("replace", "/description", Some(&long))])
+        .unwrap_err();
+    assert_eq!(
+        bad(e),
+        bad_request("Invalid API Key description specified.")
+    );
+    assert_eq!(
+        a.api_key(&key.id)
+            .unwrap()
+            .description
+            .as_deref()
+            .map(str::len),
+        Some(125_000)
+    );
+}
+
+#[test]
+fn create_on_an_unknown_api_answers() {
+    assert_eq!(
+        bad(invalid_rest_api_for_validator()),
+        bad_request("Invalid REST API identifier specified")
+    );
+    assert_eq!(
+        bad(concurrent_modification()),
+        (
+            ErrorKind::Conflict,
+            "Unable to complete operation due to concurrent modification. Please try again later."
+                .to_owned()
+        )
+    );
+}
