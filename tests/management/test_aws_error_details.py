@@ -264,3 +264,253 @@ def test_replace_only_objects_name_the_unsupported_op(apigw, api):
         apigw.update_request_validator(restApiId=api_id, requestValidatorId=validator["id"], patchOperations=[
             {"op": "replace", "path": "/name", "value": ""}])
     assert error_of(e) == (400, "BadRequestException", "Request Validator name cannot be blank")
+
+
+def raw_patch(portico, url_path, ops):
+    """PATCH with a body botocore would refuse to build (an operation without a path)."""
+    req = urllib.request.Request(f"http://{portico.admin}{url_path}", method="PATCH",
+                                 data=json.dumps({"patchOperations": ops}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as raw:
+        urllib.request.urlopen(req, timeout=5)
+    return raw.value.code, raw.value.headers["x-amzn-ErrorType"], json.loads(raw.value.read())["message"]
+
+
+def test_update_method_paths_ops_and_references(apigw, api):
+    api_id, root = api["id"], api["rootResourceId"]
+    apigw.put_method(restApiId=api_id, resourceId=root, httpMethod="ANY", authorizationType="NONE",
+                     apiKeyRequired=True)
+
+    def update(*ops):
+        return apigw.update_method(restApiId=api_id, resourceId=root, httpMethod="ANY", patchOperations=list(ops))
+
+    cases = [
+        ({"op": "add", "path": "/operationName", "value": "x"},
+         "Invalid patch operation specified. Must be one of: [replace]"),
+        ({"op": "add", "path": "/requestValidatorId", "value": "wrong-id"},
+         "Invalid patch operation specified. Must be one of: [replace]"),
+        ({"op": "add", "path": "/httpMethod", "value": "PUT"}, "Invalid patch path /httpMethod"),
+        ({"op": "replace", "path": "/requestParameters", "value": "method.request.querystring.optional=false"},
+         "Invalid patch path /requestParameters"),
+        ({"op": "add", "path": "/requestModels/application/json", "value": "Empty"},
+         "Invalid patch path /requestModels/application/json"),
+        ({"op": "replace", "path": "/requestValidatorId", "value": "fake-id"},
+         "Invalid Request Validator identifier specified"),
+    ]
+    for op, message in cases:
+        with pytest.raises(ClientError) as e:
+            update(op)
+        assert error_of(e) == (400, "BadRequestException", message), op
+    # A value that is not a boolean reads as false, as Java's Boolean.parseBoolean does.
+    assert update({"op": "replace", "path": "/apiKeyRequired", "value": "whatever"})["apiKeyRequired"] is False
+    # An authorizer id on a method without CUSTOM/COGNITO authorization is ignored.
+    out = update({"op": "replace", "path": "/authorizerId", "value": "abc123"})
+    assert "authorizerId" not in out and out["authorizationType"] == "NONE"
+    # CUSTOM needs an authorizer that exists.
+    with pytest.raises(ClientError) as e:
+        update({"op": "replace", "path": "/authorizationType", "value": "CUSTOM"},
+               {"op": "replace", "path": "/authorizerId", "value": "abc123"})
+    assert error_of(e) == (400, "BadRequestException", "Invalid authorizer ID specified. Setting the authorization "
+                           "type to CUSTOM or COGNITO_USER_POOLS requires a valid authorizer.")
+    validator = apigw.create_request_validator(restApiId=api_id, name="v", validateRequestBody=True)
+    out = update({"op": "replace", "path": "/requestValidatorId", "value": validator["id"]})
+    assert out["requestValidatorId"] == validator["id"]
+    # The method is unchanged by the refused calls.
+    got = apigw.get_method(restApiId=api_id, resourceId=root, httpMethod="ANY")
+    assert "operationName" not in got and got["authorizationType"] == "NONE"
+
+
+def test_update_method_response_keys_it_lacks(apigw, api):
+    api_id, root = api["id"], api["rootResourceId"]
+    apigw.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_method_response(restApiId=api_id, resourceId=root, httpMethod="GET", statusCode="200",
+                              responseParameters={"method.response.header.my-header": False},
+                              responseModels={"application/json": "Empty"})
+    cases = [
+        ({"op": "replace", "path": "/responseParameters/wrong", "value": "true"},
+         (404, "NotFoundException", "Invalid parameter name specified")),
+        ({"op": "remove", "path": "/responseParameters/wrong"},
+         (404, "NotFoundException", "Invalid parameter name specified")),
+        ({"op": "replace", "path": "/responseModels/wrong", "value": "Empty"},
+         (404, "NotFoundException", "Content-Type specified was not found")),
+        ({"op": "remove", "path": "/responseModels/wrong"},
+         (404, "NotFoundException", "Content-Type specified was not found")),
+        ({"op": "remove", "path": "/wrong/method.response.header.my-header", "value": "true"},
+         (400, "BadRequestException", "Invalid patch path /wrong/method.response.header.my-header")),
+    ]
+    for op, expected in cases:
+        with pytest.raises(ClientError) as e:
+            apigw.update_method_response(restApiId=api_id, resourceId=root, httpMethod="GET", statusCode="200",
+                                         patchOperations=[op])
+        assert error_of(e) == expected, op
+    # Keys the response has are replaced and removed; add creates one.
+    out = apigw.update_method_response(restApiId=api_id, resourceId=root, httpMethod="GET", statusCode="200",
+                                       patchOperations=[
+                                           {"op": "replace", "path": "/responseParameters/method.response.header.my-header",
+                                            "value": "true"},
+                                           {"op": "remove", "path": "/responseModels/application~1json"},
+                                           {"op": "add", "path": "/responseModels/text~1plain", "value": "Empty"}])
+    assert out["responseParameters"] == {"method.response.header.my-header": True}
+    assert out["responseModels"] == {"text/plain": "Empty"}
+
+
+def test_update_gateway_response_paths_and_values(apigw, api, portico):
+    api_id = api["id"]
+    apigw.put_gateway_response(restApiId=api_id, responseType="DEFAULT_4XX", statusCode="444",
+                               responseParameters={"gatewayresponse.header.x-a": "'a'"},
+                               responseTemplates={"application/json": "{}"})
+
+    def update(response_type, *ops):
+        return apigw.update_gateway_response(restApiId=api_id, responseType=response_type, patchOperations=list(ops))
+
+    cases = [
+        ("DEFAULT_4XX", {"op": "add", "path": "/statusCode", "value": "444"},
+         (400, "BadRequestException", "Invalid patch path /statusCode")),
+        ("DEFAULT_4XX", {"op": "remove", "path": "/statusCode"},
+         (400, "BadRequestException", "Invalid patch path /statusCode")),
+        ("DEFAULT_4XX", {"op": "add", "path": "/wrongPath", "value": "'x'"},
+         (400, "BadRequestException", "Invalid patch path /wrongPath")),
+        ("DEFAULT_5XX", {"op": "replace", "path": "/responseParameters/gatewayresponse.header.x-a", "value": "'b'"},
+         (404, "NotFoundException", "Invalid parameter name specified")),
+        ("DEFAULT_4XX", {"op": "replace", "path": "/responseTemplates/application~1json"},
+         (400, "BadRequestException", "Invalid null or empty value in responseTemplates")),
+        ("DEFAULT_4XX", {"op": "replace", "path": "/responseParameters/gatewayresponse.header.x-a"},
+         (400, "BadRequestException", "Invalid null or empty value in responseParameters")),
+    ]
+    for response_type, op, expected in cases:
+        with pytest.raises(ClientError) as e:
+            update(response_type, op)
+        assert error_of(e) == expected, op
+    assert raw_patch(portico, f"/restapis/{api_id}/gatewayresponses/DEFAULT_4XX", [{"op": "add", "value": "'x'"}]) \
+        == (400, "BadRequestException", "Invalid patch path null")
+    out = update("DEFAULT_4XX", {"op": "replace", "path": "/statusCode", "value": "445"},
+                 {"op": "replace", "path": "/responseParameters/gatewayresponse.header.x-a", "value": "'b'"})
+    assert out["statusCode"] == "445" and out["responseParameters"] == {"gatewayresponse.header.x-a": "'b'"}
+
+
+def test_update_stage_path_errors(apigw, api):
+    api_id, root = api["id"], api["rootResourceId"]
+    mock_get(apigw, api_id, root)
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+
+    def update(*ops):
+        return apigw.update_stage(restApiId=api_id, stageName="dev", patchOperations=list(ops))
+
+    access_log_path = ("Invalid accessLogSettings path. Must be one of : "
+                       "[/accessLogSettings/destinationArn, /accessLogSettings/format]")
+
+    def no_setting(name):
+        return f"Cannot remove method setting {name} because there is no method setting for this method "
+
+    cases = [
+        ({"op": "add", "path": "/accessLogSettings/randomValue", "value": "x"}, access_log_path),
+        ({"op": "replace", "path": "/accessLogSettings/*", "value": "x"}, access_log_path),
+        ({"op": "add", "path": "/accessLogSettings", "value": "x"}, access_log_path),
+        ({"op": "remove", "path": "/accessLogSettings/randomValue"}, no_setting("accessLogSettings/randomValue")),
+        ({"op": "remove", "path": "/*/*"}, no_setting("*/*")),
+        ({"op": "replace", "path": "/accessLogSettings/format", "value": ""}, "Access Log value must not be empty"),
+        ({"op": "replace", "path": "/accessLogSettings/destinationArn", "value": ""},
+         "Access Log value must not be empty"),
+    ]
+    for op, message in cases:
+        with pytest.raises(ClientError) as e:
+            update(op)
+        assert error_of(e) == (400, "BadRequestException", message), op
+    for path in ["/documentation_version", "/tags/tag1", "/canarySettings"]:
+        with pytest.raises(ClientError) as e:
+            update({"op": "replace", "path": path, "value": "1"})
+        status, code, message = error_of(e)
+        assert (status, code) == (400, "BadRequestException")
+        assert message.startswith(f"Invalid method setting path: {path}. Must be one of: [/deploymentId, "
+                                  "/description, /cacheClusterEnabled, "), message
+        assert message.endswith(", /variables/{variable_name}, /tracingEnabled]"), message
+    # The destination cannot be removed on its own; the whole settings can.
+    arn = "arn:aws:logs:us-east-1:000000000000:log-group:g"
+    out = update({"op": "add", "path": "/accessLogSettings/destinationArn", "value": arn})
+    assert out["accessLogSettings"] == {"destinationArn": arn}
+    with pytest.raises(ClientError) as e:
+        update({"op": "remove", "path": "/accessLogSettings/destinationArn"})
+    assert error_of(e) == (400, "BadRequestException", no_setting("accessLogSettings/destinationArn"))
+    assert "accessLogSettings" not in update({"op": "remove", "path": "/accessLogSettings"})
+    # A method setting that exists is removed.
+    update({"op": "replace", "path": "/*/*/metrics/enabled", "value": "true"})
+    assert update({"op": "remove", "path": "/*/*"})["methodSettings"] == {}
+
+
+def test_update_rest_api_ip_address_type(apigw, api):
+    api_id = api["id"]
+
+    def update(*ops):
+        return apigw.update_rest_api(restApiId=api_id, patchOperations=list(ops))
+
+    out = update({"op": "replace", "path": "/endpointConfiguration/types/0", "value": "REGIONAL"},
+                 {"op": "replace", "path": "/endpointConfiguration/ipAddressType", "value": "dualstack"})
+    assert out["endpointConfiguration"] == {"types": ["REGIONAL"], "ipAddressType": "dualstack"}
+    out = update({"op": "replace", "path": "/endpointConfiguration/ipAddressType", "value": "ipv4"})
+    assert out["endpointConfiguration"] == {"types": ["REGIONAL"], "ipAddressType": "ipv4"}
+    # A private API is dualstack only.
+    out = update({"op": "replace", "path": "/endpointConfiguration/types/0", "value": "PRIVATE"})
+    assert out["endpointConfiguration"] == {"types": ["PRIVATE"], "ipAddressType": "dualstack"}
+    cases = [
+        ({"op": "replace", "path": "/endpointConfiguration/ipAddressType", "value": "ipv4"},
+         "Only dualstack ipAddressType is supported for Private APIs."),
+        ({"op": "replace", "path": "/endpointConfiguration/ipAddressType", "value": "wrong"},
+         "ipAddressType must be either ipv4 or dualstack."),
+        ({"op": "remove", "path": "/endpointConfiguration/ipAddressType", "value": "dualstack"},
+         "Invalid patch operation specified. Must be one of: [replace]"),
+        ({"op": "add", "path": "/endpointConfiguration/ipAddressType", "value": "dualstack"},
+         "Invalid patch operation specified. Must be one of: [replace]"),
+    ]
+    for op, message in cases:
+        with pytest.raises(ClientError) as e:
+            update(op)
+        assert error_of(e) == (400, "BadRequestException", message), op
+    assert apigw.get_rest_api(restApiId=api_id)["endpointConfiguration"]["ipAddressType"] == "dualstack"
+
+
+def test_api_key_limits(apigw):
+    with pytest.raises(ClientError) as e:
+        apigw.create_api_key(name="a" * 1025)
+    assert error_of(e) == (400, "BadRequestException", "Invalid API Key name, can be at most 1024 characters.")
+    with pytest.raises(ClientError) as e:
+        apigw.create_api_key(value="a" * 129)
+    assert error_of(e) == (400, "BadRequestException", "API Key value exceeds maximum size of 128 characters")
+    with pytest.raises(ClientError) as e:
+        apigw.create_api_key(value="short")
+    assert error_of(e) == (400, "BadRequestException", "API Key value should be at least 20 characters")
+    with pytest.raises(ClientError) as e:
+        apigw.create_api_key(name="long-desc", description="a" * 125001)
+    assert error_of(e) == (400, "BadRequestException", "Invalid API Key description specified.")
+    # The limits themselves are accepted; an empty value gets a generated one, an empty name none.
+    key = apigw.create_api_key(name="a" * 1024, value="v" * 128, description="d" * 125000)
+    assert len(key["name"]) == 1024 and key["value"] == "v" * 128
+    empty = apigw.create_api_key(name="", value="")
+    assert "name" not in empty and len(empty["value"]) >= 20
+    with pytest.raises(ClientError) as e:
+        apigw.update_api_key(apiKey=key["id"], patchOperations=[
+            {"op": "replace", "path": "/description", "value": "a" * 125001}])
+    assert error_of(e) == (400, "BadRequestException", "Invalid API Key description specified.")
+    assert len(apigw.get_api_key(apiKey=key["id"])["description"]) == 125000
+    # GetApiKeys with a limit below 1 answers as without one.
+    listed = apigw.get_api_keys(limit=-1)
+    assert listed["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert {key["id"], empty["id"]} <= {k["id"] for k in listed["items"]}
+    apigw.delete_api_key(apiKey=key["id"])
+    apigw.delete_api_key(apiKey=empty["id"])
+
+
+def test_create_validator_and_authorizer_on_an_unknown_api(apigw):
+    with pytest.raises(ClientError) as e:
+        apigw.create_request_validator(restApiId="nope000000", name="v", validateRequestBody=True)
+    assert error_of(e) == (400, "BadRequestException", "Invalid REST API identifier specified")
+    with pytest.raises(ClientError) as e:
+        apigw.create_authorizer(restApiId="nope000000", name="a", type="TOKEN",
+                                authorizerUri="arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                                              "arn:aws:lambda:us-east-1:000000000000:function:f/invocations",
+                                identitySource="method.request.header.Authorization")
+    assert error_of(e) == (409, "ConflictException",
+                           "Unable to complete operation due to concurrent modification. Please try again later.")
+    # Listing still names the unknown API.
+    with pytest.raises(ClientError) as e:
+        apigw.get_authorizers(restApiId="nope000000")
+    assert error_of(e)[:2] == (404, "NotFoundException")
