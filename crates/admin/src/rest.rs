@@ -176,11 +176,11 @@ pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T> {
         .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))
 }
 
-/// The answer AWS gives instead of the unknown-API 404 for a few operations.
+/// The answer AWS gives instead of the unknown-API 404 for a few operations (also for reads).
 fn unknown_api_as<T>(
     r: std::result::Result<T, portico_store::StoreError>,
     api: &str,
-    answer: fn() -> portico_control::ControlError,
+    answer: impl FnOnce() -> portico_control::ControlError,
 ) -> Result<T> {
     match r {
         Err(portico_store::StoreError::Control(c)) if c == portico_control::invalid_api(api) => {
@@ -859,7 +859,9 @@ async fn create_model(
 }
 
 async fn get_model(State(s): State<AdminState>, Path((api, name)): ApiPath) -> Result<Response> {
-    let st = s.store.api_state(&api).await?;
+    let st = unknown_api_as(s.store.api_state(&api).await, &api, || {
+        portico_control::invalid_model(&name)
+    })?;
     Ok(Json(st.model(&name)?).into_response())
 }
 
@@ -869,18 +871,17 @@ async fn update_model(
     raw: Bytes,
 ) -> Result<Response> {
     let ops = patch_ops(&raw, "updateModelInput")?;
-    Ok(Json(
-        s.store
-            .modify_api(&api, |st| st.update_model(&name, &ops))
-            .await?,
-    )
-    .into_response())
+    let out = s
+        .store
+        .modify_api(&api, |st| st.update_model(&name, &ops))
+        .await;
+    let out = unknown_api_as(out, &api, || portico_control::invalid_model(&name))?;
+    Ok(Json(out).into_response())
 }
 
 async fn delete_model(State(s): State<AdminState>, Path((api, name)): ApiPath) -> Result<Response> {
-    s.store
-        .modify_api(&api, |st| st.delete_model(&name))
-        .await?;
+    let out = s.store.modify_api(&api, |st| st.delete_model(&name)).await;
+    unknown_api_as(out, &api, || portico_control::invalid_model(&name))?;
     Ok(accepted())
 }
 
@@ -1154,6 +1155,7 @@ async fn create_doc_part(
     raw: Bytes,
 ) -> Result<Response> {
     let input: portico_control::docs::CreateDocumentationPartInput = body(&raw)?;
+    portico_control::docs::check_location_type(&input)?;
     Ok(created(
         s.store
             .modify_api(&api, |st| st.create_documentation_part(input))

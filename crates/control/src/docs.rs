@@ -34,6 +34,26 @@ pub struct CreateDocumentationPartInput {
     pub properties: Option<String>,
 }
 
+/// The location types in the order AWS's `ValidationException` lists them.
+const LOCATION_TYPE_ENUM: &str = "RESPONSE_BODY, RESPONSE, METHOD, MODEL, AUTHORIZER, RESPONSE_HEADER, \
+RESOURCE, PATH_PARAMETER, REQUEST_BODY, QUERY_PARAMETER, API, REQUEST_HEADER";
+
+/// `CreateDocumentationPart`'s input validation (before the API is looked up): a location type
+/// outside the enum is a `ValidationException`.
+pub fn check_location_type(input: &CreateDocumentationPartInput) -> Result<(), ControlError> {
+    match &input.location {
+        Some(l) if !LOCATION_TYPES.contains(&l.kind.as_str()) => {
+            let constraint = format!("Member must satisfy enum value set: [{LOCATION_TYPE_ENUM}]");
+            Err(crate::validation_error(vec![crate::violation(
+                &l.kind,
+                "createDocumentationPartInput.location.type",
+                &constraint,
+            )]))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn invalid_part() -> ControlError {
     ControlError::not_found("Invalid Documentation part identifier specified")
 }
@@ -67,6 +87,7 @@ impl ApiState {
         &mut self,
         input: CreateDocumentationPartInput,
     ) -> Result<DocumentationPart, ControlError> {
+        check_location_type(&input)?;
         let location = input.location.ok_or_else(|| {
             ControlError::bad_request("Documentation part location must be specified")
         })?;

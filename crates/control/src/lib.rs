@@ -29,7 +29,9 @@ pub use inputs::{
     PutGatewayResponseInput, PutIntegrationInput, PutIntegrationResponseInput, PutMethodInput,
     PutMethodResponseInput,
 };
-pub use objects::{CreateAuthorizerInput, CreateModelInput, CreateRequestValidatorInput};
+pub use objects::{
+    CreateAuthorizerInput, CreateModelInput, CreateRequestValidatorInput, invalid_model,
+};
 
 use portico_model::{
     Authorizer, DeploymentSnapshot, DocumentationPart, DocumentationVersion,
@@ -420,7 +422,15 @@ impl ApiState {
         let (part, parent) = patch::resource_changes(ops)?;
         let current = self.resource(id)?.clone();
         if current.parent_id.is_none() {
-            return Err(ControlError::bad_request("Cannot update the root resource"));
+            // AWS names the field the call tried to change, the path part first.
+            let field = if part.is_some() {
+                "pathPart"
+            } else {
+                "parentId"
+            };
+            return Err(ControlError::bad_request(format!(
+                "Root resource cannot update its {field}."
+            )));
         }
         let new_part = part.unwrap_or_else(|| current.path_part.clone().unwrap_or_default());
         let new_parent = parent.unwrap_or_else(|| current.parent_id.clone().unwrap_or_default());
@@ -735,7 +745,7 @@ fn invalid_response_type(t: &str) -> ControlError {
 }
 
 /// A `ValidationException` for a non-empty list of violations.
-fn validation_error(violations: Vec<String>) -> ControlError {
+pub(crate) fn validation_error(violations: Vec<String>) -> ControlError {
     ControlError::validation(&violations)
         .unwrap_or_else(|| ControlError::bad_request("Invalid request input"))
 }

@@ -57,7 +57,8 @@ pub struct CreateAuthorizerInput {
     pub authorizer_result_ttl_in_seconds: Option<i64>,
 }
 
-fn invalid_model(name: &str) -> ControlError {
+/// AWS's 404 for a model name an API lacks (also its answer when the API itself is unknown).
+pub fn invalid_model(name: &str) -> ControlError {
     ControlError::not_found(format!("Invalid model name specified: {name}"))
 }
 
@@ -69,14 +70,19 @@ fn invalid_authorizer() -> ControlError {
     ControlError::not_found("Invalid authorizer identifier specified")
 }
 
+/// A model needs a schema: a missing, blank or empty-object one gets AWS's message (for any
+/// content type).
 fn check_schema(schema: Option<&str>) -> Result<(), ControlError> {
-    let Some(text) = schema else { return Ok(()) };
+    let empty = || {
+        ControlError::bad_request(
+            "Model schema must have at least 1 property or array items defined",
+        )
+    };
+    let text = schema.filter(|t| !t.trim().is_empty()).ok_or_else(empty)?;
     let v: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| ControlError::bad_request(format!("Invalid model schema specified: {e}")))?;
     if v.as_object().is_some_and(|o| o.is_empty()) {
-        return Err(ControlError::bad_request(
-            "Model schema must have at least 1 property or array items defined",
-        ));
+        return Err(empty());
     }
     Ok(())
 }
@@ -107,7 +113,10 @@ impl ApiState {
     /// `CreateModel`.
     pub fn create_model(&mut self, input: CreateModelInput) -> Result<Model, ControlError> {
         let name = input.name.unwrap_or_default();
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if name.is_empty() {
+            return Err(ControlError::bad_request("Model name must be non-empty"));
+        }
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(ControlError::bad_request(format!(
                 "Invalid model name specified: {name}"
             )));
@@ -153,7 +162,8 @@ impl ApiState {
         for o in ops {
             check_op(o)?;
             match o.path.as_str() {
-                "/description" => m.description = o.value.clone(),
+                // An empty description clears it.
+                "/description" => m.description = o.value.clone().filter(|d| !d.is_empty()),
                 "/schema" => {
                     check_schema(o.value.as_deref())?;
                     m.schema = o.value.clone();

@@ -1020,3 +1020,89 @@ fn create_on_an_unknown_api_answers() {
         )
     );
 }
+
+#[test]
+fn model_creation_and_update_messages() {
+    let (mut s, _) = state();
+    let input = |name: &str, schema: Option<&str>| CreateModelInput {
+        name: Some(name.into()),
+        content_type: Some("application/json".into()),
+        schema: schema.map(Into::into),
+        ..CreateModelInput::default()
+    };
+    let schema = r#"{"title": "MySchema", "type": "object"}"#;
+    s.create_model(input("MySchema", Some(schema))).unwrap();
+    let no_property = "Model schema must have at least 1 property or array items defined";
+    let cases = [
+        (
+            input("MySchema", Some(schema)),
+            (
+                ErrorKind::Conflict,
+                "Model name already exists for this REST API".to_owned(),
+            ),
+        ),
+        (
+            input("", Some(schema)),
+            bad_request("Model name must be non-empty"),
+        ),
+        (input("Empty1", Some("")), bad_request(no_property)),
+        (input("Empty2", None), bad_request(no_property)),
+        (input("Empty3", Some("{}")), bad_request(no_property)),
+    ];
+    for (i, expected) in cases {
+        assert_eq!(bad(s.create_model(i).unwrap_err()), expected);
+    }
+    let e = s.model("Nope").unwrap_err();
+    assert_eq!(
+        (e.kind, e.message.as_str()),
+        (ErrorKind::NotFound, "Invalid model name specified: Nope")
+    );
+    assert_eq!(bad(invalid_model("Nope")), bad(e));
+    let e = s
+        .update_model("MySchema", &[op("replace", "/schema", Some(""))])
+        .unwrap_err();
+    assert_eq!(bad(e), bad_request(no_property));
+    let m = s
+        .update_model("MySchema", &[op("replace", "/description", Some(""))])
+        .unwrap();
+    assert_eq!(m.description, None);
+}
+
+#[test]
+fn root_resource_names_the_field_it_cannot_update() {
+    let (mut s, root) = state();
+    let e = s
+        .update_resource(&root, &[op("replace", "/pathPart", Some("dogs"))])
+        .unwrap_err();
+    assert_eq!(
+        bad(e),
+        bad_request("Root resource cannot update its pathPart.")
+    );
+    let e = s
+        .update_resource(&root, &[op("replace", "/parentId", Some(&root))])
+        .unwrap_err();
+    assert_eq!(
+        bad(e),
+        bad_request("Root resource cannot update its parentId.")
+    );
+}
+
+#[test]
+fn documentation_part_location_type_is_a_validation_exception() {
+    let (mut s, _) = state();
+    let input: docs::CreateDocumentationPartInput = serde_json::from_value(serde_json::json!({
+        "location": {"type": "INVALID"},
+        "properties": "{\"description\": \"d\"}"
+    }))
+    .unwrap();
+    let e = s.create_documentation_part(input.clone()).unwrap_err();
+    assert_eq!(
+        bad(e),
+        (
+            ErrorKind::Validation,
+            "1 validation error detected: Value 'INVALID' at 'createDocumentationPartInput.location.type' failed to satisfy constraint: Member must satisfy enum value set: [RESPONSE_BODY, RESPONSE, METHOD, MODEL, AUTHORIZER, RESPONSE_HEADER, RESOURCE, PATH_PARAMETER, REQUEST_BODY, QUERY_PARAMETER, API, REQUEST_HEADER]".to_owned()
+        )
+    );
+    assert!(docs::check_location_type(&input).is_err());
+    assert!(s.documentation_parts.is_empty());
+}
