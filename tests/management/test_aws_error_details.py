@@ -514,3 +514,102 @@ def test_create_validator_and_authorizer_on_an_unknown_api(apigw):
     with pytest.raises(ClientError) as e:
         apigw.get_authorizers(restApiId="nope000000")
     assert error_of(e)[:2] == (404, "NotFoundException")
+
+
+def test_model_errors(apigw, api):
+    api_id = api["id"]
+    schema = json.dumps({"title": "MySchema", "type": "object"})
+    with pytest.raises(ClientError) as e:
+        apigw.create_model(restApiId="nope000000", name="MySchema", contentType="application/json", schema=schema)
+    assert error_of(e) == (404, "NotFoundException", "Invalid API identifier specified 000000000000:nope000000")
+    # On an unknown API, the model is what is not found.
+    for call in [lambda: apigw.get_model(restApiId="nope000000", modelName="MySchema"),
+                 lambda: apigw.delete_model(restApiId="nope000000", modelName="MySchema"),
+                 lambda: apigw.update_model(restApiId="nope000000", modelName="MySchema", patchOperations=[
+                     {"op": "replace", "path": "/description", "value": ""}])]:
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error_of(e) == (404, "NotFoundException", "Invalid model name specified: MySchema")
+    for call in [lambda: apigw.get_model(restApiId=api_id, modelName="Nope"),
+                 lambda: apigw.delete_model(restApiId=api_id, modelName="Nope")]:
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error_of(e) == (404, "NotFoundException", "Invalid model name specified: Nope")
+    apigw.create_model(restApiId=api_id, name="MySchema", contentType="application/json", schema=schema)
+    no_property = "Model schema must have at least 1 property or array items defined"
+    cases = [
+        (dict(name="MySchema", contentType="application/json", schema=schema),
+         (409, "ConflictException", "Model name already exists for this REST API")),
+        (dict(name="", contentType="application/json", schema=schema),
+         (400, "BadRequestException", "Model name must be non-empty")),
+        (dict(name="Empty1", contentType="application/json", schema=""), (400, "BadRequestException", no_property)),
+        (dict(name="Empty2", contentType="application/json"), (400, "BadRequestException", no_property)),
+        (dict(name="Empty3", contentType="application/xml"), (400, "BadRequestException", no_property)),
+    ]
+    for kwargs, expected in cases:
+        with pytest.raises(ClientError) as e:
+            apigw.create_model(restApiId=api_id, **kwargs)
+        assert error_of(e) == expected, kwargs
+    update_cases = [
+        ({"op": "add", "path": "/wrong-path", "value": "x"},
+         "Invalid patch path  '/wrong-path' specified for op 'add'. Please choose supported operations"),
+        ({"op": "replace", "path": "/name", "value": "invalid"},
+         "Invalid patch path  '/name' specified for op 'replace'. Must be one of: [/description, /schema]"),
+        ({"op": "replace", "path": "/schema", "value": ""}, no_property),
+    ]
+    for op, message in update_cases:
+        with pytest.raises(ClientError) as e:
+            apigw.update_model(restApiId=api_id, modelName="MySchema", patchOperations=[op])
+        assert error_of(e) == (400, "BadRequestException", message), op
+    out = apigw.update_model(restApiId=api_id, modelName="MySchema", patchOperations=[
+        {"op": "replace", "path": "/schema", "value": json.dumps({"title": "Updated", "type": "object"})},
+        {"op": "replace", "path": "/description", "value": ""}])
+    assert json.loads(out["schema"])["title"] == "Updated" and "description" not in out
+
+
+def test_root_resource_and_create_resource_errors(apigw, api):
+    api_id, root = api["id"], api["rootResourceId"]
+    for op, message in [({"op": "replace", "path": "/pathPart", "value": "dogs"},
+                         "Root resource cannot update its pathPart."),
+                        ({"op": "replace", "path": "/parentId", "value": root},
+                         "Root resource cannot update its parentId.")]:
+        with pytest.raises(ClientError) as e:
+            apigw.update_resource(restApiId=api_id, resourceId=root, patchOperations=[op])
+        assert error_of(e) == (400, "BadRequestException", message)
+    with pytest.raises(ClientError) as e:
+        apigw.create_resource(restApiId=api_id, parentId="nope0000", pathPart="a")
+    assert error_of(e) == (404, "NotFoundException", "Invalid Resource identifier specified")
+    proxy = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="{proxy+}")
+    cases = [
+        (root, "{child}", "A sibling ({proxy+}) of this resource already has a variable path part -- only one is allowed"),
+        (proxy["id"], "static", "Cannot create a child of a resource with a greedy path variable: {proxy+}"),
+        (proxy["id"], "{child}", "Cannot create a child of a resource with a greedy path variable: {proxy+}"),
+    ]
+    for parent, part, message in cases:
+        with pytest.raises(ClientError) as e:
+            apigw.create_resource(restApiId=api_id, parentId=parent, pathPart=part)
+        assert error_of(e) == (400, "BadRequestException", message), part
+    parent = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="parent")
+    child = apigw.create_resource(restApiId=api_id, parentId=parent["id"], pathPart="child")
+    assert apigw.delete_resource(restApiId=api_id, resourceId=parent["id"])["ResponseMetadata"]["HTTPStatusCode"] == 202
+    with pytest.raises(ClientError) as e:
+        apigw.delete_resource(restApiId=api_id, resourceId=child["id"])
+    assert error_of(e) == (404, "NotFoundException", "Invalid Resource identifier specified")
+
+
+def test_documentation_part_creation_errors(apigw, api):
+    with pytest.raises(ClientError) as e:
+        apigw.create_documentation_part(restApiId="nope000000", location={"type": "API"},
+                                        properties='{"description": "d"}')
+    assert error_of(e) == (404, "NotFoundException", "Invalid API identifier specified 000000000000:nope000000")
+    with pytest.raises(ClientError) as e:
+        apigw.create_documentation_part(restApiId=api["id"], location={"type": "INVALID"},
+                                        properties='{"description": "d"}')
+    assert error_of(e) == (400, "ValidationException",
+                           "1 validation error detected: Value 'INVALID' at 'createDocumentationPartInput.location.type' "
+                           "failed to satisfy constraint: Member must satisfy enum value set: [RESPONSE_BODY, RESPONSE, "
+                           "METHOD, MODEL, AUTHORIZER, RESPONSE_HEADER, RESOURCE, PATH_PARAMETER, REQUEST_BODY, "
+                           "QUERY_PARAMETER, API, REQUEST_HEADER]")
+    part = apigw.create_documentation_part(restApiId=api["id"], location={"type": "API"},
+                                           properties='{"description": "d"}')
+    assert part["location"] == {"type": "API"}

@@ -23,7 +23,7 @@ def test_documentation_parts_and_versions(apigw):
     assert error_of(e)[:2] == (409, "ConflictException")
     with pytest.raises(ClientError) as e:
         apigw.create_documentation_part(restApiId=api_id, location={"type": "NOPE"}, properties="{}")
-    assert error_of(e)[:2] == (400, "BadRequestException")
+    assert error_of(e)[:2] == (400, "ValidationException")
     with pytest.raises(ClientError) as e:
         apigw.create_documentation_part(restApiId=api_id, location={"type": "RESOURCE", "path": "/"}, properties="not json")
     assert error_of(e)[:2] == (400, "BadRequestException")
