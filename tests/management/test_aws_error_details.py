@@ -315,6 +315,9 @@ def test_update_method_paths_ops_and_references(apigw, api):
     validator = apigw.create_request_validator(restApiId=api_id, name="v", validateRequestBody=True)
     out = update({"op": "replace", "path": "/requestValidatorId", "value": validator["id"]})
     assert out["requestValidatorId"] == validator["id"]
+    with pytest.raises(ClientError) as e:
+        apigw.update_method(restApiId="nope000000", resourceId=root, httpMethod="ANY", patchOperations=[])
+    assert error_of(e) == (404, "NotFoundException", "Invalid Resource identifier specified")
     # The method is unchanged by the refused calls.
     got = apigw.get_method(restApiId=api_id, resourceId=root, httpMethod="ANY")
     assert "operationName" not in got and got["authorizationType"] == "NONE"

@@ -716,7 +716,9 @@ async fn update_method(
     let out = s
         .store
         .modify_api(&api, |st| st.update_method(&res, &verb, &ops))
-        .await?;
+        .await;
+    // AWS answers an unknown API here as an unknown resource.
+    let out = unknown_api_as(out, &api, portico_control::invalid_resource)?;
     Ok(Json(out).into_response())
 }
 

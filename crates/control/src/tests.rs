@@ -1007,6 +1007,14 @@ fn api_key_limits() {
 
 #[test]
 fn create_on_an_unknown_api_answers() {
+    // UpdateMethod on an unknown API answers as for an unknown resource.
+    assert_eq!(
+        bad(invalid_resource()),
+        (
+            ErrorKind::NotFound,
+            "Invalid Resource identifier specified".to_owned()
+        )
+    );
     assert_eq!(
         bad(invalid_rest_api_for_validator()),
         bad_request("Invalid REST API identifier specified")
