@@ -66,7 +66,7 @@ def test_gateway_responses_defaults_overrides_and_traffic(apigw, portico):
             urllib.request.urlopen(req, timeout=5)
             got = 200
         except urllib.error.HTTPError as e:
-            got, hdrs = e.code, dict(e.headers)
+            got, hdrs = e.code, {k.lower(): v for k, v in e.headers.items()}
         if got == 415 or time.time() > deadline:
             break
         time.sleep(0.05)

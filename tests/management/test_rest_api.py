@@ -14,9 +14,9 @@ from conftest import error_of
 def http_get(url):
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read().decode(), dict(r.headers)
+            return r.status, r.read().decode(), {k.lower(): v for k, v in r.headers.items()}
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), dict(e.headers)
+        return e.code, e.read().decode(), {k.lower(): v for k, v in e.headers.items()}
 
 
 def wait_for(url, status, timeout=5.0):

@@ -15,9 +15,9 @@ EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 def http_get(url):
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read().decode(), dict(r.headers)
+            return r.status, r.read().decode(), {k.lower(): v for k, v in r.headers.items()}
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), dict(e.headers)
+        return e.code, e.read().decode(), {k.lower(): v for k, v in e.headers.items()}
 
 
 def test_update_rest_api_resource_method_integration(apigw):
