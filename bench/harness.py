@@ -7,6 +7,11 @@ the gateway's CPU time from /proc/<pid>/task/*/schedstat (field 1: on-CPU ns; fi
 wait ns) and divide by the requests wrk completed. Ratios are Portico / nginx, medians over rounds.
 
     python3 bench/harness.py --portico target/release/portico [--rounds 5] [--seconds 5]
+        [--baseline path/to/an/older/portico]
+
+With --baseline, an older Portico build runs the same two scenarios in the same rounds
+(`baseline-proxy`, `baseline-mock`), so a change's cost is read against nginx and against the
+build before it in one run.
 """
 import argparse
 import json
@@ -118,6 +123,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--baseline", help="an older portico binary measured in the same rounds")
     args = ap.parse_args()
     for tool in ("nginx", "wrk", "taskset"):
         if not shutil.which(tool):
@@ -132,25 +138,27 @@ def main():
         masters.append(nginx("backend.conf", prefix)[0])
         gw_master, gw_worker = nginx("gateway.conf", prefix)
         masters.append(gw_master)
-        data = os.path.join(prefix, "portico-data")
-        p = subprocess.Popen(
-            ["taskset", "-c", "0", args.portico, "serve", "--workers", "1",
-             "--listen", "127.0.0.1:18190", "--admin-listen", "127.0.0.1:18191",
-             "--data-dir", data, "--access-log", "off", "--stage", "bench",
-             "--import", os.path.join(HERE, "bench-api.yaml"),
-             "--stage-variable", "backend=127.0.0.1:18181"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            env=dict(os.environ, PORTICO_LOG="error"),
-        )
-        procs.append(p)
-        api = None
-        for line in p.stdout:
-            m = re.search(r"\(id ([a-z0-9]+)\)", line)
-            if m:
-                api = m.group(1)
-            if "data plane listening" in line:
-                break
-        base = f"http://127.0.0.1:18190/restapis/{api}/bench/_user_request_"
+        def start_portico(binary, port, data):
+            p = subprocess.Popen(
+                ["taskset", "-c", "0", binary, "serve", "--workers", "1",
+                 "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{port + 1}",
+                 "--data-dir", data, "--access-log", "off", "--stage", "bench",
+                 "--import", os.path.join(HERE, "bench-api.yaml"),
+                 "--stage-variable", "backend=127.0.0.1:18181"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                env=dict(os.environ, PORTICO_LOG="error"),
+            )
+            procs.append(p)
+            api = None
+            for line in p.stdout:
+                m = re.search(r"\(id ([a-z0-9]+)\)", line)
+                if m:
+                    api = m.group(1)
+                if "data plane listening" in line:
+                    break
+            return p, f"http://127.0.0.1:{port}/restapis/{api}/bench/_user_request_"
+
+        p, base = start_portico(args.portico, 18190, os.path.join(prefix, "portico-data"))
         scenarios = {
             "backend-direct": ("http://127.0.0.1:18181/x", None),
             "nginx-proxy": ("http://127.0.0.1:18180/x", gw_worker),
@@ -158,6 +166,10 @@ def main():
             "nginx-return": ("http://127.0.0.1:18182/x", gw_worker),
             "portico-mock": (f"{base}/mock", p.pid),
         }
+        if args.baseline:
+            bp, bbase = start_portico(args.baseline, 18192, os.path.join(prefix, "baseline-data"))
+            scenarios["baseline-proxy"] = (f"{bbase}/x", bp.pid)
+            scenarios["baseline-mock"] = (f"{bbase}/mock", bp.pid)
         for name, (url, _) in scenarios.items():
             body = wait_http(url)
             assert body == b"ok", (name, body)
@@ -201,7 +213,10 @@ def main():
     # Ratios are paired within each round (the two sides ran seconds apart), then the median over
     # rounds is reported; rounds where either gateway waited on its CPU (> 5 %) are left out.
     ratios = {}
-    for ours, theirs in (("portico-proxy", "nginx-proxy"), ("portico-mock", "nginx-return")):
+    pairs_to_compare = [("portico-proxy", "nginx-proxy"), ("portico-mock", "nginx-return")]
+    if args.baseline:
+        pairs_to_compare += [("baseline-proxy", "nginx-proxy"), ("baseline-mock", "nginx-return")]
+    for ours, theirs in pairs_to_compare:
         pairs = [(a, b) for a, b in zip(results[ours], results[theirs])
                  if a["gw_wait"] <= 0.05 and b["gw_wait"] <= 0.05] or list(zip(results[ours], results[theirs]))
         ratios[ours] = {
