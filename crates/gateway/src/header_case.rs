@@ -30,6 +30,16 @@ pub const AWS_NAMES: [&str; 9] = [
     "Access-Control-Allow-Origin",
 ];
 
+/// The names every integration response's method response carries (AWS's spelling). The map
+/// cloned per response holds only the names that response can have: each extra one costs a copy.
+pub const RESPONSE_NAMES: [&str; 5] = [
+    "Content-Type",
+    "Content-Length",
+    "Date",
+    "x-amzn-RequestId",
+    "x-amz-apigw-id",
+];
+
 /// Response extensions whose header-case map spells Portico's own headers as AWS does; `None`
 /// if hyper could not parse the head (names are then written in lowercase).
 pub async fn aws_spelling() -> Option<http::Extensions> {
@@ -39,7 +49,7 @@ pub async fn aws_spelling() -> Option<http::Extensions> {
 /// Extensions whose header-case map spells `names` as given (each a valid header name): for the
 /// requests an `HTTP` integration sends, the names its `integration.request.header.*` mappings
 /// were written with; for the responses of an integration response, its
-/// `method.response.header.*` names and [`AWS_NAMES`].
+/// `method.response.header.*` names and [`RESPONSE_NAMES`].
 pub async fn spelling_of(names: &[String]) -> Option<http::Extensions> {
     let mut head = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n".to_vec();
     for n in names {

@@ -509,10 +509,13 @@ impl IntegrationResponses {
                 let json = templates.remove(i);
                 templates.insert(0, json);
             }
-            let mut spelled_names: Vec<String> = crate::header_case::AWS_NAMES
+            let mut spelled_names: Vec<String> = crate::header_case::RESPONSE_NAMES
                 .iter()
                 .map(|n| (*n).to_owned())
                 .collect();
+            if integration.kind != portico_model::IntegrationType::Mock {
+                spelled_names.push("X-Amzn-Trace-Id".into());
+            }
             for name in ir.response_parameters.keys() {
                 let Some(name) = name.strip_prefix("method.response.header.") else {
                     continue;
