@@ -130,6 +130,37 @@ def test_null_references_render_as_nothing_through_the_data_plane(portico, apigw
     assert call(portico.invoke_url(api_id, "dev", "/misc"))[:2] == (200, "[][][][][a][][]")
 
 
+def _java_hash_map_order(keys, capacity=16):
+    """How a java.util.HashMap filled with `keys` iterates them (bucket of the spread hash)."""
+    while len(keys) * 4 > capacity * 3:
+        capacity *= 2
+
+    def bucket(k):
+        h = 0
+        for unit in k.encode("utf-16-le").decode("utf-16-le"):
+            h = (31 * h + ord(unit)) & 0xFFFFFFFF
+        return (h ^ (h >> 16)) & (capacity - 1)
+    return sorted(keys, key=bucket)
+
+
+def test_context_key_set_iterates_like_awss_hash_map(portico, apigw):
+    # AWS's $context is a Java HashMap: keySet() walks it in bucket order (LocalStack's AWS
+    # recording test_sqs_amz_json_protocol shows resourceId, resourcePath, httpMethod, ... apiId).
+    api_id = apigw.create_rest_api(name="context-order")["id"]
+    mock_method(apigw, api_id, root_of(apigw, api_id), "keys", '{"statusCode": 200}',
+                "#foreach($k in $context.keySet())$k#if($foreach.hasNext),#end#end"
+                "|#foreach($k in $context.identity.keySet())$k#if($foreach.hasNext),#end#end")
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    status, body, _ = call(portico.invoke_url(api_id, "dev", "/keys"))
+    assert status == 200
+    top, identity = (part.split(",") for part in body.split("|"))
+    assert top == _java_hash_map_order(top) and identity == _java_hash_map_order(identity)
+    shared = [k for k in top if k in {"resourceId", "resourcePath", "httpMethod", "requestTime",
+                                      "stage", "domainPrefix", "requestTimeEpoch", "apiId"}]
+    assert shared == ["resourceId", "resourcePath", "httpMethod", "requestTime", "stage",
+                      "domainPrefix", "requestTimeEpoch", "apiId"]
+
+
 def test_request_template_nulls_reach_an_http_backend_as_nothing(portico, apigw, backend):
     api_id = apigw.create_rest_api(name="nulls-http")["id"]
     res = apigw.create_resource(restApiId=api_id, parentId=root_of(apigw, api_id),

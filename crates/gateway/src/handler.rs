@@ -1205,6 +1205,10 @@ fn context_json(
         "path": parts.uri.path(),
         "protocol": protocol(parts.version),
         "requestTime": crate::access_log::clf_time(now / 1000),
+        // Before requestTimeEpoch: the two share a bucket of AWS's HashMap, where domainPrefix
+        // comes first (see templating::java_hash_map_order).
+        "domainPrefix": parts.headers.get(header::HOST).and_then(|h| h.to_str().ok())
+            .map(|h| h.split('.').next().unwrap_or(h)).unwrap_or(""),
         "requestTimeEpoch": now,
         "domainName": parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
         "identity": {
@@ -1224,8 +1228,6 @@ fn context_json(
         },
         "accountId": ACCOUNT_ID,
         "deploymentId": stage.deployment_id,
-        "domainPrefix": parts.headers.get(header::HOST).and_then(|h| h.to_str().ok())
-            .map(|h| h.split('.').next().unwrap_or(h)).unwrap_or(""),
         "isCanaryRequest": false,
         "authorizer": {},
         "requestOverride": {"header": {}, "querystring": {}, "path": {}},

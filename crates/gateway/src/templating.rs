@@ -237,11 +237,45 @@ fn url_encode(s: &str) -> String {
         .replace(' ', "+")
 }
 
+/// `String.hashCode()` as Java computes it (UTF-16 code units).
+fn java_string_hash(s: &str) -> u32 {
+    s.encode_utf16().fold(0u32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(u32::from(unit))
+    })
+}
+
+/// Reorders every object of `value` the way a `java.util.HashMap` filled with its keys iterates
+/// them: AWS's `$context` (and `identity`, `requestOverride`, ...) are HashMaps, so
+/// `$context.keySet()` walks buckets in order of the spread hash; keys sharing a bucket keep their
+/// order. The table starts at 16 and doubles while the entries exceed three quarters of it.
+fn java_hash_map_order(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut capacity = 16usize;
+            while map.len() * 4 > capacity * 3 {
+                capacity *= 2;
+            }
+            let mut entries: Vec<(usize, (String, serde_json::Value))> = map
+                .into_iter()
+                .map(|(k, v)| {
+                    let h = java_string_hash(&k);
+                    let bucket = ((h ^ (h >> 16)) as usize) & (capacity - 1);
+                    (bucket, (k, java_hash_map_order(v)))
+                })
+                .collect();
+            // A stable sort: keys of one bucket stay in insertion order.
+            entries.sort_by_key(|(bucket, _)| *bucket);
+            serde_json::Value::Object(entries.into_iter().map(|(_, kv)| kv).collect())
+        }
+        other => other,
+    }
+}
+
 /// The Velocity context for one rendering.
 pub fn context(inputs: TemplateInputs) -> portico_vtl::Context {
     let inputs = Arc::new(inputs);
     let mut ctx = portico_vtl::Context::new();
-    let mut context = Value::from(inputs.context.clone());
+    let mut context = Value::from(java_hash_map_order(inputs.context.clone()));
     if let (Some(carried), Value::Map(m)) = (&inputs.overrides, &mut context) {
         m.insert("requestOverride".into(), carried.request.clone());
         m.insert("responseOverride".into(), carried.response.clone());
@@ -259,6 +293,66 @@ pub fn context(inputs: TemplateInputs) -> portico_vtl::Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_maps_iterate_in_java_hash_map_order() {
+        // The order AWS's $context.keySet() gave for these keys (LocalStack's recording,
+        // test_apigateway_sqs.snapshot.json, test_sqs_amz_json_protocol).
+        let aws = [
+            "resourceId",
+            "resourcePath",
+            "httpMethod",
+            "extendedRequestId",
+            "requestTime",
+            "path",
+            "accountId",
+            "protocol",
+            "requestOverride",
+            "stage",
+            "domainPrefix",
+            "requestTimeEpoch",
+            "requestId",
+            "identity",
+            "domainName",
+            "deploymentId",
+            "responseOverride",
+            "apiId",
+        ];
+        // Inserted in the order handler.rs fills $context.
+        let filled = [
+            "requestId",
+            "extendedRequestId",
+            "apiId",
+            "stage",
+            "httpMethod",
+            "resourcePath",
+            "resourceId",
+            "path",
+            "protocol",
+            "requestTime",
+            "domainPrefix",
+            "requestTimeEpoch",
+            "domainName",
+            "identity",
+            "accountId",
+            "deploymentId",
+            "requestOverride",
+            "responseOverride",
+        ];
+        let obj: serde_json::Map<String, serde_json::Value> = filled
+            .iter()
+            .map(|k| ((*k).to_owned(), serde_json::Value::Null))
+            .collect();
+        let ordered = java_hash_map_order(serde_json::Value::Object(obj));
+        let keys: Vec<&str> = ordered
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, aws);
+        assert_eq!(java_string_hash("apiId"), 93_021_397);
+    }
 
     fn render(src: &str, body: &str) -> String {
         let t = portico_vtl::parse(src).unwrap();

@@ -102,6 +102,7 @@ fn default_context() -> Value {
         "path": "/prod/",
         "protocol": "HTTP/1.1",
         "requestTime": "09/Apr/2015:12:34:56 +0000",
+        "domainPrefix": "abcd1234",
         "requestTimeEpoch": 1428582896000_i64,
         "domainName": "abcd1234.execute-api.us-east-1.amazonaws.com",
         "identity": {
@@ -121,7 +122,6 @@ fn default_context() -> Value {
         },
         "accountId": "000000000000",
         "deploymentId": "dep123",
-        "domainPrefix": "abcd1234",
         "isCanaryRequest": false,
         "authorizer": {},
         "requestOverride": {"header": {}, "querystring": {}, "path": {}},
