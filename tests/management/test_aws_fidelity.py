@@ -470,3 +470,17 @@ def test_templates_show_header_names_as_the_client_spelled_them(portico, apigw):
     assert names.split(",")[:-1] == ["X-Custom-Header", "x-lower", "X-MiXeD-case"]
     # Lookups by name stay case-insensitive.
     assert (lookup, get) == ("v", "v")
+
+
+def test_context_maps_print_as_nothing_but_read_and_assign_like_maps(portico, apigw):
+    api_id = apigw.create_rest_api(name="context-maps")["id"]
+    mock_method(apigw, api_id, root_of(apigw, api_id), "c", '{"statusCode": 200}',
+                '[$context.identity][$context.requestOverride.header]'
+                '#set($context.requestOverride.header.x = "1")'
+                '[$context.requestOverride.header.x][$context.identity.sourceIp]'
+                '[$context.identity.keySet().contains("accessKey")]'
+                '[$context.keySet().contains("isCanaryRequest")]')
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    # Recorded on AWS: maps inside $context print as nothing; without an API key, an authorizer
+    # or a canary, identity has accessKey and $context has no isCanaryRequest/authorizer.
+    assert call(portico.invoke_url(api_id, "dev", "/c"))[:2] == (200, "[][][1][127.0.0.1][true][false]")

@@ -1211,25 +1211,26 @@ fn context_json(
             .map(|h| h.split('.').next().unwrap_or(h)).unwrap_or(""),
         "requestTimeEpoch": now,
         "domainName": parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
+        // As recorded on AWS for a method with no API key, no authorizer and no canary:
+        // `identity` has `accessKey` and no `apiKey`/`apiKeyId`; there is no `authorizer` and no
+        // `isCanaryRequest` (they come with those features). `sourceIp` goes in before
+        // `principalOrgId`: they share a bucket of AWS's HashMap, where it comes first.
         "identity": {
             "accountId": null,
-            "apiKey": null,
-            "apiKeyId": null,
+            "accessKey": null,
             "caller": null,
             "cognitoAuthenticationProvider": null,
             "cognitoAuthenticationType": null,
             "cognitoIdentityId": null,
             "cognitoIdentityPoolId": null,
-            "principalOrgId": null,
             "sourceIp": client.ip,
+            "principalOrgId": null,
             "user": null,
             "userAgent": parts.headers.get(header::USER_AGENT).and_then(|h| h.to_str().ok()).unwrap_or(""),
             "userArn": null,
         },
         "accountId": ACCOUNT_ID,
         "deploymentId": stage.deployment_id,
-        "isCanaryRequest": false,
-        "authorizer": {},
         "requestOverride": {"header": {}, "querystring": {}, "path": {}},
         "responseOverride": {"header": {}},
     })

@@ -195,7 +195,7 @@ impl Overrides {
         };
         // A list value sets the name several times (multi-value headers / query parameters).
         let pairs = |v: Option<&Value>| -> Vec<(String, String)> {
-            let Some(Value::Map(m)) = v else {
+            let Some(Value::Map(m) | Value::QuietMap(m)) = v else {
                 return Vec::new();
             };
             let mut out = Vec::new();
@@ -213,12 +213,12 @@ impl Overrides {
             }
             out
         };
-        if let Value::Map(req) = &state.request {
+        if let Value::Map(req) | Value::QuietMap(req) = &state.request {
             out.request_headers = pairs(req.get("header"));
             out.request_query = pairs(req.get("querystring"));
             out.request_path = pairs(req.get("path"));
         }
-        if let Value::Map(resp) = &state.response {
+        if let Value::Map(resp) | Value::QuietMap(resp) = &state.response {
             out.response_headers = pairs(resp.get("header"));
             out.status = resp
                 .get("status")

@@ -275,7 +275,8 @@ fn java_hash_map_order(value: serde_json::Value) -> serde_json::Value {
 pub fn context(inputs: TemplateInputs) -> portico_vtl::Context {
     let inputs = Arc::new(inputs);
     let mut ctx = portico_vtl::Context::new();
-    let mut context = Value::from(java_hash_map_order(inputs.context.clone()));
+    // `$context`'s nested maps print as nothing on AWS (recorded): QuietMaps.
+    let mut context = Value::from_json_quiet_nested(java_hash_map_order(inputs.context.clone()));
     if let (Some(carried), Value::Map(m)) = (&inputs.overrides, &mut context) {
         m.insert("requestOverride".into(), carried.request.clone());
         m.insert("responseOverride".into(), carried.response.clone());

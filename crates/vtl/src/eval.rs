@@ -143,7 +143,7 @@ fn get_prop(
     m: &mut methods::Meter<'_>,
 ) -> Result<Value, methods::CallError> {
     match v {
-        Value::Map(m) => Ok(m.get(name).cloned().unwrap_or_default()),
+        Value::Map(m) | Value::QuietMap(m) => Ok(m.get(name).cloned().unwrap_or_default()),
         Value::Object(o) => Ok(o.get(name).unwrap_or_default()),
         Value::Null => Ok(Value::Null),
         _ => {
@@ -169,7 +169,7 @@ fn index(v: &Value, k: &Value) -> Result<Value, String> {
             },
             None => Ok(Value::Null),
         },
-        Value::Map(m) => Ok(m.get(&k.render()).cloned().unwrap_or_default()),
+        Value::Map(m) | Value::QuietMap(m) => Ok(m.get(&k.render()).cloned().unwrap_or_default()),
         Value::Object(o) => Ok(o.call("get", std::slice::from_ref(k))?.unwrap_or_default()),
         _ => Ok(Value::Null),
     }
@@ -186,7 +186,7 @@ fn apply<'v>(
     }
     Ok(Cow::Owned(match step {
         Step::Prop(n) => {
-            if let (Cow::Borrowed(Value::Map(m)), n) = (&cur, n) {
+            if let (Cow::Borrowed(Value::Map(m) | Value::QuietMap(m)), n) = (&cur, n) {
                 return Ok(match m.get(n) {
                     Some(v) => Cow::Borrowed(v),
                     None => Cow::Owned(Value::Null),
@@ -216,8 +216,8 @@ fn apply<'v>(
 fn get_path_mut<'v>(mut cur: &'v mut Value, steps: &[Step]) -> Option<&'v mut Value> {
     for s in steps {
         cur = match (cur, s) {
-            (Value::Map(m), Step::Prop(n)) => m.get_mut(n)?,
-            (Value::Map(m), Step::Index(k)) => m.get_mut(&k.render())?,
+            (Value::Map(m) | Value::QuietMap(m), Step::Prop(n)) => m.get_mut(n)?,
+            (Value::Map(m) | Value::QuietMap(m), Step::Index(k)) => m.get_mut(&k.render())?,
             (Value::List(l) | Value::JsonList(l), Step::Index(k)) => {
                 l.get_mut(usize::try_from(k.as_int()?).ok()?)?
             }
@@ -458,7 +458,7 @@ impl Renderer<'_> {
         self.pos = pos;
         let items: Vec<Value> = match self.eval(iter, ctx)? {
             Value::List(l) | Value::JsonList(l) => l,
-            Value::Map(m) => m.into_values().collect(),
+            Value::Map(m) | Value::QuietMap(m) => m.into_values().collect(),
             // Like Velocity 1.7, scalars are not iterable (no iterations).
             _ => Vec::new(),
         };
@@ -576,10 +576,10 @@ impl Renderer<'_> {
             return Ok(());
         };
         match (slot, last) {
-            (Value::Map(m), Step::Prop(k)) => {
+            (Value::Map(m) | Value::QuietMap(m), Step::Prop(k)) => {
                 m.insert(k.clone(), v);
             }
-            (Value::Map(m), Step::Index(k)) => {
+            (Value::Map(m) | Value::QuietMap(m), Step::Index(k)) => {
                 m.insert(k.render(), v);
             }
             (Value::List(l) | Value::JsonList(l), Step::Index(k)) => {

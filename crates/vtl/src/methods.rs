@@ -75,7 +75,7 @@ fn scan_cost(recv: &Value) -> u64 {
     match recv {
         Value::String(s) => s.len() as u64 / 64,
         Value::List(l) | Value::JsonList(l) => l.len() as u64 / 4,
-        Value::Map(m) => m.len() as u64 / 4,
+        Value::Map(m) | Value::QuietMap(m) => m.len() as u64 / 4,
         _ => 0,
     }
 }
@@ -278,7 +278,7 @@ pub(crate) fn call(recv: &Value, name: &str, args: &[Value], m: &mut Meter<'_>) 
     match recv {
         Value::String(s) => string_method(s, name, args, m),
         Value::List(l) | Value::JsonList(l) => list_method(l, name, args),
-        Value::Map(m) => map_method(m, name, args),
+        Value::Map(m) | Value::QuietMap(m) => map_method(m, name, args),
         Value::Int(_) | Value::Float(_) => number_method(recv, name, args),
         Value::Bool(b) => match name {
             "booleanValue" => Ok(Value::Bool(*b)),
@@ -548,9 +548,9 @@ pub(crate) fn call_mut(
             }
             _ => return None,
         }),
-        Value::Map(m) => Some(match (name, args) {
+        Value::Map(m) | Value::QuietMap(m) => Some(match (name, args) {
             ("put", [k, v]) => Ok(m.insert(k.render(), v.clone()).unwrap_or_default()),
-            ("putAll", [Value::Map(o)]) => {
+            ("putAll", [Value::Map(o) | Value::QuietMap(o)]) => {
                 for (k, v) in o {
                     m.insert(k.clone(), v.clone());
                 }

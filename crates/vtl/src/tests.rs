@@ -1083,3 +1083,28 @@ fn json_lists_behave_like_lists_but_print_as_json() {
         r#"true["a","b","c"]"#
     );
 }
+
+/// `$context`'s nested maps (Value::QuietMap): read, iterated and assigned like maps, printed as
+/// nothing — in a reference, in a string literal and inside a JSON list alike.
+#[test]
+fn quiet_maps_behave_like_maps_but_print_nothing() {
+    let mut ctx = Context::new();
+    ctx.insert(
+        "context",
+        Value::from_json_quiet_nested(json!({"identity": {"sourceIp": "1.2.3.4"}, "o": {"h": {}}})),
+    );
+    let t = parse(concat!(
+        "[$context.identity][\"$context.get('identity')\"][$context.identity.sourceIp]",
+        "[$context.identity.keySet()][$context.identity.size()]",
+        "#set($context.o.h.x = 'v')$context.o.h.put('y', 'w')[$context.o.h.x$context.o.h.y]",
+        "[$context.o][#foreach($k in $context.keySet())$k,#end]"
+    ))
+    .unwrap();
+    assert_eq!(
+        t.render(&mut ctx, &Limits::default()).unwrap(),
+        "[][\"\"][1.2.3.4][[sourceIp]][1][vw][][identity,o,]"
+    );
+    // The top of the tree is an ordinary map.
+    let t = parse("$context.o.isEmpty() $context.size()").unwrap();
+    assert_eq!(t.render(&mut ctx, &Limits::default()).unwrap(), "false 2");
+}

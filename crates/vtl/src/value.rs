@@ -36,6 +36,10 @@ pub enum Value {
     JsonList(Vec<Value>),
     /// An insertion-ordered map (Java `LinkedHashMap`).
     Map(IndexMap<String, Value>),
+    /// A map of API Gateway's `$context` (`identity`, `requestOverride`, `requestOverride.header`,
+    /// …): behaves like [`Value::Map`] — properties, `get`, `keySet`, `put`, assignment — but
+    /// prints as nothing, as recorded on AWS (`"$context.get('identity')"` renders `""`).
+    QuietMap(IndexMap<String, Value>),
     /// A host object.
     Object(Arc<dyn Object>),
 }
@@ -47,7 +51,7 @@ impl PartialEq for Value {
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::String(a), Value::String(b)) => a == b,
             (Value::List(a) | Value::JsonList(a), Value::List(b) | Value::JsonList(b)) => a == b,
-            (Value::Map(a), Value::Map(b)) => a == b,
+            (Value::Map(a) | Value::QuietMap(a), Value::Map(b) | Value::QuietMap(b)) => a == b,
             (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
             (a, b) => match (a.as_f64(), b.as_f64()) {
                 (Some(x), Some(y)) => x == y,
@@ -82,6 +86,25 @@ impl From<serde_json::Value> for Value {
 }
 
 impl Value {
+    /// From JSON, with every object below the top as a [`Value::QuietMap`] (how API Gateway's
+    /// `$context` holds its nested maps); the top object is a [`Value::Map`].
+    pub fn from_json_quiet_nested(v: serde_json::Value) -> Self {
+        fn quiet(v: serde_json::Value) -> Value {
+            match v {
+                serde_json::Value::Object(o) => {
+                    Value::QuietMap(o.into_iter().map(|(k, v)| (k, quiet(v))).collect())
+                }
+                other => Value::from(other),
+            }
+        }
+        match v {
+            serde_json::Value::Object(o) => {
+                Value::Map(o.into_iter().map(|(k, v)| (k, quiet(v))).collect())
+            }
+            other => Value::from(other),
+        }
+    }
+
     /// From JSON the way API Gateway's `$input.path` / `$util.parseJson` hand it to templates:
     /// objects are maps (Java-style printing), arrays are [`Value::JsonList`]s.
     pub fn from_json_smart(v: serde_json::Value) -> Self {
@@ -198,6 +221,7 @@ impl Value {
                 out.push('}');
             }
             Value::JsonList(_) => return json_into(self, out, cap),
+            Value::QuietMap(_) => {}
             Value::Object(o) => out.push_str(&o.render()),
         }
         out.len() <= cap
@@ -221,7 +245,7 @@ impl Value {
                         go(x, budget, acc, depth + 1, max_depth);
                     }
                 }
-                Value::Map(m) => {
+                Value::Map(m) | Value::QuietMap(m) => {
                     for (k, x) in m {
                         *acc += k.len();
                         go(x, budget, acc, depth + 1, max_depth);
@@ -278,6 +302,7 @@ fn json_into(v: &Value, out: &mut String, cap: usize) -> bool {
             }
             out.push('}');
         }
+        Value::QuietMap(_) => out.push_str("\"\""),
         Value::Object(o) => {
             out.push_str(&serde_json::to_string(&o.render()).unwrap_or_else(|_| "\"\"".into()))
         }
