@@ -484,3 +484,26 @@ def test_context_maps_print_as_nothing_but_read_and_assign_like_maps(portico, ap
     # Recorded on AWS: maps inside $context print as nothing; without an API key, an authorizer
     # or a canary, identity has accessKey and $context has no isCanaryRequest/authorizer.
     assert call(portico.invoke_url(api_id, "dev", "/c"))[:2] == (200, "[][][1][127.0.0.1][true][false]")
+
+
+def test_a_body_that_is_not_json_text_reads_as_a_string_and_broken_json_is_a_400(portico, apigw, backend):
+    api_id = apigw.create_rest_api(name="lenient-body")["id"]
+    res = apigw.create_resource(restApiId=api_id, parentId=root_of(apigw, api_id),
+                                pathPart="b")["id"]
+    apigw.put_method(restApiId=api_id, resourceId=res, httpMethod="POST", authorizationType="NONE")
+    apigw.put_integration(restApiId=api_id, resourceId=res, httpMethod="POST", type="HTTP",
+                          integrationHttpMethod="POST", uri=f"{backend.url}/b",
+                          requestTemplates={"application/json":
+                                            "$input.json('$')|[$input.path('$.x')]"})
+    apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod="POST", statusCode="200")
+    apigw.put_integration_response(restApiId=api_id, resourceId=res, httpMethod="POST",
+                                   statusCode="200", selectionPattern="")
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    url = portico.invoke_url(api_id, "dev", "/b")
+    ct = {"Content-Type": "application/json"}
+    assert call(url, "POST", "a=b", ct)[0] == 200
+    assert backend.last["body"] == '"a=b"|[]'
+    status, body, _ = call(url, "POST", "{broken", ct)
+    assert status == 400
+    assert json.loads(body)["message"].startswith(
+        "Could not parse request body into json: Could not parse payload into json: ")

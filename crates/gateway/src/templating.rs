@@ -48,7 +48,16 @@ impl Input {
         if self.inputs.body.is_empty() {
             return Ok(serde_json::Value::Object(Default::default()));
         }
-        serde_json::from_slice(&self.inputs.body).map_err(|e| format!("{BODY_NOT_JSON}{e}"))
+        serde_json::from_slice(&self.inputs.body).or_else(|e| {
+            // API Gateway's parser is lenient: text that does not open an object or an array
+            // reads as a string (recorded: `$input.json('$')` of `a=b` is `"a=b"`, and a path
+            // into `not json` selects nothing). Broken JSON objects and arrays are a 400.
+            let text = String::from_utf8_lossy(&self.inputs.body);
+            match text.trim_start().chars().next() {
+                Some('{' | '[') | None => Err(format!("{BODY_NOT_JSON}{e}")),
+                Some(_) => Ok(serde_json::Value::String(text.into_owned())),
+            }
+        })
     }
 
     fn query_path(&self, args: &[Value]) -> Result<Option<serde_json::Value>, String> {
