@@ -674,10 +674,8 @@ impl Gateway {
             }
             Selected::Template(ct, t) => {
                 let bytes = client_bytes.clone().unwrap_or_default();
-                let mut inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
-                if t.shows_header_names() {
-                    crate::header_case::spell_request_headers(&mut inputs.headers, parts).await;
-                }
+                let inputs =
+                    template_inputs(t, stage, route, params, parts, client, rid, bytes).await;
                 match t.render_full(inputs) {
                     Ok((out, o)) => {
                         overrides = o;
@@ -762,12 +760,7 @@ impl Gateway {
         }
         if !overrides.request_headers.is_empty() {
             crate::mapping::set_headers(&mut headers, &overrides.request_headers);
-            for name in [
-                header::EXPECT,
-                header::PROXY_AUTHENTICATE,
-                header::TE,
-                header::VIA,
-            ] {
+            for name in crate::headers::DROPPED_FROM_REQUEST {
                 headers.remove(name);
             }
         }
@@ -883,10 +876,8 @@ impl Gateway {
             Some((ct, t)) if t.is_static() => (ct.clone(), GatewayBody::full(t.render_bytes())),
             Some((ct, t)) => {
                 let bytes = up_bytes.clone().unwrap_or_default();
-                let mut inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
-                if t.shows_header_names() {
-                    crate::header_case::spell_request_headers(&mut inputs.headers, parts).await;
-                }
+                let mut inputs =
+                    template_inputs(t, stage, route, params, parts, client, rid, bytes).await;
                 inputs.overrides = overrides.state.take();
                 match t.render_full(inputs) {
                     Ok((out, o)) => {
@@ -989,10 +980,7 @@ async fn run_mock(
                 Ok(b) => b,
                 Err(e) => return Outcome::fail(e),
             };
-            let mut inputs = template_inputs(stage, route, params, parts, client, rid, bytes);
-            if t.shows_header_names() {
-                crate::header_case::spell_request_headers(&mut inputs.headers, parts).await;
-            }
+            let inputs = template_inputs(t, stage, route, params, parts, client, rid, bytes).await;
             match t.render_full(inputs) {
                 Ok((out, o)) => {
                     overrides = o;
@@ -1029,6 +1017,7 @@ async fn run_mock(
         Some((ct, t)) if t.is_static() => (ct.clone(), GatewayBody::full(t.render_bytes())),
         Some((ct, t)) => {
             let mut inputs = template_inputs(
+                t,
                 stage,
                 route,
                 params,
@@ -1036,10 +1025,8 @@ async fn run_mock(
                 client,
                 rid,
                 bytes::Bytes::new(),
-            );
-            if t.shows_header_names() {
-                crate::header_case::spell_request_headers(&mut inputs.headers, parts).await;
-            }
+            )
+            .await;
             inputs.overrides = overrides.state.take();
             match t.render_full(inputs) {
                 Ok((out, o)) => {
@@ -1135,8 +1122,11 @@ fn request_template_failed(
 /// Gateway's longest integration timeout).
 const BODY_READ_LIMIT: Duration = Duration::from_secs(29);
 
-/// `$input`, `$context` and `$stageVariables` for one request.
-fn template_inputs(
+/// `$input`, `$context` and `$stageVariables` for one request, for template `t` (header names
+/// get the client's spelling when `t` may show them).
+#[allow(clippy::too_many_arguments)]
+async fn template_inputs(
+    t: &crate::mapping::MappingTemplate,
     stage: &CompiledStage,
     route: &Route,
     params: &Params,
@@ -1171,6 +1161,10 @@ fn template_inputs(
             )
         })
         .collect();
+    let mut headers = headers;
+    if t.shows_header_names() {
+        crate::header_case::spell_request_headers(&mut headers, parts).await;
+    }
     crate::templating::TemplateInputs {
         body,
         path: params

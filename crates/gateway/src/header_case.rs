@@ -75,15 +75,7 @@ async fn parsed(head: Vec<u8>) -> Option<http::Extensions> {
         .ok()?;
     let peer = async move {
         // Read the request head, answer with the spelled-out response.
-        let mut buf = [0u8; 1024];
-        let mut seen = Vec::new();
-        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = server_io.read(&mut buf).await.ok()?;
-            if n == 0 {
-                return None;
-            }
-            seen.extend_from_slice(&buf[..n]);
-        }
+        read_head(&mut server_io).await?;
         server_io.write_all(&head).await.ok()?;
         Some(server_io)
     };
@@ -134,24 +126,8 @@ async fn written_names(
     *request.headers_mut() = headers.clone();
     *request.extensions_mut() = extensions.clone();
     let peer = async move {
-        let mut buf = vec![0u8; 8192];
-        let mut seen = Vec::new();
-        loop {
-            if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                seen.truncate(end);
-                break;
-            }
-            // A head is at most the listener's limit; stop reading well past it.
-            if seen.len() > 1 << 20 {
-                return None;
-            }
-            let n = server_io.read(&mut buf).await.ok()?;
-            if n == 0 {
-                return None;
-            }
-            seen.extend_from_slice(&buf[..n]);
-        }
-        let text = String::from_utf8_lossy(&seen).into_owned();
+        let head = read_head(&mut server_io).await?;
+        let text = String::from_utf8_lossy(&head).into_owned();
         Some(
             text.split("\r\n")
                 .skip(1)
@@ -166,6 +142,27 @@ async fn written_names(
         names = peer => names,
         _ = send => None,
         _ = conn => None,
+    }
+}
+
+/// Reads an HTTP/1 head (up to, not including, the blank line) from the in-memory peer; `None` at
+/// end of stream or past 1 MiB (a head is at most the listener's limit, far below).
+async fn read_head(io: &mut tokio::io::DuplexStream) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 8192];
+    let mut seen = Vec::new();
+    loop {
+        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            seen.truncate(end);
+            return Some(seen);
+        }
+        if seen.len() > 1 << 20 {
+            return None;
+        }
+        let n = io.read(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        seen.extend_from_slice(&buf[..n]);
     }
 }
 

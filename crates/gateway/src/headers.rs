@@ -23,8 +23,12 @@ const REFUSED_IN_REQUEST: [&str; 4] = [
 ];
 
 /// Mapped integration request headers dropped before an HTTP backend is called (recorded).
-const DROPPED_FROM_REQUEST: [HeaderName; 3] =
-    [header::EXPECT, header::PROXY_AUTHENTICATE, header::TE];
+pub const DROPPED_FROM_REQUEST: [HeaderName; 4] = [
+    header::EXPECT,
+    header::PROXY_AUTHENTICATE,
+    header::TE,
+    header::VIA,
+];
 
 /// Whether mapping `name` into the integration request fails the request.
 pub fn refused_in_request(name: &str) -> bool {
@@ -33,9 +37,9 @@ pub fn refused_in_request(name: &str) -> bool {
         .any(|r| r.eq_ignore_ascii_case(name))
 }
 
-/// Whether a mapped header is dropped before the backend is called (`Via` too).
+/// Whether a mapped header is dropped before the backend is called.
 pub fn dropped_from_request(name: &HeaderName) -> bool {
-    DROPPED_FROM_REQUEST.contains(name) || name == header::VIA
+    DROPPED_FROM_REQUEST.contains(name)
 }
 
 /// Where a backend's `Connection` goes (the hop-by-hop rules have applied first).
