@@ -69,6 +69,26 @@ def mock_method(apigw, api_id, parent, path, request_template, response_template
     return res
 
 
+def http_method(apigw, api_id, parent, path, uri, kind="HTTP", http_method="GET",
+                request_templates=None, request_parameters=None, method_parameters=None,
+                response_parameters=None):
+    """An HTTP (with a default 200 integration response) or HTTP_PROXY method at `parent/path`."""
+    res = apigw.create_resource(restApiId=api_id, parentId=parent, pathPart=path)["id"]
+    apigw.put_method(restApiId=api_id, resourceId=res, httpMethod=http_method,
+                     authorizationType="NONE", requestParameters=method_parameters or {})
+    apigw.put_integration(restApiId=api_id, resourceId=res, httpMethod=http_method, type=kind,
+                          integrationHttpMethod=http_method, uri=uri,
+                          requestTemplates=request_templates or {},
+                          requestParameters=request_parameters or {})
+    if kind == "HTTP":
+        apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod=http_method,
+                                  statusCode="200")
+        apigw.put_integration_response(restApiId=api_id, resourceId=res, httpMethod=http_method,
+                                       statusCode="200", selectionPattern="",
+                                       responseParameters=response_parameters or {})
+    return res
+
+
 def root_of(apigw, api_id):
     return apigw.get_resources(restApiId=api_id)["items"][0]["id"]
 
@@ -163,18 +183,12 @@ def test_context_key_set_iterates_like_awss_hash_map(portico, apigw):
 
 def test_request_template_nulls_reach_an_http_backend_as_nothing(portico, apigw, backend):
     api_id = apigw.create_rest_api(name="nulls-http")["id"]
-    res = apigw.create_resource(restApiId=api_id, parentId=root_of(apigw, api_id),
-                                pathPart="echo")["id"]
-    apigw.put_method(restApiId=api_id, resourceId=res, httpMethod="POST", authorizationType="NONE")
-    apigw.put_integration(
-        restApiId=api_id, resourceId=res, httpMethod="POST", type="HTTP",
-        integrationHttpMethod="POST", uri=f"{backend.url}/echo",
-        requestTemplates={"application/json":
-                          "v=$input.path('$.value')|m=$input.path('$.missing')"
-                          "|b=$util.urlEncode($input.body.testAccess)|s=$stageVariables.nope"})
-    apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod="POST", statusCode="200")
-    apigw.put_integration_response(restApiId=api_id, resourceId=res, httpMethod="POST",
-                                   statusCode="200", selectionPattern="")
+    http_method(apigw, api_id, root_of(apigw, api_id), "echo", f"{backend.url}/echo",
+                http_method="POST",
+                request_templates={"application/json":
+                                   "v=$input.path('$.value')|m=$input.path('$.missing')"
+                                   "|b=$util.urlEncode($input.body.testAccess)"
+                                   "|s=$stageVariables.nope"})
     apigw.create_deployment(restApiId=api_id, stageName="dev")
     status, _, _ = call(portico.invoke_url(api_id, "dev", "/echo"), "POST",
                         json.dumps({"value": None, "other": 1}),
@@ -223,20 +237,12 @@ def test_every_assignment_form_on_the_override_maps(portico, apigw):
 
 def test_overrides_reach_an_http_backend_and_the_client(portico, apigw, backend):
     api_id = apigw.create_rest_api(name="override-http")["id"]
-    res = apigw.create_resource(restApiId=api_id, parentId=root_of(apigw, api_id),
-                                pathPart="o")["id"]
-    apigw.put_method(restApiId=api_id, resourceId=res, httpMethod="GET", authorizationType="NONE")
-    apigw.put_integration(
-        restApiId=api_id, resourceId=res, httpMethod="GET", type="HTTP",
-        integrationHttpMethod="GET", uri=f"{backend.url}/echo",
-        requestTemplates={"application/json":
-                          '#set($context.requestOverride.header.X-From-Template = "t1")'
-                          '#set($context.requestOverride.querystring.q = "v1")'
-                          '#set($context.responseOverride.status = 202)'
-                          '#set($context.responseOverride.header.X-Late = "late")'})
-    apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod="GET", statusCode="200")
-    apigw.put_integration_response(restApiId=api_id, resourceId=res, httpMethod="GET",
-                                   statusCode="200", selectionPattern="")
+    http_method(apigw, api_id, root_of(apigw, api_id), "o", f"{backend.url}/echo",
+                request_templates={"application/json":
+                                   '#set($context.requestOverride.header.X-From-Template = "t1")'
+                                   '#set($context.requestOverride.querystring.q = "v1")'
+                                   '#set($context.responseOverride.status = 202)'
+                                   '#set($context.responseOverride.header.X-Late = "late")'})
     apigw.create_deployment(restApiId=api_id, stageName="dev")
     status, _, headers = call(portico.invoke_url(api_id, "dev", "/o"))
     assert (status, headers["X-Late"]) == (202, "late")
@@ -339,17 +345,8 @@ def test_mapping_a_refused_header_answers_awss_500(portico, apigw, backend):
              "proxycl": ("HTTP_PROXY", "Content-Length", "'0'"),
              "ok": ("HTTP", "X-Fine", "'yes'")}
     for path, (kind, name, value) in cases.items():
-        res = apigw.create_resource(restApiId=api_id, parentId=root, pathPart=path)["id"]
-        apigw.put_method(restApiId=api_id, resourceId=res, httpMethod="GET",
-                         authorizationType="NONE")
-        apigw.put_integration(restApiId=api_id, resourceId=res, httpMethod="GET", type=kind,
-                              integrationHttpMethod="GET", uri=f"{backend.url}/{path}",
-                              requestParameters={f"integration.request.header.{name}": value})
-        if kind == "HTTP":
-            apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod="GET",
-                                      statusCode="200")
-            apigw.put_integration_response(restApiId=api_id, resourceId=res, httpMethod="GET",
-                                           statusCode="200", selectionPattern="")
+        http_method(apigw, api_id, root, path, f"{backend.url}/{path}", kind=kind,
+                    request_parameters={f"integration.request.header.{name}": value})
     apigw.create_deployment(restApiId=api_id, stageName="dev")
     for path in ("cl", "te", "proxycl"):
         status, body, headers = call(portico.invoke_url(api_id, "dev", f"/{path}"))
@@ -362,19 +359,8 @@ def test_mapping_a_refused_header_answers_awss_500(portico, apigw, backend):
 def test_header_names_keep_their_spelling_and_aws_ids_are_spelled_as_on_aws(portico, apigw, backend):
     api_id = apigw.create_rest_api(name="spelling")["id"]
     root = root_of(apigw, api_id)
-    prox = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="proxy")["id"]
-    apigw.put_method(restApiId=api_id, resourceId=prox, httpMethod="GET", authorizationType="NONE")
-    apigw.put_integration(restApiId=api_id, resourceId=prox, httpMethod="GET", type="HTTP_PROXY",
-                          integrationHttpMethod="GET", uri=f"{backend.url}/spelled")
-    http_res = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="http")["id"]
-    apigw.put_method(restApiId=api_id, resourceId=http_res, httpMethod="GET",
-                     authorizationType="NONE")
-    apigw.put_integration(restApiId=api_id, resourceId=http_res, httpMethod="GET", type="HTTP",
-                          integrationHttpMethod="GET", uri=f"{backend.url}/http")
-    apigw.put_method_response(restApiId=api_id, resourceId=http_res, httpMethod="GET",
-                              statusCode="200")
-    apigw.put_integration_response(restApiId=api_id, resourceId=http_res, httpMethod="GET",
-                                   statusCode="200", selectionPattern="")
+    http_method(apigw, api_id, root, "proxy", f"{backend.url}/spelled", kind="HTTP_PROXY")
+    http_method(apigw, api_id, root, "http", f"{backend.url}/http")
     mock_method(apigw, api_id, root, "mock", '{"statusCode": 200}', '{"m": 1}')
     apigw.create_deployment(restApiId=api_id, stageName="dev")
 
@@ -421,21 +407,15 @@ def test_mapped_header_names_are_spelled_as_written_and_aws_remaps_its_own(porti
                     "method.response.header.Server": "'mine'",
                     "method.response.header.WWW-Authenticate": "'Basic'",
                     "method.response.header.Transfer-Encoding": "'gzip'"})
-    res = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="h")["id"]
-    apigw.put_method(restApiId=api_id, resourceId=res, httpMethod="GET", authorizationType="NONE",
-                     requestParameters={"method.request.header.x-in": False})
-    apigw.put_integration(restApiId=api_id, resourceId=res, httpMethod="GET", type="HTTP",
-                          integrationHttpMethod="GET", uri=f"{backend.url}/mapped",
-                          requestParameters={
-                              "integration.request.header.X-Mapped-Name": "method.request.header.x-in",
-                              "integration.request.header.Expect": "'100-continue'",
-                              "integration.request.header.Via": "'1.1 mine'"})
-    apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod="GET", statusCode="200")
-    apigw.put_integration_response(restApiId=api_id, resourceId=res, httpMethod="GET",
-                                   statusCode="200", selectionPattern="",
-                                   responseParameters={
-                                       "method.response.header.X-From-Backend":
-                                           "integration.response.header.X-Backend-Spelling"})
+    http_method(apigw, api_id, root, "h", f"{backend.url}/mapped",
+                method_parameters={"method.request.header.x-in": False},
+                request_parameters={
+                    "integration.request.header.X-Mapped-Name": "method.request.header.x-in",
+                    "integration.request.header.Expect": "'100-continue'",
+                    "integration.request.header.Via": "'1.1 mine'"},
+                response_parameters={
+                    "method.response.header.X-From-Backend":
+                        "integration.response.header.X-Backend-Spelling"})
     apigw.create_deployment(restApiId=api_id, stageName="dev")
 
     status, head, body = raw_call(portico.data_plane, "GET", proxy_path(api_id, "dev", "/m"))
@@ -488,16 +468,9 @@ def test_context_maps_print_as_nothing_but_read_and_assign_like_maps(portico, ap
 
 def test_a_body_that_is_not_json_text_reads_as_a_string_and_broken_json_is_a_400(portico, apigw, backend):
     api_id = apigw.create_rest_api(name="lenient-body")["id"]
-    res = apigw.create_resource(restApiId=api_id, parentId=root_of(apigw, api_id),
-                                pathPart="b")["id"]
-    apigw.put_method(restApiId=api_id, resourceId=res, httpMethod="POST", authorizationType="NONE")
-    apigw.put_integration(restApiId=api_id, resourceId=res, httpMethod="POST", type="HTTP",
-                          integrationHttpMethod="POST", uri=f"{backend.url}/b",
-                          requestTemplates={"application/json":
-                                            "$input.json('$')|[$input.path('$.x')]"})
-    apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod="POST", statusCode="200")
-    apigw.put_integration_response(restApiId=api_id, resourceId=res, httpMethod="POST",
-                                   statusCode="200", selectionPattern="")
+    http_method(apigw, api_id, root_of(apigw, api_id), "b", f"{backend.url}/b",
+                http_method="POST",
+                request_templates={"application/json": "$input.json('$')|[$input.path('$.x')]"})
     apigw.create_deployment(restApiId=api_id, stageName="dev")
     url = portico.invoke_url(api_id, "dev", "/b")
     ct = {"Content-Type": "application/json"}
