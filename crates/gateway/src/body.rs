@@ -18,8 +18,10 @@ pub enum GatewayBody {
     Empty,
     /// A complete body held in memory (taken on first poll).
     Full(Option<Bytes>),
-    /// Bytes streamed from the client or the upstream.
+    /// Bytes streamed from the upstream.
     Streaming(Incoming),
+    /// A client's request body, as it arrives.
+    Client(ClientBody),
     /// A backend response whose connection returns to its pool at the end.
     Pooled(crate::upstream::PooledBody),
     /// A client body being forwarded to a backend; what the backend leaves unread is drained.
@@ -35,6 +37,78 @@ impl GatewayBody {
         } else {
             Self::Full(Some(b))
         }
+    }
+}
+
+/// Told once whether a client's request body was read to its end: when its last frame has been
+/// read, or when it is dropped before (`false`). The listener keeps an HTTP/1 connection for the
+/// next request only after a body read whole.
+pub trait BodyWatch: Send + Sync {
+    /// The body ended (`true`) or was given up before its end (`false`).
+    fn finished(self: Box<Self>, read_whole: bool);
+}
+
+/// A client's request body, reporting to a [`BodyWatch`] how it ended.
+pub struct ClientBody {
+    inner: Incoming,
+    watch: Option<Box<dyn BodyWatch>>,
+}
+
+impl std::fmt::Debug for ClientBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBody").finish_non_exhaustive()
+    }
+}
+
+impl ClientBody {
+    /// A request body, watched when `watch` is given.
+    pub fn new(inner: Incoming, watch: Option<Box<dyn BodyWatch>>) -> Self {
+        let mut body = Self { inner, watch };
+        if body.inner.is_end_stream() {
+            body.report(true);
+        }
+        body
+    }
+
+    fn report(&mut self, read_whole: bool) {
+        if let Some(w) = self.watch.take() {
+            w.finished(read_whole);
+        }
+    }
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_frame(cx);
+        match &r {
+            Poll::Ready(None) => this.report(true),
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.report(true),
+            Poll::Ready(Some(Err(_))) => this.report(false),
+            _ => {}
+        }
+        r.map_err(BodyError::Peer)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for ClientBody {
+    fn drop(&mut self) {
+        let whole = self.inner.is_end_stream();
+        self.report(whole);
     }
 }
 
@@ -56,6 +130,7 @@ impl Body for GatewayBody {
             Self::Empty => Poll::Ready(None),
             Self::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Self::Streaming(i) => Pin::new(i).poll_frame(cx).map_err(BodyError::Peer),
+            Self::Client(c) => Pin::new(c).poll_frame(cx),
             Self::Pooled(p) => p.poll_frame(cx),
             Self::Forwarded(f) => f.poll_frame(cx),
         }
@@ -66,6 +141,7 @@ impl Body for GatewayBody {
             Self::Empty => true,
             Self::Full(b) => b.is_none(),
             Self::Streaming(i) => i.is_end_stream(),
+            Self::Client(c) => c.is_end_stream(),
             Self::Pooled(p) => p.is_end_stream(),
             Self::Forwarded(f) => f.is_end_stream(),
         }
@@ -76,6 +152,7 @@ impl Body for GatewayBody {
             Self::Empty => SizeHint::with_exact(0),
             Self::Full(b) => SizeHint::with_exact(b.as_ref().map(|b| b.len() as u64).unwrap_or(0)),
             Self::Streaming(i) => i.size_hint(),
+            Self::Client(c) => c.size_hint(),
             Self::Pooled(p) => p.size_hint(),
             Self::Forwarded(f) => f.size_hint(),
         }

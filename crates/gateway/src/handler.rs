@@ -284,8 +284,20 @@ impl Gateway {
         client: &ClientInfo,
     ) -> Response<GatewayBody> {
         let snapshot = self.snapshot.load();
-        self.process(&snapshot, req.map(GatewayBody::from), client)
-            .await
+        let req = req.map(|b| GatewayBody::Client(crate::body::ClientBody::new(b, None)));
+        self.process(&snapshot, req, client).await
+    }
+
+    /// [`Gateway::handle_from`] with the request body watched (see [`crate::body::BodyWatch`]).
+    pub(crate) async fn handle_watched(
+        &self,
+        req: Request<Incoming>,
+        client: &ClientInfo,
+        watch: Option<Box<dyn crate::body::BodyWatch>>,
+    ) -> Response<GatewayBody> {
+        let snapshot = self.snapshot.load();
+        let req = req.map(|b| GatewayBody::Client(crate::body::ClientBody::new(b, watch)));
+        self.process(&snapshot, req, client).await
     }
 
     /// Runs one request through the phases against `snapshot` (the served one, or a temporary

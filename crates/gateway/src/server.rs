@@ -32,8 +32,12 @@
 //!    Gateway hands its integrations a whole payload.
 //!
 //! Every rejection made here closes the connection after the response (HTTP/1).
+//!
+//! Between requests an HTTP/1 connection holds no buffers: once a response has gone out whole,
+//! the request body was read to its end and no next head has begun, hyper's connection is taken
+//! apart and the socket waits on its own (see [`connection`]); the next byte builds a new one.
 
-use crate::body::GatewayBody;
+use crate::body::{BodyWatch, GatewayBody};
 use crate::gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
 use crate::handler::{ClientInfo, Gateway};
 use bytes::{Bytes, BytesMut};
@@ -42,13 +46,12 @@ use http::{Request, Response, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
+use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -133,11 +136,9 @@ pub async fn serve_with(
     grace: Duration,
     limits: ListenerLimits,
 ) -> std::io::Result<()> {
-    let limits = Arc::new(limits);
     gateway.prepare_listener().await;
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let mut h1 = http1::Builder::new();
+    h1
         // Header names keep the client's spelling on the way to an HTTP_PROXY backend, and the
         // backend's on the way back (`header_case`).
         .preserve_header_case(true)
@@ -147,9 +148,18 @@ pub async fn serve_with(
         .header_read_timeout(None)
         .max_headers(limits.max_headers)
         .max_buf_size((limits.max_header_bytes.saturating_mul(4)).max(8192));
-    builder.http2().max_concurrent_streams(256);
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let graceful = GracefulShutdown::new();
+    let mut h2 = http2::Builder::new(TokioExecutor::new());
+    h2.max_concurrent_streams(256).timer(TokioTimer::new());
+    let max_connections = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let shared = Arc::new(Listener {
+        gateway,
+        limits,
+        h1,
+        h2,
+        stopped,
+    });
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -173,47 +183,283 @@ pub async fn serve_with(
             }
         };
         let _ = stream.set_nodelay(true);
-        let clock = Arc::new(ConnClock::new());
-        let gw = gateway.clone();
-        let client = Arc::new(ClientInfo::new(remote));
-        let svc_clock = clock.clone();
-        let svc_limits = limits.clone();
-        let service = service_fn(move |req| {
-            let guard = InFlight::start(svc_clock.clone());
-            let gw = gw.clone();
-            let client = client.clone();
-            let limits = svc_limits.clone();
-            async move {
-                let resp = admit(&gw, &client, &limits, req).await;
-                Ok::<_, Infallible>(resp.map(|body| Tracked {
-                    body,
-                    _guard: guard,
-                }))
-            }
-        });
-        let io = TokioIo::new(Watched::new(stream, clock.clone()));
-        let conn = builder.serve_connection(io, service).into_owned();
-        let conn = graceful.watch(conn);
-        let limits = limits.clone();
+        let shared = shared.clone();
         tokio::spawn(async move {
-            tokio::select! {
-                r = conn => if let Err(e) = r {
-                    tracing::debug!(error = %e, "connection ended with an error");
-                },
-                () = clock.watchdog(&limits) => {
-                    tracing::debug!(peer = %remote, "connection timed out");
-                }
-            }
+            connection(shared, stream, remote).await;
             drop(permit);
         });
     }
     drop(listener);
     tracing::info!(grace_secs = grace.as_secs_f64(), "draining connections");
+    let _ = stop.send(true);
+    // Every connection holds a slot until it ends: all slots back means all connections ended.
+    let drained = slots.acquire_many(max_connections as u32);
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections drained"),
+        _ = drained => tracing::info!("all connections drained"),
         () = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing remaining connections"),
     }
     Ok(())
+}
+
+/// What every connection of one listener shares.
+struct Listener {
+    gateway: Arc<Gateway>,
+    limits: ListenerLimits,
+    h1: http1::Builder,
+    h2: http2::Builder<TokioExecutor>,
+    /// Becomes `true` when the listener shuts down.
+    stopped: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Serves one client connection until it closes, times out or the listener shuts down.
+///
+/// An HTTP/1 connection alternates between two states. **Active**: a hyper connection owns the
+/// socket, with its read and write buffers, while a request is on its way in, in flight or on
+/// its way out. **Idle**: as soon as a response has gone out whole and no next request has
+/// started, the hyper connection is taken apart (the socket and any bytes it read ahead are
+/// kept) and the connection waits for the next byte holding nothing but the socket and a few
+/// words of state — the few hundred bytes nginx keeps for a keep-alive connection, not hyper's
+/// buffers. An HTTP/2 connection stays with hyper for its whole life (its HPACK tables and
+/// settings are connection state).
+async fn connection(shared: Arc<Listener>, stream: TcpStream, remote: SocketAddr) {
+    let clock = Arc::new(ConnClock::new());
+    let client = Arc::new(ClientInfo::new(remote));
+    let mut stopped = shared.stopped.clone();
+    let limits = &shared.limits;
+    // The first request's head must arrive within the header timeout of the accept.
+    let first_deadline = tokio::time::Instant::now() + limits.header_timeout;
+    let h2 = match sniff(&stream, first_deadline, &mut stopped).await {
+        Some(h2) => h2,
+        None => return,
+    };
+    let mut io = Watched::new(stream, clock.clone());
+    if h2 {
+        Box::pin(serve_h2(&shared, io, &clock, &client, &mut stopped)).await;
+        return;
+    }
+    loop {
+        match Box::pin(serve_h1(&shared, io, &clock, &client, &mut stopped)).await {
+            Some(idle) => io = idle,
+            None => return,
+        }
+        if io.prefix.is_some() {
+            // The client had already sent (part of) its next request.
+            continue;
+        }
+        let deadline = tokio::time::Instant::now() + limits.idle_timeout;
+        tokio::select! {
+            r = io.inner.readable() => if r.is_err() { return },
+            () = tokio::time::sleep_until(deadline) => {
+                tracing::debug!(peer = %remote, "idle connection timed out");
+                return;
+            }
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Waits for the client's first bytes and tells HTTP/2 prior knowledge (`PRI * HTTP/2.0…`; no
+/// HTTP/1 method is `PRI`) from HTTP/1, reading nothing. `None`: the client closed, timed out or
+/// the listener stopped.
+async fn sniff(
+    stream: &TcpStream,
+    deadline: tokio::time::Instant,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<bool> {
+    let mut buf = [0u8; 3];
+    loop {
+        let n = tokio::select! {
+            r = stream.peek(&mut buf) => r.ok()?,
+            () = tokio::time::sleep_until(deadline) => return None,
+            _ = stopped.changed() => return None,
+        };
+        if n == 0 {
+            return None;
+        }
+        if buf[..n] != b"PRI"[..n] {
+            return Some(false);
+        }
+        if n == 3 {
+            return Some(true);
+        }
+        // A prefix of "PRI" so far: look again shortly.
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(5)) => {}
+            () = tokio::time::sleep_until(deadline) => return None,
+        }
+    }
+}
+
+/// The request service of one connection. Its future is boxed: hyper hands an HTTP/1 socket back
+/// (see [`serve_h1`]) only to a service whose future is `Unpin`, and the box is made once per
+/// request either way (hyper keeps an in-flight future in a box of its own).
+#[derive(Clone)]
+struct ConnService {
+    shared: Arc<Listener>,
+    clock: Arc<ConnClock>,
+    client: Arc<ClientInfo>,
+}
+
+/// What [`ConnService`] answers with.
+type Answer = Pin<Box<dyn Future<Output = Result<Response<Tracked>, Infallible>> + Send>>;
+
+impl hyper::service::Service<Request<Incoming>> for ConnService {
+    type Response = Response<Tracked>;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn call(&self, req: Request<Incoming>) -> Answer {
+        let clock = self.clock.clone();
+        let guard = InFlight::start(clock.clone());
+        // A request body keeps the request in flight until it has been read whole.
+        let watch = (!req.body().is_end_stream()).then(|| {
+            Box::new(BodyRead {
+                guard: InFlight::start(clock.clone()),
+                read_whole: false,
+            }) as Box<dyn BodyWatch>
+        });
+        let shared = self.shared.clone();
+        let client = self.client.clone();
+        Box::pin(async move {
+            let resp = admit(&shared.gateway, &client, &shared.limits, req, watch).await;
+            if resp
+                .headers()
+                .get(header::CONNECTION)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+            {
+                clock.must_close.store(true, Relaxed);
+            }
+            Ok::<_, Infallible>(resp.map(|body| Tracked {
+                body,
+                _guard: guard,
+            }))
+        })
+    }
+}
+
+fn service(shared: Arc<Listener>, clock: Arc<ConnClock>, client: Arc<ClientInfo>) -> ConnService {
+    ConnService {
+        shared,
+        clock,
+        client,
+    }
+}
+
+/// The active state of an HTTP/1 connection: hyper serves requests until the connection is
+/// quiet (`Some`: the socket, to wait idle), or until it ends (`None`: closed here).
+async fn serve_h1(
+    shared: &Arc<Listener>,
+    io: Watched,
+    clock: &Arc<ConnClock>,
+    client: &Arc<ClientInfo>,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<Watched> {
+    let limits = &shared.limits;
+    let mut conn = shared.h1.serve_connection(
+        TokioIo::new(io),
+        service(shared.clone(), clock.clone(), client.clone()),
+    );
+    // Set when the listener stops: finish the request in flight, then close.
+    let mut closing = false;
+    loop {
+        let step = std::future::poll_fn(|cx| {
+            if let Poll::Ready(r) = conn.poll_without_shutdown(cx) {
+                return Poll::Ready(Step::Done(r));
+            }
+            if !closing && clock.quiet() {
+                return Poll::Ready(Step::Quiet);
+            }
+            Poll::Pending
+        });
+        let step = tokio::select! {
+            s = step => s,
+            () = clock.watchdog(limits) => {
+                tracing::debug!("connection timed out");
+                return None;
+            }
+            _ = stopped.changed(), if !closing => {
+                closing = true;
+                Pin::new(&mut conn).graceful_shutdown();
+                continue;
+            }
+        };
+        match step {
+            Step::Quiet => {
+                // hyper is waiting for the next head: asked to stop now, it closes its state at
+                // once and hands the socket back. If it is still inside a message instead (a
+                // request body nobody read, say), it stops after it, and the connection closes.
+                Pin::new(&mut conn).graceful_shutdown();
+                let now = std::future::poll_fn(|cx| Poll::Ready(conn.poll_without_shutdown(cx)));
+                match now.await {
+                    Poll::Ready(Ok(())) => {
+                        let parts = conn.into_parts();
+                        let mut io = parts.io.into_inner();
+                        io.prefix = (!parts.read_buf.is_empty()).then_some(parts.read_buf);
+                        return Some(io);
+                    }
+                    Poll::Ready(Err(e)) => {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                        return None;
+                    }
+                    Poll::Pending => closing = true,
+                }
+            }
+            Step::Done(r) => {
+                // hyper ended the connection itself (Connection: close, HTTP/1.0, an error, the
+                // client went away): close the socket after what was written.
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                let mut io = conn.into_parts().io.into_inner();
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    tokio::io::AsyncWriteExt::shutdown(&mut io),
+                )
+                .await;
+                return None;
+            }
+        }
+    }
+}
+
+/// What the active state's loop saw.
+enum Step {
+    Done(hyper::Result<()>),
+    Quiet,
+}
+
+/// An HTTP/2 connection, served by hyper for its whole life.
+async fn serve_h2(
+    shared: &Arc<Listener>,
+    io: Watched,
+    clock: &Arc<ConnClock>,
+    client: &Arc<ClientInfo>,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) {
+    let conn = shared.h2.serve_connection(
+        TokioIo::new(io),
+        service(shared.clone(), clock.clone(), client.clone()),
+    );
+    tokio::pin!(conn);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = clock.watchdog(&shared.limits) => {
+                tracing::debug!("connection timed out");
+                return;
+            }
+            _ = stopped.changed(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
 }
 
 /// Per-connection timing, shared by the socket wrapper, the service and the watchdog. Times are
@@ -231,6 +477,10 @@ struct ConnClock {
     h2: AtomicBool,
     /// Bytes seen so far, until the protocol is known.
     sniffed: AtomicU64,
+    /// hyper has written since it last flushed: a response may still sit in its buffer.
+    dirty: AtomicBool,
+    /// The connection carries no further request (a body left unread, `Connection: close`).
+    must_close: AtomicBool,
 }
 
 impl ConnClock {
@@ -244,6 +494,8 @@ impl ConnClock {
             in_flight: AtomicUsize::new(0),
             h2: AtomicBool::new(false),
             sniffed: AtomicU64::new(0),
+            dirty: AtomicBool::new(false),
+            must_close: AtomicBool::new(false),
         }
     }
 
@@ -278,6 +530,16 @@ impl ConnClock {
 
     fn on_write(&self) {
         self.last_io.store(self.now(), Relaxed);
+    }
+
+    /// An HTTP/1 connection between requests: no request in flight, no head begun, everything
+    /// written out.
+    fn quiet(&self) -> bool {
+        self.in_flight.load(Relaxed) == 0
+            && self.head_started.load(Relaxed) == 0
+            && !self.dirty.load(Relaxed)
+            && !self.must_close.load(Relaxed)
+            && !self.h2.load(Relaxed)
     }
 
     /// When the connection must close, from its state now.
@@ -331,6 +593,28 @@ impl Drop for InFlight {
     }
 }
 
+/// Holds a request in flight until its body has been read whole; a body given up before its end
+/// means the connection cannot carry another request (so does a watch dropped unused: the
+/// listener answered without reading the body).
+struct BodyRead {
+    guard: InFlight,
+    read_whole: bool,
+}
+
+impl BodyWatch for BodyRead {
+    fn finished(mut self: Box<Self>, read_whole: bool) {
+        self.read_whole = read_whole;
+    }
+}
+
+impl Drop for BodyRead {
+    fn drop(&mut self) {
+        if !self.read_whole {
+            self.guard.0.must_close.store(true, Relaxed);
+        }
+    }
+}
+
 /// The response body, carrying the in-flight guard.
 struct Tracked {
     body: GatewayBody,
@@ -365,6 +649,9 @@ struct Watched {
     clock: Arc<ConnClock>,
     /// A rewritten parser-error response still to be written, and how much of it went out.
     pending: Option<(Vec<u8>, usize)>,
+    /// Bytes read from the socket before the connection last went idle, not yet parsed (a
+    /// pipelined request): read again before the socket.
+    prefix: Option<Bytes>,
 }
 
 impl Watched {
@@ -373,6 +660,7 @@ impl Watched {
             inner,
             clock,
             pending: None,
+            prefix: None,
         }
     }
 
@@ -468,6 +756,16 @@ impl AsyncRead for Watched {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
+        if let Some(prefix) = &mut this.prefix {
+            let n = prefix.len().min(buf.remaining());
+            let head = prefix.split_to(n);
+            buf.put_slice(&head);
+            this.clock.on_read(&head);
+            if prefix.is_empty() {
+                this.prefix = None;
+            }
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let r = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = r
@@ -486,6 +784,7 @@ impl AsyncWrite for Watched {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
+        this.clock.dirty.store(true, Relaxed);
         std::task::ready!(this.poll_pending(cx))?;
         if this.take_parser_error(buf) {
             // Reported as written; the replacement goes out now or on the next flush.
@@ -507,6 +806,7 @@ impl AsyncWrite for Watched {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
+        this.clock.dirty.store(true, Relaxed);
         std::task::ready!(this.poll_pending(cx))?;
         let mut non_empty = bufs.iter().filter(|b| !b.is_empty());
         if let (Some(only), None) = (non_empty.next(), non_empty.next())
@@ -531,7 +831,11 @@ impl AsyncWrite for Watched {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         std::task::ready!(this.poll_pending(cx))?;
-        Pin::new(&mut this.inner).poll_flush(cx)
+        let r = Pin::new(&mut this.inner).poll_flush(cx);
+        if let Poll::Ready(Ok(())) = r {
+            this.clock.dirty.store(false, Relaxed);
+        }
+        r
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -613,6 +917,7 @@ async fn admit(
     client: &ClientInfo,
     limits: &ListenerLimits,
     mut req: Request<Incoming>,
+    watch: Option<Box<dyn BodyWatch>>,
 ) -> Response<GatewayBody> {
     let version = req.version();
     let forwarded = match check_head(&req, limits) {
@@ -659,11 +964,11 @@ async fn admit(
             let req = Request::from_parts(parts, GatewayBody::Empty);
             return gw.process(&gw.snapshot(), req, client).await;
         }
-        return gw.handle_from(req, client).await;
+        return gw.handle_watched(req, client, watch).await;
     }
     let body = req.body();
     if !h2_open_empty && (body.is_end_stream() || body.size_hint().exact().is_some()) {
-        return gw.handle_from(req, client).await;
+        return gw.handle_watched(req, client, watch).await;
     }
     // Unknown length (chunked, or HTTP/2 without content-length): read it here, bounded.
     let (mut parts, mut body) = req.into_parts();
@@ -688,6 +993,9 @@ async fn admit(
             }
             Err(_) => return refuse(Refusal::BadRequest, version),
         }
+    }
+    if let Some(w) = watch {
+        w.finished(true);
     }
     parts.headers.remove(header::TRANSFER_ENCODING);
     parts

@@ -386,6 +386,7 @@ fn replayable(req: &Request<GatewayBody>) -> Option<Request<GatewayBody>> {
         GatewayBody::Empty | GatewayBody::Full(None) => GatewayBody::Empty,
         GatewayBody::Full(Some(b)) => GatewayBody::Full(Some(b.clone())),
         GatewayBody::Streaming(i) if http_body::Body::is_end_stream(i) => GatewayBody::Empty,
+        GatewayBody::Client(c) if http_body::Body::is_end_stream(c) => GatewayBody::Empty,
         _ => return None,
     };
     let mut copy = Request::new(body);
@@ -429,7 +430,7 @@ const DRAIN_LIMIT_TIME: Duration = Duration::from_secs(5);
 /// into it. Dropped before its end, this body is drained instead (bounded, like a refused body), so
 /// that the client's connection stays usable.
 pub struct ForwardedBody {
-    inner: Option<Incoming>,
+    inner: Option<crate::body::ClientBody>,
 }
 
 impl std::fmt::Debug for ForwardedBody {
@@ -442,8 +443,8 @@ impl ForwardedBody {
     /// Wraps a streamed client body that still has bytes to come; other bodies are unchanged.
     fn wrap(body: GatewayBody) -> GatewayBody {
         match body {
-            GatewayBody::Streaming(i) if !http_body::Body::is_end_stream(&i) => {
-                GatewayBody::Forwarded(Self { inner: Some(i) })
+            GatewayBody::Client(c) if !http_body::Body::is_end_stream(&c) => {
+                GatewayBody::Forwarded(Self { inner: Some(c) })
             }
             other => other,
         }
@@ -454,7 +455,7 @@ impl ForwardedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, BodyError>>> {
         match self.inner.as_mut() {
-            Some(i) => http_body::Body::poll_frame(Pin::new(i), cx).map_err(BodyError::Peer),
+            Some(c) => http_body::Body::poll_frame(Pin::new(c), cx),
             None => Poll::Ready(None),
         }
     }
