@@ -129,8 +129,10 @@ pub struct CompiledStage {
     pub default_user_agent: HeaderValue,
     /// Whether the execute-api endpoint is disabled.
     pub execute_api_disabled: bool,
-    /// `$stageVariables` for mapping templates.
+    /// The stage variables (for mapping sources and gateway responses).
     pub stage_variables: portico_model::Map<String>,
+    /// `$stageVariables` for mapping templates, built once here.
+    pub template_stage_variables: Arc<portico_vtl::Value>,
     /// The API's `binaryMediaTypes`.
     pub binary_types: crate::binary::BinaryTypes,
 }
@@ -269,6 +271,7 @@ fn compile_stage(
             .unwrap_or(HeaderValue::from_static("AmazonAPIGateway")),
         execute_api_disabled: api.disable_execute_api_endpoint,
         stage_variables: stage.variables.clone(),
+        template_stage_variables: crate::templating::stage_variables(&stage.variables),
         binary_types: crate::binary::BinaryTypes::new(&api.binary_media_types),
     }
 }

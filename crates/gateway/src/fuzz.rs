@@ -636,8 +636,12 @@ fn mapping_template(data: &[u8]) {
         path: vec![("id".into(), "7".into())],
         query: vec![("q".into(), "x y".into())],
         headers: vec![("X-Client".into(), "c".into())],
-        context: serde_json::json!({"requestId": "rid", "stage": "dev", "identity": {"sourceIp": "1.2.3.4"}}),
-        stage_variables: serde_json::json!({"env": "test"}),
+        context: crate::templating::context_value(
+            serde_json::json!({"requestId": "rid", "stage": "dev", "identity": {"sourceIp": "1.2.3.4"}}),
+        ),
+        stage_variables: crate::templating::stage_variables(
+            &[("env".to_owned(), "test".to_owned())].into(),
+        ),
         overrides: None,
     };
     match t.render_full(inputs) {

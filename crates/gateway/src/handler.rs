@@ -1135,7 +1135,7 @@ fn request_template_failed(
 const BODY_READ_LIMIT: Duration = Duration::from_secs(29);
 
 /// `$input`, `$context` and `$stageVariables` for one request, for template `t` (header names
-/// get the client's spelling when `t` may show them).
+/// get the client's spelling when `t` may show them). What `t` cannot read is left empty.
 #[allow(clippy::too_many_arguments)]
 async fn template_inputs(
     t: &crate::mapping::MappingTemplate,
@@ -1147,7 +1147,18 @@ async fn template_inputs(
     rid: &str,
     body: bytes::Bytes,
 ) -> crate::templating::TemplateInputs {
-    let query: Vec<(String, String)> = parts
+    let mut inputs = crate::templating::TemplateInputs {
+        body,
+        stage_variables: stage.template_stage_variables.clone(),
+        ..Default::default()
+    };
+    if t.reads_context() {
+        inputs.context = request_context(stage, Some(route), parts, client, rid).to_value();
+    }
+    if !t.reads_params() {
+        return inputs;
+    }
+    inputs.query = parts
         .uri
         .query()
         .unwrap_or("")
@@ -1163,7 +1174,7 @@ async fn template_inputs(
             (dec(k), dec(v))
         })
         .collect();
-    let headers: Vec<(String, String)> = parts
+    inputs.headers = parts
         .headers
         .iter()
         .map(|(k, v)| {
@@ -1173,25 +1184,51 @@ async fn template_inputs(
             )
         })
         .collect();
-    let mut headers = headers;
     if t.shows_header_names() {
-        crate::header_case::spell_request_headers(&mut headers, parts).await;
+        crate::header_case::spell_request_headers(&mut inputs.headers, parts).await;
     }
-    crate::templating::TemplateInputs {
-        body,
-        path: params
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-        query,
-        headers,
-        context: context_json(stage, Some(route), parts, client, rid),
-        stage_variables: serde_json::to_value(&stage.stage_variables).unwrap_or_default(),
-        overrides: None,
+    inputs.path = params
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    inputs
+}
+
+/// What `$context` says about this request (built into a template's `$context` or, for mapping
+/// sources and gateway responses, into JSON).
+fn request_context<'a>(
+    stage: &'a CompiledStage,
+    route: Option<&'a Route>,
+    parts: &'a http::request::Parts,
+    client: &'a ClientInfo,
+    rid: &'a str,
+) -> crate::templating::RequestContext<'a> {
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+    };
+    crate::templating::RequestContext {
+        request_id: rid,
+        api_id: &stage.api_id,
+        stage: &stage.stage_name,
+        http_method: parts.method.as_str(),
+        resource_path: route.map(|r| r.resource_path.as_str()),
+        resource_id: route.map(|r| r.resource_id.as_str()),
+        path: parts.uri.path(),
+        protocol: protocol(parts.version),
+        request_time_epoch: epoch_millis(),
+        domain_name: header(header::HOST),
+        source_ip: &client.ip,
+        user_agent: header(header::USER_AGENT),
+        account_id: ACCOUNT_ID,
+        deployment_id: &stage.deployment_id,
     }
 }
 
-/// `$context` for templates and gateway responses.
+/// `$context` as JSON, for mapping sources and gateway responses.
 fn context_json(
     stage: &CompiledStage,
     route: Option<&Route>,
@@ -1199,47 +1236,7 @@ fn context_json(
     client: &ClientInfo,
     rid: &str,
 ) -> serde_json::Value {
-    let now = epoch_millis();
-    serde_json::json!({
-        "requestId": rid,
-        "extendedRequestId": rid,
-        "apiId": stage.api_id,
-        "stage": stage.stage_name,
-        "httpMethod": parts.method.as_str(),
-        "resourcePath": route.map(|r| r.resource_path.as_str()),
-        "resourceId": route.map(|r| r.resource_id.as_str()),
-        "path": parts.uri.path(),
-        "protocol": protocol(parts.version),
-        "requestTime": crate::access_log::clf_time(now / 1000),
-        // Before requestTimeEpoch: the two share a bucket of AWS's HashMap, where domainPrefix
-        // comes first (see templating::java_hash_map_order).
-        "domainPrefix": parts.headers.get(header::HOST).and_then(|h| h.to_str().ok())
-            .map(|h| h.split('.').next().unwrap_or(h)).unwrap_or(""),
-        "requestTimeEpoch": now,
-        "domainName": parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
-        // As recorded on AWS for a method with no API key, no authorizer and no canary:
-        // `identity` has `accessKey` and no `apiKey`/`apiKeyId`; there is no `authorizer` and no
-        // `isCanaryRequest` (they come with those features). `sourceIp` goes in before
-        // `principalOrgId`: they share a bucket of AWS's HashMap, where it comes first.
-        "identity": {
-            "accountId": null,
-            "accessKey": null,
-            "caller": null,
-            "cognitoAuthenticationProvider": null,
-            "cognitoAuthenticationType": null,
-            "cognitoIdentityId": null,
-            "cognitoIdentityPoolId": null,
-            "sourceIp": client.ip,
-            "principalOrgId": null,
-            "user": null,
-            "userAgent": parts.headers.get(header::USER_AGENT).and_then(|h| h.to_str().ok()).unwrap_or(""),
-            "userArn": null,
-        },
-        "accountId": ACCOUNT_ID,
-        "deploymentId": stage.deployment_id,
-        "requestOverride": {"header": {}, "querystring": {}, "path": {}},
-        "responseOverride": {"header": {}},
-    })
+    request_context(stage, route, parts, client, rid).to_json()
 }
 
 /// The account id Portico reports (`$context.accountId`), as the management API does.

@@ -19,6 +19,15 @@ pub struct MappingTemplate {
     mock_status: Option<u16>,
     /// The parsed Velocity template, when the source uses `$` or `#`.
     engine: Option<Arc<portico_vtl::Template>>,
+    /// The literal JSONPaths of its `$input.json` / `$input.path` calls, compiled here.
+    paths: Arc<crate::templating::JsonPaths>,
+    /// The template may read or change `$context` (else it renders without one, and carried
+    /// override maps pass it untouched).
+    reads_context: bool,
+    /// The template may change `$context.requestOverride` / `responseOverride`.
+    names_overrides: bool,
+    /// The template may call `$input.params(..)`.
+    reads_params: bool,
     /// A parse error: rendering fails (500) with this reason.
     error: Option<Arc<str>>,
     /// The template may show request header names (`$input.params()`).
@@ -37,11 +46,19 @@ impl MappingTemplate {
         } else {
             (None, None)
         };
+        let paths = engine
+            .as_deref()
+            .map(crate::templating::JsonPaths::of)
+            .unwrap_or_default();
         let t = Self {
             source: Arc::from(source),
             rendered: bytes::Bytes::copy_from_slice(source.as_bytes()),
             mock_status: mock_status_code(source),
             engine,
+            paths: Arc::new(paths),
+            reads_context: dynamic && source.contains("context"),
+            names_overrides: source.contains("Override") || source.contains("$context["),
+            reads_params: dynamic && source.contains("params"),
             error: error.clone().map(Arc::from),
             shows_header_names: dynamic && source.contains("params()"),
         };
@@ -51,6 +68,16 @@ impl MappingTemplate {
     /// Whether rendering may show request header names, which then need the client's spelling.
     pub fn shows_header_names(&self) -> bool {
         self.shows_header_names
+    }
+
+    /// Whether rendering may read `$context` (a template that never names it cannot).
+    pub fn reads_context(&self) -> bool {
+        self.reads_context
+    }
+
+    /// Whether rendering may read the request's parameters (`$input.params(..)`).
+    pub fn reads_params(&self) -> bool {
+        self.reads_params
     }
 
     /// The template's source.
@@ -80,18 +107,28 @@ impl MappingTemplate {
     /// `$context.requestOverride` / `$context.responseOverride`.
     pub fn render_full(
         &self,
-        inputs: crate::templating::TemplateInputs,
+        mut inputs: crate::templating::TemplateInputs,
     ) -> Result<(bytes::Bytes, Overrides), TemplateError> {
         if let Some(e) = &self.error {
             return Err(TemplateError::Failed(format!(
                 "Invalid mapping expression specified: {e}"
             )));
         }
-        let carried = inputs.overrides.clone();
         let Some(engine) = &self.engine else {
-            return Ok((self.rendered.clone(), Overrides::from_state(carried)));
+            return Ok((
+                self.rendered.clone(),
+                Overrides::from_state(inputs.overrides.take()),
+            ));
         };
-        let mut ctx = crate::templating::context(inputs);
+        // Override maps carried from an earlier template move into `$context` and back out, or
+        // pass a template that cannot see `$context`.
+        let carried = inputs.overrides.is_some();
+        let untouched = if self.reads_context {
+            None
+        } else {
+            inputs.overrides.take()
+        };
+        let mut ctx = crate::templating::context(inputs, &self.paths);
         let out = engine
             .render(&mut ctx, &portico_vtl::Limits::default())
             .map(bytes::Bytes::from)
@@ -105,13 +142,16 @@ impl MappingTemplate {
                     "Execution failed due to a template error: {e:?}"
                 )),
             })?;
-        // A template that never names the override maps leaves them as it found them.
-        let overrides = if self.source.contains("Override") || self.source.contains("$context[") {
-            Overrides::from_state(OverrideState::of_context(ctx.get("context")))
+        // A template that never names the override maps leaves them as it found them: carried
+        // ones are handed on, none stay none.
+        let state = if !self.reads_context {
+            untouched
+        } else if self.names_overrides || carried {
+            OverrideState::of_context(ctx.remove("context"))
         } else {
-            Overrides::from_state(carried)
+            None
         };
-        Ok((out, overrides))
+        Ok((out, Overrides::from_state(state)))
     }
 
     /// The `statusCode` a static MOCK request template selects (`None`: no valid one).
@@ -157,13 +197,13 @@ pub struct OverrideState {
 }
 
 impl OverrideState {
-    /// Reads the two maps from a rendered template's `$context`.
-    fn of_context(context: Option<&portico_vtl::Value>) -> Option<Self> {
-        let portico_vtl::Value::Map(ctx) = context? else {
+    /// Takes the two maps out of a rendered template's `$context`.
+    fn of_context(context: Option<portico_vtl::Value>) -> Option<Self> {
+        let portico_vtl::Value::Map(mut ctx) = context? else {
             return None;
         };
-        let request = ctx.get("requestOverride").cloned().unwrap_or_default();
-        let response = ctx.get("responseOverride").cloned().unwrap_or_default();
+        let request = ctx.swap_remove("requestOverride").unwrap_or_default();
+        let response = ctx.swap_remove("responseOverride").unwrap_or_default();
         Some(Self { request, response })
     }
 }
@@ -799,7 +839,9 @@ mod override_tests {
         );
         assert_eq!(e, None);
         let inputs = crate::templating::TemplateInputs {
-            context: serde_json::json!({"requestOverride": {"header": {}, "querystring": {}, "path": {}}, "responseOverride": {"header": {}}}),
+            context: crate::templating::context_value(
+                serde_json::json!({"requestOverride": {"header": {}, "querystring": {}, "path": {}}, "responseOverride": {"header": {}}}),
+            ),
             ..Default::default()
         };
         let (out, o) = t.render_full(inputs).unwrap();
@@ -809,7 +851,9 @@ mod override_tests {
             "#set($context.requestOverride.header.multi = [\"a\", \"b\"])#set($context.requestOverride.querystring.q = [\"1\", \"2\"])",
         );
         let inputs = crate::templating::TemplateInputs {
-            context: serde_json::json!({"requestOverride": {"header": {}, "querystring": {}, "path": {}}, "responseOverride": {"header": {}}}),
+            context: crate::templating::context_value(
+                serde_json::json!({"requestOverride": {"header": {}, "querystring": {}, "path": {}}, "responseOverride": {"header": {}}}),
+            ),
             ..Default::default()
         };
         let (_, o2) = t.render_full(inputs).unwrap();
@@ -829,6 +873,35 @@ mod override_tests {
             o.request_headers,
             vec![("x-overridden".to_string(), "by-template".to_string())]
         );
+    }
+
+    #[test]
+    fn carried_overrides_pass_a_template_that_cannot_see_context() {
+        let (set, _) = MappingTemplate::compile(
+            "#set($context.responseOverride.status = 418)#set($context.requestOverride.header.h = 'v')",
+        );
+        let inputs = || crate::templating::TemplateInputs {
+            context: crate::templating::context_value(
+                serde_json::json!({"requestOverride": {"header": {}, "querystring": {}, "path": {}}, "responseOverride": {"header": {}}}),
+            ),
+            ..Default::default()
+        };
+        let (_, first) = set.render_full(inputs()).unwrap();
+        for src in ["$input.json('$')", "$context.stage", "static"] {
+            let (t, _) = MappingTemplate::compile(src);
+            assert_eq!(t.reads_context(), src.contains("context"));
+            let mut i = inputs();
+            i.overrides = first.state.clone();
+            let (_, o) = t.render_full(i).unwrap();
+            assert_eq!(o.status, Some(418), "{src}");
+            assert_eq!(
+                o.request_headers,
+                [("h".to_owned(), "v".to_owned())],
+                "{src}"
+            );
+        }
+        let (t, _) = MappingTemplate::compile("$input.json('$')");
+        assert!(t.render_full(inputs()).unwrap().1.state.is_none());
     }
 
     #[test]

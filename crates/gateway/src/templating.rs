@@ -2,7 +2,9 @@
 //! on top of the Velocity engine (`portico-vtl`) and Jayway JSONPath (`portico-jsonpath`).
 
 use portico_vtl::{Object, Value};
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 /// What a template may read about the request.
 #[derive(Debug, Clone, Default)]
@@ -15,13 +17,23 @@ pub struct TemplateInputs {
     pub query: Vec<(String, String)>,
     /// Request headers.
     pub headers: Vec<(String, String)>,
-    /// `$context` as JSON.
-    pub context: serde_json::Value,
-    /// `$stageVariables`.
-    pub stage_variables: serde_json::Value,
+    /// `$context`, its maps in AWS's order ([`context_value`], [`RequestContext::to_value`]).
+    pub context: Value,
+    /// `$stageVariables`, built when the stage is compiled ([`stage_variables`]).
+    pub stage_variables: Arc<Value>,
     /// `$context.requestOverride` / `responseOverride` as an earlier template of the same request
     /// left them (replacing the empty maps of `context`).
     pub overrides: Option<crate::mapping::OverrideState>,
+}
+
+/// `$stageVariables` as templates see it: built once per stage, copied into each rendering
+/// (a template may `#set` into it).
+pub fn stage_variables(vars: &portico_model::Map<String>) -> Arc<Value> {
+    Arc::new(Value::Map(
+        vars.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    ))
 }
 
 fn pairs_json(pairs: &[(String, String)]) -> serde_json::Value {
@@ -38,36 +50,115 @@ fn pairs_json(pairs: &[(String, String)]) -> serde_json::Value {
 pub(crate) const BODY_NOT_JSON: &str =
     "Could not parse request body into json: Could not parse payload into json: ";
 
+/// The JSONPaths of a template compiled at deploy time: the string literals its
+/// `$input.json(..)` / `$input.path(..)` calls pass (paths that do not compile are left out;
+/// they fail when rendered, as before).
+#[derive(Debug, Default)]
+pub struct JsonPaths(HashMap<String, Arc<portico_jsonpath::JsonPath>>);
+
+impl JsonPaths {
+    /// The paths `template` passes as literals.
+    pub fn of(template: &portico_vtl::Template) -> Self {
+        Self(
+            template
+                .literal_arguments("input", &["json", "path"])
+                .into_iter()
+                .filter_map(|p| {
+                    let compiled = portico_jsonpath::compile(&p).ok()?;
+                    Some((p, Arc::new(compiled)))
+                })
+                .collect(),
+        )
+    }
+
+    /// How many paths were compiled.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none were.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Paths built from runtime values that one rendering keeps compiled (a loop over
+/// `$input.json("$.items[$i]")` compiles each distinct path once); beyond this many, a new path
+/// is compiled for each use.
+const RENDER_PATH_CACHE: usize = 256;
+
 #[derive(Debug)]
 struct Input {
-    inputs: Arc<TemplateInputs>,
+    inputs: TemplateInputs,
+    /// Compiled at deploy time.
+    paths: Arc<JsonPaths>,
+    /// Compiled during this rendering.
+    more_paths: Mutex<HashMap<String, Arc<portico_jsonpath::JsonPath>>>,
+    /// The body as JSON, parsed on first use by `$input.json` / `$input.path`.
+    json: OnceLock<Result<serde_json::Value, String>>,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Bodies parsed as JSON on this thread (tests check it is one per rendering).
+    static BODY_PARSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The body as `$input.json` / `$input.path` read it.
+fn parse_body(body: &[u8]) -> Result<serde_json::Value, String> {
+    #[cfg(test)]
+    BODY_PARSES.with(|n| n.set(n.get() + 1));
+    if body.is_empty() {
+        return Ok(serde_json::Value::Object(Default::default()));
+    }
+    serde_json::from_slice(body).or_else(|e| {
+        // API Gateway's parser is lenient: text that does not open an object or an array
+        // reads as a string (recorded: `$input.json('$')` of `a=b` is `"a=b"`, and a path
+        // into `not json` selects nothing). Broken JSON objects and arrays are a 400.
+        let text = String::from_utf8_lossy(body);
+        match text.trim_start().chars().next() {
+            Some('{' | '[') | None => Err(format!("{BODY_NOT_JSON}{e}")),
+            Some(_) => Ok(serde_json::Value::String(text.into_owned())),
+        }
+    })
 }
 
 impl Input {
-    fn body_json(&self) -> Result<serde_json::Value, String> {
-        if self.inputs.body.is_empty() {
-            return Ok(serde_json::Value::Object(Default::default()));
+    fn body_json(&self) -> Result<&serde_json::Value, String> {
+        self.json
+            .get_or_init(|| parse_body(&self.inputs.body))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The compiled path: prepared at deploy time, compiled earlier in this rendering, or now.
+    fn compiled(&self, path: &str) -> Result<Arc<portico_jsonpath::JsonPath>, String> {
+        if let Some(p) = self.paths.0.get(path) {
+            return Ok(p.clone());
         }
-        serde_json::from_slice(&self.inputs.body).or_else(|e| {
-            // API Gateway's parser is lenient: text that does not open an object or an array
-            // reads as a string (recorded: `$input.json('$')` of `a=b` is `"a=b"`, and a path
-            // into `not json` selects nothing). Broken JSON objects and arrays are a 400.
-            let text = String::from_utf8_lossy(&self.inputs.body);
-            match text.trim_start().chars().next() {
-                Some('{' | '[') | None => Err(format!("{BODY_NOT_JSON}{e}")),
-                Some(_) => Ok(serde_json::Value::String(text.into_owned())),
-            }
-        })
+        let mut more = self
+            .more_paths
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(p) = more.get(path) {
+            return Ok(p.clone());
+        }
+        let compiled = Arc::new(portico_jsonpath::compile(path).map_err(|e| e.to_string())?);
+        if more.len() < RENDER_PATH_CACHE {
+            more.insert(path.to_owned(), compiled.clone());
+        }
+        Ok(compiled)
     }
 
     fn query_path(&self, args: &[Value]) -> Result<Option<serde_json::Value>, String> {
-        let path = args
-            .first()
-            .map(|a| a.render())
-            .unwrap_or_else(|| "$".into());
-        let compiled = portico_jsonpath::compile(&path).map_err(|e| e.to_string())?;
+        let path = match args.first() {
+            Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
+            Some(other) => Cow::Owned(other.render()),
+            None => Cow::Borrowed("$"),
+        };
+        let compiled = self.compiled(&path)?;
         let doc = self.body_json()?;
-        portico_jsonpath::query_with_budget(&compiled, &doc, &portico_jsonpath::Budget::default())
+        portico_jsonpath::query_with_budget(&compiled, doc, &portico_jsonpath::Budget::default())
             .map_err(|e| e.to_string())
     }
 }
@@ -253,50 +344,279 @@ fn java_string_hash(s: &str) -> u32 {
     })
 }
 
-/// Reorders every object of `value` the way a `java.util.HashMap` filled with its keys iterates
-/// them: AWS's `$context` (and `identity`, `requestOverride`, ...) are HashMaps, so
+/// Orders entries the way a `java.util.HashMap` filled with them in this order iterates them:
+/// AWS's `$context` (and `identity`, `requestOverride`, ...) are HashMaps, so
 /// `$context.keySet()` walks buckets in order of the spread hash; keys sharing a bucket keep their
 /// order. The table starts at 16 and doubles while the entries exceed three quarters of it.
+fn java_order<K: AsRef<str>, T>(entries: impl ExactSizeIterator<Item = (K, T)>) -> Vec<(K, T)> {
+    let mut capacity = 16usize;
+    while entries.len() * 4 > capacity * 3 {
+        capacity *= 2;
+    }
+    let mut entries: Vec<(usize, (K, T))> = entries
+        .map(|(k, v)| {
+            let h = java_string_hash(k.as_ref());
+            ((h ^ (h >> 16)) as usize & (capacity - 1), (k, v))
+        })
+        .collect();
+    // A stable sort: keys of one bucket stay in insertion order.
+    entries.sort_by_key(|(bucket, _)| *bucket);
+    entries.into_iter().map(|(_, kv)| kv).collect()
+}
+
+/// Reorders every object of `value` as [`java_order`] does.
 fn java_hash_map_order(value: serde_json::Value) -> serde_json::Value {
     match value {
-        serde_json::Value::Object(map) => {
-            let mut capacity = 16usize;
-            while map.len() * 4 > capacity * 3 {
-                capacity *= 2;
-            }
-            let mut entries: Vec<(usize, (String, serde_json::Value))> = map
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            java_order(map.into_iter())
                 .into_iter()
-                .map(|(k, v)| {
-                    let h = java_string_hash(&k);
-                    let bucket = ((h ^ (h >> 16)) as usize) & (capacity - 1);
-                    (bucket, (k, java_hash_map_order(v)))
-                })
-                .collect();
-            // A stable sort: keys of one bucket stay in insertion order.
-            entries.sort_by_key(|(bucket, _)| *bucket);
-            serde_json::Value::Object(entries.into_iter().map(|(_, kv)| kv).collect())
-        }
+                .map(|(k, v)| (k, java_hash_map_order(v)))
+                .collect(),
+        ),
         other => other,
     }
 }
 
-/// The Velocity context for one rendering.
-pub fn context(inputs: TemplateInputs) -> portico_vtl::Context {
-    let inputs = Arc::new(inputs);
+/// `$context` from JSON: its maps reordered as AWS's HashMaps iterate them, the nested ones
+/// printing as nothing. (The gateway builds it with [`RequestContext::to_value`]; this is for
+/// `$context` given as data, as the conformance suite does.)
+pub fn context_value(json: serde_json::Value) -> Value {
+    Value::from_json_quiet_nested(java_hash_map_order(json))
+}
+
+/// What `$context` says about one request, borrowed from the request and its stage. Built into
+/// JSON for mapping sources and gateway responses ([`RequestContext::to_json`]) or straight into
+/// the template value, in AWS's order, for mapping templates ([`RequestContext::to_value`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext<'a> {
+    /// `requestId` and `extendedRequestId`.
+    pub request_id: &'a str,
+    /// `apiId`.
+    pub api_id: &'a str,
+    /// `stage`.
+    pub stage: &'a str,
+    /// `httpMethod`.
+    pub http_method: &'a str,
+    /// `resourcePath` (null without a matched route).
+    pub resource_path: Option<&'a str>,
+    /// `resourceId` (null without a matched route).
+    pub resource_id: Option<&'a str>,
+    /// `path`.
+    pub path: &'a str,
+    /// `protocol`.
+    pub protocol: &'a str,
+    /// `requestTimeEpoch` (milliseconds); `requestTime` is derived from it.
+    pub request_time_epoch: u64,
+    /// `domainName` (the Host header, or empty); `domainPrefix` is its first label.
+    pub domain_name: &'a str,
+    /// `identity.sourceIp`.
+    pub source_ip: &'a str,
+    /// `identity.userAgent`.
+    pub user_agent: &'a str,
+    /// `accountId`.
+    pub account_id: &'a str,
+    /// `deploymentId`.
+    pub deployment_id: &'a str,
+}
+
+/// `$context`'s keys in the order handler code has always filled them: it decides the order of
+/// keys sharing a bucket of AWS's HashMap (`domainPrefix` before `requestTimeEpoch`, as AWS has
+/// them).
+const CONTEXT_KEYS: [&str; 18] = [
+    "requestId",
+    "extendedRequestId",
+    "apiId",
+    "stage",
+    "httpMethod",
+    "resourcePath",
+    "resourceId",
+    "path",
+    "protocol",
+    "requestTime",
+    "domainPrefix",
+    "requestTimeEpoch",
+    "domainName",
+    "identity",
+    "accountId",
+    "deploymentId",
+    "requestOverride",
+    "responseOverride",
+];
+
+/// `$context.identity`'s keys, as recorded on AWS for a method with no API key, no authorizer and
+/// no canary: `accessKey` and no `apiKey`/`apiKeyId`. `sourceIp` goes in before
+/// `principalOrgId`: they share a bucket of AWS's HashMap, where it comes first.
+const IDENTITY_KEYS: [&str; 12] = [
+    "accountId",
+    "accessKey",
+    "caller",
+    "cognitoAuthenticationProvider",
+    "cognitoAuthenticationType",
+    "cognitoIdentityId",
+    "cognitoIdentityPoolId",
+    "sourceIp",
+    "principalOrgId",
+    "user",
+    "userAgent",
+    "userArn",
+];
+
+/// `$context.requestOverride`'s maps.
+const REQUEST_OVERRIDE_KEYS: [&str; 3] = ["header", "querystring", "path"];
+
+/// A key list in [`java_order`], computed once.
+fn java_ordered(keys: &'static [&'static str]) -> Vec<&'static str> {
+    java_order(keys.iter().map(|k| (*k, ())))
+        .into_iter()
+        .map(|(k, ())| k)
+        .collect()
+}
+
+static CONTEXT_ORDER: LazyLock<Vec<&'static str>> = LazyLock::new(|| java_ordered(&CONTEXT_KEYS));
+static IDENTITY_ORDER: LazyLock<Vec<&'static str>> = LazyLock::new(|| java_ordered(&IDENTITY_KEYS));
+static REQUEST_OVERRIDE_ORDER: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| java_ordered(&REQUEST_OVERRIDE_KEYS));
+
+/// A value of `$context`: text, a number, null, or one of its maps.
+enum Field<'a> {
+    Str(Cow<'a, str>),
+    Int(u64),
+    Null,
+    Identity,
+    RequestOverride,
+    ResponseOverride,
+}
+
+impl<'a> RequestContext<'a> {
+    fn field(&self, key: &str) -> Field<'a> {
+        let s = |v: &'a str| Field::Str(Cow::Borrowed(v));
+        match key {
+            "requestId" | "extendedRequestId" => s(self.request_id),
+            "apiId" => s(self.api_id),
+            "stage" => s(self.stage),
+            "httpMethod" => s(self.http_method),
+            "resourcePath" => self.resource_path.map_or(Field::Null, s),
+            "resourceId" => self.resource_id.map_or(Field::Null, s),
+            "path" => s(self.path),
+            "protocol" => s(self.protocol),
+            "requestTime" => Field::Str(Cow::Owned(crate::access_log::clf_time(
+                self.request_time_epoch / 1000,
+            ))),
+            "domainPrefix" => s(self.domain_name.split('.').next().unwrap_or("")),
+            "requestTimeEpoch" => Field::Int(self.request_time_epoch),
+            "domainName" => s(self.domain_name),
+            "identity" => Field::Identity,
+            "accountId" => s(self.account_id),
+            "deploymentId" => s(self.deployment_id),
+            "requestOverride" => Field::RequestOverride,
+            "responseOverride" => Field::ResponseOverride,
+            _ => Field::Null,
+        }
+    }
+
+    fn identity_field(&self, key: &str) -> Option<&'a str> {
+        match key {
+            "sourceIp" => Some(self.source_ip),
+            "userAgent" => Some(self.user_agent),
+            _ => None,
+        }
+    }
+
+    /// `$context` as JSON (insertion order, for lookups by name).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        let empty = || J::Object(Default::default());
+        let field = |key: &str| match self.field(key) {
+            Field::Str(v) => J::String(v.into_owned()),
+            Field::Int(n) => J::from(n),
+            Field::Null => J::Null,
+            Field::Identity => J::Object(
+                IDENTITY_KEYS
+                    .iter()
+                    .map(|k| {
+                        let v = self.identity_field(k).map_or(J::Null, J::from);
+                        ((*k).to_owned(), v)
+                    })
+                    .collect(),
+            ),
+            Field::RequestOverride => J::Object(
+                REQUEST_OVERRIDE_KEYS
+                    .iter()
+                    .map(|k| ((*k).to_owned(), empty()))
+                    .collect(),
+            ),
+            Field::ResponseOverride => {
+                J::Object([("header".to_owned(), empty())].into_iter().collect())
+            }
+        };
+        J::Object(
+            CONTEXT_KEYS
+                .iter()
+                .map(|k| ((*k).to_owned(), field(k)))
+                .collect(),
+        )
+    }
+
+    /// `$context` for a mapping template: its maps in AWS's order (computed once), the nested
+    /// ones printing as nothing — what [`context_value`] makes of [`RequestContext::to_json`],
+    /// without the JSON.
+    pub fn to_value(&self) -> Value {
+        let empty = || Value::QuietMap(Default::default());
+        let field = |key: &str| match self.field(key) {
+            Field::Str(v) => Value::String(v.into_owned()),
+            Field::Int(n) => i64::try_from(n).map_or(Value::Null, Value::Int),
+            Field::Null => Value::Null,
+            Field::Identity => Value::QuietMap(
+                IDENTITY_ORDER
+                    .iter()
+                    .map(|k| {
+                        let v = self.identity_field(k).map_or(Value::Null, Value::from);
+                        ((*k).to_owned(), v)
+                    })
+                    .collect(),
+            ),
+            Field::RequestOverride => Value::QuietMap(
+                REQUEST_OVERRIDE_ORDER
+                    .iter()
+                    .map(|k| ((*k).to_owned(), empty()))
+                    .collect(),
+            ),
+            Field::ResponseOverride => {
+                Value::QuietMap([("header".to_owned(), empty())].into_iter().collect())
+            }
+        };
+        Value::Map(
+            CONTEXT_ORDER
+                .iter()
+                .map(|k| ((*k).to_owned(), field(k)))
+                .collect(),
+        )
+    }
+}
+
+/// The Velocity context for one rendering; `paths` are the template's JSONPaths compiled at
+/// deploy time. Nothing here copies: `$context` and the carried override maps move in.
+pub fn context(mut inputs: TemplateInputs, paths: &Arc<JsonPaths>) -> portico_vtl::Context {
     let mut ctx = portico_vtl::Context::new();
-    // `$context`'s nested maps print as nothing on AWS (recorded): QuietMaps.
-    let mut context = Value::from_json_quiet_nested(java_hash_map_order(inputs.context.clone()));
-    if let (Some(carried), Value::Map(m)) = (&inputs.overrides, &mut context) {
-        m.insert("requestOverride".into(), carried.request.clone());
-        m.insert("responseOverride".into(), carried.response.clone());
+    let mut context = std::mem::take(&mut inputs.context);
+    if let Some(carried) = inputs.overrides.take()
+        && let Value::Map(m) = &mut context
+    {
+        m.insert("requestOverride".into(), carried.request);
+        m.insert("responseOverride".into(), carried.response);
     }
     ctx.insert("context", context);
-    ctx.insert(
-        "stageVariables",
-        Value::from(inputs.stage_variables.clone()),
-    );
+    ctx.insert("stageVariables", Value::clone(&inputs.stage_variables));
     ctx.insert("util", Value::Object(Arc::new(Util)));
-    ctx.insert("input", Value::Object(Arc::new(Input { inputs })));
+    ctx.insert(
+        "input",
+        Value::Object(Arc::new(Input {
+            inputs,
+            paths: paths.clone(),
+            more_paths: Mutex::default(),
+            json: OnceLock::new(),
+        })),
+    );
     ctx
 }
 
@@ -371,12 +691,16 @@ mod tests {
             path: vec![("id".into(), "7".into())],
             query: vec![("q".into(), "x y".into())],
             headers: vec![("X-Client".into(), "c".into())],
-            context: serde_json::json!({"requestId": "rid", "stage": "dev"}),
-            stage_variables: serde_json::json!({"env": "test"}),
+            context: context_value(serde_json::json!({"requestId": "rid", "stage": "dev"})),
+            stage_variables: stage_variables(&[("env".to_owned(), "test".to_owned())].into()),
             overrides: None,
         };
-        t.render(&mut context(inputs), &portico_vtl::Limits::default())
-            .unwrap()
+        let paths = Arc::new(JsonPaths::of(&t));
+        t.render(
+            &mut context(inputs, &paths),
+            &portico_vtl::Limits::default(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -412,5 +736,81 @@ mod tests {
             "1"
         );
         assert_eq!(render("$input.body", "raw"), "raw");
+    }
+
+    #[test]
+    fn the_body_is_parsed_once_per_rendering() {
+        let body = r#"{"a": {"b": [1, 2]}, "n": 3}"#;
+        let src = concat!(
+            "#foreach($i in [1..20])$input.json('$.a')$input.path('$.a.b').size()",
+            "$input.json(\"$.a.b[$i]\")$input.path('$.missing')#end$input.body"
+        );
+        let parses = || BODY_PARSES.with(std::cell::Cell::get);
+        let before = parses();
+        let out = render(src, body);
+        assert_eq!(parses() - before, 1, "one parse for 80 reads of the body");
+        assert!(out.starts_with(r#"{"b":[1,2]}22{"b":[1,2]}2"""#), "{out}");
+        assert!(out.ends_with(body));
+        // A template that never reads the body as JSON does not parse it.
+        let before = parses();
+        assert_eq!(render("$input.body", "{broken"), "{broken");
+        assert_eq!(parses(), before);
+    }
+
+    #[test]
+    fn literal_paths_compile_with_the_template() {
+        let t = portico_vtl::parse(
+            "$input.json('$.a') $input.path(\"$['b']\") $input.json('$.a') $input.json('$[') $input.json($p)",
+        )
+        .unwrap();
+        let paths = JsonPaths::of(&t);
+        // `$[` does not compile: it fails when rendered, as it always did.
+        assert_eq!(paths.len(), 2);
+        assert!(paths.0.contains_key("$.a") && paths.0.contains_key("$['b']"));
+    }
+
+    /// Every map of `v`, keys in order, as text (order matters, unlike `==` on maps).
+    fn shape(v: &Value) -> String {
+        match v {
+            Value::Map(m) | Value::QuietMap(m) => {
+                let kind = if matches!(v, Value::Map(_)) {
+                    "map"
+                } else {
+                    "quiet"
+                };
+                let inner: Vec<String> =
+                    m.iter().map(|(k, v)| format!("{k}={}", shape(v))).collect();
+                format!("{kind}{{{}}}", inner.join(","))
+            }
+            Value::Int(i) => format!("int:{i}"),
+            Value::Null => "null".into(),
+            other => format!("{:?}", other.render()),
+        }
+    }
+
+    #[test]
+    fn context_built_directly_equals_context_from_json() {
+        let mut c = RequestContext {
+            request_id: "rid",
+            api_id: "api",
+            stage: "dev",
+            http_method: "POST",
+            resource_path: Some("/pets/{id}"),
+            resource_id: Some("r1"),
+            path: "/dev/pets/7",
+            protocol: "HTTP/1.1",
+            request_time_epoch: 1_700_000_000_123,
+            domain_name: "api.execute-api.localhost",
+            source_ip: "1.2.3.4",
+            user_agent: "curl/8",
+            account_id: "000000000000",
+            deployment_id: "d1",
+        };
+        assert_eq!(shape(&c.to_value()), shape(&context_value(c.to_json())));
+        c.resource_path = None;
+        c.resource_id = None;
+        c.domain_name = "";
+        assert_eq!(shape(&c.to_value()), shape(&context_value(c.to_json())));
+        assert!(shape(&c.to_value()).starts_with("map{resourceId=null,resourcePath=null,"));
     }
 }

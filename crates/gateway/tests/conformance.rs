@@ -172,8 +172,10 @@ impl Case {
             path: pairs(&self.params.path, "params.path", &self.name),
             query: pairs(&self.params.querystring, "params.querystring", &self.name),
             headers: pairs(&self.params.header, "params.header", &self.name),
-            context,
-            stage_variables: Value::Object(self.stage_variables.clone().unwrap_or_default()),
+            context: portico_gateway::templating::context_value(context),
+            stage_variables: std::sync::Arc::new(portico_vtl::Value::from(Value::Object(
+                self.stage_variables.clone().unwrap_or_default(),
+            ))),
             overrides: None,
         }
     }

@@ -85,6 +85,7 @@
 mod ast;
 mod eval;
 mod lexer;
+mod literals;
 mod methods;
 mod parser;
 mod value;
@@ -197,6 +198,11 @@ impl Context {
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.vars.get(name)
     }
+
+    /// Takes a variable out (what a rendering left in it), without copying it.
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        self.vars.remove(name)
+    }
 }
 
 /// A parsed template. Cheap to share between threads.
@@ -248,6 +254,24 @@ pub enum Dialect {
 }
 
 impl Template {
+    /// The string literals passed as first argument to `$root.method(..)` for any of `methods`,
+    /// anywhere in the template (macro bodies and string interpolations included), each once:
+    /// what a host may prepare before rendering (API Gateway's `$input.json('$.a')` paths).
+    /// A double-quoted literal counts when it interpolates nothing.
+    pub fn literal_arguments(&self, root: &str, methods: &[&str]) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut walk = literals::Walk {
+            root,
+            methods,
+            found: &mut found,
+        };
+        walk.nodes(&self.nodes);
+        for m in self.macros.values() {
+            walk.nodes(&m.body);
+        }
+        found
+    }
+
     /// Renders the template with API Gateway's rules ([`Dialect::ApiGateway`]). `#stop` ends
     /// rendering successfully.
     pub fn render(&self, ctx: &mut Context, limits: &Limits) -> Result<String, RenderError> {

@@ -1108,3 +1108,19 @@ fn quiet_maps_behave_like_maps_but_print_nothing() {
     let t = parse("$context.o.isEmpty() $context.size()").unwrap();
     assert_eq!(t.render(&mut ctx, &Limits::default()).unwrap(), "false 2");
 }
+
+#[test]
+fn literal_arguments_of_host_calls() {
+    let t = parse(concat!(
+        "$input.json('$.a') $!{input.json(\"$.b\")} $input.path('$.a')\n",
+        "#set($x = $input.json(\"$.items[$i]\"))#set($y = $other.json('$.no'))\n",
+        "#if($input.path('$.c') == 1)#foreach($e in $input.path('$.d'))$e#end#end\n",
+        "#macro(m $v)$input.json('$.e')#end#set($s = \"${input.json('$.f')}\")\n",
+        "$input.params('$.no') $input.json($var) $input.json('$.g').length()"
+    ))
+    .unwrap();
+    assert_eq!(
+        t.literal_arguments("input", &["json", "path"]),
+        ["$.a", "$.b", "$.c", "$.d", "$.f", "$.g", "$.e"]
+    );
+}
