@@ -78,7 +78,7 @@ async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        s.gateway.metrics().render(),
+        s.gateway.render_metrics(),
     )
 }
 

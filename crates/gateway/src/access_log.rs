@@ -2,11 +2,21 @@
 //!
 //! A stage's `accessLogSettings.format` is compiled once per deployment into literal and variable
 //! parts; without one, Portico writes a JSON line with the fields of AWS's JSON preset plus
-//! latencies and ids. Lines go through a channel to a writer thread that batches writes, so a
-//! request never waits on the log file.
+//! latencies and ids. Lines go through a bounded queue to a writer thread that batches writes, so
+//! a request never waits on the log file: when the writer falls behind (a slow disk, a stdout
+//! pipe nobody reads) and the queue is full — [`QUEUE_LINES`] lines or [`QUEUE_BYTES`] bytes —
+//! new lines are dropped and counted (`portico_access_log_dropped_lines`) rather than blocking
+//! requests (back-pressure would turn a stalled log into a stalled gateway) or growing memory.
 
 use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc;
+
+/// Most lines waiting for the writer.
+pub const QUEUE_LINES: usize = 8192;
+/// Most bytes of lines waiting for the writer.
+pub const QUEUE_BYTES: usize = 8 * 1024 * 1024;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What one request contributes to the log.
@@ -297,27 +307,52 @@ pub enum AccessLogSink {
     #[default]
     Off,
     /// To the writer thread.
-    Writer(mpsc::Sender<String>),
+    Writer(Arc<Queue>),
+}
+
+/// The bounded queue in front of the writer thread.
+#[derive(Debug)]
+pub struct Queue {
+    tx: mpsc::SyncSender<String>,
+    bytes: Arc<AtomicUsize>,
+    dropped: AtomicU64,
 }
 
 impl AccessLogSink {
     /// Starts a writer thread that appends lines to `out`, flushing when the queue is empty.
     pub fn spawn(mut out: Box<dyn Write + Send>) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel::<String>();
+        let (tx, rx) = mpsc::sync_channel::<String>(QUEUE_LINES);
+        let bytes = Arc::new(AtomicUsize::new(0));
+        let queued = bytes.clone();
         std::thread::Builder::new()
             .name("portico-access-log".into())
             .spawn(move || {
-                while let Ok(line) = rx.recv() {
+                let write = |out: &mut Box<dyn Write + Send>, line: String| {
                     let _ = out.write_all(line.as_bytes());
                     let _ = out.write_all(b"\n");
+                    queued.fetch_sub(line.len(), Relaxed);
+                };
+                while let Ok(line) = rx.recv() {
+                    write(&mut out, line);
                     while let Ok(line) = rx.try_recv() {
-                        let _ = out.write_all(line.as_bytes());
-                        let _ = out.write_all(b"\n");
+                        write(&mut out, line);
                     }
                     let _ = out.flush();
                 }
             })?;
-        Ok(Self::Writer(tx))
+        Ok(Self::Writer(Arc::new(Queue {
+            tx,
+            bytes,
+            dropped: AtomicU64::new(0),
+        })))
+    }
+
+    /// Lines dropped because the writer had fallen behind.
+    pub fn dropped(&self) -> u64 {
+        match self {
+            Self::Off => 0,
+            Self::Writer(q) => q.dropped.load(Relaxed),
+        }
     }
 
     /// Whether lines are wanted at all.
@@ -327,8 +362,16 @@ impl AccessLogSink {
 
     /// Queues one line.
     pub fn write(&self, line: String) {
-        if let Self::Writer(tx) = self {
-            let _ = tx.send(line);
+        let Self::Writer(q) = self else { return };
+        let len = line.len();
+        if q.bytes.fetch_add(len, Relaxed) + len > QUEUE_BYTES {
+            q.bytes.fetch_sub(len, Relaxed);
+            q.dropped.fetch_add(1, Relaxed);
+            return;
+        }
+        if q.tx.try_send(line).is_err() {
+            q.bytes.fetch_sub(len, Relaxed);
+            q.dropped.fetch_add(1, Relaxed);
         }
     }
 }
@@ -384,5 +427,41 @@ mod tests {
             f.render(&record()),
             "127.0.0.1 - [14/Nov/2023:22:13:20 +0000] \"GET /pets/{id} HTTP/1.1\" 200 2 rid $context.unknownThing"
         );
+    }
+    /// A writer that never returns (a pipe nobody reads).
+    struct Stalled(std::sync::Mutex<mpsc::Receiver<()>>);
+
+    impl Write for Stalled {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.lock().map(|r| r.recv());
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_writer_drops_lines_instead_of_queueing_them() {
+        let (_never, rx) = mpsc::channel();
+        let sink = AccessLogSink::spawn(Box::new(Stalled(std::sync::Mutex::new(rx)))).unwrap();
+        let n = QUEUE_LINES * 3;
+        for _ in 0..n {
+            sink.write("x".repeat(100));
+        }
+        let AccessLogSink::Writer(q) = &sink else {
+            panic!("off")
+        };
+        // One line is with the stalled writer; the queue holds at most QUEUE_LINES.
+        assert!(
+            sink.dropped() >= (n - QUEUE_LINES - 1) as u64,
+            "{}",
+            sink.dropped()
+        );
+        assert!(q.bytes.load(Relaxed) <= (QUEUE_LINES + 1) * 100);
+        // Large lines hit the byte ceiling first.
+        let before = sink.dropped();
+        sink.write("y".repeat(QUEUE_BYTES + 1));
+        assert_eq!(sink.dropped(), before + 1);
     }
 }

@@ -52,7 +52,14 @@ pub trait BodyWatch: Send + Sync {
 pub struct ClientBody {
     inner: Incoming,
     watch: Option<Box<dyn BodyWatch>>,
+    /// Most bytes the body may have (the payload limit); more is [`BodyError::TooLarge`].
+    limit: u64,
+    seen: u64,
 }
+
+/// [`ClientBody::seen`] once the limit was passed and reported: the rest is passed on uncounted
+/// (to be drained).
+const OVER: u64 = u64::MAX;
 
 impl std::fmt::Debug for ClientBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,9 +68,14 @@ impl std::fmt::Debug for ClientBody {
 }
 
 impl ClientBody {
-    /// A request body, watched when `watch` is given.
-    pub fn new(inner: Incoming, watch: Option<Box<dyn BodyWatch>>) -> Self {
-        let mut body = Self { inner, watch };
+    /// A request body of at most `limit` bytes, watched when `watch` is given.
+    pub fn new(inner: Incoming, watch: Option<Box<dyn BodyWatch>>, limit: u64) -> Self {
+        let mut body = Self {
+            inner,
+            watch,
+            limit,
+            seen: 0,
+        };
         if body.inner.is_end_stream() {
             body.report(true);
         }
@@ -87,6 +99,17 @@ impl Body for ClientBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(f))) = &r
+            && let Some(d) = f.data_ref()
+            && this.seen != OVER
+        {
+            this.seen += d.len() as u64;
+            if this.seen > this.limit {
+                this.seen = OVER;
+                this.report(false);
+                return Poll::Ready(Some(Err(BodyError::TooLarge)));
+            }
+        }
         match &r {
             Poll::Ready(None) => this.report(true),
             Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.report(true),

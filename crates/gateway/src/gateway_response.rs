@@ -282,6 +282,28 @@ impl GatewayError {
         )
     }
 
+    /// The process holds as many buffered bodies as its budget allows (429, as API Gateway
+    /// answers when it is over capacity).
+    pub fn throttled() -> Self {
+        Self::new(
+            GatewayResponseType::Throttled,
+            "TooManyRequestsException",
+            "Too Many Requests",
+            r#"{"message":"Too Many Requests"}"#,
+        )
+    }
+
+    /// A request body did not arrive whole in time (408; the connection is closed).
+    pub fn request_timeout() -> Self {
+        Self::new(
+            GatewayResponseType::Default4xx,
+            "RequestTimeoutException",
+            "Request Timeout",
+            r#"{"message":"Request Timeout"}"#,
+        )
+        .with_status(StatusCode::REQUEST_TIMEOUT)
+    }
+
     /// No mapping template matches and passthrough is off (415).
     pub fn unsupported_media_type() -> Self {
         Self::new(

@@ -31,8 +31,18 @@ pub const MAX_PAYLOAD_BYTES: u64 = 10 * 1024 * 1024;
 /// Data-plane settings.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
-    /// Largest request body accepted (413 above).
+    /// Largest request body accepted (413 above), however it arrives (with a `Content-Length`,
+    /// chunked, HTTP/2 frames) and whatever reads it (listener, templates, validation, proxying).
     pub max_body_bytes: u64,
+    /// Longest a request body of unknown length that the gateway reads whole before proxying it
+    /// may take to arrive (408 after, connection closed).
+    pub body_timeout: Duration,
+    /// Proxy request bodies of unknown length (chunked, HTTP/2 without `content-length`) to
+    /// `HTTP_PROXY`/`HTTP` backends as they arrive, instead of reading them whole first and
+    /// sending them with a `Content-Length` as API Gateway does (the default, `false`).
+    pub stream_proxy_bodies: bool,
+    /// Bytes of buffered bodies the process may hold at once (see [`crate::budget`]).
+    pub body_budget_bytes: u64,
     /// Where access-log lines go.
     pub access_log: AccessLogSink,
     /// Idle time after which pooled upstream connections are closed (keep it under the backends'
@@ -44,6 +54,9 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: MAX_PAYLOAD_BYTES,
+            body_timeout: Duration::from_secs(30),
+            stream_proxy_bodies: false,
+            body_budget_bytes: crate::budget::BodyBudget::default_limit(),
             access_log: AccessLogSink::Off,
             upstream_idle_timeout: Duration::from_secs(30),
         }
@@ -57,6 +70,7 @@ pub struct Gateway {
     metrics: Registry,
     upstreams: Upstreams,
     config: GatewayConfig,
+    budget: crate::budget::BodyBudget,
     /// hyper's header-case map spelling Portico's own response headers as AWS does (set by the
     /// listener at start-up; see `header_case`).
     aws_case: std::sync::OnceLock<http::Extensions>,
@@ -230,6 +244,7 @@ impl Gateway {
                 idle_timeout: config.upstream_idle_timeout,
                 ..PoolConfig::default()
             }),
+            budget: crate::budget::BodyBudget::new(config.body_budget_bytes),
             config,
             aws_case: std::sync::OnceLock::new(),
         })
@@ -268,6 +283,109 @@ impl Gateway {
         &self.metrics
     }
 
+    /// The data-plane settings.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    /// The budget for buffered bodies.
+    pub fn body_budget(&self) -> &crate::budget::BodyBudget {
+        &self.budget
+    }
+
+    /// The Prometheus exposition: the API metrics and the data plane's own gauges.
+    pub fn render_metrics(&self) -> String {
+        use std::fmt::Write;
+        let mut out = self.metrics.render();
+        let b = &self.budget;
+        let _ = write!(
+            out,
+            "# HELP portico_body_budget_bytes Bytes of buffered bodies the process may hold.\n\
+             # TYPE portico_body_budget_bytes gauge\nportico_body_budget_bytes {}\n\
+             # HELP portico_body_buffered_bytes Bytes of buffered bodies held now.\n\
+             # TYPE portico_body_buffered_bytes gauge\nportico_body_buffered_bytes {}\n\
+             # HELP portico_body_budget_refused Requests refused (429) because the body budget was spent.\n\
+             # TYPE portico_body_budget_refused counter\nportico_body_budget_refused {}\n\
+             # HELP portico_access_log_dropped_lines Access-log lines dropped because the writer fell behind.\n\
+             # TYPE portico_access_log_dropped_lines counter\nportico_access_log_dropped_lines {}\n",
+            b.limit(),
+            b.in_use(),
+            b.refused(),
+            self.config.access_log.dropped(),
+        );
+        out
+    }
+
+    /// Reads `body` whole: at most the payload limit (413), within `within` (else `late`),
+    /// against the body budget (429). The bytes stay counted until the [`Hold`] is dropped.
+    ///
+    /// [`Hold`]: crate::budget::Hold
+    pub(crate) async fn buffer(
+        &self,
+        mut body: GatewayBody,
+        within: Duration,
+        late: GatewayError,
+    ) -> Result<(bytes::Bytes, crate::budget::Hold<'_>), GatewayError> {
+        use http_body::Body;
+        let mut hold = self.budget.hold();
+        let max = self.config.max_body_bytes;
+        match body {
+            GatewayBody::Empty | GatewayBody::Full(None) => return Ok((bytes::Bytes::new(), hold)),
+            GatewayBody::Full(Some(b)) => {
+                return if b.len() as u64 > max {
+                    Err(GatewayError::request_too_large())
+                } else if hold.grow(b.len() as u64) {
+                    Ok((b, hold))
+                } else {
+                    Err(GatewayError::throttled())
+                };
+            }
+            _ => {}
+        }
+        // A declared length is taken from the budget before a byte is read.
+        let declared = body.size_hint().exact();
+        if let Some(n) = declared {
+            if n > max {
+                discard_body(body);
+                return Err(GatewayError::request_too_large());
+            }
+            if !hold.grow(n) {
+                discard_body(body);
+                return Err(GatewayError::throttled());
+            }
+        }
+        let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+        let read = async {
+            let body = &mut body;
+            while let Some(frame) = http_body_util::BodyExt::frame(body).await {
+                let frame = frame.map_err(|e| match e {
+                    crate::upstream::BodyError::TooLarge => GatewayError::request_too_large(),
+                    _ => GatewayError::bad_request(),
+                })?;
+                let Some(d) = frame.data_ref() else { continue };
+                let len = (buf.len() + d.len()) as u64;
+                if len > max {
+                    return Err(GatewayError::request_too_large());
+                }
+                if len > hold.bytes() && !hold.grow(len - hold.bytes()) {
+                    return Err(GatewayError::throttled());
+                }
+                buf.extend_from_slice(d);
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(within, read).await {
+            Ok(Ok(())) => Ok((buf.freeze(), hold)),
+            Ok(Err(e)) => {
+                // What the client is still sending is read and thrown away (bounded), so that it
+                // gets to read the answer instead of a reset.
+                discard_body(body);
+                Err(e)
+            }
+            Err(_) => Err(late),
+        }
+    }
+
     /// Handles one request end to end. Never fails: every problem becomes a gateway response.
     pub async fn handle(
         &self,
@@ -284,7 +402,13 @@ impl Gateway {
         client: &ClientInfo,
     ) -> Response<GatewayBody> {
         let snapshot = self.snapshot.load();
-        let req = req.map(|b| GatewayBody::Client(crate::body::ClientBody::new(b, None)));
+        let req = req.map(|b| {
+            GatewayBody::Client(crate::body::ClientBody::new(
+                b,
+                None,
+                self.config.max_body_bytes,
+            ))
+        });
         self.process(&snapshot, req, client).await
     }
 
@@ -296,7 +420,13 @@ impl Gateway {
         watch: Option<Box<dyn crate::body::BodyWatch>>,
     ) -> Response<GatewayBody> {
         let snapshot = self.snapshot.load();
-        let req = req.map(|b| GatewayBody::Client(crate::body::ClientBody::new(b, watch)));
+        let req = req.map(|b| {
+            GatewayBody::Client(crate::body::ClientBody::new(
+                b,
+                watch,
+                self.config.max_body_bytes,
+            ))
+        });
         self.process(&snapshot, req, client).await
     }
 
@@ -397,6 +527,19 @@ impl Gateway {
             outcome.response = stage.responses.render_for(err, &lookup);
         }
         drop(params);
+        if outcome.error.as_ref().is_some_and(|e| {
+            matches!(
+                e.status,
+                StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+            )
+        }) && parts.version < Version::HTTP_2
+        {
+            // The body was not read whole: the connection cannot carry another request.
+            outcome
+                .response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         finish_headers(
             &mut outcome.response,
             &ids,
@@ -490,6 +633,38 @@ impl Gateway {
             return outcome;
         }
         let mut body = body;
+        // Bytes of buffered bodies this request holds, given back when it is done.
+        let mut _held = None;
+        let unknown_length = matches!(&body, GatewayBody::Client(c)
+            if !http_body::Body::is_end_stream(c) && http_body::Body::size_hint(c).exact().is_none());
+        if unknown_length
+            && !self.config.stream_proxy_bodies
+            && matches!(
+                route.integration,
+                CompiledIntegration::HttpProxy(_) | CompiledIntegration::Http(_)
+            )
+        {
+            // A body of unknown length goes to the backend whole, with a Content-Length, as API
+            // Gateway sends it (and a trickled body never reaches the backend).
+            match self
+                .buffer(
+                    body,
+                    self.config.body_timeout,
+                    GatewayError::request_timeout(),
+                )
+                .await
+            {
+                Ok((bytes, hold)) => {
+                    _held = Some(hold);
+                    parts.headers.remove(header::TRANSFER_ENCODING);
+                    parts
+                        .headers
+                        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                    body = GatewayBody::full(bytes);
+                }
+                Err(e) => return Outcome::fail(e),
+            }
+        }
         if let Some(v) = &route.validation {
             if let Some(Invalid::Parameters(missing)) =
                 v.check_parameters(&parts.headers, parts.uri.query())
@@ -502,8 +677,11 @@ impl Gateway {
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok());
             if v.wants_body(content_type) {
-                let bytes = match collect_body(body).await {
-                    Ok(b) => b,
+                let bytes = match self.collect_body(body).await {
+                    Ok((b, hold)) => {
+                        _held = Some(hold);
+                        b
+                    }
                     Err(e) => return Outcome::fail(e),
                 };
                 if let Some(Invalid::Body(detail)) = v.check_body(content_type, &bytes) {
@@ -514,7 +692,7 @@ impl Gateway {
         }
         match &route.integration {
             CompiledIntegration::Mock(m) => {
-                run_mock(stage, route, m, params, parts, body, client, rid).await
+                run_mock(self, stage, route, m, params, parts, body, client, rid).await
             }
             CompiledIntegration::HttpProxy(p) => {
                 self.run_http_proxy(stage, p, params, parts, body, client)
@@ -582,6 +760,12 @@ impl Gateway {
                 return Outcome {
                     integration_latency,
                     ..Outcome::fail(GatewayError::integration_timeout())
+                };
+            }
+            Err(e) if e.is_body_too_large() => {
+                return Outcome {
+                    integration_latency,
+                    ..Outcome::fail(GatewayError::request_too_large())
                 };
             }
             Err(e) if e.is_client_body() => {
@@ -660,8 +844,12 @@ impl Gateway {
         let needs_body = h.reads_body
             || convert.is_some()
             || matches!(&selected, Selected::Template(_, t) if !t.is_static());
+        let mut _held = None;
         let (body, client_bytes) = if needs_body {
-            match collect_body(body).await {
+            match self.collect_body(body).await.map(|(b, hold)| {
+                _held = Some(hold);
+                b
+            }) {
                 Ok(b) => match convert.map(|c| c.convert(b.clone(), request_binary)) {
                     None => (GatewayBody::Empty, Some(b)),
                     Some(Ok(converted)) => (GatewayBody::Empty, Some(converted)),
@@ -853,8 +1041,12 @@ impl Gateway {
         let needs_up_body = ir.reads_body
             || convert.is_some()
             || matches!(template, Some((_, t)) if !t.is_static());
+        let mut _held_response = None;
         let (up_body, up_bytes) = if needs_up_body {
-            match collect_body(up_body).await {
+            match self.collect_body(up_body).await.map(|(b, hold)| {
+                _held_response = Some(hold);
+                b
+            }) {
                 Ok(b) => match convert.map(|c| c.convert(b.clone(), response_binary)) {
                     None => (GatewayBody::Empty, Some(b)),
                     Some(Ok(converted)) => (GatewayBody::Empty, Some(converted)),
@@ -867,6 +1059,13 @@ impl Gateway {
                         };
                     }
                 },
+                Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => {
+                    return Outcome {
+                        integration_latency,
+                        integration_status: Some(status),
+                        ..Outcome::fail(e)
+                    };
+                }
                 Err(_) => {
                     let err = if started.elapsed() >= h.target.timeout {
                         GatewayError::integration_timeout()
@@ -967,6 +1166,7 @@ const QUERY_ENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
 
 #[allow(clippy::too_many_arguments)]
 async fn run_mock(
+    gw: &Gateway,
     stage: &CompiledStage,
     route: &Route,
     m: &MockIntegration,
@@ -988,7 +1188,7 @@ async fn run_mock(
             t.mock_status()
         }
         Selected::Template(_, t) => {
-            let bytes = match collect_body(body).await {
+            let (bytes, _held) = match gw.collect_body(body).await {
                 Ok(b) => b,
                 Err(e) => return Outcome::fail(e),
             };
@@ -1087,17 +1287,16 @@ async fn run_mock(
     }
 }
 
-/// Reads a body for a mapping template, up to the 10 MB payload limit.
-/// Reading it may take at most [`BODY_READ_LIMIT`] in all, however slowly the bytes trickle in.
-async fn collect_body(body: GatewayBody) -> Result<bytes::Bytes, GatewayError> {
-    use http_body_util::BodyExt;
-    let read = http_body_util::Limited::new(body, MAX_PAYLOAD_BYTES as usize).collect();
-    match tokio::time::timeout(BODY_READ_LIMIT, read).await {
-        Ok(Ok(c)) => Ok(c.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(GatewayError::request_too_large())
-        }
-        Ok(Err(_)) | Err(_) => Err(GatewayError::bad_request()),
+impl Gateway {
+    /// Reads a body for a mapping template, validation or a mapping, up to the payload limit and
+    /// against the body budget. Reading it may take at most [`BODY_READ_LIMIT`] in all, however
+    /// slowly the bytes trickle in (400 after).
+    async fn collect_body(
+        &self,
+        body: GatewayBody,
+    ) -> Result<(bytes::Bytes, crate::budget::Hold<'_>), GatewayError> {
+        self.buffer(body, BODY_READ_LIMIT, GatewayError::bad_request())
+            .await
     }
 }
 

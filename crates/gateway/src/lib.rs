@@ -24,6 +24,7 @@ pub mod access_log;
 pub mod addressing;
 pub mod binary;
 mod body;
+pub mod budget;
 pub mod compile;
 #[doc(hidden)]
 pub mod fuzz;
@@ -44,5 +45,5 @@ pub mod validation;
 pub use body::GatewayBody;
 pub use compile::{CompileWarning, CompiledStage, ServingSnapshot, StageInput};
 pub use gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
-pub use handler::{ClientInfo, Gateway, GatewayConfig};
+pub use handler::{ClientInfo, Gateway, GatewayConfig, MAX_PAYLOAD_BYTES};
 pub use server::{ListenerLimits, serve, serve_with};

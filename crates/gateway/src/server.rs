@@ -26,10 +26,11 @@
 //!    `X-Forwarded-Host` and `X-Forwarded-Port` removed, `Content-Length` re-written canonically;
 //!    on HTTP/2 a `Host` that differs from `:authority`, or a repeated one, is a 400.
 //! 5. **Body framing.** `Expect: 100-continue` with a `Content-Length` over the body limit is
-//!    answered 413 without a `100 Continue`; a body of unknown length (chunked, or HTTP/2 without
-//!    `content-length`) is read here up to [`ListenerLimits::max_body_bytes`] (413 beyond) within
-//!    [`ListenerLimits::body_timeout`] (408 after) and handed on with a `Content-Length`, as API
-//!    Gateway hands its integrations a whole payload.
+//!    answered 413 without a `100 Continue`. Nothing reads a body here: a body of unknown length
+//!    (chunked, or HTTP/2 without `content-length`) goes on as it arrives, so that the API, stage
+//!    and route are known before any of it is read — an unknown API is refused without reading
+//!    it, and the route decides whether it is read whole ([`crate::GatewayConfig`]: payload
+//!    limit, body timeout, body budget).
 //!
 //! Every rejection made here closes the connection after the response (HTTP/1).
 //!
@@ -40,7 +41,7 @@
 use crate::body::{BodyWatch, GatewayBody};
 use crate::gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
 use crate::handler::{ClientInfo, Gateway};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};
@@ -72,12 +73,6 @@ pub struct ListenerLimits {
     /// Keep-alive idle time, and longest time without any byte moving while a request is in
     /// flight. Default 60 s.
     pub idle_timeout: Duration,
-    /// Longest time a request body of unknown length (chunked, or HTTP/2 without
-    /// `content-length`) may take to arrive whole; the listener reads such bodies before the
-    /// gateway sees the request and answers 408 after this. Default 30 s. (Bodies with a length
-    /// go to the gateway as they arrive: those it buffers have 29 s, streamed ones are bounded by
-    /// the integration timeout, and every one by [`Self::idle_timeout`] between bytes.)
-    pub body_timeout: Duration,
     /// Connections served at once; more wait in the accept backlog. Default 10 000.
     pub max_connections: usize,
     /// Longest request line (`METHOD target HTTP/1.1`), 414 above. Default 8 192.
@@ -89,8 +84,6 @@ pub struct ListenerLimits {
     pub max_header_bytes: usize,
     /// Most header fields in a request, 431 above. Default 100.
     pub max_headers: usize,
-    /// Largest request body (AWS: 10 MB), 413 above. Must match the gateway's own limit.
-    pub max_body_bytes: u64,
 }
 
 impl Default for ListenerLimits {
@@ -98,13 +91,11 @@ impl Default for ListenerLimits {
         Self {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
-            body_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             max_request_line_bytes: 8 * 1024,
             max_header_line_bytes: 8 * 1024,
             max_header_bytes: 10_240,
             max_headers: 100,
-            max_body_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -852,7 +843,6 @@ enum Refusal {
     HeadTooLarge,
     BadRequest,
     NotImplemented,
-    TooLarge,
     BodyTimeout,
 }
 
@@ -881,7 +871,6 @@ impl Refusal {
                 "Transfer-Encoding Not Implemented",
                 r#"{"message":"Transfer-Encoding Not Implemented"}"#,
             ),
-            Self::TooLarge => return GatewayError::request_too_large(),
             Self::BodyTimeout => (
                 GatewayResponseType::Default4xx,
                 StatusCode::REQUEST_TIMEOUT,
@@ -957,7 +946,7 @@ async fn admit(
             .headers()
             .get(header::EXPECT)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-        if expects && n > limits.max_body_bytes {
+        if expects && n > gw.config().max_body_bytes {
             // Answer without touching the body: hyper then never sends `100 Continue`, and the
             // gateway renders its 413 (with the API's overrides) from the head alone.
             let (parts, _unread) = req.into_parts();
@@ -966,14 +955,16 @@ async fn admit(
         }
         return gw.handle_watched(req, client, watch).await;
     }
-    let body = req.body();
-    if !h2_open_empty && (body.is_end_stream() || body.size_hint().exact().is_some()) {
+    if !h2_open_empty {
+        // Unknown length (chunked, or HTTP/2 without content-length): the API, stage and route
+        // are resolved first, and the route decides whether the body is read whole (an unknown
+        // API is refused without reading a byte of it).
         return gw.handle_watched(req, client, watch).await;
     }
-    // Unknown length (chunked, or HTTP/2 without content-length): read it here, bounded.
-    let (mut parts, mut body) = req.into_parts();
-    let mut buf = BytesMut::new();
-    let deadline = tokio::time::Instant::now() + limits.body_timeout;
+    // HTTP/2 `content-length: 0` on a stream still open: read to its end (nothing, or a framing
+    // error), bounded.
+    let (parts, mut body) = req.into_parts();
+    let deadline = tokio::time::Instant::now() + gw.config().body_timeout;
     loop {
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
             Ok(Some(frame)) => frame,
@@ -981,27 +972,17 @@ async fn admit(
             Err(_) => return refuse(Refusal::BodyTimeout, version),
         };
         match frame {
-            Ok(f) => {
-                if let Some(d) = f.data_ref() {
-                    if (buf.len() + d.len()) as u64 > limits.max_body_bytes {
-                        linger(body);
-                        return refuse(Refusal::TooLarge, version);
-                    }
-                    buf.extend_from_slice(d);
-                }
-                // Trailers are dropped: they never become header fields.
+            Ok(f) if f.data_ref().is_some_and(|d| !d.is_empty()) => {
+                return refuse(Refusal::BadRequest, version);
             }
+            Ok(_) => {}
             Err(_) => return refuse(Refusal::BadRequest, version),
         }
     }
     if let Some(w) = watch {
         w.finished(true);
     }
-    parts.headers.remove(header::TRANSFER_ENCODING);
-    parts
-        .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(buf.len()));
-    let req = Request::from_parts(parts, GatewayBody::full(buf.freeze()));
+    let req = Request::from_parts(parts, GatewayBody::Empty);
     gw.process(&gw.snapshot(), req, client).await
 }
 

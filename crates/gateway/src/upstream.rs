@@ -64,6 +64,18 @@ impl UpstreamError {
         matches!(self, Self::Http(e) if e.is_user())
     }
 
+    /// Whether the client's body grew past the payload limit on its way (413).
+    pub fn is_body_too_large(&self) -> bool {
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            if matches!(s.downcast_ref::<BodyError>(), Some(BodyError::TooLarge)) {
+                return true;
+            }
+            source = s.source();
+        }
+        false
+    }
+
     /// Whether the backend could not be reached at all.
     pub fn is_connect(&self) -> bool {
         matches!(self, Self::Connect { .. } | Self::ConnectTimeout(_))
@@ -84,6 +96,9 @@ pub enum BodyError {
     /// The backend was still sending the body when the integration timeout passed.
     #[error("the integration timeout passed while the backend's body was still streaming")]
     IntegrationTimeout,
+    /// The client's body grew past the payload limit while it was being forwarded.
+    #[error("the request body passed the payload limit")]
+    TooLarge,
 }
 
 impl BodyError {

@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the data plane and the management listener.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create or update an API from an OpenAPI 3.0 / Swagger 2.0 file and deploy it.
     Import(ImportArgs),
     /// Print every served route in match order.
@@ -114,7 +114,8 @@ pub struct LimitArgs {
     #[arg(long, default_value = "60", value_name = "SECS", value_parser = parse_secs)]
     pub idle_timeout_secs: Duration,
     /// Seconds a client may take to send a request body of unknown length (chunked, or HTTP/2
-    /// without content-length), which the gateway reads whole before routing it; 408 after.
+    /// without content-length) that the gateway reads whole for its route before proxying it;
+    /// 408 after.
     #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs)]
     pub body_timeout_secs: Duration,
     /// Connections served at once; further clients wait in the accept backlog until one closes.
@@ -133,22 +134,47 @@ pub struct LimitArgs {
     /// Most header fields in one request; more get 431.
     #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub max_headers: u64,
+    /// Largest request body in bytes, however it arrives and whatever reads it; 413 above.
+    /// API Gateway's limit is 10 MB.
+    #[arg(long, default_value_t = portico_gateway::MAX_PAYLOAD_BYTES, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_body_bytes: u64,
+    /// Bytes of buffered request and response bodies the whole process may hold at once; a body
+    /// that does not fit is answered 429 at once. Default: a quarter of the memory limit (cgroup
+    /// or machine), between 64 MiB and 1 GiB.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_budget_bytes: Option<u64>,
+    /// Proxy request bodies of unknown length to backends as they arrive (chunked), instead of
+    /// reading them whole and sending a Content-Length as API Gateway does.
+    #[arg(long)]
+    pub stream_proxy_bodies: bool,
 }
 
 impl LimitArgs {
+    /// The body settings of the data plane, over `base`.
+    pub fn gateway_config(
+        &self,
+        base: portico_gateway::GatewayConfig,
+    ) -> portico_gateway::GatewayConfig {
+        portico_gateway::GatewayConfig {
+            max_body_bytes: self.max_body_bytes,
+            body_timeout: self.body_timeout_secs,
+            stream_proxy_bodies: self.stream_proxy_bodies,
+            body_budget_bytes: self.body_budget_bytes.unwrap_or(base.body_budget_bytes),
+            ..base
+        }
+    }
+
     /// The listener limits these flags describe.
     pub fn listener_limits(&self) -> portico_gateway::ListenerLimits {
         let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         portico_gateway::ListenerLimits {
             header_timeout: self.header_timeout_secs,
             idle_timeout: self.idle_timeout_secs,
-            body_timeout: self.body_timeout_secs,
             max_connections: size(self.max_connections),
             max_request_line_bytes: size(self.max_request_line_bytes),
             max_header_line_bytes: size(self.max_header_line_bytes),
             max_header_bytes: size(self.max_header_bytes),
             max_headers: size(self.max_headers),
-            ..portico_gateway::ListenerLimits::default()
         }
     }
 }

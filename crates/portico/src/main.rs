@@ -32,7 +32,7 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            cli::Command::Serve(args) => serve::run(args).await,
+            cli::Command::Serve(args) => serve::run(*args).await,
             cli::Command::Import(args) => import::run(args).await,
             cli::Command::Routes(args) => serve::routes(args).await,
         }

@@ -41,10 +41,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             AccessLogSink::spawn(Box::new(std::io::BufWriter::new(f)))?
         }
     };
-    let gateway = Gateway::new(GatewayConfig {
+    let gateway = Gateway::new(args.limits.gateway_config(GatewayConfig {
         access_log,
         ..GatewayConfig::default()
-    });
+    }));
     let publisher = Arc::new(portico_admin::Publisher::new(
         store.clone(),
         gateway.clone(),
