@@ -48,6 +48,8 @@ pub struct GatewayConfig {
     /// Idle time after which pooled upstream connections are closed (keep it under the backends'
     /// keep-alive timeout).
     pub upstream_idle_timeout: Duration,
+    /// Connections open at once to one backend (see [`crate::upstream::PoolConfig`]).
+    pub upstream_max_connections: usize,
 }
 
 impl Default for GatewayConfig {
@@ -59,6 +61,7 @@ impl Default for GatewayConfig {
             body_budget_bytes: crate::budget::BodyBudget::default_limit(),
             access_log: AccessLogSink::Off,
             upstream_idle_timeout: Duration::from_secs(30),
+            upstream_max_connections: PoolConfig::default().max_connections,
         }
     }
 }
@@ -242,6 +245,7 @@ impl Gateway {
             metrics: Registry::default(),
             upstreams: Upstreams::new(PoolConfig {
                 idle_timeout: config.upstream_idle_timeout,
+                max_connections: config.upstream_max_connections,
                 ..PoolConfig::default()
             }),
             budget: crate::budget::BodyBudget::new(config.body_budget_bytes),

@@ -128,6 +128,11 @@ pub struct PoolConfig {
     pub idle_timeout: Duration,
     /// Connect timeout.
     pub connect_timeout: Duration,
+    /// Connections open at once to one backend, idle or busy. A request that finds none free
+    /// waits for one (an idle one coming back, or one closing) within its integration timeout,
+    /// then gets API Gateway's 504 `Endpoint request timed out`, as a backend that cannot take
+    /// more connections looks from API Gateway.
+    pub max_connections: usize,
 }
 
 impl Default for PoolConfig {
@@ -136,6 +141,7 @@ impl Default for PoolConfig {
             max_idle: 1024,
             idle_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            max_connections: 1024,
         }
     }
 }
@@ -147,6 +153,10 @@ pub struct UpstreamPool {
     idle: Mutex<Vec<Idle>>,
     config: PoolConfig,
     reaper: AtomicBool,
+    /// One permit per open connection ([`PoolConfig::max_connections`]).
+    slots: Arc<tokio::sync::Semaphore>,
+    /// Woken when a connection becomes idle or closes.
+    freed: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for UpstreamPool {
@@ -209,10 +219,7 @@ impl UpstreamPool {
         let mut req = req.map(ForwardedBody::wrap);
         let mut retried = false;
         loop {
-            let (mut sender, reused) = match self.checkout().await {
-                Some(s) => (s, true),
-                None => (self.connect().await?, false),
-            };
+            let (mut sender, reused) = self.acquire().await?;
             // What to send again if this reused connection turns out to be dead.
             let replay = if reused && !retried {
                 replayable(&req)
@@ -256,6 +263,28 @@ impl UpstreamPool {
         }
     }
 
+    /// An idle connection, or a new one when the backend has fewer than its cap open; else waits
+    /// until one of those is possible.
+    async fn acquire(self: &Arc<Self>) -> Result<(SendRequest<GatewayBody>, bool), UpstreamError> {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(s) = self.checkout().await {
+                return Ok((s, true));
+            }
+            if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+                return Ok((self.connect(permit).await?, false));
+            }
+            freed.await;
+        }
+    }
+
+    /// Open connections right now (idle or busy).
+    pub fn open_connections(&self) -> usize {
+        self.config.max_connections - self.slots.available_permits()
+    }
+
     async fn checkout(&self) -> Option<SendRequest<GatewayBody>> {
         loop {
             let idle = self.lock().pop()?;
@@ -269,7 +298,10 @@ impl UpstreamPool {
         }
     }
 
-    async fn connect(self: &Arc<Self>) -> Result<SendRequest<GatewayBody>, UpstreamError> {
+    async fn connect(
+        self: &Arc<Self>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<SendRequest<GatewayBody>, UpstreamError> {
         self.start_reaper();
         let connect = tokio::net::TcpStream::connect(self.addr.as_str());
         let stream = match tokio::time::timeout(self.config.connect_timeout, connect).await {
@@ -291,10 +323,13 @@ impl UpstreamPool {
             .max_buf_size(MAX_READ_BUFFER)
             .handshake(TokioIo::new(stream))
             .await?;
+        let freed = self.freed.clone();
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "upstream connection ended with an error");
             }
+            drop(permit);
+            freed.notify_one();
         });
         Ok(sender)
     }
@@ -333,14 +368,18 @@ impl UpstreamPool {
                 sender,
                 since: Instant::now(),
             });
+            drop(idle);
+            self.freed.notify_one();
         }
     }
 }
 
-/// Every backend's pool, shared by all stages that target it.
+/// Every backend's pool, shared by all stages that target it. The compiled routes own the pools;
+/// this map only finds them: a pool no deployed integration references any more (its last
+/// snapshot replaced, a `TestInvokeMethod` done) is dropped with its idle connections.
 #[derive(Debug, Default)]
 pub struct Upstreams {
-    pools: Mutex<HashMap<String, Arc<UpstreamPool>>>,
+    pools: Mutex<HashMap<String, Weak<UpstreamPool>>>,
     config: PoolConfig,
 }
 
@@ -367,18 +406,31 @@ impl Upstreams {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        Ok(pools
-            .entry(addr.clone())
-            .or_insert_with(|| {
-                Arc::new(UpstreamPool {
-                    addr,
-                    host,
-                    idle: Mutex::default(),
-                    config: self.config,
-                    reaper: AtomicBool::new(false),
-                })
-            })
-            .clone())
+        if let Some(pool) = pools.get(&addr).and_then(Weak::upgrade) {
+            return Ok(pool);
+        }
+        pools.retain(|_, p| p.strong_count() > 0);
+        let pool = Arc::new(UpstreamPool {
+            addr: addr.clone(),
+            host,
+            idle: Mutex::default(),
+            config: self.config,
+            reaper: AtomicBool::new(false),
+            slots: Arc::new(tokio::sync::Semaphore::new(
+                self.config.max_connections.max(1),
+            )),
+            freed: Arc::new(tokio::sync::Notify::new()),
+        });
+        pools.insert(addr, Arc::downgrade(&pool));
+        Ok(pool)
+    }
+
+    /// Backends with a live pool.
+    pub fn pools(&self) -> usize {
+        match self.pools.lock() {
+            Ok(g) => g.values().filter(|p| p.strong_count() > 0).count(),
+            Err(poisoned) => poisoned.into_inner().len(),
+        }
     }
 }
 
@@ -680,6 +732,74 @@ mod tests {
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     /// Empty: the backend reads the head and closes without answering.
     const DIE: &[u8] = b"";
+
+    #[tokio::test]
+    async fn a_pool_nothing_references_is_dropped_with_its_connections() {
+        let (addr, _) = backend(vec![OK, OK]).await;
+        let upstreams = Upstreams::new(PoolConfig::default());
+        let p = upstreams.pool(&addr.parse().unwrap()).unwrap();
+        let again = upstreams.pool(&addr.parse().unwrap()).unwrap();
+        assert!(
+            Arc::ptr_eq(&p, &again),
+            "one pool per backend while referenced"
+        );
+        drop(again);
+        let resp = p
+            .send(request(http::Method::GET, GatewayBody::Empty))
+            .await
+            .unwrap();
+        assert_eq!(text(resp).await.unwrap(), "ok");
+        assert_eq!(p.idle_connections(), 1);
+        assert_eq!(upstreams.pools(), 1);
+        let weak = Arc::downgrade(&p);
+        drop(p);
+        assert!(weak.upgrade().is_none(), "no one else keeps the pool");
+        assert_eq!(upstreams.pools(), 0);
+        // A later deployment gets a fresh pool.
+        let p = upstreams.pool(&addr.parse().unwrap()).unwrap();
+        assert_eq!(p.idle_connections(), 0);
+    }
+
+    #[tokio::test]
+    async fn at_the_connection_cap_a_request_waits_for_a_free_connection_then_times_out() {
+        let (addr, heads) = backend(vec![OK, OK]).await;
+        let upstreams = Upstreams::new(PoolConfig {
+            max_connections: 1,
+            ..PoolConfig::default()
+        });
+        let p = upstreams.pool(&addr.parse().unwrap()).unwrap();
+        // One request in flight keeps the only connection busy (its body is not read yet).
+        let first = p
+            .send_within(
+                request(http::Method::GET, GatewayBody::Empty),
+                Duration::from_secs(2),
+            )
+            .await
+            .unwrap();
+        assert_eq!(p.open_connections(), 1);
+        let waiting = p.send_within(
+            request(http::Method::GET, GatewayBody::Empty),
+            Duration::from_millis(300),
+        );
+        assert!(matches!(waiting.await, Err(UpstreamError::Timeout(_))));
+        assert_eq!(
+            heads.load(Ordering::SeqCst),
+            1,
+            "no second connection was opened"
+        );
+        // Once the first response is read, its connection serves the next request.
+        assert_eq!(text(first).await.unwrap(), "ok");
+        let next = p
+            .send_within(
+                request(http::Method::GET, GatewayBody::Empty),
+                Duration::from_secs(2),
+            )
+            .await
+            .unwrap();
+        assert_eq!(text(next).await.unwrap(), "ok");
+        assert_eq!(heads.load(Ordering::SeqCst), 2);
+        assert_eq!(p.open_connections(), 1);
+    }
 
     #[tokio::test]
     async fn a_stale_pooled_connection_is_retried_for_idempotent_requests() {

@@ -147,6 +147,10 @@ pub struct LimitArgs {
     /// reading them whole and sending a Content-Length as API Gateway does.
     #[arg(long)]
     pub stream_proxy_bodies: bool,
+    /// Connections open at once to one backend; at the cap a request waits for a free one within
+    /// its integration timeout (504 after).
+    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_backend_connections: u64,
 }
 
 impl LimitArgs {
@@ -160,6 +164,8 @@ impl LimitArgs {
             body_timeout: self.body_timeout_secs,
             stream_proxy_bodies: self.stream_proxy_bodies,
             body_budget_bytes: self.body_budget_bytes.unwrap_or(base.body_budget_bytes),
+            upstream_max_connections: usize::try_from(self.max_backend_connections)
+                .unwrap_or(usize::MAX),
             ..base
         }
     }
