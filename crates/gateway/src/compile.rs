@@ -173,17 +173,50 @@ pub fn compile(
     metrics: &Registry,
     upstreams: &Upstreams,
 ) -> (ServingSnapshot, Vec<CompileWarning>) {
-    let mut snapshot = ServingSnapshot::default();
-    let mut warnings = Vec::new();
+    let mut builder = SnapshotBuilder::new(metrics, upstreams);
     for input in inputs {
-        let stage = compile_stage(input, metrics, upstreams, &mut warnings);
-        snapshot
+        builder.add(input);
+    }
+    builder.finish()
+}
+
+/// Builds a [`ServingSnapshot`] one stage at a time, so that a caller can read each stage's input
+/// just before it is compiled and drop it right after: what a deployment froze takes several times
+/// the memory of its compiled stage, and holding every stage's at once would set the gateway's
+/// resident size long after the inputs are freed.
+#[derive(Debug)]
+pub struct SnapshotBuilder<'a> {
+    snapshot: ServingSnapshot,
+    warnings: Vec<CompileWarning>,
+    metrics: &'a Registry,
+    upstreams: &'a Upstreams,
+}
+
+impl<'a> SnapshotBuilder<'a> {
+    /// An empty snapshot whose routes record into `metrics` and call backends through `upstreams`.
+    pub fn new(metrics: &'a Registry, upstreams: &'a Upstreams) -> Self {
+        Self {
+            snapshot: ServingSnapshot::default(),
+            warnings: Vec::new(),
+            metrics,
+            upstreams,
+        }
+    }
+
+    /// Compiles one stage into the snapshot.
+    pub fn add(&mut self, input: &StageInput) {
+        let stage = compile_stage(input, self.metrics, self.upstreams, &mut self.warnings);
+        self.snapshot
             .apis
             .entry(input.api_id.clone())
             .or_default()
             .insert(input.stage.stage_name.clone(), Arc::new(stage));
     }
-    (snapshot, warnings)
+
+    /// The snapshot and what compiling it reported.
+    pub fn finish(self) -> (ServingSnapshot, Vec<CompileWarning>) {
+        (self.snapshot, self.warnings)
+    }
 }
 
 fn compile_stage(
