@@ -55,21 +55,23 @@ impl Publisher {
         if *seen == Some(seq) {
             return Ok(Published::default());
         }
-        let stages: Vec<StageInput> = self
+        // Each stage is compiled as soon as it is read: the parsed snapshots of every stage would
+        // take several times the memory of what is compiled from them.
+        let mut built = self.gateway.snapshot_builder();
+        let stages = self
             .store
-            .serving_stages()
-            .await?
-            .into_iter()
-            .map(|s| StageInput {
-                api_id: s.api_id,
-                stage: s.stage,
-                snapshot: s.snapshot,
+            .for_each_serving_stage(|s| {
+                built.add(&StageInput {
+                    api_id: s.api_id,
+                    stage: s.stage,
+                    snapshot: s.snapshot,
+                })
             })
-            .collect();
-        let warnings = self.gateway.publish(&stages);
+            .await?;
+        let warnings = self.gateway.publish_built(built);
         *seen = Some(seq);
         Ok(Published {
-            stages: Some(stages.len()),
+            stages: Some(stages),
             warnings,
         })
     }

@@ -27,19 +27,44 @@ pub struct StageInput {
     pub snapshot: DeploymentSnapshot,
 }
 
-/// A compiled method on a resource.
+/// A string that the routes and metric labels naming the same thing share.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SharedStr(Arc<str>);
+
+impl SharedStr {
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A compiled method on a resource. Kept small: a gateway holds one per method of every served
+/// stage (`route_size` pins its size).
 #[derive(Debug)]
 pub struct Route {
     /// `$context.resourceId`.
-    pub resource_id: String,
+    pub resource_id: SharedStr,
     /// `$context.resourcePath`.
-    pub resource_path: String,
+    pub resource_path: SharedStr,
     /// The method as declared (`GET`, `ANY`, …).
-    pub declared_method: String,
+    pub declared_method: SharedStr,
     /// What runs.
     pub integration: CompiledIntegration,
     /// Request validation, when the method has a validator that checks something.
-    pub validation: Option<crate::validation::RequestValidation>,
+    pub validation: Option<Box<crate::validation::RequestValidation>>,
     /// Metrics for this (api, stage, resource, method).
     pub metrics: Arc<RouteMetrics>,
 }
@@ -47,8 +72,8 @@ pub struct Route {
 /// A compiled integration.
 #[derive(Debug)]
 pub enum CompiledIntegration {
-    /// `MOCK`.
-    Mock(MockIntegration),
+    /// `MOCK` (shared by the stage's methods whose integrations are equal).
+    Mock(Arc<MockIntegration>),
     /// `HTTP_PROXY`.
     HttpProxy(HttpProxyIntegration),
     /// `HTTP` (non-proxy): mapped parameters, request/response templates, integration responses
@@ -175,17 +200,90 @@ pub fn compile(
     metrics: &Registry,
     upstreams: &Upstreams,
 ) -> (ServingSnapshot, Vec<CompileWarning>) {
-    let mut snapshot = ServingSnapshot::default();
-    let mut warnings = Vec::new();
+    let mut builder = SnapshotBuilder::new(metrics, upstreams);
     for input in inputs {
-        let stage = compile_stage(input, metrics, upstreams, &mut warnings);
-        snapshot
+        builder.add(input);
+    }
+    builder.finish()
+}
+
+/// Builds a [`ServingSnapshot`] one stage at a time, so that a caller can read each stage's input
+/// just before it is compiled and drop it right after: what a deployment froze takes several times
+/// the memory of its compiled stage, and holding every stage's at once would set the gateway's
+/// resident size long after the inputs are freed.
+#[derive(Debug)]
+pub struct SnapshotBuilder<'a> {
+    snapshot: ServingSnapshot,
+    warnings: Vec<CompileWarning>,
+    metrics: &'a Registry,
+    upstreams: &'a Upstreams,
+}
+
+impl<'a> SnapshotBuilder<'a> {
+    /// An empty snapshot whose routes record into `metrics` and call backends through `upstreams`.
+    pub fn new(metrics: &'a Registry, upstreams: &'a Upstreams) -> Self {
+        Self {
+            snapshot: ServingSnapshot::default(),
+            warnings: Vec::new(),
+            metrics,
+            upstreams,
+        }
+    }
+
+    /// Compiles one stage into the snapshot.
+    pub fn add(&mut self, input: &StageInput) {
+        let stage = compile_stage(input, self.metrics, self.upstreams, &mut self.warnings);
+        self.snapshot
             .apis
             .entry(input.api_id.clone())
             .or_default()
             .insert(input.stage.stage_name.clone(), Arc::new(stage));
     }
-    (snapshot, warnings)
+
+    /// The snapshot and what compiling it reported.
+    pub fn finish(self) -> (ServingSnapshot, Vec<CompileWarning>) {
+        (self.snapshot, self.warnings)
+    }
+}
+
+/// How many distinct MOCK integrations a stage compile remembers for sharing.
+const MAX_SHARED_MOCKS: usize = 32;
+
+/// Whether two integrations compile to the same MOCK integration: equal but for the cache
+/// settings, which API Gateway fills per resource (`cacheNamespace` is the resource id) and a MOCK
+/// does not use. Every field is named, so that a new one is decided on here.
+fn same_mock(a: &Integration, b: &Integration) -> bool {
+    let Integration {
+        kind,
+        http_method,
+        uri,
+        connection_type,
+        connection_id,
+        credentials,
+        request_parameters,
+        request_templates,
+        passthrough_behavior,
+        content_handling,
+        timeout_in_millis,
+        cache_namespace: _,
+        cache_key_parameters: _,
+        integration_responses,
+        tls_config,
+    } = a;
+    *kind == IntegrationType::Mock
+        && *kind == b.kind
+        && *http_method == b.http_method
+        && *uri == b.uri
+        && *connection_type == b.connection_type
+        && *connection_id == b.connection_id
+        && *credentials == b.credentials
+        && *request_parameters == b.request_parameters
+        && *request_templates == b.request_templates
+        && *passthrough_behavior == b.passthrough_behavior
+        && *content_handling == b.content_handling
+        && *timeout_in_millis == b.timeout_in_millis
+        && *integration_responses == b.integration_responses
+        && *tls_config == b.tls_config
 }
 
 fn compile_stage(
@@ -197,17 +295,33 @@ fn compile_stage(
     let api = &input.snapshot.api;
     let stage = &input.stage;
     let stage_loc = format!("{}/{}", input.api_id, stage.stage_name);
-    let labels = |resource: &str, method: &str| Labels {
-        api: input.api_id.clone(),
-        api_name: api.name.clone(),
-        stage: stage.stage_name.clone(),
-        resource: resource.to_owned(),
-        method: method.to_owned(),
+    // Label values the stage's routes share.
+    let (api_label, name_label, stage_label): (Arc<str>, Arc<str>, Arc<str>) = (
+        input.api_id.as_str().into(),
+        api.name.as_str().into(),
+        stage.stage_name.as_str().into(),
+    );
+    let mut method_labels: HashMap<&str, Arc<str>> = HashMap::new();
+    // MOCK integrations compiled without a warning, for the methods with an equal one: CORS
+    // preflights and other canned answers repeat across a stage.
+    let mut mocks: Vec<(&Integration, Arc<MockIntegration>)> = Vec::new();
+    let labels = |resource: Arc<str>, method: Arc<str>| Labels {
+        api: api_label.clone(),
+        api_name: name_label.clone(),
+        stage: stage_label.clone(),
+        resource,
+        method,
     };
     let mut builder = RouterBuilder::new();
     let mut models = crate::validation::ModelSet::new(&input.snapshot.models);
     for resource in &input.snapshot.resources {
+        let resource_label: Arc<str> = resource.path.as_str().into();
+        let resource_id = SharedStr(resource.id.as_str().into());
         for (verb, method) in &resource.resource_methods {
+            let method_label = method_labels
+                .entry(verb)
+                .or_insert_with(|| verb.as_str().into())
+                .clone();
             let location = format!("{stage_loc} {verb} {}", resource.path);
             let mut warn = |message: String| {
                 warnings.push(CompileWarning {
@@ -216,7 +330,24 @@ fn compile_stage(
                 })
             };
             let integration = match &method.method_integration {
-                Some(i) => compile_integration(i, resource, stage, upstreams, &mut warn),
+                Some(i) => match mocks.iter().find(|(m, _)| same_mock(m, i)) {
+                    Some((_, shared)) => CompiledIntegration::Mock(shared.clone()),
+                    None => {
+                        let mut warned = false;
+                        let compiled =
+                            compile_integration(i, resource, stage, upstreams, &mut |m| {
+                                warned = true;
+                                warn(m)
+                            });
+                        if let CompiledIntegration::Mock(c) = &compiled
+                            && !warned
+                            && mocks.len() < MAX_SHARED_MOCKS
+                        {
+                            mocks.push((i, c.clone()));
+                        }
+                        compiled
+                    }
+                },
                 None => {
                     warn("no integration defined for method; requests answer 500".into());
                     CompiledIntegration::Unavailable("No integration defined for method".into())
@@ -230,12 +361,12 @@ fn compile_stage(
                 &mut warn,
             );
             let route = Route {
-                resource_id: resource.id.clone(),
-                resource_path: resource.path.clone(),
-                declared_method: verb.clone(),
+                resource_id: resource_id.clone(),
+                resource_path: SharedStr(resource_label.clone()),
+                declared_method: SharedStr(method_label.clone()),
                 integration,
-                validation,
-                metrics: metrics.route(labels(&resource.path, verb)),
+                validation: validation.map(Box::new),
+                metrics: metrics.route(labels(resource_label.clone(), method_label)),
             };
             if let Err(e) = builder.add(&resource.path, verb, route) {
                 warn(format!("route not served: {e}"));
@@ -264,7 +395,7 @@ fn compile_stage(
             })
         }),
         access_log,
-        unmatched_metrics: metrics.route(labels("", "")),
+        unmatched_metrics: metrics.route(labels("".into(), "".into())),
         api_id_header: HeaderValue::from_str(&input.api_id)
             .unwrap_or(HeaderValue::from_static("unknown")),
         default_user_agent: HeaderValue::from_str(&format!("AmazonAPIGateway_{}", input.api_id))
@@ -303,10 +434,10 @@ fn compile_integration(
                     return CompiledIntegration::Unavailable(e);
                 }
             };
-            CompiledIntegration::Mock(MockIntegration {
+            CompiledIntegration::Mock(Arc::new(MockIntegration {
                 request_templates: RequestTemplates::compile(i, &mut *warn),
                 responses,
-            })
+            }))
         }
         IntegrationType::HttpProxy => match compile_http_proxy(i, resource, stage, upstreams) {
             Ok(p) => CompiledIntegration::HttpProxy(p),
@@ -493,5 +624,60 @@ mod tests {
             mock_status_code("{ xstatusCode: 1, statusCode: 302 }"),
             Some(302)
         );
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// A gateway holds one `Route` per served method (15,000 in the route-memory benchmark): keep
+    /// rare parts (validation, HTTP non-proxy, shared MOCK answers) behind a pointer.
+    #[test]
+    fn route_size() {
+        assert_eq!(std::mem::size_of::<super::Route>(), 184);
+        assert_eq!(std::mem::size_of::<super::CompiledIntegration>(), 120);
+        assert_eq!(std::mem::size_of::<crate::metrics::RouteMetrics>(), 56);
+    }
+
+    fn mock(namespace: &str, text: &str) -> serde_json::Value {
+        serde_json::json!({"GET": {"httpMethod": "GET", "authorizationType": "NONE",
+            "methodIntegration": {"type": "MOCK",
+                "requestTemplates": {"application/json": "{\"statusCode\": 200}"},
+                "cacheNamespace": namespace,
+                "integrationResponses": {"200": {"statusCode": "200",
+                    "responseTemplates": {"text/plain": text}}}}}})
+    }
+
+    /// Equal MOCK integrations (but for the per-resource `cacheNamespace`) are compiled once.
+    #[test]
+    fn equal_mock_integrations_are_shared() {
+        use super::{CompiledIntegration, StageInput, compile};
+        let snapshot = serde_json::json!({
+        "api": {"id": "a1", "name": "n", "createdDate": 0, "rootResourceId": "r0"},
+        "resources": [
+            {"id": "r0", "path": "/"},
+            {"id": "r1", "path": "/a", "resourceMethods": mock("r1", "ok")},
+            {"id": "r2", "path": "/b", "resourceMethods": mock("r2", "ok")},
+            {"id": "r3", "path": "/c", "resourceMethods": mock("r3", "other")},
+        ]});
+        let input = StageInput {
+            api_id: "a1".into(),
+            stage: portico_model::Stage::new("dev", "d1"),
+            snapshot: serde_json::from_value(snapshot).unwrap_or_else(|e| panic!("{e}")),
+        };
+        let registry = crate::metrics::Registry::default();
+        let (served, warnings) = compile(&[input], &registry, &Default::default());
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let Some(stage) = served.stage("a1", "dev") else {
+            panic!("stage not served")
+        };
+        let mock_of = |path: &str| match stage.router.find("GET", path).found() {
+            Some(m) => match &m.value.integration {
+                CompiledIntegration::Mock(m) => m.clone(),
+                other => panic!("{other:?}"),
+            },
+            None => panic!("{path} not found"),
+        };
+        assert!(std::sync::Arc::ptr_eq(&mock_of("/a"), &mock_of("/b")));
+        assert!(!std::sync::Arc::ptr_eq(&mock_of("/a"), &mock_of("/c")));
     }
 }

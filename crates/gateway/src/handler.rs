@@ -272,6 +272,23 @@ impl Gateway {
         warnings
     }
 
+    /// A snapshot to fill one stage at a time, then publish with [`Gateway::publish_built`]: what
+    /// [`Gateway::publish`] does, without holding every stage's input at once.
+    pub fn snapshot_builder(&self) -> crate::compile::SnapshotBuilder<'_> {
+        crate::compile::SnapshotBuilder::new(&self.metrics, &self.upstreams)
+    }
+
+    /// Makes a built snapshot the served set, atomically; returns what compiling it reported.
+    pub fn publish_built(
+        &self,
+        built: crate::compile::SnapshotBuilder<'_>,
+    ) -> Vec<crate::CompileWarning> {
+        let (snapshot, warnings) = built.finish();
+        self.snapshot.store(Arc::new(snapshot));
+        self.metrics.reloads.fetch_add(1, Relaxed);
+        warnings
+    }
+
     /// The upstream connection pools.
     pub(crate) fn upstreams(&self) -> &Upstreams {
         &self.upstreams

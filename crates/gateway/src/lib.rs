@@ -43,7 +43,7 @@ pub mod uri;
 pub mod validation;
 
 pub use body::GatewayBody;
-pub use compile::{CompileWarning, CompiledStage, ServingSnapshot, StageInput};
+pub use compile::{CompileWarning, CompiledStage, ServingSnapshot, SnapshotBuilder, StageInput};
 pub use gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
 pub use handler::{ClientInfo, Gateway, GatewayConfig, MAX_PAYLOAD_BYTES};
 pub use server::{ListenerLimits, serve, serve_with};

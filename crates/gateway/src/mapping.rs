@@ -447,17 +447,52 @@ pub struct CompiledIntegrationResponse {
     /// fallback (`application/json`, else the first) comes first.
     pub templates: Vec<(String, HeaderValue, MappingTemplate)>,
     /// Header names as the response parameters spell them, with AWS's own (HTTP/1.1).
-    pub spelled_names: Vec<String>,
-    /// hyper's header-case map for `spelled_names`, built on first use.
-    pub spelling: tokio::sync::OnceCell<Option<http::Extensions>>,
+    pub spelling: Arc<Spelling>,
+}
+
+/// Header names as integration responses spell them (HTTP/1.1), and hyper's header-case map for
+/// them, built on first use. Responses that spell only API Gateway's own names share one.
+#[derive(Debug)]
+pub struct Spelling {
+    names: Box<[String]>,
+    map: tokio::sync::OnceCell<Option<http::Extensions>>,
+}
+
+impl Spelling {
+    fn new(names: Vec<String>) -> Self {
+        Self {
+            names: names.into_boxed_slice(),
+            map: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// API Gateway's own names, with `X-Amzn-Trace-Id` for responses of a backend (shared).
+    fn aws_own(traced: bool) -> Arc<Self> {
+        static OWN: std::sync::LazyLock<[Arc<Spelling>; 2]> = std::sync::LazyLock::new(|| {
+            [false, true].map(|traced| Arc::new(Spelling::new(aws_own_names(traced))))
+        });
+        OWN[usize::from(traced)].clone()
+    }
+}
+
+fn aws_own_names(traced: bool) -> Vec<String> {
+    let mut names: Vec<String> = crate::header_case::RESPONSE_NAMES
+        .iter()
+        .map(|n| (*n).to_owned())
+        .collect();
+    if traced {
+        names.push("X-Amzn-Trace-Id".into());
+    }
+    names
 }
 
 impl CompiledIntegrationResponse {
     /// Spells the method response's header names as the integration response does.
     pub async fn spell(&self, response: &mut http::Response<crate::body::GatewayBody>) {
-        if let Some(e) = self
-            .spelling
-            .get_or_init(|| crate::header_case::spelling_of(&self.spelled_names))
+        let spelling = &*self.spelling;
+        if let Some(e) = spelling
+            .map
+            .get_or_init(|| crate::header_case::spelling_of(&spelling.names))
             .await
         {
             *response.extensions_mut() = e.clone();
@@ -549,13 +584,8 @@ impl IntegrationResponses {
                 let json = templates.remove(i);
                 templates.insert(0, json);
             }
-            let mut spelled_names: Vec<String> = crate::header_case::RESPONSE_NAMES
-                .iter()
-                .map(|n| (*n).to_owned())
-                .collect();
-            if integration.kind != portico_model::IntegrationType::Mock {
-                spelled_names.push("X-Amzn-Trace-Id".into());
-            }
+            let traced = integration.kind != portico_model::IntegrationType::Mock;
+            let mut spelled_names = aws_own_names(traced);
             for name in ir.response_parameters.keys() {
                 let Some(name) = name.strip_prefix("method.response.header.") else {
                     continue;
@@ -570,9 +600,13 @@ impl IntegrationResponses {
                 spelled_names.retain(|s| !s.eq_ignore_ascii_case(&spelled));
                 spelled_names.push(spelled);
             }
+            let spelling = if spelled_names == aws_own_names(traced) {
+                Spelling::aws_own(traced)
+            } else {
+                Arc::new(Spelling::new(spelled_names))
+            };
             let compiled = CompiledIntegrationResponse {
-                spelled_names,
-                spelling: tokio::sync::OnceCell::new(),
+                spelling,
                 status,
                 headers,
                 mapped_headers,

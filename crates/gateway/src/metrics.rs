@@ -3,14 +3,16 @@
 //!
 //! Each route gets its [`RouteMetrics`] handle when a stage is compiled, so recording a request is a
 //! few relaxed atomic adds — no label hashing or locking on the request path. Handles are kept in
-//! the registry across deployments, so counters survive redeploys.
+//! the registry across deployments, so counters survive redeploys. A handle is small until its
+//! route is used: the two histograms are allocated by their first observation, and the label
+//! values a stage's routes have in common are shared.
 //! (Hand-written rather than `prometheus-client`: that crate forces the OpenMetrics `_total`
 //! suffix, which would change the CloudWatch names, and its label families lock per lookup.)
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Histogram bucket upper bounds, in milliseconds (CloudWatch reports latency in ms).
@@ -39,6 +41,22 @@ impl Histogram {
     }
 }
 
+/// A histogram allocated by its first observation (most routes of a large table never see one).
+#[derive(Debug, Default)]
+pub struct LazyHistogram(OnceLock<Box<Histogram>>);
+
+impl LazyHistogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        self.0.get_or_init(Box::default).observe(d);
+    }
+
+    /// The histogram, `None` before the first observation (all zeros).
+    pub fn get(&self) -> Option<&Histogram> {
+        self.0.get().map(|h| &**h)
+    }
+}
+
 /// The metrics of one (api, stage, resource, method).
 #[derive(Debug, Default)]
 pub struct RouteMetrics {
@@ -49,9 +67,9 @@ pub struct RouteMetrics {
     /// `5XXError`.
     pub server_errors: AtomicU64,
     /// `Latency`.
-    pub latency: Histogram,
+    pub latency: LazyHistogram,
     /// `IntegrationLatency`.
-    pub integration_latency: Histogram,
+    pub integration_latency: LazyHistogram,
 }
 
 impl RouteMetrics {
@@ -74,19 +92,19 @@ impl RouteMetrics {
     }
 }
 
-/// Label values identifying a series.
+/// Label values identifying a series (shared: a stage's routes hold the same api and stage).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Labels {
     /// API id.
-    pub api: String,
+    pub api: Arc<str>,
     /// API name.
-    pub api_name: String,
+    pub api_name: Arc<str>,
     /// Stage name.
-    pub stage: String,
+    pub stage: Arc<str>,
     /// Resource path (`""` for requests no resource matched).
-    pub resource: String,
+    pub resource: Arc<str>,
     /// HTTP method (`""` when no route matched).
-    pub method: String,
+    pub method: Arc<str>,
 }
 
 /// All series of one gateway instance.
@@ -148,19 +166,19 @@ impl Registry {
             let _ = writeln!(out, "# HELP apigateway_{name} {help}");
             let _ = writeln!(out, "# TYPE apigateway_{name} histogram");
             for (l, m) in map.iter() {
-                let h = get(m);
+                let h = get(m).get();
                 let ls = labels(l);
                 let mut cumulative = 0;
                 for (i, b) in BUCKETS_MS.iter().enumerate() {
-                    cumulative += h.buckets[i].load(Relaxed);
+                    cumulative += h.map_or(0, |h| h.buckets[i].load(Relaxed));
                     let _ = writeln!(
                         out,
                         "apigateway_{name}_bucket{{{ls},le=\"{b}\"}} {cumulative}"
                     );
                 }
-                let count = h.count.load(Relaxed);
+                let count = h.map_or(0, |h| h.count.load(Relaxed));
                 let _ = writeln!(out, "apigateway_{name}_bucket{{{ls},le=\"+Inf\"}} {count}");
-                let sum_ms = h.sum_micros.load(Relaxed) as f64 / 1000.0;
+                let sum_ms = h.map_or(0, |h| h.sum_micros.load(Relaxed)) as f64 / 1000.0;
                 let _ = writeln!(out, "apigateway_{name}_sum{{{ls}}} {sum_ms}");
                 let _ = writeln!(out, "apigateway_{name}_count{{{ls}}} {count}");
             }
@@ -190,7 +208,7 @@ impl Registry {
 }
 
 type CounterGet = fn(&RouteMetrics) -> u64;
-type HistogramGet = fn(&RouteMetrics) -> &Histogram;
+type HistogramGet = fn(&RouteMetrics) -> &LazyHistogram;
 
 fn labels(l: &Labels) -> String {
     format!(

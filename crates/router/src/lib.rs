@@ -81,15 +81,25 @@ enum Part {
     Greedy(Arc<str>),
 }
 
-/// A resource (one node of the trie that was explicitly added) and its methods.
+/// What a resource keeps of a path part to capture parameter values: literals are only skipped.
+#[derive(Debug)]
+enum Capture {
+    Skip,
+    Param(Arc<str>),
+    Greedy(Arc<str>),
+}
+
+/// A resource (one node of the trie that was explicitly added) and its methods. Boxed in its
+/// node, so that the many nodes without one stay small.
 #[derive(Debug)]
 struct Resource<T> {
     path: Box<str>,
-    parts: Box<[Part]>,
+    /// The path parts up to the last parameter (empty when the path has none).
+    captures: Box<[Capture]>,
     param_count: usize,
-    /// Exact methods, sorted by name.
+    /// Exact methods, sorted by name (no spare capacity once built).
     methods: Vec<(Box<str>, T)>,
-    any: Option<T>,
+    any: Option<Box<T>>,
 }
 
 impl<T> Resource<T> {
@@ -98,7 +108,7 @@ impl<T> Resource<T> {
             .iter()
             .find(|(m, _)| &**m == method)
             .map(|(_, v)| v)
-            .or(self.any.as_ref())
+            .or(self.any.as_deref())
     }
 }
 
@@ -108,7 +118,7 @@ struct Node<T> {
     literals: Vec<(Box<str>, Node<T>)>,
     param: Option<(Arc<str>, Box<Node<T>>)>,
     greedy: Option<(Arc<str>, Box<Node<T>>)>,
-    resource: Option<Resource<T>>,
+    resource: Option<Box<Resource<T>>>,
 }
 
 impl<T> Node<T> {
@@ -125,7 +135,7 @@ impl<T> Node<T> {
     /// separator (`None` once all segments are consumed).
     fn walk(&self, rest: Option<&str>, method: &str) -> Option<(&Resource<T>, &T)> {
         let Some(rest) = rest else {
-            let res = self.resource.as_ref()?;
+            let res = self.resource.as_deref()?;
             return res.method(method).map(|v| (res, v));
         };
         let (seg, next) = split_first(rest);
@@ -144,7 +154,7 @@ impl<T> Node<T> {
         if !rest.is_empty()
             && let Some((_, child)) = &self.greedy
         {
-            let res = child.resource.as_ref()?;
+            let res = child.resource.as_deref()?;
             return res.method(method).map(|v| (res, v));
         }
         None
@@ -161,6 +171,20 @@ impl<T> Node<T> {
             self.literals.binary_search_by(|(k, _)| (**k).cmp(seg))
         };
         idx.ok().and_then(|i| self.literals.get(i)).map(|(_, n)| n)
+    }
+
+    /// Drops the spare capacity that building left, in the whole subtree.
+    fn shrink(&mut self) {
+        self.literals.shrink_to_fit();
+        if let Some(res) = &mut self.resource {
+            res.methods.shrink_to_fit();
+        }
+        for (_, child) in &mut self.literals {
+            child.shrink();
+        }
+        for (_, child) in self.param.iter_mut().chain(&mut self.greedy) {
+            child.shrink();
+        }
     }
 
     /// Resources in match order: this node, then literals (sorted), param, greedy.
@@ -350,16 +374,30 @@ impl<T> RouterBuilder<T> {
                 }
             };
         }
-        let param_count = parts
-            .iter()
-            .filter(|p| !matches!(p, Part::Literal(_)))
-            .count();
-        let res = node.resource.get_or_insert_with(|| Resource {
-            path: path.into(),
-            parts: parts.into_boxed_slice(),
-            param_count,
-            methods: Vec::new(),
-            any: None,
+        let res = node.resource.get_or_insert_with(|| {
+            let param_count = parts
+                .iter()
+                .filter(|p| !matches!(p, Part::Literal(_)))
+                .count();
+            let last_param = parts
+                .iter()
+                .rposition(|p| !matches!(p, Part::Literal(_)))
+                .map_or(0, |i| i + 1);
+            let captures = parts[..last_param]
+                .iter()
+                .map(|p| match p {
+                    Part::Literal(_) => Capture::Skip,
+                    Part::Param(n) => Capture::Param(n.clone()),
+                    Part::Greedy(n) => Capture::Greedy(n.clone()),
+                })
+                .collect();
+            Box::new(Resource {
+                path: path.into(),
+                captures,
+                param_count,
+                methods: Vec::new(),
+                any: None,
+            })
         });
         let duplicate = || RouteError::Duplicate {
             path: path.into(),
@@ -369,7 +407,7 @@ impl<T> RouterBuilder<T> {
             if res.any.is_some() {
                 return Err(duplicate());
             }
-            res.any = Some(value);
+            res.any = Some(Box::new(value));
         } else {
             match res.methods.binary_search_by(|(m, _)| (**m).cmp(method)) {
                 Ok(_) => return Err(duplicate()),
@@ -380,7 +418,8 @@ impl<T> RouterBuilder<T> {
         Ok(())
     }
 
-    pub fn build(self) -> Router<T> {
+    pub fn build(mut self) -> Router<T> {
+        self.root.shrink();
         Router {
             root: self.root,
             len: self.len,
@@ -493,13 +532,13 @@ impl<T> Router<T> {
 /// Re-walk the matched resource's parts against the request to capture parameter values.
 fn extract_params<T>(res: &Resource<T>, mut rest: Option<&str>) -> Params {
     let mut entries = Vec::with_capacity(res.param_count);
-    for part in res.parts.iter() {
+    for capture in res.captures.iter() {
         let Some(r) = rest else { break };
         let (seg, next) = split_first(r);
-        match part {
-            Part::Literal(_) => {}
-            Part::Param(name) => entries.push((name.clone(), decode(seg))),
-            Part::Greedy(name) => {
+        match capture {
+            Capture::Skip => {}
+            Capture::Param(name) => entries.push((name.clone(), decode(seg))),
+            Capture::Greedy(name) => {
                 entries.push((name.clone(), decode(r)));
                 break;
             }

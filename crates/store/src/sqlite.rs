@@ -147,25 +147,39 @@ impl Store {
 
     /// Every stage with its deployment snapshot.
     pub async fn serving_stages(&self) -> Result<Vec<ServingStage>, StoreError> {
-        let rows = sqlx::query(
+        let mut out = Vec::new();
+        self.for_each_serving_stage(|s| out.push(s)).await?;
+        Ok(out)
+    }
+
+    /// Hands `f` every stage with its deployment snapshot, in the order of
+    /// [`serving_stages`](Self::serving_stages), each as soon as its row is read: only one row and
+    /// one parsed snapshot are held at a time. Returns how many stages there were; on an error
+    /// `f` may have seen some of them.
+    pub async fn for_each_serving_stage(
+        &self,
+        mut f: impl FnMut(ServingStage),
+    ) -> Result<usize, StoreError> {
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query(
             "SELECT s.api_id, s.name, s.body, d.body, d.snapshot
              FROM stages s JOIN deployments d ON d.api_id = s.api_id AND d.id = s.deployment_id
              ORDER BY s.api_id, s.name",
         )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let api_id: String = r.get(0);
-                let what = format!("stage {}/{}", api_id, r.get::<String, _>(1));
-                Ok(ServingStage {
-                    stage: from_json(&what, r.get(2))?,
-                    deployment: from_json(&what, r.get(3))?,
-                    snapshot: from_json(&what, r.get(4))?,
-                    api_id,
-                })
-            })
-            .collect()
+        .fetch(&self.pool);
+        let mut n = 0;
+        while let Some(r) = rows.try_next().await? {
+            let api_id: String = r.get(0);
+            let what = format!("stage {}/{}", api_id, r.get::<&str, _>(1));
+            f(ServingStage {
+                stage: from_json(&what, r.get(2))?,
+                deployment: from_json(&what, r.get(3))?,
+                snapshot: from_json(&what, r.get(4))?,
+                api_id,
+            });
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Creates or updates an API, deploys it and points the stage at the deployment; all or nothing.
