@@ -143,16 +143,23 @@ def measure(pid, addr, host, path, n, proto="h1", timeout=120, hold=None):
                     pending -= 1
         sel.close()
         after = settled_rss(pid, 2.5)
+        # Still open: a closed connection would be readable (EOF) now.
+        sel = selectors.DefaultSelector()
         for s in socks:
-            s.setblocking(True)
-            s.settimeout(0.05)
-        # Still open: a closed connection would read EOF now.
+            sel.register(s, selectors.EVENT_READ)
+        readable = {key.fd for key, _ in sel.select(timeout=0.2)}
+        sel.close()
         alive = 0
         for s in socks:
-            try:
-                alive += s.recv(1) == b"" and 0 or 0
-            except (socket.timeout, BlockingIOError):
+            if s.fileno() not in readable:
                 alive += 1
+                continue
+            try:
+                alive += s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+            except (BlockingIOError, InterruptedError):
+                alive += 1
+            except OSError:
+                pass
         if hold:
             hold(socks)
         return {

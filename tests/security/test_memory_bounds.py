@@ -92,11 +92,13 @@ def test_idle_keep_alive_connections_cost_little(server, proto):
         with urllib.request.urlopen(f"http://{server.data_plane}{path}", timeout=5) as r:
             served.append(r.status)
 
+    # The h2 case is a known gap (below): 2,000 connections show it.
+    n = IDLE_CONNECTIONS if proto == "h1" else min(IDLE_CONNECTIONS, 2000)
     r = idle_memory.measure(server.proc.pid, (host, int(port)), server.data_plane, path,
-                            IDLE_CONNECTIONS, proto, hold=still_serving)
+                            n, proto, hold=still_serving)
     print(f"{proto}: {r['after_request_per_conn']:.0f} B per idle connection "
-          f"({IDLE_CONNECTIONS} connections; {r['connected_per_conn']:.0f} B before a request)")
-    assert r["still_open"] == IDLE_CONNECTIONS, "idle connections were closed"
+          f"({n} connections; {r['connected_per_conn']:.0f} B before a request)")
+    assert r["still_open"] == n, "idle connections were closed"
     assert served == [200], "a new client was not served while the connections idled"
     assert r["after_request_per_conn"] <= IDLE_BUDGET, r
 
