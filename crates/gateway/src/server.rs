@@ -228,19 +228,29 @@ async fn connection(shared: Arc<Listener>, stream: TcpStream, remote: SocketAddr
         Box::pin(serve_h2(&shared, io, &clock, &client, &mut stopped)).await;
         return;
     }
+    // One watchdog for the connection's life, whichever state it is in: no timer is set or
+    // cancelled per request.
+    let watchdog = clock.watchdog(limits);
+    tokio::pin!(watchdog);
     loop {
-        match Box::pin(serve_h1(&shared, io, &clock, &client, &mut stopped)).await {
-            Some(idle) => io = idle,
-            None => return,
+        let active = Box::pin(serve_h1(&shared, io, &clock, &client, &mut stopped));
+        tokio::select! {
+            next = active => match next {
+                Some(idle) => io = idle,
+                None => return,
+            },
+            () = &mut watchdog => {
+                tracing::debug!(peer = %remote, "connection timed out");
+                return;
+            }
         }
         if io.prefix.is_some() {
             // The client had already sent (part of) its next request.
             continue;
         }
-        let deadline = tokio::time::Instant::now() + limits.idle_timeout;
         tokio::select! {
             r = io.inner.readable() => if r.is_err() { return },
-            () = tokio::time::sleep_until(deadline) => {
+            () = &mut watchdog => {
                 tracing::debug!(peer = %remote, "idle connection timed out");
                 return;
             }
@@ -345,7 +355,6 @@ async fn serve_h1(
     client: &Arc<ClientInfo>,
     stopped: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Option<Watched> {
-    let limits = &shared.limits;
     let mut conn = shared.h1.serve_connection(
         TokioIo::new(io),
         service(shared.clone(), clock.clone(), client.clone()),
@@ -364,10 +373,6 @@ async fn serve_h1(
         });
         let step = tokio::select! {
             s = step => s,
-            () = clock.watchdog(limits) => {
-                tracing::debug!("connection timed out");
-                return None;
-            }
             _ = stopped.changed(), if !closing => {
                 closing = true;
                 Pin::new(&mut conn).graceful_shutdown();

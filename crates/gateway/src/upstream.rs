@@ -266,7 +266,16 @@ impl UpstreamPool {
     /// An idle connection, or a new one when the backend has fewer than its cap open; else waits
     /// until one of those is possible.
     async fn acquire(self: &Arc<Self>) -> Result<(SendRequest<GatewayBody>, bool), UpstreamError> {
+        // The common case takes no lock beyond the idle list's.
+        if let Some(s) = self.checkout().await {
+            return Ok((s, true));
+        }
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return Ok((self.connect(permit).await?, false));
+        }
         loop {
+            // At the cap: register for a wake-up first, then look again, so that a connection
+            // freed in between is not missed.
             let freed = self.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
