@@ -206,8 +206,10 @@ struct Listener {
 ///
 /// An HTTP/1 connection alternates between two states. **Active**: a hyper connection owns the
 /// socket, with its read and write buffers, while a request is on its way in, in flight or on
-/// its way out. **Idle**: as soon as a response has gone out whole and no next request has
-/// started, the hyper connection is taken apart (the socket and any bytes it read ahead are
+/// its way out, and between the requests of a busy client (one that sends its next request
+/// within [`HOT_GAP_MS`] of a response; once such a client has been quiet for [`HOT_CHECK`] the
+/// connection goes idle too). **Idle**: as soon as a response has gone out whole and no next
+/// request has started, the hyper connection is taken apart (the socket and any bytes it read ahead are
 /// kept) and the connection waits for the next byte holding nothing but the socket and a few
 /// words of state — the few hundred bytes nginx keeps for a keep-alive connection, not hyper's
 /// buffers. An HTTP/2 connection stays with hyper for its whole life (its HPACK tables and
@@ -366,7 +368,7 @@ async fn serve_h1(
             if let Poll::Ready(r) = conn.poll_without_shutdown(cx) {
                 return Poll::Ready(Step::Done(r));
             }
-            if !closing && clock.quiet() {
+            if !closing && clock.quiet() && clock.may_shrink() {
                 return Poll::Ready(Step::Quiet);
             }
             Poll::Pending
@@ -477,7 +479,19 @@ struct ConnClock {
     dirty: AtomicBool,
     /// The connection carries no further request (a body left unread, `Connection: close`).
     must_close: AtomicBool,
+    /// The last request began within [`HOT_GAP_MS`] of the response before it.
+    hot: AtomicBool,
+    /// The watchdog found the connection quiet for [`HOT_CHECK`] or longer.
+    idle_long: AtomicBool,
 }
+
+/// Longest pause between a response and the next request for which a connection counts as busy
+/// (its hyper connection is then kept between requests instead of rebuilt for each).
+const HOT_GAP_MS: u64 = 2;
+
+/// How often the watchdog looks at a busy connection, so that once it goes quiet it gives
+/// hyper's buffers back within about this long.
+const HOT_CHECK: Duration = Duration::from_secs(1);
 
 impl ConnClock {
     fn new() -> Self {
@@ -492,6 +506,8 @@ impl ConnClock {
             sniffed: AtomicU64::new(0),
             dirty: AtomicBool::new(false),
             must_close: AtomicBool::new(false),
+            hot: AtomicBool::new(false),
+            idle_long: AtomicBool::new(false),
         }
     }
 
@@ -521,6 +537,11 @@ impl ConnClock {
             && self.head_started.load(Relaxed) == 0
         {
             self.head_started.store(now + 1, Relaxed);
+            // A request that follows the previous response at once: the client keeps this
+            // connection busy, and hyper's connection is kept between its requests.
+            let gap = now.saturating_sub(self.idle_since.load(Relaxed));
+            self.hot.store(gap <= HOT_GAP_MS, Relaxed);
+            self.idle_long.store(false, Relaxed);
         }
     }
 
@@ -536,6 +557,12 @@ impl ConnClock {
             && !self.dirty.load(Relaxed)
             && !self.must_close.load(Relaxed)
             && !self.h2.load(Relaxed)
+    }
+
+    /// A quiet connection whose hyper connection should go now: it was not busy, or has not been
+    /// for [`HOT_CHECK`].
+    fn may_shrink(&self) -> bool {
+        !self.hot.load(Relaxed) || self.idle_long.load(Relaxed)
     }
 
     /// When the connection must close, from its state now.
@@ -556,6 +583,9 @@ impl ConnClock {
     /// of the two timeouts, and every deadline the connection can move to (a head starting, a
     /// request ending, bytes moving) lies at least that far after the moment it is set, so the
     /// watchdog is awake again by then. Requests therefore cost no timer or task wake-up.
+    ///
+    /// A busy HTTP/1 connection (see [`HOT_GAP_MS`]) is looked at every [`HOT_CHECK`] as well:
+    /// once it has been quiet that long, it is marked for its hyper connection to be taken apart.
     async fn watchdog(&self, limits: &ListenerLimits) {
         let step = limits.header_timeout.min(limits.idle_timeout);
         loop {
@@ -564,7 +594,21 @@ impl ConnClock {
             if deadline <= now {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(deadline - now).min(step)).await;
+            let mut nap = Duration::from_millis(deadline - now).min(step);
+            let hot = self.hot.load(Relaxed) && !self.idle_long.load(Relaxed);
+            if hot {
+                nap = nap.min(HOT_CHECK);
+            }
+            tokio::time::sleep(nap).await;
+            if hot
+                && self.quiet()
+                && self.now().saturating_sub(self.idle_since.load(Relaxed))
+                    >= HOT_CHECK.as_millis() as u64
+            {
+                self.idle_long.store(true, Relaxed);
+                // The connection's other half runs in this task: let it see the mark now.
+                tokio::task::yield_now().await;
+            }
         }
     }
 }
@@ -1144,6 +1188,34 @@ mod tests {
             out.ends_with("\r\n\r\n{\"message\":\"Bad Request\"}"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn only_a_connection_whose_requests_follow_each_other_keeps_hyper_between_them() {
+        let clock = Arc::new(ConnClock::new());
+        // The first request: its head was timed from the accept.
+        let first = InFlight::start(clock.clone());
+        drop(first);
+        assert!(
+            clock.quiet() && clock.may_shrink(),
+            "an idle connection gives hyper back"
+        );
+        // The next head begins at once: a busy client.
+        clock.on_read(b"GET / HTTP/1.1\r\n");
+        assert!(clock.hot.load(Relaxed));
+        drop(InFlight::start(clock.clone()));
+        assert!(clock.quiet());
+        assert!(!clock.may_shrink(), "kept between a busy client's requests");
+        // Marked by the watchdog after HOT_CHECK of quiet: given back.
+        clock.idle_long.store(true, Relaxed);
+        assert!(clock.may_shrink());
+        // A request that comes long after the last response is not busy.
+        clock.on_read(b"GET / HTTP/1.1\r\n");
+        drop(InFlight::start(clock.clone()));
+        std::thread::sleep(Duration::from_millis(3 * HOT_GAP_MS + 5));
+        clock.on_read(b"GET / HTTP/1.1\r\n");
+        assert!(!clock.hot.load(Relaxed));
+        assert!(!clock.idle_long.load(Relaxed));
     }
 
     #[test]
