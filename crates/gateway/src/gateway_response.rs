@@ -430,6 +430,9 @@ pub struct GatewayResponses {
     overrides: std::collections::HashMap<String, Override>,
     /// Whether some override reads request data (decided at deploy time).
     reads_request: bool,
+    /// The request headers the overrides read (`method.request.header.X`, and `Host` and
+    /// `User-Agent` for `$context`), kept when the rest of the request goes to a backend.
+    request_headers: Vec<http::header::HeaderName>,
 }
 
 impl GatewayResponses {
@@ -507,10 +510,49 @@ impl GatewayResponses {
                     .as_ref()
                     .is_some_and(|(_, p)| p.iter().any(|p| matches!(p, Piece::Request(_))))
         });
+        let mut request_headers: Vec<http::header::HeaderName> = Vec::new();
+        let mut note = |name: &str| {
+            let wanted: Vec<http::header::HeaderName> =
+                if let Some(h) = name.strip_prefix("method.request.header.") {
+                    http::header::HeaderName::from_bytes(h.as_bytes())
+                        .ok()
+                        .into_iter()
+                        .collect()
+                } else if name.starts_with("context.") {
+                    vec![http::header::HOST, http::header::USER_AGENT]
+                } else {
+                    Vec::new()
+                };
+            for h in wanted {
+                if !request_headers.contains(&h) {
+                    request_headers.push(h);
+                }
+            }
+        };
+        for o in overrides.values() {
+            for (_, src) in &o.headers {
+                if let HeaderSource::Request(n) = src {
+                    note(n);
+                }
+            }
+            if let Some((_, pieces)) = &o.template {
+                for p in pieces {
+                    if let Piece::Request(n) = p {
+                        note(n);
+                    }
+                }
+            }
+        }
         Self {
             overrides,
             reads_request,
+            request_headers,
         }
+    }
+
+    /// The request headers the overrides read (see [`GatewayResponses::reads_request`]).
+    pub fn request_headers(&self) -> &[http::header::HeaderName] {
+        &self.request_headers
     }
 
     fn find(&self, err: &GatewayError) -> Option<&Override> {

@@ -752,11 +752,14 @@ impl Gateway {
         // The client's header-name spelling (HTTP/1.1) goes to the backend with the headers.
         *req.extensions_mut() = std::mem::take(&mut parts.extensions);
         let headers = req.headers_mut();
-        *headers = if stage.responses.reads_request() {
-            parts.headers.clone()
-        } else {
-            std::mem::take(&mut parts.headers)
-        };
+        *headers = std::mem::take(&mut parts.headers);
+        // What a gateway-response override may still read of the request stays (decided at
+        // deploy time; most APIs read none).
+        for name in stage.responses.request_headers() {
+            for v in headers.get_all(name) {
+                parts.headers.append(name.clone(), v.clone());
+            }
+        }
         strip_hop_by_hop(headers);
         headers.remove(header::HOST);
         let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
@@ -890,7 +893,7 @@ impl Gateway {
                 discard_body(body);
                 (
                     GatewayBody::full(t.render_bytes()),
-                    HeaderValue::from_str(ct).ok(),
+                    ct.cloned(),
                 )
             }
             Selected::Template(ct, t) => {
@@ -900,7 +903,7 @@ impl Gateway {
                 match t.render_full(inputs) {
                     Ok((out, o)) => {
                         overrides = o;
-                        (GatewayBody::full(out), HeaderValue::from_str(ct).ok())
+                        (GatewayBody::full(out), ct.cloned())
                     }
                     Err(e) => return Outcome::fail(request_template_failed(stage, e)),
                 }

@@ -367,8 +367,9 @@ pub enum Passthrough {
 /// What template selection decided.
 #[derive(Debug)]
 pub enum Selected<'a> {
-    /// Render this template (selected for this content type).
-    Template(&'a str, &'a MappingTemplate),
+    /// Render this template (selected for this content type, which the integration request
+    /// carries; `None` when the key is not a valid header value).
+    Template(Option<&'a HeaderValue>, &'a MappingTemplate),
     /// Pass the body through unchanged.
     Passthrough,
     /// Reject with 415 Unsupported Media Type.
@@ -378,7 +379,8 @@ pub enum Selected<'a> {
 /// Request templates by content type plus the passthrough rule.
 #[derive(Debug, Clone)]
 pub struct RequestTemplates {
-    templates: Vec<(String, MappingTemplate)>,
+    /// By lowercase content type, with that content type as a header value (made at deploy).
+    templates: Vec<(String, Option<HeaderValue>, MappingTemplate)>,
     passthrough: Passthrough,
 }
 
@@ -400,7 +402,9 @@ impl RequestTemplates {
                         "request template for {ct} does not parse ({e}); requests using it answer 500"
                     ));
                 }
-                (ct.to_ascii_lowercase(), t)
+                let key = ct.to_ascii_lowercase();
+                let value = HeaderValue::from_str(&key).ok();
+                (key, value, t)
             })
             .collect();
         Self {
@@ -415,12 +419,12 @@ impl RequestTemplates {
             .map(|c| c.split(';').next().unwrap_or("").trim())
             .filter(|c| !c.is_empty())
             .unwrap_or("application/json");
-        if let Some((ct, t)) = self
+        if let Some((_, value, t)) = self
             .templates
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(ct))
+            .find(|(k, _, _)| k.eq_ignore_ascii_case(ct))
         {
-            return Selected::Template(ct, t);
+            return Selected::Template(value.as_ref(), t);
         }
         match self.passthrough {
             Passthrough::WhenNoMatch => Selected::Passthrough,
