@@ -891,10 +891,7 @@ impl Gateway {
         let (upstream_body, upstream_ct) = match selected {
             Selected::Template(ct, t) if t.is_static() => {
                 discard_body(body);
-                (
-                    GatewayBody::full(t.render_bytes()),
-                    ct.cloned(),
-                )
+                (GatewayBody::full(t.render_bytes()), ct.cloned())
             }
             Selected::Template(ct, t) => {
                 let bytes = client_bytes.clone().unwrap_or_default();
