@@ -262,7 +262,7 @@ def main():
                 p.kill()
         for m in masters:
             try:
-                os.kill(m, signal.SIGQUIT)
+                os.kill(m, signal.SIGTERM)
             except ProcessLookupError:
                 pass
         time.sleep(0.3)
