@@ -422,15 +422,7 @@ impl Gateway {
         req: Request<Incoming>,
         client: &ClientInfo,
     ) -> Response<GatewayBody> {
-        let snapshot = self.snapshot.load();
-        let req = req.map(|b| {
-            GatewayBody::Client(crate::body::ClientBody::new(
-                b,
-                None,
-                self.config.max_body_bytes,
-            ))
-        });
-        self.process(&snapshot, req, client).await
+        self.handle_watched(req, client, None).await
     }
 
     /// [`Gateway::handle_from`] with the request body watched (see [`crate::body::BodyWatch`]).

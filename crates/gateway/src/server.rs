@@ -340,14 +340,6 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     }
 }
 
-fn service(shared: Arc<Listener>, clock: Arc<ConnClock>, client: Arc<ClientInfo>) -> ConnService {
-    ConnService {
-        shared,
-        clock,
-        client,
-    }
-}
-
 /// The active state of an HTTP/1 connection: hyper serves requests until the connection is
 /// quiet (`Some`: the socket, to wait idle), or until it ends (`None`: closed here).
 async fn serve_h1(
@@ -359,7 +351,11 @@ async fn serve_h1(
 ) -> Option<Watched> {
     let mut conn = shared.h1.serve_connection(
         TokioIo::new(io),
-        service(shared.clone(), clock.clone(), client.clone()),
+        ConnService {
+            shared: shared.clone(),
+            clock: clock.clone(),
+            client: client.clone(),
+        },
     );
     // Set when the listener stops: finish the request in flight, then close.
     let mut closing = false;
@@ -436,7 +432,11 @@ async fn serve_h2(
 ) {
     let conn = shared.h2.serve_connection(
         TokioIo::new(io),
-        service(shared.clone(), clock.clone(), client.clone()),
+        ConnService {
+            shared: shared.clone(),
+            clock: clock.clone(),
+            client: client.clone(),
+        },
     );
     tokio::pin!(conn);
     let mut closing = false;
@@ -920,13 +920,7 @@ impl Refusal {
                 "Transfer-Encoding Not Implemented",
                 r#"{"message":"Transfer-Encoding Not Implemented"}"#,
             ),
-            Self::BodyTimeout => (
-                GatewayResponseType::Default4xx,
-                StatusCode::REQUEST_TIMEOUT,
-                "RequestTimeoutException",
-                "Request Timeout",
-                r#"{"message":"Request Timeout"}"#,
-            ),
+            Self::BodyTimeout => return GatewayError::request_timeout(),
         };
         GatewayError {
             kind,
