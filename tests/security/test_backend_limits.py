@@ -28,6 +28,7 @@ class Backend:
         self.port = self.sock.getsockname()[1]
         self.lock = threading.Lock()
         self.conns = []  # dicts: heads (bytes), open (bool)
+        self.most_open = 0  # most connections open at the same time
         threading.Thread(target=self.accept, daemon=True).start()
 
     def accept(self):
@@ -39,6 +40,7 @@ class Backend:
             rec = {"heads": [], "open": True}
             with self.lock:
                 self.conns.append(rec)
+                self.most_open = max(self.most_open, sum(1 for r in self.conns if r["open"]))
             threading.Thread(target=self.serve, args=(c, rec), daemon=True).start()
 
     def serve(self, c, rec):
@@ -74,7 +76,8 @@ class Backend:
         except OSError:
             pass
         finally:
-            rec["open"] = False
+            with self.lock:
+                rec["open"] = False
             c.close()
 
     def open_connections(self):
@@ -200,19 +203,23 @@ def test_the_backend_connection_cap_makes_a_request_wait_then_504():
     slow = Backend(delay=1.5)
     p = Portico(extra=("--access-log", "off", "--max-backend-connections", "1"))
     try:
-        api, _ = proxy_api(p, slow.port, "cap", timeout_ms=500)
-        results = []
-        # Two requests at once; the backend answers after 1.5 s, past the 500 ms timeout.
-        threads = [threading.Thread(target=lambda: results.append(get(p, api, "/x")))
-                   for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(10)
-        assert sorted(r[0] for r in results) == [504, 504]
-        assert all('"Endpoint request timed out"' in r[1] for r in results)
-        time.sleep(0.3)
+        # Two APIs, one backend (one pool): the first request holds the only connection for
+        # 1.5 s; the second, with a 500 ms integration timeout, waits for it and gets a 504.
+        patient, _ = proxy_api(p, slow.port, "cap-patient")
+        hasty, _ = proxy_api(p, slow.port, "cap-hasty", timeout_ms=500)
+        first = []
+        t = threading.Thread(target=lambda: first.append(get(p, patient, "/x")))
+        t.start()
+        wait_for(lambda: len(slow.heads()) == 1, what="the first request at the backend")
+        started = time.time()
+        status, text = get(p, hasty, "/x")
+        waited = time.time() - started
+        assert status == 504 and '"Endpoint request timed out"' in text, (status, text)
+        assert 0.4 <= waited < 1.4, f"answered after {waited:.2f} s"
+        t.join(10)
+        assert first and first[0][0] == 200
         assert len(slow.conns) == 1, "a second connection was opened past the cap"
+        assert slow.most_open == 1
     finally:
         p.stop()
         slow.close()
