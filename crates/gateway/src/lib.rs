@@ -28,13 +28,15 @@ pub mod budget;
 pub mod compile;
 #[doc(hidden)]
 pub mod fuzz;
+mod gateway;
 pub mod gateway_response;
-mod handler;
 mod header_case;
 pub mod headers;
+mod integrations;
 pub mod mapping;
 pub mod metrics;
 pub mod params;
+mod pipeline;
 mod server;
 pub mod templating;
 pub mod test_invoke;
@@ -44,6 +46,7 @@ pub mod validation;
 
 pub use body::GatewayBody;
 pub use compile::{CompileWarning, CompiledStage, ServingSnapshot, SnapshotBuilder, StageInput};
+pub use gateway::{Gateway, GatewayConfig, MAX_PAYLOAD_BYTES};
 pub use gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
-pub use handler::{ClientInfo, Gateway, GatewayConfig, MAX_PAYLOAD_BYTES};
+pub use pipeline::ClientInfo;
 pub use server::{ListenerLimits, serve, serve_with};

@@ -40,7 +40,7 @@
 
 use crate::body::{BodyWatch, GatewayBody};
 use crate::gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
-use crate::handler::{ClientInfo, Gateway};
+use crate::{ClientInfo, Gateway};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Version};

@@ -3,8 +3,8 @@
 
 use crate::body::GatewayBody;
 use crate::compile::{StageInput, compile};
-use crate::handler::{ClientInfo, Gateway};
 use crate::metrics::Registry;
+use crate::{ClientInfo, Gateway};
 use http::{HeaderName, HeaderValue, Method, Request};
 use http_body_util::BodyExt;
 use portico_model::{DeploymentSnapshot, Map, Stage};

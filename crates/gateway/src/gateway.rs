@@ -1,0 +1,256 @@
+//! The data plane's root object: the served snapshot, the shared upstream client, metrics, the
+//! body budget and the settings every phase reads.
+
+use crate::access_log::AccessLogSink;
+use crate::body::GatewayBody;
+use crate::compile::{ServingSnapshot, StageInput, compile};
+use crate::gateway_response::GatewayError;
+use crate::metrics::Registry;
+use crate::pipeline::discard_body;
+use crate::upstream::{PoolConfig, Upstreams};
+use arc_swap::ArcSwap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+/// AWS's payload limit for REST APIs.
+pub const MAX_PAYLOAD_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Data-plane settings.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Largest request body accepted (413 above), however it arrives (with a `Content-Length`,
+    /// chunked, HTTP/2 frames) and whatever reads it (listener, templates, validation, proxying).
+    pub max_body_bytes: u64,
+    /// Longest a request body of unknown length that the gateway reads whole before proxying it
+    /// may take to arrive (408 after, connection closed).
+    pub body_timeout: Duration,
+    /// Proxy request bodies of unknown length (chunked, HTTP/2 without `content-length`) to
+    /// `HTTP_PROXY`/`HTTP` backends as they arrive, instead of reading them whole first and
+    /// sending them with a `Content-Length` as API Gateway does (the default, `false`).
+    pub stream_proxy_bodies: bool,
+    /// Bytes of buffered bodies the process may hold at once (see [`crate::budget`]).
+    pub body_budget_bytes: u64,
+    /// Where access-log lines go.
+    pub access_log: AccessLogSink,
+    /// Idle time after which pooled upstream connections are closed (keep it under the backends'
+    /// keep-alive timeout).
+    pub upstream_idle_timeout: Duration,
+    /// Connections open at once to one backend (see [`crate::upstream::PoolConfig`]).
+    pub upstream_max_connections: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: MAX_PAYLOAD_BYTES,
+            body_timeout: Duration::from_secs(30),
+            stream_proxy_bodies: false,
+            body_budget_bytes: crate::budget::BodyBudget::default_limit(),
+            access_log: AccessLogSink::Off,
+            upstream_idle_timeout: Duration::from_secs(30),
+            upstream_max_connections: PoolConfig::default().max_connections,
+        }
+    }
+}
+
+/// The data plane: compiled stages plus the shared upstream client, metrics and log sink.
+#[derive(Debug)]
+pub struct Gateway {
+    pub(crate) snapshot: ArcSwap<ServingSnapshot>,
+    pub(crate) metrics: Registry,
+    pub(crate) upstreams: Upstreams,
+    pub(crate) config: GatewayConfig,
+    pub(crate) budget: crate::budget::BodyBudget,
+    /// hyper's header-case map spelling Portico's own response headers as AWS does (set by the
+    /// listener at start-up; see `header_case`).
+    pub(crate) aws_case: std::sync::OnceLock<http::Extensions>,
+}
+
+impl Gateway {
+    /// A gateway serving nothing until [`Gateway::publish`] is called.
+    pub fn new(config: GatewayConfig) -> Arc<Self> {
+        Arc::new(Self {
+            snapshot: ArcSwap::from_pointee(ServingSnapshot::default()),
+            metrics: Registry::default(),
+            upstreams: Upstreams::new(PoolConfig {
+                idle_timeout: config.upstream_idle_timeout,
+                max_connections: config.upstream_max_connections,
+                ..PoolConfig::default()
+            }),
+            budget: crate::budget::BodyBudget::new(config.body_budget_bytes),
+            config,
+            aws_case: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Prepares what the listener needs once: the AWS spelling of Portico's response headers.
+    pub(crate) async fn prepare_listener(&self) {
+        if self.aws_case.get().is_none()
+            && let Some(e) = crate::header_case::aws_spelling().await
+        {
+            let _ = self.aws_case.set(e);
+        }
+    }
+
+    /// Compiles `stages` and makes them the served set, atomically. Returns what the compiler
+    /// reported (methods that answer 500, templates not evaluated, …).
+    pub fn publish(&self, stages: &[StageInput]) -> Vec<crate::CompileWarning> {
+        let (snapshot, warnings) = compile(stages, &self.metrics, &self.upstreams);
+        self.snapshot.store(Arc::new(snapshot));
+        self.metrics.reloads.fetch_add(1, Relaxed);
+        warnings
+    }
+
+    /// A snapshot to fill one stage at a time, then publish with [`Gateway::publish_built`]: what
+    /// [`Gateway::publish`] does, without holding every stage's input at once.
+    pub fn snapshot_builder(&self) -> crate::compile::SnapshotBuilder<'_> {
+        crate::compile::SnapshotBuilder::new(&self.metrics, &self.upstreams)
+    }
+
+    /// Makes a built snapshot the served set, atomically; returns what compiling it reported.
+    pub fn publish_built(
+        &self,
+        built: crate::compile::SnapshotBuilder<'_>,
+    ) -> Vec<crate::CompileWarning> {
+        let (snapshot, warnings) = built.finish();
+        self.snapshot.store(Arc::new(snapshot));
+        self.metrics.reloads.fetch_add(1, Relaxed);
+        warnings
+    }
+
+    /// The upstream connection pools.
+    pub(crate) fn upstreams(&self) -> &Upstreams {
+        &self.upstreams
+    }
+
+    /// The served set right now.
+    pub fn snapshot(&self) -> Arc<ServingSnapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Registry {
+        &self.metrics
+    }
+
+    /// The data-plane settings.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    /// The budget for buffered bodies.
+    pub fn body_budget(&self) -> &crate::budget::BodyBudget {
+        &self.budget
+    }
+
+    /// The Prometheus exposition: the API metrics and the data plane's own gauges.
+    pub fn render_metrics(&self) -> String {
+        use std::fmt::Write;
+        let mut out = self.metrics.render();
+        let b = &self.budget;
+        let _ = write!(
+            out,
+            "# HELP portico_body_budget_bytes Bytes of buffered bodies the process may hold.\n\
+             # TYPE portico_body_budget_bytes gauge\nportico_body_budget_bytes {}\n\
+             # HELP portico_body_buffered_bytes Bytes of buffered bodies held now.\n\
+             # TYPE portico_body_buffered_bytes gauge\nportico_body_buffered_bytes {}\n\
+             # HELP portico_body_budget_refused Requests refused (429) because the body budget was spent.\n\
+             # TYPE portico_body_budget_refused counter\nportico_body_budget_refused {}\n\
+             # HELP portico_access_log_dropped_lines Access-log lines dropped because the writer fell behind.\n\
+             # TYPE portico_access_log_dropped_lines counter\nportico_access_log_dropped_lines {}\n",
+            b.limit(),
+            b.in_use(),
+            b.refused(),
+            self.config.access_log.dropped(),
+        );
+        out
+    }
+
+    /// Reads `body` whole: at most the payload limit (413), within `within` (else `late`),
+    /// against the body budget (429). The bytes stay counted until the [`Hold`] is dropped.
+    ///
+    /// [`Hold`]: crate::budget::Hold
+    pub(crate) async fn buffer(
+        &self,
+        mut body: GatewayBody,
+        within: Duration,
+        late: GatewayError,
+    ) -> Result<(bytes::Bytes, crate::budget::Hold<'_>), GatewayError> {
+        use http_body::Body;
+        let mut hold = self.budget.hold();
+        let max = self.config.max_body_bytes;
+        match body {
+            GatewayBody::Empty | GatewayBody::Full(None) => return Ok((bytes::Bytes::new(), hold)),
+            GatewayBody::Full(Some(b)) => {
+                return if b.len() as u64 > max {
+                    Err(GatewayError::request_too_large())
+                } else if hold.grow(b.len() as u64) {
+                    Ok((b, hold))
+                } else {
+                    Err(GatewayError::throttled())
+                };
+            }
+            _ => {}
+        }
+        // A declared length is taken from the budget before a byte is read.
+        let declared = body.size_hint().exact();
+        if let Some(n) = declared {
+            if n > max {
+                discard_body(body);
+                return Err(GatewayError::request_too_large());
+            }
+            if !hold.grow(n) {
+                discard_body(body);
+                return Err(GatewayError::throttled());
+            }
+        }
+        let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+        let read = async {
+            let body = &mut body;
+            while let Some(frame) = http_body_util::BodyExt::frame(body).await {
+                let frame = frame.map_err(|e| match e {
+                    crate::upstream::BodyError::TooLarge => GatewayError::request_too_large(),
+                    _ => GatewayError::bad_request(),
+                })?;
+                let Some(d) = frame.data_ref() else { continue };
+                let len = (buf.len() + d.len()) as u64;
+                if len > max {
+                    return Err(GatewayError::request_too_large());
+                }
+                if len > hold.bytes() && !hold.grow(len - hold.bytes()) {
+                    return Err(GatewayError::throttled());
+                }
+                buf.extend_from_slice(d);
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(within, read).await {
+            Ok(Ok(())) => Ok((buf.freeze(), hold)),
+            Ok(Err(e)) => {
+                // What the client is still sending is read and thrown away (bounded), so that it
+                // gets to read the answer instead of a reset.
+                discard_body(body);
+                Err(e)
+            }
+            Err(_) => Err(late),
+        }
+    }
+}
+
+impl Gateway {
+    /// Reads a body for a mapping template, validation or a mapping, up to the payload limit and
+    /// against the body budget. Reading it may take at most [`BODY_READ_LIMIT`] in all, however
+    /// slowly the bytes trickle in (400 after).
+    pub(crate) async fn collect_body(
+        &self,
+        body: GatewayBody,
+    ) -> Result<(bytes::Bytes, crate::budget::Hold<'_>), GatewayError> {
+        self.buffer(body, BODY_READ_LIMIT, GatewayError::bad_request())
+            .await
+    }
+}
+
+/// The longest a body buffered for templates, mappings or validation may take to arrive (API
+/// Gateway's longest integration timeout).
+pub(crate) const BODY_READ_LIMIT: Duration = Duration::from_secs(29);

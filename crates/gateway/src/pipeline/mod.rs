@@ -1,0 +1,400 @@
+//! The request lifecycle: resolve → method request → integration request → integration →
+//! integration response → method response → log. Short-circuits are returned values.
+
+mod context;
+mod method_request;
+
+pub(crate) use context::{context_json, request_variable, template_inputs};
+
+use crate::access_log::{AccessLogRecord, epoch_millis};
+use crate::addressing;
+use crate::body::GatewayBody;
+use crate::compile::{CompiledStage, ServingSnapshot};
+use crate::gateway::Gateway;
+use crate::gateway_response::{GatewayError, GatewayResponses};
+use crate::metrics::RouteMetrics;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use portico_router::Lookup;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+/// Facts about the client connection, computed once per connection.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// `$context.identity.sourceIp`.
+    pub ip: String,
+    pub(crate) ip_header: HeaderValue,
+}
+
+impl ClientInfo {
+    /// From the peer address.
+    pub fn new(remote: SocketAddr) -> Self {
+        let ip = remote.ip().to_string();
+        let ip_header = HeaderValue::from_str(&ip).unwrap_or(HeaderValue::from_static("-"));
+        Self { ip, ip_header }
+    }
+}
+
+/// Ids every response carries.
+pub(crate) struct RequestIds {
+    request_id: HeaderValue,
+    apigw_id: HeaderValue,
+    trace_id: HeaderValue,
+}
+
+impl RequestIds {
+    fn new(epoch_ms: u64) -> Self {
+        let (a, b) = (fastrand::u64(..), fastrand::u64(..));
+        // xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx (UUID v4), written without fmt machinery.
+        let mut rid = [b'-'; 36];
+        hex(&mut rid[0..8], a >> 32);
+        hex(&mut rid[9..13], a >> 16);
+        hex(&mut rid[14..18], (a & 0x0fff) | 0x4000);
+        hex(&mut rid[19..23], ((b >> 48) & 0x3fff) | 0x8000);
+        hex(&mut rid[24..36], b);
+        const B62: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut apigw = [b'='; 16];
+        let mut bits = a ^ b.rotate_left(17);
+        for slot in apigw.iter_mut().take(15) {
+            *slot = B62[(bits % 62) as usize];
+            bits = (bits / 62) ^ b.rotate_left(bits as u32 & 63);
+        }
+        let mut trace = *b"Root=1-00000000-000000000000000000000000";
+        hex(&mut trace[7..15], epoch_ms / 1000);
+        hex(&mut trace[16..28], a);
+        hex(&mut trace[28..40], b >> 16);
+        Self {
+            request_id: HeaderValue::from_bytes(&rid).unwrap_or(HeaderValue::from_static("-")),
+            apigw_id: HeaderValue::from_bytes(&apigw).unwrap_or(HeaderValue::from_static("-")),
+            trace_id: HeaderValue::from_bytes(&trace).unwrap_or(HeaderValue::from_static("-")),
+        }
+    }
+}
+
+/// Writes the low `out.len()` hex digits of `v` into `out`.
+pub(crate) fn hex(out: &mut [u8], mut v: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(v & 0xf) as usize];
+        v >>= 4;
+    }
+}
+
+/// What the phases produced, for the log phase.
+pub(crate) struct Outcome {
+    pub(crate) response: Response<GatewayBody>,
+    pub(crate) integration_latency: Option<Duration>,
+    pub(crate) integration_status: Option<u16>,
+    pub(crate) error: Option<GatewayError>,
+    /// `error` still needs rendering through the stage's gateway responses (done in the log
+    /// phase's caller, where the request's data is at hand for the override's variables).
+    pub(crate) pending: bool,
+    /// The response carries `X-Amzn-Trace-Id`: as on AWS, only what an integration that ran
+    /// answered (HTTP, later Lambda and AWS services) — not MOCK, HTTP_PROXY or gateway errors.
+    pub(crate) traced: bool,
+}
+
+impl Outcome {
+    /// An error rendered now, with no request data (before a stage is known).
+    pub(crate) fn error(responses: &GatewayResponses, err: GatewayError) -> Self {
+        Self {
+            response: responses.render(&err),
+            integration_latency: None,
+            integration_status: None,
+            error: Some(err),
+            pending: false,
+            traced: false,
+        }
+    }
+
+    /// An error the stage's gateway responses will render.
+    pub(crate) fn fail(err: GatewayError) -> Self {
+        Self {
+            response: Response::new(GatewayBody::Empty),
+            integration_latency: None,
+            integration_status: None,
+            error: Some(err),
+            pending: true,
+            traced: false,
+        }
+    }
+}
+
+pub(crate) const X_AMZN_REQUESTID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+pub(crate) const X_AMZ_APIGW_ID: HeaderName = HeaderName::from_static("x-amz-apigw-id");
+pub(crate) const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
+pub(crate) fn protocol(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+impl Gateway {
+    /// Handles one request end to end. Never fails: every problem becomes a gateway response.
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        remote: SocketAddr,
+    ) -> Response<GatewayBody> {
+        self.handle_from(req, &ClientInfo::new(remote)).await
+    }
+
+    /// [`Gateway::handle`] with the per-connection client facts computed once per connection.
+    pub async fn handle_from(
+        &self,
+        req: Request<Incoming>,
+        client: &ClientInfo,
+    ) -> Response<GatewayBody> {
+        self.handle_watched(req, client, None).await
+    }
+
+    /// [`Gateway::handle_from`] with the request body watched (see [`crate::body::BodyWatch`]).
+    pub(crate) async fn handle_watched(
+        &self,
+        req: Request<Incoming>,
+        client: &ClientInfo,
+        watch: Option<Box<dyn crate::body::BodyWatch>>,
+    ) -> Response<GatewayBody> {
+        let snapshot = self.snapshot.load();
+        let req = req.map(|b| {
+            GatewayBody::Client(crate::body::ClientBody::new(
+                b,
+                watch,
+                self.config.max_body_bytes,
+            ))
+        });
+        self.process(&snapshot, req, client).await
+    }
+
+    /// Runs one request through the phases against `snapshot` (the served one, or a temporary
+    /// one for `TestInvokeMethod`).
+    pub async fn process(
+        &self,
+        snapshot: &ServingSnapshot,
+        req: Request<GatewayBody>,
+        client: &ClientInfo,
+    ) -> Response<GatewayBody> {
+        let start = Instant::now();
+        let epoch_ms = epoch_millis();
+        let ids = RequestIds::new(epoch_ms);
+        let (mut parts, body) = req.into_parts();
+        // Two Host headers make the authority ambiguous (RFC 9112 §3.2): refuse.
+        let mut hosts = parts.headers.get_all(header::HOST).iter();
+        if hosts.next().is_some() && hosts.next().is_some() {
+            let mut outcome =
+                Outcome::error(&GatewayResponses::default(), GatewayError::bad_request());
+            finish_headers(
+                &mut outcome.response,
+                &ids,
+                outcome.traced,
+                self.aws_case.get(),
+            );
+            discard_body(body);
+            return outcome.response;
+        }
+        let host_header = parts.headers.get(header::HOST).cloned();
+        let authority = parts.uri.authority().cloned();
+        let host = host_header
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| authority.as_ref().map(|a| a.as_str()));
+        let user_agent = if self.config.access_log.enabled() {
+            parts.headers.get(header::USER_AGENT).cloned()
+        } else {
+            None
+        };
+        let uri = parts.uri.clone();
+        let path = uri.path();
+
+        // Resolve API and stage.
+        let address = addressing::resolve(host, path);
+        let stage = address.and_then(|a| snapshot.stage(a.api_id, a.stage));
+        let Some((address, stage)) = address.zip(stage) else {
+            // Unknown API or stage: AWS answers 403 Forbidden before any routing.
+            self.metrics.unrouted.fetch_add(1, Relaxed);
+            let err = GatewayError::forbidden();
+            let mut outcome = Outcome::error(&GatewayResponses::default(), err);
+            finish_headers(
+                &mut outcome.response,
+                &ids,
+                outcome.traced,
+                self.aws_case.get(),
+            );
+            return outcome.response;
+        };
+        let stage: &CompiledStage = stage;
+
+        let lookup = if stage.execute_api_disabled {
+            Err(GatewayError::forbidden())
+        } else {
+            match stage.router.find(parts.method.as_str(), address.path) {
+                Lookup::Found(m) => Ok(m),
+                Lookup::NotFound => Err(GatewayError::missing_authentication_token()),
+            }
+        };
+        let (route, params, outcome) = match lookup {
+            Err(e) => (None, None, Outcome::fail(e)),
+            Ok(m) => {
+                let rid = ids.request_id.to_str().unwrap_or("-");
+                let outcome = self
+                    .run_route(stage, m.value, &m.params, &mut parts, body, client, rid)
+                    .await;
+                (Some(m.value), Some(m.params), outcome)
+            }
+        };
+        let mut outcome = outcome;
+        if outcome.pending
+            && let Some(err) = &outcome.error
+        {
+            let rid = ids.request_id.to_str().unwrap_or("-");
+            let context = std::cell::OnceCell::new();
+            let lookup = |name: &str| -> Option<String> {
+                request_variable(
+                    name,
+                    stage,
+                    route,
+                    params.as_ref(),
+                    &parts,
+                    client,
+                    rid,
+                    &context,
+                )
+            };
+            outcome.response = stage.responses.render_for(err, &lookup);
+        }
+        drop(params);
+        if outcome.error.as_ref().is_some_and(|e| {
+            matches!(
+                e.status,
+                StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+            )
+        }) && parts.version < Version::HTTP_2
+        {
+            // The body was not read whole: the connection cannot carry another request.
+            outcome
+                .response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        finish_headers(
+            &mut outcome.response,
+            &ids,
+            outcome.traced,
+            self.aws_case.get(),
+        );
+
+        // Log phase.
+        let latency = start.elapsed();
+        let status = outcome.response.status().as_u16();
+        let metrics: &RouteMetrics = match route {
+            Some(r) => &r.metrics,
+            None => &stage.unmatched_metrics,
+        };
+        metrics.record(status, latency, outcome.integration_latency);
+        if self.config.access_log.enabled() {
+            let record = AccessLogRecord {
+                request_id: ids.request_id.to_str().unwrap_or("-"),
+                extended_request_id: ids.apigw_id.to_str().unwrap_or("-"),
+                source_ip: &client.ip,
+                user_agent: user_agent
+                    .as_ref()
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-"),
+                http_method: parts.method.as_str(),
+                resource_path: route.map(|r| r.resource_path.as_str()).unwrap_or("-"),
+                resource_id: route.map(|r| r.resource_id.as_str()).unwrap_or("-"),
+                path,
+                status,
+                protocol: protocol(parts.version),
+                response_length: outcome
+                    .response
+                    .headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .or_else(|| http_body::Body::size_hint(outcome.response.body()).exact()),
+                request_time_epoch_ms: epoch_ms,
+                integration_latency_ms: outcome.integration_latency.map(|d| d.as_millis() as u64),
+                integration_status: outcome.integration_status,
+                response_latency_ms: latency.as_millis() as u64,
+                api_id: &stage.api_id,
+                stage: &stage.stage_name,
+                domain_name: host.unwrap_or("-"),
+                error_message: outcome
+                    .error
+                    .as_ref()
+                    .map(|e| e.message.as_ref())
+                    .unwrap_or(""),
+                error_response_type: outcome
+                    .error
+                    .as_ref()
+                    .map(|e| e.kind.as_str())
+                    .unwrap_or(""),
+            };
+            self.config
+                .access_log
+                .write(stage.access_log.render(&record));
+        }
+        outcome.response
+    }
+}
+
+/// Most bytes and time spent discarding a refused request body.
+pub(crate) const DISCARD_LIMIT_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const DISCARD_LIMIT_TIME: Duration = Duration::from_secs(5);
+
+pub(crate) fn discard_body(mut body: GatewayBody) {
+    if http_body::Body::is_end_stream(&body) {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut seen = 0usize;
+        let drain = async {
+            while let Some(frame) = http_body_util::BodyExt::frame(&mut body).await {
+                match frame {
+                    Ok(f) => {
+                        seen += f.data_ref().map(|d| d.len()).unwrap_or(0);
+                        if seen > DISCARD_LIMIT_BYTES {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DISCARD_LIMIT_TIME, drain).await;
+    });
+}
+
+/// Method response phase, last step: the ids every response carries.
+fn finish_headers(
+    resp: &mut Response<GatewayBody>,
+    ids: &RequestIds,
+    traced: bool,
+    aws_case: Option<&http::Extensions>,
+) {
+    // A response Portico built carries no extensions: spell its names as AWS does. One from a
+    // backend carries the backend's spelling.
+    if let Some(case) = aws_case
+        && resp.extensions().is_empty()
+    {
+        *resp.extensions_mut() = case.clone();
+    }
+    let h = resp.headers_mut();
+    h.insert(X_AMZN_REQUESTID, ids.request_id.clone());
+    h.insert(X_AMZ_APIGW_ID, ids.apigw_id.clone());
+    if traced {
+        h.insert(X_AMZN_TRACE_ID, ids.trace_id.clone());
+    }
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        *resp.status_mut() = StatusCode::BAD_GATEWAY;
+    }
+}
