@@ -51,6 +51,25 @@ impl std::fmt::Display for SharedStr {
     }
 }
 
+impl Route {
+    /// What the route runs, in order, as `portico routes` prints it: the method request steps,
+    /// then the integration.
+    pub fn explain(&self) -> String {
+        let integration = match &self.integration {
+            CompiledIntegration::Mock(_) => "MOCK",
+            CompiledIntegration::HttpProxy(_) => "HTTP_PROXY",
+            CompiledIntegration::Http(_) => "HTTP",
+            CompiledIntegration::Unavailable(_) => "unavailable (500)",
+        };
+        let steps = crate::pipeline::describe(&self.method_request);
+        if steps.is_empty() {
+            format!("integration {integration}")
+        } else {
+            format!("{steps} → integration {integration}")
+        }
+    }
+}
+
 /// A compiled method on a resource. Kept small: a gateway holds one per method of every served
 /// stage (`route_size` pins its size).
 #[derive(Debug)]
@@ -63,8 +82,8 @@ pub struct Route {
     pub declared_method: SharedStr,
     /// What runs.
     pub integration: CompiledIntegration,
-    /// Request validation, when the method has a validator that checks something.
-    pub validation: Option<Box<crate::validation::RequestValidation>>,
+    /// The method request phase's steps, in order (see `pipeline::method_request`).
+    pub method_request: Box<[crate::pipeline::Step]>,
     /// Metrics for this (api, stage, resource, method).
     pub metrics: Arc<RouteMetrics>,
 }
@@ -360,12 +379,13 @@ fn compile_stage(
                 &mut models,
                 &mut warn,
             );
+            let method_request = crate::pipeline::steps_for(&integration, validation);
             let route = Route {
                 resource_id: resource_id.clone(),
                 resource_path: SharedStr(resource_label.clone()),
                 declared_method: SharedStr(method_label.clone()),
                 integration,
-                validation: validation.map(Box::new),
+                method_request,
                 metrics: metrics.route(labels(resource_label.clone(), method_label)),
             };
             if let Err(e) = builder.add(&resource.path, verb, route) {
@@ -633,7 +653,7 @@ mod size_tests {
     /// rare parts (validation, HTTP non-proxy, shared MOCK answers) behind a pointer.
     #[test]
     fn route_size() {
-        assert_eq!(std::mem::size_of::<super::Route>(), 184);
+        assert_eq!(std::mem::size_of::<super::Route>(), 192);
         assert_eq!(std::mem::size_of::<super::CompiledIntegration>(), 120);
         assert_eq!(std::mem::size_of::<crate::metrics::RouteMetrics>(), 56);
     }

@@ -61,6 +61,8 @@ pub struct Gateway {
     pub(crate) metrics: Registry,
     pub(crate) upstreams: Upstreams,
     pub(crate) config: GatewayConfig,
+    /// API keys, usage plans and the account throttle (apart from the stages).
+    pub(crate) accounts: crate::account::Accounts,
     pub(crate) budget: crate::budget::BodyBudget,
     /// hyper's header-case map spelling Portico's own response headers as AWS does (set by the
     /// listener at start-up; see `header_case`).
@@ -79,6 +81,7 @@ impl Gateway {
                 ..PoolConfig::default()
             }),
             budget: crate::budget::BodyBudget::new(config.body_budget_bytes),
+            accounts: crate::account::Accounts::default(),
             config,
             aws_case: std::sync::OnceLock::new(),
         })
@@ -139,7 +142,12 @@ impl Gateway {
         &self.config
     }
 
-    /// The budget for buffered bodies.
+    /// API keys, usage plans and the account throttle as the data plane applies them.
+    pub fn accounts(&self) -> &crate::account::Accounts {
+        &self.accounts
+    }
+
+    /// The process-wide budget of buffered body bytes.
     pub fn body_budget(&self) -> &crate::budget::BodyBudget {
         &self.budget
     }

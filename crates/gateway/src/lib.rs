@@ -21,6 +21,7 @@
 //! ```
 
 pub mod access_log;
+pub mod account;
 pub mod addressing;
 pub mod binary;
 mod body;
@@ -48,5 +49,5 @@ pub use body::GatewayBody;
 pub use compile::{CompileWarning, CompiledStage, ServingSnapshot, SnapshotBuilder, StageInput};
 pub use gateway::{Gateway, GatewayConfig, MAX_PAYLOAD_BYTES};
 pub use gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
-pub use pipeline::ClientInfo;
+pub use pipeline::{ClientInfo, Step, describe as describe_steps};
 pub use server::{ListenerLimits, serve, serve_with};

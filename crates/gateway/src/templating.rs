@@ -417,6 +417,8 @@ pub struct RequestContext<'a> {
     pub account_id: &'a str,
     /// `deploymentId`.
     pub deployment_id: &'a str,
+    /// `identity.apiKey` and `identity.apiKeyId`: the key a method that requires one accepted.
+    pub api_key: Option<(&'a str, &'a str)>,
 }
 
 /// `$context`'s keys in the order handler code has always filled them: it decides the order of
@@ -461,6 +463,25 @@ const IDENTITY_KEYS: [&str; 12] = [
     "userArn",
 ];
 
+/// `$context.identity`'s keys for a method that requires an API key: `apiKey` and `apiKeyId`
+/// join the map (AWS adds them after the others).
+const IDENTITY_KEYS_WITH_KEY: [&str; 14] = [
+    "accountId",
+    "accessKey",
+    "caller",
+    "cognitoAuthenticationProvider",
+    "cognitoAuthenticationType",
+    "cognitoIdentityId",
+    "cognitoIdentityPoolId",
+    "sourceIp",
+    "principalOrgId",
+    "user",
+    "userAgent",
+    "userArn",
+    "apiKey",
+    "apiKeyId",
+];
+
 /// `$context.requestOverride`'s maps.
 const REQUEST_OVERRIDE_KEYS: [&str; 3] = ["header", "querystring", "path"];
 
@@ -474,6 +495,8 @@ fn java_ordered(keys: &'static [&'static str]) -> Vec<&'static str> {
 
 static CONTEXT_ORDER: LazyLock<Vec<&'static str>> = LazyLock::new(|| java_ordered(&CONTEXT_KEYS));
 static IDENTITY_ORDER: LazyLock<Vec<&'static str>> = LazyLock::new(|| java_ordered(&IDENTITY_KEYS));
+static IDENTITY_WITH_KEY_ORDER: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| java_ordered(&IDENTITY_KEYS_WITH_KEY));
 static REQUEST_OVERRIDE_ORDER: LazyLock<Vec<&'static str>> =
     LazyLock::new(|| java_ordered(&REQUEST_OVERRIDE_KEYS));
 
@@ -514,10 +537,26 @@ impl<'a> RequestContext<'a> {
         }
     }
 
+    fn identity_keys(&self) -> &'static [&'static str] {
+        match self.api_key {
+            Some(_) => &IDENTITY_KEYS_WITH_KEY,
+            None => &IDENTITY_KEYS,
+        }
+    }
+
+    fn identity_order(&self) -> &'static [&'static str] {
+        match self.api_key {
+            Some(_) => &IDENTITY_WITH_KEY_ORDER,
+            None => &IDENTITY_ORDER,
+        }
+    }
+
     fn identity_field(&self, key: &str) -> Option<&'a str> {
         match key {
             "sourceIp" => Some(self.source_ip),
             "userAgent" => Some(self.user_agent),
+            "apiKey" => self.api_key.map(|k| k.0),
+            "apiKeyId" => self.api_key.map(|k| k.1),
             _ => None,
         }
     }
@@ -531,7 +570,7 @@ impl<'a> RequestContext<'a> {
             Field::Int(n) => J::from(n),
             Field::Null => J::Null,
             Field::Identity => J::Object(
-                IDENTITY_KEYS
+                self.identity_keys()
                     .iter()
                     .map(|k| {
                         let v = self.identity_field(k).map_or(J::Null, J::from);
@@ -567,7 +606,7 @@ impl<'a> RequestContext<'a> {
             Field::Int(n) => i64::try_from(n).map_or(Value::Null, Value::Int),
             Field::Null => Value::Null,
             Field::Identity => Value::QuietMap(
-                IDENTITY_ORDER
+                self.identity_order()
                     .iter()
                     .map(|k| {
                         let v = self.identity_field(k).map_or(Value::Null, Value::from);
@@ -805,6 +844,7 @@ mod tests {
             user_agent: "curl/8",
             account_id: "000000000000",
             deployment_id: "d1",
+            api_key: None,
         };
         assert_eq!(shape(&c.to_value()), shape(&context_value(c.to_json())));
         c.resource_path = None;
@@ -812,5 +852,9 @@ mod tests {
         c.domain_name = "";
         assert_eq!(shape(&c.to_value()), shape(&context_value(c.to_json())));
         assert!(shape(&c.to_value()).starts_with("map{resourceId=null,resourcePath=null,"));
+        c.api_key = Some(("k".repeat(20).leak(), "kid"));
+        assert_eq!(shape(&c.to_value()), shape(&context_value(c.to_json())));
+        let json = c.to_json();
+        assert_eq!(json["identity"]["apiKeyId"], "kid");
     }
 }

@@ -197,7 +197,7 @@ pub async fn routes(args: StoreArgs) -> anyhow::Result<()> {
             "{} ({}) stage {} deployment {}",
             s.api_id, s.api_name, s.stage_name, s.deployment_id
         );
-        println!("{}", s.router.explain());
+        println!("{}", s.router.explain_with(|r| r.explain()));
     }
     store.close().await;
     Ok(())

@@ -507,13 +507,23 @@ impl<T> Router<T> {
     /// Printable table of routes in match order: one line per resource method
     /// (`<n>  <METHOD>  <path>`), exact methods before `ANY` on each resource.
     pub fn explain(&self) -> String {
+        self.explain_with(|_| String::new())
+    }
+
+    /// [`Router::explain`] with `detail(value)` after each route's line (indented), when not
+    /// empty: what the route runs, say.
+    pub fn explain_with(&self, detail: impl Fn(&T) -> String) -> String {
         let mut out = String::new();
         let mut n = 0;
         self.root.visit(&mut |res| {
-            let methods = res.methods.iter().map(|(m, _)| &**m);
-            for m in methods.chain(res.any.as_ref().map(|_| ANY)) {
+            let methods = res.methods.iter().map(|(m, v)| (&**m, v));
+            for (m, v) in methods.chain(res.any.as_deref().map(|v| (ANY, v))) {
                 n += 1;
                 let _ = writeln!(out, "{n:>4}  {m:<7} {}", res.path);
+                let d = detail(v);
+                if !d.is_empty() {
+                    let _ = writeln!(out, "            {d}");
+                }
             }
         });
         out

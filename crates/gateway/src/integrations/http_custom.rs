@@ -3,7 +3,7 @@
 
 use crate::binary::ContentHandling;
 use crate::body::GatewayBody;
-use crate::compile::{CompiledStage, HttpIntegration, Route};
+use crate::compile::HttpIntegration;
 use crate::gateway::Gateway;
 use crate::gateway_response::GatewayError;
 use crate::integrations::{
@@ -11,28 +11,23 @@ use crate::integrations::{
 };
 use crate::mapping::{Overrides, Selected};
 use crate::params::Env as ParamEnv;
-use crate::pipeline::{ClientInfo, Outcome, context_json, discard_body, template_inputs};
+use crate::pipeline::{Exchange, Outcome, context_json, discard_body, template_inputs};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode};
-use portico_router::Params;
 use std::time::Instant;
 
 impl Gateway {
     /// `HTTP` (non-proxy): only mapped parameters reach the backend; the body is the request
     /// template's output or, per `passthroughBehavior`, the client's body; the backend status picks
     /// the integration response.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn run_http(
         &self,
-        stage: &CompiledStage,
-        route: &Route,
+        x: &Exchange<'_>,
         h: &HttpIntegration,
-        params: &Params,
         parts: &mut http::request::Parts,
         body: GatewayBody,
-        client: &ClientInfo,
-        rid: &str,
     ) -> Outcome {
+        let stage = x.stage;
         // Integration request: template (or passthrough), then parameter mappings and overrides.
         let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
         let selected = h
@@ -77,8 +72,7 @@ impl Gateway {
             }
             Selected::Template(ct, t) => {
                 let bytes = client_bytes.clone().unwrap_or_default();
-                let inputs =
-                    template_inputs(t, stage, route, params, parts, client, rid, bytes).await;
+                let inputs = template_inputs(t, x, parts, bytes).await;
                 match t.render_full(inputs) {
                     Ok((out, o)) => {
                         overrides = o;
@@ -96,8 +90,8 @@ impl Gateway {
                 return Outcome::fail(GatewayError::unsupported_media_type());
             }
         };
-        let path_of = |n: &str| params.get(n).map(str::to_owned);
-        let context_of = || context_json(stage, Some(route), parts, client, rid);
+        let path_of = |n: &str| x.param(n).map(str::to_owned);
+        let context_of = || context_json(x, parts);
         let env = ParamEnv {
             headers: &parts.headers,
             query: parts.uri.query(),
@@ -133,7 +127,7 @@ impl Gateway {
                 .iter()
                 .find(|(k, _)| k == n)
                 .map(|(_, v)| v.as_str())
-                .or_else(|| params.get(n))
+                .or_else(|| x.param(n))
         };
         let uri = match h.target.uri.render(path_param, query.as_deref()) {
             Ok(u) => u,
@@ -290,8 +284,7 @@ impl Gateway {
             Some((ct, t)) if t.is_static() => (ct.clone(), GatewayBody::full(t.render_bytes())),
             Some((ct, t)) => {
                 let bytes = up_bytes.clone().unwrap_or_default();
-                let mut inputs =
-                    template_inputs(t, stage, route, params, parts, client, rid, bytes).await;
+                let mut inputs = template_inputs(t, x, parts, bytes).await;
                 inputs.overrides = overrides.state.take();
                 match t.render_full(inputs) {
                     Ok((out, o)) => {

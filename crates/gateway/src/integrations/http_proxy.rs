@@ -1,31 +1,29 @@
 //! `HTTP_PROXY`: the request passes through to the backend, the backend's response back.
 
 use crate::body::GatewayBody;
-use crate::compile::{CompiledStage, HttpProxyIntegration};
+use crate::compile::HttpProxyIntegration;
 use crate::gateway::Gateway;
 use crate::gateway_response::GatewayError;
 use crate::integrations::{
     X_AMZN_APIGATEWAY_API_ID, X_FORWARDED_FOR, X_FORWARDED_PROTO, strip_hop_by_hop,
     uri_render_failed,
 };
-use crate::pipeline::{ClientInfo, Outcome};
+use crate::pipeline::{Exchange, Outcome};
 use http::Request;
 use http::header::{self, HeaderValue};
-use portico_router::Params;
 use std::time::Instant;
 
 impl Gateway {
     pub(crate) async fn run_http_proxy(
         &self,
-        stage: &CompiledStage,
+        x: &Exchange<'_>,
         p: &HttpProxyIntegration,
-        params: &Params,
         parts: &mut http::request::Parts,
         body: GatewayBody,
-        client: &ClientInfo,
     ) -> Outcome {
+        let stage = x.stage;
         // Integration request phase.
-        let uri = match p.uri.render(|n| params.get(n), parts.uri.query()) {
+        let uri = match p.uri.render(|n| x.param(n), parts.uri.query()) {
             Ok(u) => u,
             Err(e) => return Outcome::fail(uri_render_failed(e)),
         };
@@ -46,8 +44,8 @@ impl Gateway {
         strip_hop_by_hop(headers);
         headers.remove(header::HOST);
         let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(prev) => HeaderValue::from_str(&format!("{prev}, {}", client.ip)).ok(),
-            None => Some(client.ip_header.clone()),
+            Some(prev) => HeaderValue::from_str(&format!("{prev}, {}", x.client.ip)).ok(),
+            None => Some(x.client.ip_header.clone()),
         };
         if let Some(v) = xff {
             headers.insert(X_FORWARDED_FOR, v);

@@ -2,29 +2,24 @@
 //! called.
 
 use crate::body::GatewayBody;
-use crate::compile::{CompiledStage, MockIntegration, Route};
+use crate::compile::MockIntegration;
 use crate::gateway::Gateway;
 use crate::gateway_response::GatewayError;
 use crate::integrations::{method_response_headers, request_template_failed};
 use crate::mapping::{Overrides, Selected, mock_status_code};
 use crate::params::Env as ParamEnv;
-use crate::pipeline::{ClientInfo, Outcome, context_json, discard_body, template_inputs};
+use crate::pipeline::{Exchange, Outcome, context_json, discard_body, template_inputs};
 use http::Response;
 use http::header::{self, HeaderMap, HeaderValue};
-use portico_router::Params;
 
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_mock(
     gw: &Gateway,
-    stage: &CompiledStage,
-    route: &Route,
+    x: &Exchange<'_>,
     m: &MockIntegration,
-    params: &Params,
     parts: &http::request::Parts,
     body: GatewayBody,
-    client: &ClientInfo,
-    rid: &str,
 ) -> Outcome {
+    let stage = x.stage;
     // Integration request: the request template's statusCode selects the integration response.
     let content_type = parts
         .headers
@@ -41,7 +36,7 @@ pub(crate) async fn run_mock(
                 Ok(b) => b,
                 Err(e) => return Outcome::fail(e),
             };
-            let inputs = template_inputs(t, stage, route, params, parts, client, rid, bytes).await;
+            let inputs = template_inputs(t, x, parts, bytes).await;
             match t.render_full(inputs) {
                 Ok((out, o)) => {
                     overrides = o;
@@ -77,17 +72,7 @@ pub(crate) async fn run_mock(
     let (content_type, body) = match ir.template_for(accept) {
         Some((ct, t)) if t.is_static() => (ct.clone(), GatewayBody::full(t.render_bytes())),
         Some((ct, t)) => {
-            let mut inputs = template_inputs(
-                t,
-                stage,
-                route,
-                params,
-                parts,
-                client,
-                rid,
-                bytes::Bytes::new(),
-            )
-            .await;
+            let mut inputs = template_inputs(t, x, parts, bytes::Bytes::new()).await;
             inputs.overrides = overrides.state.take();
             match t.render_full(inputs) {
                 Ok((out, o)) => {
@@ -110,8 +95,8 @@ pub(crate) async fn run_mock(
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, content_type);
-    let path_of = |n: &str| params.get(n).map(str::to_owned);
-    let context_of = || context_json(stage, Some(route), parts, client, rid);
+    let path_of = |n: &str| x.param(n).map(str::to_owned);
+    let context_of = || context_json(x, parts);
     let empty = HeaderMap::new();
     let env = ParamEnv {
         headers: &parts.headers,

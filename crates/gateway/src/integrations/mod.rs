@@ -3,12 +3,15 @@
 
 mod http_custom;
 mod http_proxy;
-pub(crate) mod mock;
+mod mock;
 
+use crate::Gateway;
 use crate::body::GatewayBody;
 use crate::compile::CompiledStage;
+use crate::compile::{CompiledIntegration, Route};
 use crate::gateway_response::GatewayError;
 use crate::params::Env as ParamEnv;
+use crate::pipeline::{Exchange, Outcome};
 use http::Response;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -98,6 +101,28 @@ pub(crate) fn request_template_failed(
         crate::mapping::TemplateError::Failed(reason) => {
             tracing::warn!(api = %stage.api_id, "{reason}");
             GatewayError::configuration_error()
+        }
+    }
+}
+
+/// The integration phase: calls the route's integration with what the method request phase
+/// let through, and returns its answer as the method response phase will finish it.
+pub(crate) async fn call(
+    gw: &Gateway,
+    x: &Exchange<'_>,
+    route: &Route,
+    parts: &mut http::request::Parts,
+    body: GatewayBody,
+) -> Outcome {
+    match &route.integration {
+        CompiledIntegration::Mock(m) => mock::run_mock(gw, x, m, parts, body).await,
+        CompiledIntegration::HttpProxy(p) => gw.run_http_proxy(x, p, parts, body).await,
+        CompiledIntegration::Http(h) => gw.run_http(x, h, parts, body).await,
+        CompiledIntegration::Unavailable(reason) => {
+            tracing::warn!(api = %x.stage.api_id, stage = %x.stage.stage_name,
+                resource = %route.resource_path, method = %route.declared_method,
+                "Execution failed due to configuration error: {reason}");
+            Outcome::fail(GatewayError::configuration_error())
         }
     }
 }

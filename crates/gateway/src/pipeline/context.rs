@@ -7,26 +7,49 @@ use crate::pipeline::{ClientInfo, protocol};
 use http::header::{self};
 use portico_router::Params;
 
+/// One request's facts as every phase shares them: where it goes (stage, route, path
+/// parameters), who sent it, its id, and what the method request steps found out about the
+/// caller ([`Identity`]). Templates, mappings, gateway responses and access logs read it.
+pub(crate) struct Exchange<'a> {
+    pub(crate) stage: &'a CompiledStage,
+    pub(crate) route: Option<&'a Route>,
+    pub(crate) params: Option<&'a Params>,
+    pub(crate) client: &'a ClientInfo,
+    pub(crate) rid: &'a str,
+    /// Written by the method request steps.
+    pub(crate) identity: Identity,
+}
+
+/// What the method request steps learnt about the caller (`$context.identity.*`).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Identity {
+    /// The API key the request presented and that was accepted (`$context.identity.apiKey`).
+    pub(crate) api_key: Option<crate::account::KeyMatch>,
+}
+
+impl Exchange<'_> {
+    /// The matched route's path parameters (none when no route matched).
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
+        self.params.and_then(|p| p.get(name))
+    }
+}
+
 /// `$input`, `$context` and `$stageVariables` for one request, for template `t` (header names
 /// get the client's spelling when `t` may show them). What `t` cannot read is left empty.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn template_inputs(
     t: &crate::mapping::MappingTemplate,
-    stage: &CompiledStage,
-    route: &Route,
-    params: &Params,
+    x: &Exchange<'_>,
     parts: &http::request::Parts,
-    client: &ClientInfo,
-    rid: &str,
     body: bytes::Bytes,
 ) -> crate::templating::TemplateInputs {
+    let stage = x.stage;
     let mut inputs = crate::templating::TemplateInputs {
         body,
         stage_variables: stage.template_stage_variables.clone(),
         ..Default::default()
     };
     if t.reads_context() {
-        inputs.context = request_context(stage, Some(route), parts, client, rid).to_value();
+        inputs.context = request_context(x, parts).to_value();
     }
     if !t.reads_params() {
         return inputs;
@@ -60,22 +83,24 @@ pub(crate) async fn template_inputs(
     if t.shows_header_names() {
         crate::header_case::spell_request_headers(&mut inputs.headers, parts).await;
     }
-    inputs.path = params
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    inputs.path = x
+        .params
+        .map(|p| {
+            p.iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
     inputs
 }
 
 /// What `$context` says about this request (built into a template's `$context` or, for mapping
 /// sources and gateway responses, into JSON).
 pub(crate) fn request_context<'a>(
-    stage: &'a CompiledStage,
-    route: Option<&'a Route>,
+    x: &'a Exchange<'_>,
     parts: &'a http::request::Parts,
-    client: &'a ClientInfo,
-    rid: &'a str,
 ) -> crate::templating::RequestContext<'a> {
+    let (stage, route) = (x.stage, x.route);
     let header = |name| {
         parts
             .headers
@@ -84,7 +109,7 @@ pub(crate) fn request_context<'a>(
             .unwrap_or("")
     };
     crate::templating::RequestContext {
-        request_id: rid,
+        request_id: x.rid,
         api_id: &stage.api_id,
         stage: &stage.stage_name,
         http_method: parts.method.as_str(),
@@ -94,22 +119,21 @@ pub(crate) fn request_context<'a>(
         protocol: protocol(parts.version),
         request_time_epoch: epoch_millis(),
         domain_name: header(header::HOST),
-        source_ip: &client.ip,
+        source_ip: &x.client.ip,
         user_agent: header(header::USER_AGENT),
         account_id: ACCOUNT_ID,
         deployment_id: &stage.deployment_id,
+        api_key: x
+            .identity
+            .api_key
+            .as_ref()
+            .map(|k| (k.value.as_ref(), k.id.as_ref())),
     }
 }
 
 /// `$context` as JSON, for mapping sources and gateway responses.
-pub(crate) fn context_json(
-    stage: &CompiledStage,
-    route: Option<&Route>,
-    parts: &http::request::Parts,
-    client: &ClientInfo,
-    rid: &str,
-) -> serde_json::Value {
-    request_context(stage, route, parts, client, rid).to_json()
+pub(crate) fn context_json(x: &Exchange<'_>, parts: &http::request::Parts) -> serde_json::Value {
+    request_context(x, parts).to_json()
 }
 
 /// The account id Portico reports (`$context.accountId`), as the management API does.
@@ -117,15 +141,10 @@ pub(crate) const ACCOUNT_ID: &str = "000000000000";
 
 /// A request variable for a gateway response: `method.request.{header,querystring,path}.x`,
 /// `stageVariables.x` or `context.a.b` (the `$context` JSON is built once, on first use).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn request_variable(
     name: &str,
-    stage: &CompiledStage,
-    route: Option<&Route>,
-    params: Option<&Params>,
+    x: &Exchange<'_>,
     parts: &http::request::Parts,
-    client: &ClientInfo,
-    rid: &str,
     context: &std::cell::OnceCell<serde_json::Value>,
 ) -> Option<String> {
     if let Some(h) = name.strip_prefix("method.request.header.") {
@@ -138,13 +157,13 @@ pub(crate) fn request_variable(
         return query_value(parts.uri.query(), q);
     }
     if let Some(p) = name.strip_prefix("method.request.path.") {
-        return params.and_then(|ps| ps.get(p)).map(str::to_owned);
+        return x.param(p).map(str::to_owned);
     }
     if let Some(v) = name.strip_prefix("stageVariables.") {
-        return stage.stage_variables.get(v).cloned();
+        return x.stage.stage_variables.get(v).cloned();
     }
     let path = name.strip_prefix("context.")?;
-    let ctx = context.get_or_init(|| context_json(stage, route, parts, client, rid));
+    let ctx = context.get_or_init(|| context_json(x, parts));
     let mut node = ctx;
     for seg in path.split('.') {
         node = node.get(seg)?;

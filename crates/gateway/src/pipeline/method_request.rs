@@ -1,124 +1,198 @@
-//! The method request phase: payload limit, body buffering, request validation.
+//! The method request phase: an ordered list of [`Step`]s assembled per route when a
+//! deployment is compiled ([`steps_for`]). A route runs only the steps its method uses: a
+//! method with no API key, throttle, validator or cache runs none of those and pays nothing for
+//! them. Each step answers [`Flow::Continue`] or [`Flow::Respond`]: a short-circuit (413, 403,
+//! 429, a cache hit) is a returned value, not an error.
+//!
+//! The order is API Gateway's: the payload limit, then throttling, then the API key with its
+//! usage plan's throttle and quota, then request validation, then the stage cache. `portico
+//! routes` prints each route's list ([`describe`]).
 
 use crate::body::GatewayBody;
-use crate::compile::{CompiledIntegration, CompiledStage, Route};
+use crate::budget::Hold;
+use crate::compile::{CompiledIntegration, Route};
 use crate::gateway::Gateway;
 use crate::gateway_response::GatewayError;
-use crate::pipeline::{ClientInfo, Outcome, discard_body};
-use crate::validation::Invalid;
+use crate::pipeline::{Exchange, Outcome, discard_body};
+use crate::validation::{Invalid, RequestValidation};
 use http::header::{self, HeaderValue};
-use portico_router::Params;
+
+/// One step of a route's method request phase.
+#[derive(Debug)]
+pub enum Step {
+    /// A declared body over the payload limit answers 413 before anything is read.
+    PayloadLimit,
+    /// A body of unknown length is read whole for an HTTP backend, which gets a
+    /// `Content-Length` as from API Gateway (unless the gateway streams proxied bodies).
+    BufferBody,
+    /// The request validator: required parameters, then the body against the model (400).
+    Validate(Box<RequestValidation>),
+}
+
+impl Step {
+    /// The step's name as `portico routes` prints it.
+    pub fn describe(&self) -> String {
+        match self {
+            Step::PayloadLimit => "payload-limit".into(),
+            Step::BufferBody => "buffer-body".into(),
+            Step::Validate(_) => "validate".into(),
+        }
+    }
+}
+
+/// What a step decided. Not boxed: a cache hit answers through `Respond` on the hot path.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Flow {
+    /// Go on with the (possibly buffered) body.
+    Continue(GatewayBody),
+    /// Answer now.
+    Respond(Outcome),
+}
+
+/// The method request steps of one route, in order. `validation` is the method's compiled
+/// request validator, if it checks anything.
+pub(crate) fn steps_for(
+    integration: &CompiledIntegration,
+    validation: Option<RequestValidation>,
+) -> Box<[Step]> {
+    let mut steps = vec![Step::PayloadLimit];
+    if matches!(
+        integration,
+        CompiledIntegration::HttpProxy(_) | CompiledIntegration::Http(_)
+    ) {
+        steps.push(Step::BufferBody);
+    }
+    if let Some(v) = validation {
+        steps.push(Step::Validate(Box::new(v)));
+    }
+    steps.into_boxed_slice()
+}
+
+/// A route's steps, comma-separated, for `portico routes`.
+pub fn describe(steps: &[Step]) -> String {
+    steps
+        .iter()
+        .map(Step::describe)
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
 
 impl Gateway {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn run_route(
-        &self,
-        stage: &CompiledStage,
+    /// Runs `route`'s method request steps in order; the first that answers ends the phase.
+    /// Bodies read whole hold bytes of the body budget in `held` until the request is done.
+    pub(crate) async fn method_request<'g>(
+        &'g self,
+        x: &mut Exchange<'_>,
         route: &Route,
-        params: &Params,
         parts: &mut http::request::Parts,
+        mut body: GatewayBody,
+        held: &mut Vec<Hold<'g>>,
+    ) -> Flow {
+        for step in route.method_request.iter() {
+            let flow = match step {
+                Step::PayloadLimit => self.payload_limit(x, parts, body),
+                Step::BufferBody => self.buffer_unknown_length(parts, body, held).await,
+                Step::Validate(v) => self.validate(v, parts, body, held).await,
+            };
+            body = match flow {
+                Flow::Continue(b) => b,
+                respond => return respond,
+            };
+        }
+        Flow::Continue(body)
+    }
+
+    fn payload_limit(
+        &self,
+        x: &Exchange<'_>,
+        parts: &http::request::Parts,
         body: GatewayBody,
-        client: &ClientInfo,
-        rid: &str,
-    ) -> Outcome {
-        // Method request phase: payload limit (authorizers, keys, throttles, validation and cache
-        // join here as their issues land).
+    ) -> Flow {
         let too_large = parts
             .headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .is_some_and(|n| n > self.config.max_body_bytes);
-        if too_large {
-            // Answer now, and read-and-discard what the client is still sending (bounded in bytes
-            // and time, like nginx's lingering close) so it gets to read the 413 instead of a reset.
-            discard_body(body);
-            let mut outcome = Outcome::error(&stage.responses, GatewayError::request_too_large());
-            outcome
-                .response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return outcome;
+        if !too_large {
+            return Flow::Continue(body);
         }
-        let mut body = body;
-        // Bytes of buffered bodies this request holds, given back when it is done.
-        let mut _held = None;
+        // Answer now, and read-and-discard what the client is still sending (bounded in bytes
+        // and time, like nginx's lingering close) so it gets to read the 413 instead of a reset.
+        discard_body(body);
+        let mut outcome = Outcome::error(&x.stage.responses, GatewayError::request_too_large());
+        outcome
+            .response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        Flow::Respond(outcome)
+    }
+
+    async fn buffer_unknown_length<'g>(
+        &'g self,
+        parts: &mut http::request::Parts,
+        body: GatewayBody,
+        held: &mut Vec<Hold<'g>>,
+    ) -> Flow {
         let unknown_length = matches!(&body, GatewayBody::Client(c)
             if !http_body::Body::is_end_stream(c) && http_body::Body::size_hint(c).exact().is_none());
-        if unknown_length
-            && !self.config.stream_proxy_bodies
-            && matches!(
-                route.integration,
-                CompiledIntegration::HttpProxy(_) | CompiledIntegration::Http(_)
+        if !unknown_length || self.config.stream_proxy_bodies {
+            return Flow::Continue(body);
+        }
+        // A body of unknown length goes to the backend whole, with a Content-Length, as API
+        // Gateway sends it (and a trickled body never reaches the backend).
+        match self
+            .buffer(
+                body,
+                self.config.body_timeout,
+                GatewayError::request_timeout(),
             )
+            .await
         {
-            // A body of unknown length goes to the backend whole, with a Content-Length, as API
-            // Gateway sends it (and a trickled body never reaches the backend).
-            match self
-                .buffer(
-                    body,
-                    self.config.body_timeout,
-                    GatewayError::request_timeout(),
-                )
-                .await
-            {
-                Ok((bytes, hold)) => {
-                    _held = Some(hold);
-                    parts.headers.remove(header::TRANSFER_ENCODING);
-                    parts
-                        .headers
-                        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-                    body = GatewayBody::full(bytes);
-                }
-                Err(e) => return Outcome::fail(e),
+            Ok((bytes, hold)) => {
+                held.push(hold);
+                parts.headers.remove(header::TRANSFER_ENCODING);
+                parts
+                    .headers
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                Flow::Continue(GatewayBody::full(bytes))
             }
+            Err(e) => Flow::Respond(Outcome::fail(e)),
         }
-        if let Some(v) = &route.validation {
-            if let Some(Invalid::Parameters(missing)) =
-                v.check_parameters(&parts.headers, parts.uri.query())
-            {
-                discard_body(body);
-                return Outcome::fail(GatewayError::bad_request_parameters(&missing));
-            }
-            let content_type = parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok());
-            if v.wants_body(content_type) {
-                let bytes = match self.collect_body(body).await {
-                    Ok((b, hold)) => {
-                        _held = Some(hold);
-                        b
-                    }
-                    Err(e) => return Outcome::fail(e),
-                };
-                if let Some(Invalid::Body(detail)) = v.check_body(content_type, &bytes) {
-                    return Outcome::fail(GatewayError::bad_request_body(detail));
-                }
-                body = GatewayBody::full(bytes);
-            }
+    }
+
+    async fn validate<'g>(
+        &'g self,
+        v: &RequestValidation,
+        parts: &http::request::Parts,
+        body: GatewayBody,
+        held: &mut Vec<Hold<'g>>,
+    ) -> Flow {
+        if let Some(Invalid::Parameters(missing)) =
+            v.check_parameters(&parts.headers, parts.uri.query())
+        {
+            discard_body(body);
+            return Flow::Respond(Outcome::fail(GatewayError::bad_request_parameters(
+                &missing,
+            )));
         }
-        match &route.integration {
-            CompiledIntegration::Mock(m) => {
-                crate::integrations::mock::run_mock(
-                    self, stage, route, m, params, parts, body, client, rid,
-                )
-                .await
-            }
-            CompiledIntegration::HttpProxy(p) => {
-                self.run_http_proxy(stage, p, params, parts, body, client)
-                    .await
-            }
-            CompiledIntegration::Http(h) => {
-                self.run_http(stage, route, h, params, parts, body, client, rid)
-                    .await
-            }
-            CompiledIntegration::Unavailable(reason) => {
-                tracing::warn!(api = %stage.api_id, stage = %stage.stage_name,
-                    resource = %route.resource_path, method = %route.declared_method,
-                    "Execution failed due to configuration error: {reason}");
-                Outcome::fail(GatewayError::configuration_error())
-            }
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        if !v.wants_body(content_type) {
+            return Flow::Continue(body);
         }
+        let bytes = match self.collect_body(body).await {
+            Ok((b, hold)) => {
+                held.push(hold);
+                b
+            }
+            Err(e) => return Flow::Respond(Outcome::fail(e)),
+        };
+        if let Some(Invalid::Body(detail)) = v.check_body(content_type, &bytes) {
+            return Flow::Respond(Outcome::fail(GatewayError::bad_request_body(detail)));
+        }
+        Flow::Continue(GatewayBody::full(bytes))
     }
 }

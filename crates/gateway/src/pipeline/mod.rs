@@ -4,12 +4,15 @@
 mod context;
 mod method_request;
 
-pub(crate) use context::{context_json, request_variable, template_inputs};
+pub(crate) use method_request::{Flow, steps_for};
+pub use method_request::{Step, describe};
+
+pub(crate) use context::{Exchange, Identity, context_json, request_variable, template_inputs};
 
 use crate::access_log::{AccessLogRecord, epoch_millis};
 use crate::addressing;
 use crate::body::GatewayBody;
-use crate::compile::{CompiledStage, ServingSnapshot};
+use crate::compile::{CompiledStage, Route, ServingSnapshot};
 use crate::gateway::Gateway;
 use crate::gateway_response::{GatewayError, GatewayResponses};
 use crate::metrics::RouteMetrics;
@@ -138,6 +141,24 @@ pub(crate) fn protocol(v: Version) -> &'static str {
 }
 
 impl Gateway {
+    /// The phases after routing: method request steps, then the integration (request,
+    /// call, response).
+    async fn run_route(
+        &self,
+        x: &mut Exchange<'_>,
+        route: &Route,
+        parts: &mut http::request::Parts,
+        body: GatewayBody,
+    ) -> Outcome {
+        // Bytes of buffered bodies this request holds, given back when it is done.
+        let mut held = Vec::new();
+        let body = match self.method_request(x, route, parts, body, &mut held).await {
+            Flow::Continue(body) => body,
+            Flow::Respond(outcome) => return outcome,
+        };
+        crate::integrations::call(self, x, route, parts, body).await
+    }
+
     /// Handles one request end to end. Never fails: every problem becomes a gateway response.
     pub async fn handle(
         &self,
@@ -240,37 +261,34 @@ impl Gateway {
                 Lookup::NotFound => Err(GatewayError::missing_authentication_token()),
             }
         };
-        let (route, params, outcome) = match lookup {
-            Err(e) => (None, None, Outcome::fail(e)),
-            Ok(m) => {
-                let rid = ids.request_id.to_str().unwrap_or("-");
-                let outcome = self
-                    .run_route(stage, m.value, &m.params, &mut parts, body, client, rid)
-                    .await;
-                (Some(m.value), Some(m.params), outcome)
-            }
+        let rid = ids.request_id.to_str().unwrap_or("-");
+        let (found, refused) = match lookup {
+            Ok(m) => (Some(m), None),
+            Err(e) => (None, Some(e)),
         };
-        let mut outcome = outcome;
+        let route = found.as_ref().map(|m| m.value);
+        let mut x = Exchange {
+            stage,
+            route,
+            params: found.as_ref().map(|m| &m.params),
+            client,
+            rid,
+            identity: Identity::default(),
+        };
+        let mut outcome = match (refused, route) {
+            (None, Some(route)) => self.run_route(&mut x, route, &mut parts, body).await,
+            (refused, _) => Outcome::fail(refused.unwrap_or_else(GatewayError::forbidden)),
+        };
         if outcome.pending
             && let Some(err) = &outcome.error
         {
-            let rid = ids.request_id.to_str().unwrap_or("-");
             let context = std::cell::OnceCell::new();
-            let lookup = |name: &str| -> Option<String> {
-                request_variable(
-                    name,
-                    stage,
-                    route,
-                    params.as_ref(),
-                    &parts,
-                    client,
-                    rid,
-                    &context,
-                )
-            };
+            let lookup =
+                |name: &str| -> Option<String> { request_variable(name, &x, &parts, &context) };
             outcome.response = stage.responses.render_for(err, &lookup);
         }
-        drop(params);
+        drop(x);
+        drop(found);
         if outcome.error.as_ref().is_some_and(|e| {
             matches!(
                 e.status,
