@@ -629,6 +629,8 @@ struct CreateStageInput {
     variables: Option<Map<String>>,
     tracing_enabled: Option<bool>,
     tags: Option<Map<String>>,
+    cache_cluster_enabled: Option<bool>,
+    cache_cluster_size: Option<String>,
 }
 
 async fn create_stage(
@@ -644,6 +646,17 @@ async fn create_stage(
     stage.variables = input.variables.unwrap_or_default();
     stage.tracing_enabled = input.tracing_enabled.unwrap_or(false);
     stage.tags = input.tags.unwrap_or_default();
+    if let Some(size) = input.cache_cluster_size {
+        if !portico_model::CACHE_CLUSTER_SIZES.contains(&size.as_str()) {
+            return Err(portico_control::ControlError::bad_request(format!(
+                "Invalid cache cluster size specified: {size}"
+            ))
+            .into());
+        }
+        stage.cache_cluster_size = Some(size);
+    }
+    stage.cache_cluster_enabled = input.cache_cluster_enabled.unwrap_or(false);
+    stage.settle_cache_status();
     Ok(created(s.store.create_stage(&api, stage).await?))
 }
 

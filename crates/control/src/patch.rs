@@ -755,7 +755,7 @@ pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlE
             }
             (Some("cacheClusterSize"), 1, _) => {
                 let v = value(o)?;
-                if !["0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237"].contains(&v) {
+                if !portico_model::CACHE_CLUSTER_SIZES.contains(&v) {
                     return Err(ControlError::bad_request(format!(
                         "Invalid cache cluster size specified: {v}"
                     )));
@@ -844,6 +844,7 @@ pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlE
             _ => return Err(invalid_stage_path(o)),
         }
     }
+    s.settle_cache_status();
     Ok(())
 }
 

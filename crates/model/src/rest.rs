@@ -544,7 +544,25 @@ fn default_cache_status() -> String {
     "NOT_AVAILABLE".to_owned()
 }
 
+/// AWS's cache cluster sizes in GB, as `cacheClusterSize` spells them.
+pub const CACHE_CLUSTER_SIZES: [&str; 8] = ["0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237"];
+
 impl Stage {
+    /// Brings `cacheClusterStatus` in line with `cacheClusterEnabled`: Portico's cache is
+    /// in-process, so a cache is `AVAILABLE` as soon as it is enabled (AWS passes through
+    /// `CREATE_IN_PROGRESS` for minutes; tools wait for `AVAILABLE`). An enabled cache without
+    /// a size gets AWS's default, 0.5 GB.
+    pub fn settle_cache_status(&mut self) {
+        if self.cache_cluster_enabled {
+            self.cache_cluster_status = "AVAILABLE".to_owned();
+            if self.cache_cluster_size.is_none() {
+                self.cache_cluster_size = Some("0.5".to_owned());
+            }
+        } else {
+            self.cache_cluster_status = default_cache_status();
+        }
+    }
+
     /// A new stage pointing at `deployment_id`.
     pub fn new(stage_name: impl Into<String>, deployment_id: impl Into<String>) -> Self {
         let now = crate::now_epoch_seconds();
