@@ -1,5 +1,6 @@
 //! The data plane's shared mutable state (work in progress).
 
+pub mod cache;
 mod clock;
 pub mod quota;
 mod table;
