@@ -19,6 +19,8 @@
 //! [`DayUsage`] rows (plan, key, day, count) for the owner to add to its store in one batch,
 //! say once a second, so the store sees a bounded write rate whatever the request rate.
 //! At start-up [`LocalCounters::load`] seeds the counters from the stored per-day counts.
+//! The only shared lock is the dirty list's, taken once per (plan, key) per drain, when its
+//! counter first changes after a drain; every other request touches only its own counter.
 //!
 //! UpdateUsage ([`LocalCounters::set_remaining`]) sets what remains of the current period. It
 //! is stored as an [`Adjustment`] (the period's start and its effective limit), which the

@@ -379,3 +379,10 @@ fn bench_try_acquire() {
         start.elapsed(),
     );
 }
+
+#[test]
+fn hot_path_types_stay_small() {
+    assert_eq!(std::mem::size_of::<TokenBucket>(), 32);
+    assert_eq!(std::mem::size_of::<Limits>(), 16);
+    assert!(std::mem::size_of::<Check<'_>>() <= 104);
+}
