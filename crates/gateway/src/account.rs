@@ -17,55 +17,26 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
-/// A token bucket's limits: `rate` requests per second (may be fractional), `burst` at once.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Limit {
-    /// Tokens added per second.
-    pub rate: f64,
-    /// The bucket's capacity.
-    pub burst: u64,
-}
+pub use portico_state::quota::QuotaSettings;
+pub use portico_state::throttle::Limits;
 
-impl Limit {
-    /// From AWS's `ThrottleSettings`: an unset field is no limit of that kind.
-    pub fn from_settings(t: &portico_model::ThrottleSettings) -> Option<Self> {
-        match (t.rate_limit, t.burst_limit) {
-            (None, None) => None,
-            (rate, burst) => Some(Self {
-                rate: rate.unwrap_or(f64::MAX).max(0.0),
-                burst: burst.map_or(u64::MAX, |b| b.max(0) as u64),
-            }),
-        }
+/// Limits from AWS's `ThrottleSettings`; `None` when neither field is set. An unset field is no
+/// limit of that kind; negative values (refused by the management API) count as 0.
+pub fn limits_of(t: &portico_model::ThrottleSettings) -> Option<Limits> {
+    match (t.rate_limit, t.burst_limit) {
+        (None, None) => None,
+        (rate, burst) => Some(Limits::new(
+            rate.unwrap_or(f64::MAX).max(0.0),
+            burst.map_or(u32::MAX, |b| u32::try_from(b.max(0)).unwrap_or(u32::MAX)),
+        )),
     }
 }
 
 /// AWS's account-level default: 10,000 requests per second with a burst of 5,000.
-pub const DEFAULT_ACCOUNT_LIMIT: Limit = Limit {
+pub const DEFAULT_ACCOUNT_LIMITS: Limits = Limits {
     rate: 10_000.0,
     burst: 5_000,
 };
-
-/// A usage plan's quota: `limit` requests per `period`, the first period shortened by `offset`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quota {
-    /// Requests per period.
-    pub limit: u64,
-    /// `DAY`, `WEEK` or `MONTH`.
-    pub period: QuotaPeriod,
-    /// AWS's `offset`.
-    pub offset: u64,
-}
-
-/// A quota's period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QuotaPeriod {
-    /// A UTC day.
-    Day,
-    /// A week starting on a UTC Monday... as AWS counts it (see `portico-state`).
-    Week,
-    /// A UTC calendar month.
-    Month,
-}
 
 /// One API stage a plan covers, with the plan's per-method throttles there.
 #[derive(Debug)]
@@ -75,7 +46,7 @@ pub struct PlanStage {
     /// The stage.
     pub stage: Box<str>,
     /// `"/pets/GET"`-keyed method throttles.
-    pub methods: HashMap<Box<str>, Limit>,
+    pub methods: HashMap<Box<str>, Limits>,
 }
 
 /// A usage plan as the data plane applies it.
@@ -84,9 +55,9 @@ pub struct Plan {
     /// The plan's id.
     pub id: Arc<str>,
     /// The plan's throttle (per key).
-    pub throttle: Option<Limit>,
+    pub throttle: Option<Limits>,
     /// The plan's quota (per key).
-    pub quota: Option<Quota>,
+    pub quota: Option<QuotaSettings>,
     /// The API stages it covers.
     pub stages: Vec<PlanStage>,
 }
@@ -96,19 +67,17 @@ impl Plan {
     pub fn compile(p: &UsagePlan) -> Self {
         Self {
             id: p.id.as_str().into(),
-            throttle: p.throttle.as_ref().and_then(Limit::from_settings),
+            throttle: p.throttle.as_ref().and_then(limits_of),
             quota: p.quota.as_ref().and_then(|q| {
+                use portico_state::quota::Period;
                 let period = match q.period.as_str() {
-                    "DAY" => QuotaPeriod::Day,
-                    "WEEK" => QuotaPeriod::Week,
-                    "MONTH" => QuotaPeriod::Month,
+                    "DAY" => Period::Day,
+                    "WEEK" => Period::Week,
+                    "MONTH" => Period::Month,
                     _ => return None,
                 };
-                Some(Quota {
-                    limit: q.limit.max(0) as u64,
-                    period,
-                    offset: q.offset.max(0) as u64,
-                })
+                let offset = u32::try_from(q.offset.max(0)).unwrap_or(u32::MAX);
+                QuotaSettings::new(q.limit.max(0) as u64, period, offset).ok()
             }),
             stages: p
                 .api_stages
@@ -119,7 +88,7 @@ impl Plan {
                     methods: s
                         .throttle
                         .iter()
-                        .filter_map(|(k, t)| Some((k.as_str().into(), Limit::from_settings(t)?)))
+                        .filter_map(|(k, t)| Some((k.as_str().into(), limits_of(t)?)))
                         .collect(),
                 })
                 .collect(),
@@ -178,42 +147,32 @@ enum Slot {
     Many(Vec<Arc<Key>>),
 }
 
-/// The account's keys, plans and throttle, as the data plane reads them.
-#[derive(Debug)]
-pub struct Accounts {
+/// The keys: value hash → key(s), and id → value hash (to find a key that changes or goes).
+#[derive(Debug, Default)]
+pub struct KeyIndex {
     hasher: std::hash::RandomState,
-    /// value hash → key(s).
     by_value: dashmap::DashMap<u64, Slot>,
-    /// key id → value hash, to find a key that changes or goes.
     by_id: dashmap::DashMap<Arc<str>, u64>,
-    plans: ArcSwap<HashMap<Arc<str>, Arc<Plan>>>,
-    throttle: ArcSwap<Limit>,
 }
 
-impl Default for Accounts {
-    fn default() -> Self {
-        Self {
-            hasher: std::hash::RandomState::new(),
-            by_value: Default::default(),
-            by_id: Default::default(),
-            plans: ArcSwap::from_pointee(HashMap::new()),
-            throttle: ArcSwap::from_pointee(DEFAULT_ACCOUNT_LIMIT),
-        }
-    }
-}
-
-impl Accounts {
+impl KeyIndex {
     /// Number of keys held.
-    pub fn key_count(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.by_id.len()
     }
 
-    /// Adds or replaces one key (`plans`: the ids of the plans it belongs to).
-    pub fn put_key(&self, key: &ApiKey, plans: Vec<Arc<str>>) {
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Adds or replaces one key (`plans`: the ids of the plans it belongs to). A key without a
+    /// value (never the case for stored keys) is removed.
+    pub fn put(&self, key: &ApiKey, plans: Vec<Arc<str>>) {
+        self.remove(&key.id);
         let Some(value) = key.value.as_deref() else {
             return;
         };
-        self.remove_key(&key.id);
         let hash = self.hasher.hash_one(value.as_bytes());
         let id: Arc<str> = key.id.as_str().into();
         let entry = Arc::new(Key {
@@ -239,7 +198,7 @@ impl Accounts {
     }
 
     /// Removes one key by id (no-op when unknown).
-    pub fn remove_key(&self, id: &str) {
+    pub fn remove(&self, id: &str) {
         let Some((_, hash)) = self.by_id.remove(id) else {
             return;
         };
@@ -252,22 +211,55 @@ impl Accounts {
         });
     }
 
-    /// The plan ids of key `id`, if held.
-    pub fn key_plans(&self, id: &str) -> Option<Vec<Arc<str>>> {
-        let hash = *self.by_id.get(id)?;
+    /// The key with this value, compared in constant time.
+    fn find(&self, presented: &str) -> Option<Arc<Key>> {
+        let hash = self.hasher.hash_one(presented.as_bytes());
         let slot = self.by_value.get(&hash)?;
-        let plans = match &*slot {
-            Slot::One(k) if &*k.id == id => k.plans.to_vec(),
-            Slot::Many(v) => v.iter().find(|k| &*k.id == id)?.plans.to_vec(),
-            Slot::One(_) => return None,
-        };
-        Some(plans)
+        let same = |k: &Key| bool::from(k.value.as_bytes().ct_eq(presented.as_bytes()));
+        match &*slot {
+            Slot::One(k) => same(k).then(|| k.clone()),
+            Slot::Many(v) => v.iter().find(|k| same(k)).cloned(),
+        }
+    }
+}
+
+/// The account's keys, plans and throttle, as the data plane reads them.
+#[derive(Debug)]
+pub struct Accounts {
+    keys: ArcSwap<KeyIndex>,
+    plans: ArcSwap<HashMap<Arc<str>, Arc<Plan>>>,
+    throttle: ArcSwap<Limits>,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Self {
+            keys: ArcSwap::from_pointee(KeyIndex::default()),
+            plans: ArcSwap::from_pointee(HashMap::new()),
+            throttle: ArcSwap::from_pointee(DEFAULT_ACCOUNT_LIMITS),
+        }
+    }
+}
+
+impl Accounts {
+    /// Number of keys held.
+    pub fn key_count(&self) -> usize {
+        self.keys.load().len()
     }
 
-    /// Drops every key (before a full reload).
-    pub fn clear_keys(&self) {
-        self.by_value.clear();
-        self.by_id.clear();
+    /// Adds or replaces one key (`plans`: the ids of the plans it belongs to).
+    pub fn put_key(&self, key: &ApiKey, plans: Vec<Arc<str>>) {
+        self.keys.load().put(key, plans);
+    }
+
+    /// Removes one key by id (no-op when unknown).
+    pub fn remove_key(&self, id: &str) {
+        self.keys.load().remove(id);
+    }
+
+    /// Replaces every key at once: requests see the old keys until the new index is complete.
+    pub fn replace_keys(&self, keys: KeyIndex) {
+        self.keys.store(Arc::new(keys));
     }
 
     /// Replaces the plans.
@@ -282,25 +274,19 @@ impl Accounts {
         self.plans.store(Arc::new(map));
     }
 
+    /// The compiled plan `id`.
+    pub fn plan(&self, id: &str) -> Option<Arc<Plan>> {
+        self.plans.load().get(id).cloned()
+    }
+
     /// Sets the account-level throttle.
-    pub fn set_throttle(&self, limit: Limit) {
+    pub fn set_throttle(&self, limit: Limits) {
         self.throttle.store(Arc::new(limit));
     }
 
     /// The account-level throttle.
-    pub fn throttle(&self) -> Limit {
+    pub fn throttle(&self) -> Limits {
         **self.throttle.load()
-    }
-
-    /// The key with this value, compared in constant time.
-    fn find(&self, presented: &str) -> Option<Arc<Key>> {
-        let hash = self.hasher.hash_one(presented.as_bytes());
-        let slot = self.by_value.get(&hash)?;
-        let same = |k: &Key| bool::from(k.value.as_bytes().ct_eq(presented.as_bytes()));
-        match &*slot {
-            Slot::One(k) => same(k).then(|| k.clone()),
-            Slot::Many(v) => v.iter().find(|k| same(k)).cloned(),
-        }
     }
 
     /// Checks a presented key for `api_id`/`stage`: it must exist, be enabled and belong to a
@@ -312,7 +298,11 @@ impl Accounts {
         stage: &str,
     ) -> Result<KeyMatch, KeyRefusal> {
         let presented = presented.ok_or(KeyRefusal::Missing)?;
-        let key = self.find(presented).ok_or(KeyRefusal::Unknown)?;
+        let key = self
+            .keys
+            .load()
+            .find(presented)
+            .ok_or(KeyRefusal::Unknown)?;
         if !key.enabled {
             return Err(KeyRefusal::Disabled);
         }

@@ -236,9 +236,18 @@ pub struct SnapshotBuilder<'a> {
     warnings: Vec<CompileWarning>,
     metrics: &'a Registry,
     upstreams: &'a Upstreams,
+    /// Runtime state for the traffic steps; without it (`TestInvokeMethod`) routes run no
+    /// throttle, API key or cache step.
+    state: Option<&'a portico_state::SharedState>,
 }
 
 impl<'a> SnapshotBuilder<'a> {
+    /// Routes get their throttle, API key and cache steps, on `state`.
+    pub fn with_state(mut self, state: &'a portico_state::SharedState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
     /// An empty snapshot whose routes record into `metrics` and call backends through `upstreams`.
     pub fn new(metrics: &'a Registry, upstreams: &'a Upstreams) -> Self {
         Self {
@@ -246,12 +255,19 @@ impl<'a> SnapshotBuilder<'a> {
             warnings: Vec::new(),
             metrics,
             upstreams,
+            state: None,
         }
     }
 
     /// Compiles one stage into the snapshot.
     pub fn add(&mut self, input: &StageInput) {
-        let stage = compile_stage(input, self.metrics, self.upstreams, &mut self.warnings);
+        let stage = compile_stage(
+            input,
+            self.metrics,
+            self.upstreams,
+            self.state,
+            &mut self.warnings,
+        );
         self.snapshot
             .apis
             .entry(input.api_id.clone())
@@ -309,10 +325,25 @@ fn compile_stage(
     input: &StageInput,
     metrics: &Registry,
     upstreams: &Upstreams,
+    state: Option<&portico_state::SharedState>,
     warnings: &mut Vec<CompileWarning>,
 ) -> CompiledStage {
     let api = &input.snapshot.api;
     let stage = &input.stage;
+    // The stage's cache: kept across redeploys of the stage, dropped when it is turned off.
+    let cache = state.and_then(|st| {
+        if stage.cache_cluster_enabled {
+            let size = stage
+                .cache_cluster_size
+                .as_deref()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(portico_state::cache::CacheClusterSize::Gb0_5);
+            Some(st.caches.stage(&input.api_id, &stage.stage_name, size))
+        } else {
+            st.caches.remove(&input.api_id, &stage.stage_name);
+            None
+        }
+    });
     let stage_loc = format!("{}/{}", input.api_id, stage.stage_name);
     // Label values the stage's routes share.
     let (api_label, name_label, stage_label): (Arc<str>, Arc<str>, Arc<str>) = (
@@ -379,7 +410,31 @@ fn compile_stage(
                 &mut models,
                 &mut warn,
             );
-            let method_request = crate::pipeline::steps_for(&integration, validation);
+            let traffic = state.map(|_| crate::pipeline::TrafficSteps {
+                throttle: crate::pipeline::Throttle::compile(
+                    api_label.clone(),
+                    stage_label.clone(),
+                    &resource.path,
+                    verb,
+                    &stage.method_settings,
+                ),
+                key: method.api_key_required.then_some(match api.api_key_source {
+                    portico_model::ApiKeySource::Header => crate::pipeline::KeySource::Header,
+                    portico_model::ApiKeySource::Authorizer => {
+                        crate::pipeline::KeySource::Authorizer
+                    }
+                }),
+                cache: cache.as_ref().and_then(|c| {
+                    crate::pipeline::CacheLookup::compile(
+                        c,
+                        stage,
+                        resource,
+                        verb,
+                        method.method_integration.as_ref(),
+                    )
+                }),
+            });
+            let method_request = crate::pipeline::steps_for(&integration, validation, traffic);
             let route = Route {
                 resource_id: resource_id.clone(),
                 resource_path: SharedStr(resource_label.clone()),

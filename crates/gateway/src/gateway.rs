@@ -3,7 +3,7 @@
 
 use crate::access_log::AccessLogSink;
 use crate::body::GatewayBody;
-use crate::compile::{ServingSnapshot, StageInput, compile};
+use crate::compile::{ServingSnapshot, StageInput};
 use crate::gateway_response::GatewayError;
 use crate::metrics::Registry;
 use crate::pipeline::discard_body;
@@ -61,6 +61,8 @@ pub struct Gateway {
     pub(crate) metrics: Registry,
     pub(crate) upstreams: Upstreams,
     pub(crate) config: GatewayConfig,
+    /// Token buckets, quota counters and stage caches: what requests change.
+    pub(crate) state: portico_state::SharedState,
     /// API keys, usage plans and the account throttle (apart from the stages).
     pub(crate) accounts: crate::account::Accounts,
     pub(crate) budget: crate::budget::BodyBudget,
@@ -70,9 +72,16 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// A gateway serving nothing until [`Gateway::publish`] is called.
+    /// A gateway serving nothing until [`Gateway::publish`] is called, with in-process runtime
+    /// state (token buckets, quota counters, stage caches).
     pub fn new(config: GatewayConfig) -> Arc<Self> {
+        Self::with_state(config, portico_state::SharedState::in_process())
+    }
+
+    /// [`Gateway::new`] with the runtime state given (a test clock, later cluster state).
+    pub fn with_state(config: GatewayConfig, state: portico_state::SharedState) -> Arc<Self> {
         Arc::new(Self {
+            state,
             snapshot: ArcSwap::from_pointee(ServingSnapshot::default()),
             metrics: Registry::default(),
             upstreams: Upstreams::new(PoolConfig {
@@ -99,16 +108,17 @@ impl Gateway {
     /// Compiles `stages` and makes them the served set, atomically. Returns what the compiler
     /// reported (methods that answer 500, templates not evaluated, …).
     pub fn publish(&self, stages: &[StageInput]) -> Vec<crate::CompileWarning> {
-        let (snapshot, warnings) = compile(stages, &self.metrics, &self.upstreams);
-        self.snapshot.store(Arc::new(snapshot));
-        self.metrics.reloads.fetch_add(1, Relaxed);
-        warnings
+        let mut builder = self.snapshot_builder();
+        for s in stages {
+            builder.add(s);
+        }
+        self.publish_built(builder)
     }
 
     /// A snapshot to fill one stage at a time, then publish with [`Gateway::publish_built`]: what
     /// [`Gateway::publish`] does, without holding every stage's input at once.
     pub fn snapshot_builder(&self) -> crate::compile::SnapshotBuilder<'_> {
-        crate::compile::SnapshotBuilder::new(&self.metrics, &self.upstreams)
+        crate::compile::SnapshotBuilder::new(&self.metrics, &self.upstreams).with_state(&self.state)
     }
 
     /// Makes a built snapshot the served set, atomically; returns what compiling it reported.
@@ -140,6 +150,11 @@ impl Gateway {
     /// The data-plane settings.
     pub fn config(&self) -> &GatewayConfig {
         &self.config
+    }
+
+    /// The runtime state requests change (buckets, quota counters, stage caches).
+    pub fn state(&self) -> &portico_state::SharedState {
+        &self.state
     }
 
     /// API keys, usage plans and the account throttle as the data plane applies them.

@@ -241,6 +241,27 @@ impl GatewayError {
         .with_status(StatusCode::FORBIDDEN)
     }
 
+    /// A method that requires an API key got none, an unknown or disabled one, or one in no
+    /// usage plan of the stage (403, as API Gateway answers every one of these).
+    pub fn invalid_api_key() -> Self {
+        Self::new(
+            GatewayResponseType::InvalidApiKey,
+            "ForbiddenException",
+            "Forbidden",
+            r#"{"message":"Forbidden"}"#,
+        )
+    }
+
+    /// The API key's usage plan quota for the period is spent (429).
+    pub fn quota_exceeded() -> Self {
+        Self::new(
+            GatewayResponseType::QuotaExceeded,
+            "LimitExceededException",
+            "Limit Exceeded",
+            r#"{"message":"Limit Exceeded"}"#,
+        )
+    }
+
     /// The integration did not answer within `timeoutInMillis`.
     pub fn integration_timeout() -> Self {
         Self::new(
@@ -282,8 +303,8 @@ impl GatewayError {
         )
     }
 
-    /// The process holds as many buffered bodies as its budget allows (429, as API Gateway
-    /// answers when it is over capacity).
+    /// A throttle refused the request: the account's, the stage's or method's, or the usage
+    /// plan's; also the process holding as many buffered bodies as its budget allows (429).
     pub fn throttled() -> Self {
         Self::new(
             GatewayResponseType::Throttled,

@@ -545,7 +545,8 @@ fn default_cache_status() -> String {
 }
 
 /// AWS's cache cluster sizes in GB, as `cacheClusterSize` spells them.
-pub const CACHE_CLUSTER_SIZES: [&str; 8] = ["0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237"];
+pub const CACHE_CLUSTER_SIZES: [&str; 8] =
+    ["0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237"];
 
 impl Stage {
     /// Brings `cacheClusterStatus` in line with `cacheClusterEnabled`: Portico's cache is

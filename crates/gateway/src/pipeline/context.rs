@@ -18,6 +18,10 @@ pub(crate) struct Exchange<'a> {
     pub(crate) rid: &'a str,
     /// Written by the method request steps.
     pub(crate) identity: Identity,
+    /// A cache miss to fill with the integration's answer.
+    pub(crate) cache_store: Option<crate::pipeline::cache::PendingStore>,
+    /// The response says that the caller's `Cache-Control` was ignored.
+    pub(crate) cache_warning: bool,
 }
 
 /// What the method request steps learnt about the caller (`$context.identity.*`).
@@ -25,6 +29,9 @@ pub(crate) struct Exchange<'a> {
 pub(crate) struct Identity {
     /// The API key the request presented and that was accepted (`$context.identity.apiKey`).
     pub(crate) api_key: Option<crate::account::KeyMatch>,
+    /// The API key a Lambda authorizer named (`usageIdentifierKey`), for APIs whose
+    /// `apiKeySource` is `AUTHORIZER` (set by the authorizer step).
+    pub(crate) usage_identifier_key: Option<Box<str>>,
 }
 
 impl Exchange<'_> {

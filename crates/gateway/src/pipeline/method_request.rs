@@ -13,6 +13,8 @@ use crate::budget::Hold;
 use crate::compile::{CompiledIntegration, Route};
 use crate::gateway::Gateway;
 use crate::gateway_response::GatewayError;
+use crate::pipeline::cache::{CacheLookup, Lookup};
+use crate::pipeline::traffic::{ApiKey, KeySource, Throttle};
 use crate::pipeline::{Exchange, Outcome, discard_body};
 use crate::validation::{Invalid, RequestValidation};
 use http::header::{self, HeaderValue};
@@ -25,8 +27,27 @@ pub enum Step {
     /// A body of unknown length is read whole for an HTTP backend, which gets a
     /// `Content-Length` as from API Gateway (unless the gateway streams proxied bodies).
     BufferBody,
+    /// Account and stage/method throttles, for a method that requires no API key (429).
+    Throttle(Box<Throttle>),
+    /// The API key, its usage plan, every throttle that covers the request and the plan's
+    /// quota (403, 429).
+    ApiKey(Box<ApiKey>),
     /// The request validator: required parameters, then the body against the model (400).
     Validate(Box<RequestValidation>),
+    /// The stage cache: a hit answers; a miss fills the cache with the integration's answer.
+    CacheLookup(Box<CacheLookup>),
+}
+
+/// What compiling a route's traffic steps needs to know (none for `TestInvokeMethod`, which
+/// bypasses keys, throttles and the cache as on AWS).
+#[derive(Debug)]
+pub(crate) struct TrafficSteps {
+    /// The route's throttle.
+    pub(crate) throttle: Throttle,
+    /// Where the key comes from, when the method requires one.
+    pub(crate) key: Option<KeySource>,
+    /// The cache step, when the stage's cache serves this method.
+    pub(crate) cache: Option<CacheLookup>,
 }
 
 impl Step {
@@ -35,7 +56,17 @@ impl Step {
         match self {
             Step::PayloadLimit => "payload-limit".into(),
             Step::BufferBody => "buffer-body".into(),
+            Step::Throttle(t) => t.describe(),
+            Step::ApiKey(k) => format!(
+                "api-key({}) → usage-plan {} → quota",
+                match k.source {
+                    KeySource::Header => "x-api-key",
+                    KeySource::Authorizer => "authorizer",
+                },
+                k.throttle.describe()
+            ),
             Step::Validate(_) => "validate".into(),
+            Step::CacheLookup(c) => c.describe(),
         }
     }
 }
@@ -54,8 +85,20 @@ pub(crate) enum Flow {
 pub(crate) fn steps_for(
     integration: &CompiledIntegration,
     validation: Option<RequestValidation>,
+    traffic: Option<TrafficSteps>,
 ) -> Box<[Step]> {
     let mut steps = vec![Step::PayloadLimit];
+    let mut cache = None;
+    if let Some(t) = traffic {
+        steps.push(match t.key {
+            Some(source) => Step::ApiKey(Box::new(ApiKey {
+                throttle: t.throttle,
+                source,
+            })),
+            None => Step::Throttle(Box::new(t.throttle)),
+        });
+        cache = t.cache;
+    }
     if matches!(
         integration,
         CompiledIntegration::HttpProxy(_) | CompiledIntegration::Http(_)
@@ -64,6 +107,9 @@ pub(crate) fn steps_for(
     }
     if let Some(v) = validation {
         steps.push(Step::Validate(Box::new(v)));
+    }
+    if let Some(c) = cache {
+        steps.push(Step::CacheLookup(Box::new(c)));
     }
     steps.into_boxed_slice()
 }
@@ -75,6 +121,12 @@ pub fn describe(steps: &[Step]) -> String {
         .map(Step::describe)
         .collect::<Vec<_>>()
         .join(" → ")
+}
+
+/// Answers now; what the client still sends is read and thrown away (bounded).
+fn refuse(body: GatewayBody, outcome: Outcome) -> Flow {
+    discard_body(body);
+    Flow::Respond(outcome)
 }
 
 impl Gateway {
@@ -92,7 +144,23 @@ impl Gateway {
             let flow = match step {
                 Step::PayloadLimit => self.payload_limit(x, parts, body),
                 Step::BufferBody => self.buffer_unknown_length(parts, body, held).await,
+                Step::Throttle(t) => match self.throttle(t) {
+                    Ok(()) => Flow::Continue(body),
+                    Err(e) => refuse(body, Outcome::fail(e)),
+                },
+                Step::ApiKey(k) => match self.api_key(k, x, parts) {
+                    Ok(()) => Flow::Continue(body),
+                    Err(e) => refuse(body, Outcome::fail(e)),
+                },
                 Step::Validate(v) => self.validate(v, parts, body, held).await,
+                Step::CacheLookup(c) => match self.cache_lookup(c, x, parts) {
+                    Lookup::Hit(outcome) | Lookup::Refused(outcome) => refuse(body, outcome),
+                    Lookup::Miss { store, warn } => {
+                        x.cache_store = store;
+                        x.cache_warning = warn;
+                        Flow::Continue(body)
+                    }
+                },
             };
             body = match flow {
                 Flow::Continue(b) => b,

@@ -1,11 +1,16 @@
 //! The request lifecycle: resolve → method request → integration request → integration →
 //! integration response → method response → log. Short-circuits are returned values.
 
+mod cache;
 mod context;
 mod method_request;
+mod traffic;
 
-pub(crate) use method_request::{Flow, steps_for};
+pub(crate) use cache::CacheLookup;
+pub(crate) use method_request::{Flow, TrafficSteps, steps_for};
 pub use method_request::{Step, describe};
+pub use traffic::KeySource;
+pub(crate) use traffic::Throttle;
 
 pub(crate) use context::{Exchange, Identity, context_json, request_variable, template_inputs};
 
@@ -156,7 +161,17 @@ impl Gateway {
             Flow::Continue(body) => body,
             Flow::Respond(outcome) => return outcome,
         };
-        crate::integrations::call(self, x, route, parts, body).await
+        let mut outcome = crate::integrations::call(self, x, route, parts, body).await;
+        if let Some(pending) = x.cache_store.take() {
+            self.cache_store(pending, &mut outcome).await;
+        }
+        if x.cache_warning {
+            outcome.response.headers_mut().insert(
+                http::header::WARNING,
+                HeaderValue::from_static(cache::IGNORED_WARNING),
+            );
+        }
+        outcome
     }
 
     /// Handles one request end to end. Never fails: every problem becomes a gateway response.
@@ -274,6 +289,8 @@ impl Gateway {
             client,
             rid,
             identity: Identity::default(),
+            cache_store: None,
+            cache_warning: false,
         };
         let mut outcome = match (refused, route) {
             (None, Some(route)) => self.run_route(&mut x, route, &mut parts, body).await,

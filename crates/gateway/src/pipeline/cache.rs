@@ -1,0 +1,307 @@
+//! The stage cache: a method request step that answers from the cache ([`CacheLookup`]), and
+//! the store of a fresh, successful integration response after the integration ran.
+//!
+//! The cache key is the method, the cache namespace (the resource, by default) and the values
+//! of the integration's `cacheKeyParameters` (query strings, headers, path parameters) — and
+//! nothing else: no other header, no `Host`, no `X-Forwarded-*`, so that nothing outside the
+//! key can change what another caller is served from the cache. Each part is length-prefixed,
+//! so that no two different requests make one key.
+
+use crate::body::GatewayBody;
+use crate::gateway::Gateway;
+use crate::gateway_response::GatewayError;
+use crate::pipeline::{Exchange, Outcome};
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Response, StatusCode};
+use portico_state::cache::{CachedResponse, MAX_CACHED_RESPONSE, StageCache, Ttl};
+use std::sync::Arc;
+
+/// One request value in the cache key.
+#[derive(Debug)]
+enum KeyPart {
+    Query(Box<str>),
+    Header(HeaderName),
+    Path(Box<str>),
+}
+
+/// What a `Cache-Control: max-age=0` from a caller without the right to invalidate does
+/// (`unauthorizedCacheControlHeaderStrategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unauthorized {
+    /// 403.
+    Fail,
+    /// Serve as usual, with a `Warning` header saying the header was ignored.
+    SucceedWithHeader,
+    /// Serve as usual.
+    SucceedQuietly,
+}
+
+/// A route's cache lookup step.
+#[derive(Debug)]
+pub struct CacheLookup {
+    cache: Arc<StageCache>,
+    ttl: Ttl,
+    /// The key's fixed part: method, namespace.
+    prefix: Box<[u8]>,
+    parts: Box<[KeyPart]>,
+    /// Whether invalidating takes authorization (`requireAuthorizationForCacheControl`).
+    require_authorization: bool,
+    unauthorized: Unauthorized,
+}
+
+impl CacheLookup {
+    /// The cache step of `verb` on `resource`, when the stage's cache is on and the method's
+    /// settings cache it: GET methods by default (`*/*`), any method its own settings enable.
+    pub(crate) fn compile(
+        cache: &Arc<StageCache>,
+        stage: &portico_model::Stage,
+        resource: &portico_model::Resource,
+        verb: &str,
+        integration: Option<&portico_model::Integration>,
+    ) -> Option<Self> {
+        let settings = &stage.method_settings;
+        let own = super::traffic::own_method_setting(settings, &resource.path, verb);
+        let (enabled, ttl, require, strategy) = match own.or_else(|| settings.get("*/*")) {
+            Some(s) => (
+                s.caching_enabled && (verb == "GET" || own.is_some()),
+                s.cache_ttl_in_seconds,
+                s.require_authorization_for_cache_control,
+                s.unauthorized_cache_control_header_strategy.as_str(),
+            ),
+            // A stage whose cache is on caches GET methods for 300 s unless told otherwise.
+            None => (verb == "GET", 300, true, "SUCCEED_WITH_RESPONSE_HEADER"),
+        };
+        if !enabled {
+            return None;
+        }
+        let ttl = Ttl::from_secs(u32::try_from(ttl.max(0)).unwrap_or(u32::MAX))?;
+        let integration = integration?;
+        let namespace = integration
+            .cache_namespace
+            .as_deref()
+            .unwrap_or(&resource.id);
+        let mut prefix = BytesMut::new();
+        for p in [verb, namespace, &resource.path] {
+            put(&mut prefix, p.as_bytes());
+        }
+        let parts = integration
+            .cache_key_parameters
+            .iter()
+            .filter_map(|p| {
+                let p = p.strip_prefix("method.request.")?;
+                if let Some(q) = p.strip_prefix("querystring.") {
+                    Some(KeyPart::Query(q.into()))
+                } else if let Some(h) = p.strip_prefix("header.") {
+                    HeaderName::from_bytes(h.as_bytes())
+                        .ok()
+                        .map(KeyPart::Header)
+                } else {
+                    p.strip_prefix("path.").map(|n| KeyPart::Path(n.into()))
+                }
+            })
+            .collect();
+        Some(Self {
+            cache: cache.clone(),
+            ttl,
+            prefix: prefix.to_vec().into_boxed_slice(),
+            parts,
+            require_authorization: require,
+            unauthorized: match strategy {
+                "FAIL_WITH_403" => Unauthorized::Fail,
+                "SUCCEED_WITHOUT_RESPONSE_HEADER" => Unauthorized::SucceedQuietly,
+                _ => Unauthorized::SucceedWithHeader,
+            },
+        })
+    }
+
+    /// For `portico routes`.
+    pub(crate) fn describe(&self) -> String {
+        format!("cache(ttl {}s)", self.ttl.duration().as_secs())
+    }
+
+    fn key(&self, x: &Exchange<'_>, parts: &http::request::Parts) -> Bytes {
+        let mut key = BytesMut::with_capacity(self.prefix.len() + 16 * self.parts.len());
+        key.extend_from_slice(&self.prefix);
+        for part in self.parts.iter() {
+            match part {
+                KeyPart::Query(name) => {
+                    key.put_u8(b'q');
+                    for v in query_values(parts.uri.query(), name) {
+                        put(&mut key, v.as_bytes());
+                    }
+                }
+                KeyPart::Header(name) => {
+                    key.put_u8(b'h');
+                    for v in parts.headers.get_all(name) {
+                        put(&mut key, v.as_bytes());
+                    }
+                }
+                KeyPart::Path(name) => {
+                    key.put_u8(b'p');
+                    put(&mut key, x.param(name).unwrap_or("").as_bytes());
+                }
+            }
+            key.put_u8(0xff);
+        }
+        key.freeze()
+    }
+}
+
+/// Appends `bytes` with its length in front.
+fn put(key: &mut BytesMut, bytes: &[u8]) {
+    key.put_u32(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+    key.extend_from_slice(bytes);
+}
+
+/// Every value of query parameter `name`, decoded, in request order.
+fn query_values<'q>(query: Option<&'q str>, name: &'q str) -> impl Iterator<Item = String> + 'q {
+    query.unwrap_or("").split('&').filter_map(move |kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let dec = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        (!kv.is_empty() && dec(k) == name).then(|| dec(v))
+    })
+}
+
+/// A miss to fill once the integration answered.
+#[derive(Debug)]
+pub(crate) struct PendingStore {
+    cache: Arc<StageCache>,
+    key: Bytes,
+    ttl: Ttl,
+}
+
+/// Whether the request asks the cache to be bypassed and refilled (`Cache-Control: max-age=0`).
+fn asks_invalidation(parts: &http::request::Parts) -> bool {
+    parts
+        .headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|d| d.trim().eq_ignore_ascii_case("max-age=0"))
+}
+
+/// The `Warning` AWS's strategy `SUCCEED_WITH_RESPONSE_HEADER` adds.
+pub(crate) const IGNORED_WARNING: &str =
+    "199 Cache-control headers were ignored because the caller was unauthorized.";
+
+/// What the lookup decided.
+pub(crate) enum Lookup {
+    /// Served from the cache.
+    Hit(Outcome),
+    /// Refused (403 for an unauthorized invalidation under `FAIL_WITH_403`).
+    Refused(Outcome),
+    /// Call the integration; fill the cache with its answer if `store` says so.
+    Miss {
+        store: Option<PendingStore>,
+        warn: bool,
+    },
+}
+
+impl Gateway {
+    /// The cache lookup step.
+    pub(crate) fn cache_lookup(
+        &self,
+        step: &CacheLookup,
+        x: &Exchange<'_>,
+        parts: &http::request::Parts,
+    ) -> Lookup {
+        let key = step.key(x, parts);
+        let mut warn = false;
+        if asks_invalidation(parts) {
+            // Portico has no IAM policies yet: no caller holds execute-api:InvalidateCache, so
+            // invalidating works only where it takes no authorization.
+            if !step.require_authorization {
+                step.cache.invalidate(&key);
+                return Lookup::Miss {
+                    store: Some(PendingStore {
+                        cache: step.cache.clone(),
+                        key,
+                        ttl: step.ttl,
+                    }),
+                    warn: false,
+                };
+            }
+            match step.unauthorized {
+                Unauthorized::Fail => {
+                    return Lookup::Refused(Outcome::fail(GatewayError::forbidden()));
+                }
+                Unauthorized::SucceedWithHeader => warn = true,
+                Unauthorized::SucceedQuietly => {}
+            }
+        }
+        match step.cache.get(&key) {
+            Some(hit) => {
+                let mut response = Response::new(GatewayBody::full(hit.body.clone()));
+                *response.status_mut() = StatusCode::from_u16(hit.status).unwrap_or(StatusCode::OK);
+                let headers = response.headers_mut();
+                headers.reserve(hit.headers.len() + 1);
+                for (n, v) in &hit.headers {
+                    headers.append(n.clone(), v.clone());
+                }
+                if warn {
+                    headers.insert(header::WARNING, HeaderValue::from_static(IGNORED_WARNING));
+                }
+                Lookup::Hit(Outcome {
+                    response,
+                    integration_latency: None,
+                    integration_status: None,
+                    error: None,
+                    pending: false,
+                    traced: false,
+                })
+            }
+            None => Lookup::Miss {
+                store: Some(PendingStore {
+                    cache: step.cache.clone(),
+                    key,
+                    ttl: step.ttl,
+                }),
+                warn,
+            },
+        }
+    }
+
+    /// Fills the cache with a successful integration response whose body is known to fit (at
+    /// most 1 MB); the response goes on to the client unchanged.
+    pub(crate) async fn cache_store(&self, pending: PendingStore, outcome: &mut Outcome) {
+        if outcome.error.is_some() || !outcome.response.status().is_success() {
+            return;
+        }
+        let fits = http_body::Body::size_hint(outcome.response.body())
+            .exact()
+            .is_some_and(|n| n as usize <= MAX_CACHED_RESPONSE);
+        if !fits {
+            return;
+        }
+        let body = std::mem::replace(outcome.response.body_mut(), GatewayBody::Empty);
+        let bytes = match self.collect_body(body).await {
+            Ok((b, _hold)) => b,
+            Err(e) => {
+                *outcome = Outcome::fail(e);
+                return;
+            }
+        };
+        *outcome.response.body_mut() = GatewayBody::full(bytes.clone());
+        let headers = outcome
+            .response
+            .headers()
+            .iter()
+            .filter(|(n, _)| *n != header::CONNECTION && *n != header::TRANSFER_ENCODING)
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        let cached = CachedResponse {
+            status: outcome.response.status().as_u16(),
+            headers,
+            body: bytes,
+        };
+        let _ = pending
+            .cache
+            .insert(pending.key, Arc::new(cached), pending.ttl);
+    }
+}
