@@ -3,17 +3,19 @@
 
 use crate::AdminState;
 use crate::error::ApiError;
-use crate::rest::{accepted, body, created, no_content, page, patch_ops};
+use crate::rest::{accepted, body, created, no_content, page, page_answer, page_params, patch_ops};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use bytes::Bytes;
 use portico_control::account::{
-    CreateAccessAssociationInput, CreateApiKeyInput, CreateBasePathMappingInput,
-    CreateDomainNameInput, CreateUsagePlanInput, CreateVpcLinkInput,
+    CreateAccessAssociationInput, CreateBasePathMappingInput, CreateDomainNameInput,
+    CreateUsagePlanInput, CreateVpcLinkInput,
 };
-use portico_model::{ApiKey, Map};
+use portico_control::api_keys::{CreateApiKeyInput, parse_api_keys_csv};
+use portico_model::{ApiKey, Map, ThrottleSettings};
+use portico_store::ApiKeyQuery;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -133,53 +135,42 @@ async fn create_api_key(State(s): State<AdminState>, Query(q): Q, raw: Bytes) ->
                 "Invalid format specified: only csv is supported",
             ));
         }
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let (ids, warnings) = s
-            .store
-            .modify_account(|a| a.import_api_keys_csv(&text))
-            .await?;
+        let text = String::from_utf8_lossy(&raw);
+        let import = parse_api_keys_csv(&text, flag(&q, "failonwarnings"))?;
+        let warnings = import.warnings.clone();
+        let ids = s.store.import_api_keys(import).await?;
         return Ok(created(json!({ "ids": ids, "warnings": warnings })));
     }
     let input: CreateApiKeyInput = body(&raw)?;
-    Ok(created(
-        s.store.modify_account(|a| a.create_api_key(input)).await?,
-    ))
+    Ok(created(s.store.create_api_key(input).await?))
 }
 
-async fn list_api_keys(State(s): State<AdminState>, Query(q): Q) -> Result<Response> {
-    let show = flag(&q, "includeValues");
-    let name = q.get("name");
-    let customer = q.get("customerId");
-    let keys: Vec<ApiKey> = s
-        .store
-        .account_state()
-        .await?
-        .api_keys
-        .into_iter()
-        .filter(|k| {
-            name.is_none_or(|n| {
-                k.name
-                    .as_deref()
-                    .is_some_and(|kn| kn.starts_with(n.as_str()))
-            })
-        })
-        .filter(|k| customer.is_none_or(|c| k.customer_id.as_deref() == Some(c.as_str())))
-        .map(|k| hide_value(k, show))
-        .collect();
+async fn list_api_keys(State(s): State<AdminState>, Query(mut q): Q) -> Result<Response> {
     // AWS answers GetApiKeys with a limit below 1 as if none was given.
-    let mut q = q;
     if q.get("limit")
         .and_then(|l| l.parse::<i64>().ok())
         .is_some_and(|l| l < 1)
     {
         q.remove("limit");
     }
-    let mut resp = page(keys, &q)?;
+    let (position, limit) = page_params(&q)?;
+    let show = flag(&q, "includeValues");
+    let found = s
+        .store
+        .api_keys_page(&ApiKeyQuery {
+            name_prefix: q.get("name").cloned(),
+            customer_id: q.get("customerId").cloned(),
+            position,
+            limit,
+        })
+        .await?;
+    let keys: Vec<ApiKey> = found
+        .items
+        .into_iter()
+        .map(|k| hide_value(k, show))
+        .collect();
+    let mut v = page_answer(&keys, found.next);
     // AWS adds an (empty) warnings list to GetApiKeys.
-    let bytes = axum::body::to_bytes(std::mem::take(resp.body_mut()), usize::MAX)
-        .await
-        .map_err(|_| ApiError::bad_request("internal paging error"))?;
-    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(json!({}));
     v["warnings"] = json!([]);
     Ok(Json(v).into_response())
 }
@@ -189,8 +180,7 @@ async fn get_api_key(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Result<Response> {
-    let st = s.store.account_state().await?;
-    let k = st.api_key(&id)?.clone();
+    let k = s.store.api_key(&id).await?;
     Ok(Json(hide_value(k, flag(&q, "includeValue"))).into_response())
 }
 
@@ -200,10 +190,7 @@ async fn update_api_key(
     raw: Bytes,
 ) -> Result<Response> {
     let ops = patch_ops(&raw, "updateApiKeyInput")?;
-    let key = s
-        .store
-        .modify_account(|a| a.update_api_key(&id, &ops))
-        .await?;
+    let key = s.store.update_api_key(&id, &ops).await?;
     Ok(Json(with_tags(&key)).into_response())
 }
 
@@ -218,7 +205,7 @@ fn with_tags(v: &impl serde::Serialize) -> serde_json::Value {
 }
 
 async fn delete_api_key(State(s): State<AdminState>, Path(id): Path<String>) -> Result<Response> {
-    s.store.modify_account(|a| a.delete_api_key(&id)).await?;
+    s.store.delete_api_key(&id).await?;
     Ok(accepted())
 }
 
@@ -232,13 +219,9 @@ async fn create_usage_plan(State(s): State<AdminState>, raw: Bytes) -> Result<Re
 }
 
 async fn list_usage_plans(State(s): State<AdminState>, Query(q): Q) -> Result<Response> {
-    let st = s.store.account_state().await?;
     let plans = match q.get("keyId") {
-        Some(k) => {
-            st.api_key(k)?;
-            st.plans_of_key(k)
-        }
-        None => st.usage_plans,
+        Some(k) => s.store.usage_plans_of_key(k).await?,
+        None => s.store.usage_plans().await?,
     };
     page(plans, &q)
 }
@@ -285,9 +268,7 @@ async fn create_usage_plan_key(
     let key = input.key_id.unwrap_or_default();
     let kind = input.key_type.unwrap_or_else(|| "API_KEY".into());
     Ok(created(
-        s.store
-            .modify_account(|a| a.create_usage_plan_key(&id, &key, &kind))
-            .await?,
+        s.store.create_usage_plan_key(&id, &key, &kind).await?,
     ))
 }
 
@@ -296,31 +277,32 @@ async fn list_usage_plan_keys(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Result<Response> {
-    let st = s.store.account_state().await?;
-    page(st.usage_plan_keys(&id)?, &q)
+    let (position, limit) = page_params(&q)?;
+    let found = s
+        .store
+        .usage_plan_keys_page(&id, q.get("name").map(String::as_str), position, limit)
+        .await?;
+    Ok(Json(page_answer(&found.items, found.next)).into_response())
 }
 
 async fn get_usage_plan_key(
     State(s): State<AdminState>,
     Path((id, key)): Path<(String, String)>,
 ) -> Result<Response> {
-    let st = s.store.account_state().await?;
-    Ok(Json(st.usage_plan_key(&id, &key)?).into_response())
+    Ok(Json(s.store.usage_plan_key(&id, &key).await?).into_response())
 }
 
 async fn delete_usage_plan_key(
     State(s): State<AdminState>,
     Path((id, key)): Path<(String, String)>,
 ) -> Result<Response> {
-    s.store
-        .modify_account(|a| a.delete_usage_plan_key(&id, &key))
-        .await?;
+    s.store.delete_usage_plan_key(&id, &key).await?;
     Ok(accepted())
 }
 
-fn account_view(role: Option<String>) -> serde_json::Value {
+fn account_view(role: Option<String>, throttle: ThrottleSettings) -> serde_json::Value {
     let mut v = json!({
-        "throttleSettings": { "burstLimit": 5000, "rateLimit": 10000.0 },
+        "throttleSettings": throttle,
         "features": [],
         "apiKeyVersion": "4",
     });
@@ -332,29 +314,20 @@ fn account_view(role: Option<String>) -> serde_json::Value {
 
 async fn get_account(State(s): State<AdminState>) -> Result<Response> {
     let st = s.store.account_state().await?;
-    Ok(Json(account_view(st.cloudwatch_role_arn)).into_response())
+    let throttle = st.account_throttle();
+    Ok(Json(account_view(st.cloudwatch_role_arn, throttle)).into_response())
 }
 
 async fn update_account(State(s): State<AdminState>, raw: Bytes) -> Result<Response> {
     let ops = patch_ops(&raw, "updateAccountInput")?;
-    let role = s
+    let (role, throttle) = s
         .store
         .modify_account(|a| {
-            for o in &ops {
-                match (o.op.as_str(), o.path.as_str()) {
-                    ("replace", "/cloudwatchRoleArn") => a.cloudwatch_role_arn = o.value.clone(),
-                    _ => {
-                        return Err(portico_control::patch::invalid_path(
-                            o,
-                            &["/cloudwatchRoleArn"],
-                        ));
-                    }
-                }
-            }
-            Ok(a.cloudwatch_role_arn.clone())
+            a.update_account(&ops)?;
+            Ok((a.cloudwatch_role_arn.clone(), a.account_throttle()))
         })
         .await?;
-    Ok(Json(account_view(role)).into_response())
+    Ok(Json(account_view(role, throttle)).into_response())
 }
 
 /// What a tag ARN names.
@@ -389,7 +362,7 @@ async fn tags_of(s: &AdminState, t: &Tagged) -> Result<Map<String>> {
     Ok(match t {
         Tagged::RestApi(id) => s.store.get_rest_api(id).await?.tags,
         Tagged::Stage(id, stage) => s.store.stage(id, stage).await?.tags,
-        Tagged::ApiKey(id) => s.store.account_state().await?.api_key(id)?.tags.clone(),
+        Tagged::ApiKey(id) => s.store.api_key(id).await?.tags,
         Tagged::UsagePlan(id) => s.store.account_state().await?.usage_plan(id)?.tags.clone(),
     })
 }
@@ -405,17 +378,7 @@ async fn set_tags(s: &AdminState, t: &Tagged, f: impl Fn(&mut Map<String>)) -> R
                 })
                 .await?
         }
-        Tagged::ApiKey(id) => {
-            s.store
-                .modify_account(|a| {
-                    a.api_key(id)?;
-                    if let Some(k) = a.api_keys.iter_mut().find(|k| &k.id == id) {
-                        f(&mut k.tags);
-                    }
-                    Ok(())
-                })
-                .await?
-        }
+        Tagged::ApiKey(id) => s.store.modify_api_key_tags(id, f).await?,
         Tagged::UsagePlan(id) => {
             s.store
                 .modify_account(|a| {
@@ -733,8 +696,10 @@ async fn get_usage(
 ) -> Result<Response> {
     let start = q.get("startDate").cloned().unwrap_or_default();
     let end = q.get("endDate").cloned().unwrap_or_default();
-    let st = s.store.account_state().await?;
-    let usage = st.usage_of(&id, q.get("keyId").map(String::as_str), &start, &end)?;
+    let usage = s
+        .store
+        .usage(&id, q.get("keyId").map(String::as_str), &start, &end)
+        .await?;
     Ok(Json(usage).into_response())
 }
 
@@ -744,10 +709,5 @@ async fn update_usage(
     raw: Bytes,
 ) -> Result<Response> {
     let ops = patch_ops(&raw, "updateUsageInput")?;
-    Ok(Json(
-        s.store
-            .modify_account(|a| a.update_usage(&id, &key, &ops))
-            .await?,
-    )
-    .into_response())
+    Ok(Json(s.store.update_usage(&id, &key, &ops).await?).into_response())
 }

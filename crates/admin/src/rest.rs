@@ -202,11 +202,8 @@ pub(crate) fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// `position`/`limit` paging over an ordered list: `{"item": [...], "position": "…"}`.
-pub(crate) fn page<T: serde::Serialize>(
-    items: Vec<T>,
-    q: &HashMap<String, String>,
-) -> Result<Response> {
+/// The `position` and `limit` (default 25, 1 to 500) of a paged listing.
+pub(crate) fn page_params(q: &HashMap<String, String>) -> Result<(usize, usize)> {
     let start: usize = match q.get("position") {
         Some(p) => p
             .parse()
@@ -224,13 +221,28 @@ pub(crate) fn page<T: serde::Serialize>(
         },
         None => 25,
     };
+    Ok((start, limit))
+}
+
+/// One page's answer: `{"item": [...], "position": "…"}` (no position on the last page).
+pub(crate) fn page_answer<T: serde::Serialize>(items: &[T], next: Option<usize>) -> Value {
+    let mut out = json!({ "item": items });
+    if let Some(n) = next {
+        out["position"] = Value::String(n.to_string());
+    }
+    out
+}
+
+/// `position`/`limit` paging over an ordered list: `{"item": [...], "position": "…"}`.
+pub(crate) fn page<T: serde::Serialize>(
+    items: Vec<T>,
+    q: &HashMap<String, String>,
+) -> Result<Response> {
+    let (start, limit) = page_params(q)?;
     let total = items.len();
     let slice: Vec<T> = items.into_iter().skip(start).take(limit).collect();
-    let mut out = json!({ "item": slice });
-    if start + limit < total {
-        out["position"] = Value::String((start + limit).to_string());
-    }
-    Ok(Json(out).into_response())
+    let next = (start + limit < total).then_some(start + limit);
+    Ok(Json(page_answer(&slice, next)).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,25 +1,26 @@
-//! Account-level objects: API keys, usage plans and their keys, account settings.
+//! Account-level objects that are few (usage plans, domain names, VPC links, client
+//! certificates, account settings), loaded whole by the store's `modify_account`. API keys, usage
+//! plan keys and usage counters can number millions: their rules live in [`crate::api_keys`] and
+//! act on one row at a time.
 
 use crate::patch::PatchOperation;
 use crate::{ControlError, ErrorKind};
 use portico_model::{
-    ApiKey, ApiStage, BasePathMapping, ClientCertificate, DomainName, EndpointConfiguration, Map,
-    QuotaSettings, ThrottleSettings, UsagePlan, UsagePlanKey, VpcLink, new_resource_id,
-    new_rest_api_id, now_epoch_seconds,
+    ApiStage, BasePathMapping, ClientCertificate, DomainName, EndpointConfiguration, Map,
+    QuotaSettings, ThrottleSettings, UsagePlan, VpcLink, new_resource_id, new_rest_api_id,
+    now_epoch_seconds,
 };
 use serde::Deserialize;
 
 /// Everything account-wide.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccountState {
-    /// API keys.
-    pub api_keys: Vec<ApiKey>,
     /// Usage plans.
     pub usage_plans: Vec<UsagePlan>,
-    /// (usage plan id, api key id).
-    pub plan_keys: Vec<(String, String)>,
     /// `Account.cloudwatchRoleArn`.
     pub cloudwatch_role_arn: Option<String>,
+    /// `Account.throttleSettings`; `None` is AWS's default ([`DEFAULT_ACCOUNT_THROTTLE`]).
+    pub throttle: Option<ThrottleSettings>,
     /// (api id, stage) pairs that exist, for usage plan checks (not persisted here).
     pub known_stages: Vec<(String, String)>,
     /// Ids of REST APIs that exist (not persisted here).
@@ -34,11 +35,6 @@ pub struct AccountState {
     pub access_associations: Vec<(DomainNameAccessAssociation, bool)>,
     /// Client certificates with their private keys (PEM; never returned).
     pub client_certificates: Vec<(ClientCertificate, String)>,
-    /// Metered requests: (plan id, key id, day `YYYY-MM-DD`) → requests counted that day. The data
-    /// plane adds to it once API keys are enforced on requests.
-    pub usage: Vec<(String, String, String, i64)>,
-    /// `UpdateUsage` grants: (plan id, key id) → remaining requests for the current period.
-    pub remaining_overrides: Vec<(String, String, i64)>,
 }
 
 /// `GetUsage`'s answer.
@@ -55,14 +51,14 @@ pub struct Usage {
     pub values: Map<Vec<[i64; 2]>>,
 }
 
-fn parse_day(s: &str) -> Result<time::Date, ControlError> {
+pub(crate) fn parse_day(s: &str) -> Result<time::Date, ControlError> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(s, &fmt).map_err(|_| {
         ControlError::bad_request(format!("Invalid date specified: {s} (expected YYYY-MM-DD)"))
     })
 }
 
-fn day_string(d: time::Date) -> String {
+pub(crate) fn day_string(d: time::Date) -> String {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     d.format(&fmt).unwrap_or_default()
 }
@@ -165,119 +161,6 @@ fn random_label(len: usize) -> String {
 }
 
 impl AccountState {
-    /// `GetUsage`: per key of the plan (or one key), one `[used, remaining]` pair per day from
-    /// `start` to `end` (at most 90 days). `remaining` is the plan's quota minus what was used so
-    /// far in the period (0 when the plan has no quota), or an `UpdateUsage` grant.
-    pub fn usage_of(
-        &self,
-        plan_id: &str,
-        key_id: Option<&str>,
-        start: &str,
-        end: &str,
-    ) -> Result<Usage, ControlError> {
-        let plan = self.usage_plan(plan_id)?;
-        let (from, to) = (parse_day(start)?, parse_day(end)?);
-        if to < from {
-            return Err(ControlError::bad_request(
-                "The end date must not be before the start date",
-            ));
-        }
-        if (to - from).whole_days() > 90 {
-            return Err(ControlError::bad_request(
-                "The usage period cannot exceed 90 days",
-            ));
-        }
-        let keys: Vec<String> = match key_id {
-            Some(k) => {
-                self.usage_plan_key(plan_id, k)?;
-                vec![k.to_owned()]
-            }
-            None => self
-                .plan_keys
-                .iter()
-                .filter(|(p, _)| p == plan_id)
-                .map(|(_, k)| k.clone())
-                .collect(),
-        };
-        let limit = plan.quota.as_ref().map(|q| q.limit);
-        let mut values = Map::new();
-        for key in keys {
-            let mut days = Vec::new();
-            let mut cumulative = 0;
-            let mut d = from;
-            loop {
-                let ds = day_string(d);
-                let used = self
-                    .usage
-                    .iter()
-                    .filter(|(p, k, day, _)| p == plan_id && *k == key && *day == ds)
-                    .map(|(_, _, _, n)| *n)
-                    .sum::<i64>();
-                cumulative += used;
-                let granted = self
-                    .remaining_overrides
-                    .iter()
-                    .find(|(p, k, _)| p == plan_id && *k == key)
-                    .map(|(_, _, r)| *r);
-                let remaining =
-                    granted.unwrap_or_else(|| limit.map(|l| (l - cumulative).max(0)).unwrap_or(0));
-                days.push([used, remaining]);
-                if d >= to {
-                    break;
-                }
-                match d.next_day() {
-                    Some(n) => d = n,
-                    None => break,
-                }
-            }
-            values.insert(key, days);
-        }
-        Ok(Usage {
-            usage_plan_id: plan_id.to_owned(),
-            start_date: day_string(from),
-            end_date: day_string(to),
-            values,
-        })
-    }
-
-    /// `UpdateUsage`: `replace /remaining` grants the key that many remaining requests for the
-    /// current period.
-    pub fn update_usage(
-        &mut self,
-        plan_id: &str,
-        key_id: &str,
-        ops: &[PatchOperation],
-    ) -> Result<Usage, ControlError> {
-        self.usage_plan_key(plan_id, key_id)?;
-        for o in ops {
-            match (o.op.as_str(), o.path.as_str()) {
-                ("replace", "/remaining") => {
-                    let n: i64 = o
-                        .value
-                        .as_deref()
-                        .unwrap_or("")
-                        .parse()
-                        .ok()
-                        .filter(|n| *n >= 0)
-                        .ok_or_else(|| {
-                            ControlError::bad_request(
-                                "Invalid remaining value: must be a non-negative integer",
-                            )
-                        })?;
-                    self.remaining_overrides
-                        .retain(|(p, k, _)| !(p == plan_id && k == key_id));
-                    self.remaining_overrides
-                        .push((plan_id.to_owned(), key_id.to_owned(), n));
-                }
-                _ => {
-                    return Err(crate::patch::invalid_path(o, &["/remaining"]));
-                }
-            }
-        }
-        let today = day_string(time::OffsetDateTime::now_utc().date());
-        self.usage_of(plan_id, Some(key_id), &today, &today)
-    }
-
     /// `GenerateClientCertificate`: a fresh self-signed certificate valid for 365 days; the
     /// private key stays in the store.
     pub fn generate_client_certificate(
@@ -767,38 +650,6 @@ impl AccountState {
     }
 }
 
-/// `CreateApiKey` body.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateApiKeyInput {
-    /// Name.
-    pub name: Option<String>,
-    /// Free text.
-    pub description: Option<String>,
-    /// Enabled (default false, as AWS).
-    pub enabled: Option<bool>,
-    /// Ignored (ids are always distinct).
-    pub generate_distinct_id: Option<bool>,
-    /// The key; generated when absent.
-    pub value: Option<String>,
-    /// Deprecated stage keys.
-    pub stage_keys: Option<Vec<StageKey>>,
-    /// Customer id.
-    pub customer_id: Option<String>,
-    /// Tags.
-    pub tags: Option<Map<String>>,
-}
-
-/// `{restApiId, stageName}`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StageKey {
-    /// API id.
-    pub rest_api_id: Option<String>,
-    /// Stage.
-    pub stage_name: Option<String>,
-}
-
 /// `CreateUsagePlan` body.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -817,32 +668,9 @@ pub struct CreateUsagePlanInput {
     pub tags: Option<Map<String>>,
 }
 
-fn invalid_key() -> ControlError {
-    ControlError::not_found("Invalid API Key identifier specified")
-}
-
 /// AWS names no id in this message.
-fn invalid_plan() -> ControlError {
+pub fn invalid_plan() -> ControlError {
     ControlError::not_found("Invalid Usage Plan ID specified")
-}
-
-/// 40 characters of `[A-Za-z0-9]` from the operating system's CSPRNG (rejection sampling, no
-/// modulo bias). API keys are secrets: never from a non-cryptographic generator.
-fn random_value() -> Result<String, ControlError> {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut out = String::with_capacity(40);
-    let mut buf = [0u8; 64];
-    while out.len() < 40 {
-        getrandom::fill(&mut buf).map_err(|_| {
-            ControlError::bad_request("cannot generate an API key value: no system randomness")
-        })?;
-        for b in buf {
-            if b < 248 && out.len() < 40 {
-                out.push(char::from(A[(b % 62) as usize]));
-            }
-        }
-    }
-    Ok(out)
 }
 
 fn check_quota(q: &QuotaSettings) -> Result<(), ControlError> {
@@ -852,20 +680,23 @@ fn check_quota(q: &QuotaSettings) -> Result<(), ControlError> {
             q.period
         )));
     }
-    if q.limit < 0 || q.offset < 0 {
+    if q.limit < 0 {
         return Err(ControlError::bad_request(
             "Quota limit and offset must be non-negative",
         ));
     }
-    Ok(())
-}
-
-/// An API key's description is at most 125000 characters.
-fn check_key_description(d: Option<&str>) -> Result<(), ControlError> {
-    if d.is_some_and(|d| d.chars().count() > 125_000) {
-        return Err(ControlError::bad_request(
-            "Invalid API Key description specified.",
-        ));
+    // The offset moves the period's start by days within it: none for a day, up to 6 days for a
+    // week, up to 27 for a month (the shortest month).
+    let max_offset = match q.period.as_str() {
+        "DAY" => 0,
+        "WEEK" => 6,
+        _ => 27,
+    };
+    if !(0..=max_offset).contains(&q.offset) {
+        return Err(ControlError::bad_request(format!(
+            "Invalid quota offset specified: {}. It must be between 0 and {max_offset} for period {}",
+            q.offset, q.period
+        )));
     }
     Ok(())
 }
@@ -880,201 +711,6 @@ fn check_throttle(t: &ThrottleSettings) -> Result<(), ControlError> {
 }
 
 impl AccountState {
-    /// `CreateApiKey`.
-    pub fn create_api_key(&mut self, input: CreateApiKeyInput) -> Result<ApiKey, ControlError> {
-        if input
-            .name
-            .as_deref()
-            .is_some_and(|n| n.chars().count() > 1024)
-        {
-            return Err(ControlError::bad_request(
-                "Invalid API Key name, can be at most 1024 characters.",
-            ));
-        }
-        // An empty value or name is as good as none.
-        let value = match input.value.filter(|v| !v.is_empty()) {
-            Some(v) if v.chars().count() < 20 => {
-                return Err(ControlError::bad_request(
-                    "API Key value should be at least 20 characters",
-                ));
-            }
-            Some(v) if v.chars().count() > 128 => {
-                return Err(ControlError::bad_request(
-                    "API Key value exceeds maximum size of 128 characters",
-                ));
-            }
-            Some(v) => v,
-            None => random_value()?,
-        };
-        check_key_description(input.description.as_deref())?;
-        let name = input.name.filter(|n| !n.is_empty());
-        if self
-            .api_keys
-            .iter()
-            .any(|k| k.value.as_deref() == Some(value.as_str()))
-        {
-            return Err(ControlError::conflict("API Key already exists"));
-        }
-        let now = now_epoch_seconds();
-        let stage_keys = input
-            .stage_keys
-            .unwrap_or_default()
-            .into_iter()
-            .map(|s| {
-                format!(
-                    "{}/{}",
-                    s.rest_api_id.unwrap_or_default(),
-                    s.stage_name.unwrap_or_default()
-                )
-            })
-            .collect();
-        let key = ApiKey {
-            id: new_rest_api_id(),
-            value: Some(value),
-            name,
-            customer_id: input.customer_id,
-            description: input.description,
-            enabled: input.enabled.unwrap_or(false),
-            created_date: now,
-            last_updated_date: now,
-            stage_keys,
-            tags: input.tags.unwrap_or_default(),
-        };
-        self.api_keys.push(key.clone());
-        Ok(key)
-    }
-
-    /// `GetApiKey`.
-    pub fn api_key(&self, id: &str) -> Result<&ApiKey, ControlError> {
-        self.api_keys
-            .iter()
-            .find(|k| k.id == id)
-            .ok_or_else(invalid_key)
-    }
-
-    /// `UpdateApiKey`.
-    pub fn update_api_key(
-        &mut self,
-        id: &str,
-        ops: &[PatchOperation],
-    ) -> Result<ApiKey, ControlError> {
-        let mut k = self.api_key(id)?.clone();
-        for o in ops {
-            let value = o.value.clone();
-            match (o.op.as_str(), o.path.as_str()) {
-                ("replace", "/name") => k.name = value,
-                ("replace", "/description") => {
-                    check_key_description(value.as_deref())?;
-                    k.description = value
-                }
-                ("replace", "/customerId") => k.customer_id = value,
-                // AWS reads the value as Java's Boolean.parseBoolean does: anything but
-                // "true" (any case) is false, and no error.
-                ("replace", "/enabled") => {
-                    k.enabled = value
-                        .as_deref()
-                        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-                }
-                ("add", "/stages") => {
-                    if let Some(v) = value
-                        && !k.stage_keys.contains(&v)
-                    {
-                        k.stage_keys.push(v);
-                    }
-                }
-                ("remove", "/stages") => {
-                    let v = value.unwrap_or_default();
-                    k.stage_keys.retain(|s| *s != v);
-                }
-                ("replace", _) => {
-                    return Err(crate::patch::invalid_path(
-                        o,
-                        &["/description", "/enabled", "/name", "/customerId"],
-                    ));
-                }
-                ("add" | "remove", _) => return Err(crate::patch::unsupported_op(o)),
-                _ => {
-                    return Err(crate::patch::invalid_op());
-                }
-            }
-        }
-        k.last_updated_date = now_epoch_seconds();
-        if let Some(slot) = self.api_keys.iter_mut().find(|x| x.id == id) {
-            *slot = k.clone();
-        }
-        // UpdateApiKey's answer never carries the key's value.
-        k.value = None;
-        Ok(k)
-    }
-
-    /// `DeleteApiKey` (and its usage plan memberships).
-    pub fn delete_api_key(&mut self, id: &str) -> Result<(), ControlError> {
-        self.api_key(id)?;
-        self.api_keys.retain(|k| k.id != id);
-        self.plan_keys.retain(|(_, k)| k != id);
-        Ok(())
-    }
-
-    /// `ImportApiKeys` (`format=csv`): columns `name`, `key`, `description`, `enabled`,
-    /// `usageplanIds` (header names case-insensitive). Returns the new ids and warnings.
-    pub fn import_api_keys_csv(
-        &mut self,
-        csv: &str,
-    ) -> Result<(Vec<String>, Vec<String>), ControlError> {
-        let mut lines = csv.lines().filter(|l| !l.trim().is_empty());
-        let header: Vec<String> = lines
-            .next()
-            .ok_or_else(|| ControlError::bad_request("Invalid API keys file: empty"))?
-            .split(',')
-            .map(|h| h.trim().to_ascii_lowercase())
-            .collect();
-        let col = |name: &str| header.iter().position(|h| h == name);
-        let (Some(key_col), name_col) = (col("key"), col("name")) else {
-            return Err(ControlError::bad_request(
-                "Invalid API keys file: a 'Key' column is required",
-            ));
-        };
-        let (desc_col, enabled_col, plans_col) =
-            (col("description"), col("enabled"), col("usageplanids"));
-        let mut staged = self.clone();
-        let mut ids = Vec::new();
-        for (n, line) in lines.enumerate() {
-            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-            let get = |c: Option<usize>| {
-                c.and_then(|i| cells.get(i))
-                    .map(|s| (*s).to_owned())
-                    .filter(|s| !s.is_empty())
-            };
-            let key = staged
-                .create_api_key(CreateApiKeyInput {
-                    name: get(name_col),
-                    description: get(desc_col),
-                    enabled: get(enabled_col).map(|e| e.eq_ignore_ascii_case("true")),
-                    value: get(Some(key_col)),
-                    ..CreateApiKeyInput::default()
-                })
-                .map_err(|e| {
-                    ControlError::bad_request(format!(
-                        "Invalid API keys file, line {}: {}",
-                        n + 2,
-                        e.message
-                    ))
-                })?;
-            if let Some(plans) = get(plans_col) {
-                for plan in plans
-                    .split(['|', ';'])
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                {
-                    staged.add_plan_key(plan, &key.id)?;
-                }
-            }
-            ids.push(key.id);
-        }
-        *self = staged;
-        Ok((ids, Vec::new()))
-    }
-
     fn check_stages(&self, stages: &[ApiStage], plan_id: &str) -> Result<(), ControlError> {
         for s in stages {
             if !self
@@ -1259,103 +895,106 @@ impl AccountState {
     /// `DeleteUsagePlan`.
     pub fn delete_usage_plan(&mut self, id: &str) -> Result<(), ControlError> {
         self.usage_plan(id)?;
+        // The store drops the plan's keys, counters and grants with its row.
         self.usage_plans.retain(|p| p.id != id);
-        self.plan_keys.retain(|(p, _)| p != id);
         Ok(())
     }
+}
 
-    fn add_plan_key(&mut self, plan_id: &str, key_id: &str) -> Result<(), ControlError> {
-        self.usage_plan(plan_id)?;
-        self.api_key(key_id)?;
-        if self
-            .plan_keys
-            .iter()
-            .any(|(p, k)| p == plan_id && k == key_id)
-        {
-            return Err(ControlError::conflict(format!(
-                "Usage Plan {plan_id} already contains API Key {key_id}"
-            )));
+/// The account throttle AWS reports by default (`GetAccount`'s `throttleSettings`).
+pub const DEFAULT_ACCOUNT_THROTTLE: ThrottleSettings = ThrottleSettings {
+    burst_limit: Some(5000),
+    rate_limit: Some(10000.0),
+};
+
+impl AccountState {
+    /// The account throttle in force.
+    pub fn account_throttle(&self) -> ThrottleSettings {
+        self.throttle.clone().unwrap_or(DEFAULT_ACCOUNT_THROTTLE)
+    }
+
+    /// `UpdateAccount`: `replace /cloudwatchRoleArn` as AWS; and, a Portico extension, `replace
+    /// /throttleSettings/rateLimit` and `/throttleSettings/burstLimit`, the account-wide throttle
+    /// the data plane enforces (AWS sets it by support request only). Other paths get AWS's error,
+    /// which names only the path AWS accepts.
+    pub fn update_account(&mut self, ops: &[PatchOperation]) -> Result<(), ControlError> {
+        let mut throttle = self.account_throttle();
+        let mut role = self.cloudwatch_role_arn.clone();
+        for o in ops {
+            let v = o.value.as_deref().unwrap_or("");
+            match (o.op.as_str(), o.path.as_str()) {
+                ("replace", "/cloudwatchRoleArn") => role = o.value.clone(),
+                ("replace", "/throttleSettings/rateLimit") => {
+                    let r = v
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|r| r.is_finite() && *r >= 0.0)
+                        .ok_or_else(|| {
+                            ControlError::bad_request(format!("Invalid rate limit specified: {v}"))
+                        })?;
+                    throttle.rate_limit = Some(r);
+                }
+                ("replace", "/throttleSettings/burstLimit") => {
+                    let b = v.parse::<i64>().ok().filter(|b| *b >= 0).ok_or_else(|| {
+                        ControlError::bad_request(format!("Invalid burst limit specified: {v}"))
+                    })?;
+                    throttle.burst_limit = Some(b);
+                }
+                _ => return Err(crate::patch::invalid_path(o, &["/cloudwatchRoleArn"])),
+            }
         }
-        self.plan_keys.push((plan_id.to_owned(), key_id.to_owned()));
+        self.cloudwatch_role_arn = role;
+        self.throttle = (throttle != DEFAULT_ACCOUNT_THROTTLE).then_some(throttle);
         Ok(())
     }
 
-    fn plan_key_view(&self, key_id: &str) -> Result<UsagePlanKey, ControlError> {
-        let k = self.api_key(key_id)?;
-        Ok(UsagePlanKey {
-            id: k.id.clone(),
-            kind: "API_KEY".into(),
-            value: k.value.clone(),
-            name: k.name.clone(),
-        })
-    }
-
-    /// `CreateUsagePlanKey`.
-    pub fn create_usage_plan_key(
-        &mut self,
-        plan_id: &str,
-        key_id: &str,
-        key_type: &str,
-    ) -> Result<UsagePlanKey, ControlError> {
+    /// `CreateUsagePlanKey`'s checks that need no key: the key type, then the plan.
+    pub fn check_plan_key_target(&self, plan_id: &str, key_type: &str) -> Result<(), ControlError> {
         if key_type != "API_KEY" {
             return Err(ControlError::bad_request(format!(
                 "Invalid key type specified: {key_type}. Valid options are API_KEY"
             )));
         }
-        self.add_plan_key(plan_id, key_id)?;
-        self.plan_key_view(key_id)
-    }
-
-    /// `GetUsagePlanKeys`.
-    /// An unknown plan has no keys: AWS answers an empty list, not a 404.
-    pub fn usage_plan_keys(&self, plan_id: &str) -> Result<Vec<UsagePlanKey>, ControlError> {
-        self.plan_keys
-            .iter()
-            .filter(|(p, _)| p == plan_id)
-            .map(|(_, k)| self.plan_key_view(k))
-            .collect()
-    }
-
-    /// `GetUsagePlanKey`.
-    pub fn usage_plan_key(
-        &self,
-        plan_id: &str,
-        key_id: &str,
-    ) -> Result<UsagePlanKey, ControlError> {
         self.usage_plan(plan_id)?;
-        if !self
-            .plan_keys
-            .iter()
-            .any(|(p, k)| p == plan_id && k == key_id)
-        {
-            return Err(ControlError::not_found(
-                "Invalid Usage Plan Key identifier specified",
-            ));
-        }
-        self.plan_key_view(key_id)
-    }
-
-    /// `DeleteUsagePlanKey`.
-    pub fn delete_usage_plan_key(
-        &mut self,
-        plan_id: &str,
-        key_id: &str,
-    ) -> Result<(), ControlError> {
-        self.usage_plan_key(plan_id, key_id)?;
-        self.plan_keys
-            .retain(|(p, k)| !(p == plan_id && k == key_id));
         Ok(())
     }
 
-    /// Usage plans a key belongs to (`GetUsagePlans?keyId=`).
-    pub fn plans_of_key(&self, key_id: &str) -> Vec<UsagePlan> {
+    /// `CreateUsagePlanKey`'s checks against the plans `key_id` is already in (`key_plans`): not
+    /// this plan again, and no other plan covering one of this plan's API stages (a request to
+    /// a stage must meet one plan of its key).
+    pub fn check_plan_key_membership(
+        &self,
+        plan_id: &str,
+        key_id: &str,
+        key_plans: &[String],
+    ) -> Result<(), ControlError> {
+        let plan = self.usage_plan(plan_id)?;
+        if key_plans.iter().any(|p| p == plan_id) {
+            return Err(ControlError::conflict(format!(
+                "Usage Plan {plan_id} already contains API Key {key_id}"
+            )));
+        }
+        for other in key_plans.iter().filter_map(|p| self.usage_plan(p).ok()) {
+            if let Some(s) = plan.api_stages.iter().find(|s| {
+                other
+                    .api_stages
+                    .iter()
+                    .any(|o| o.api_id == s.api_id && o.stage == s.stage)
+            }) {
+                return Err(ControlError::conflict(format!(
+                    "Usage Plan {plan_id} cannot be added because API Key {key_id} cannot reference multiple Usage Plans with the same API Stage: {}:{}",
+                    s.api_id, s.stage
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The plans among `plan_ids` (`GetUsagePlans?keyId=`), in plan order.
+    pub fn plans_among(&self, plan_ids: &[String]) -> Vec<UsagePlan> {
         self.usage_plans
             .iter()
-            .filter(|p| {
-                self.plan_keys
-                    .iter()
-                    .any(|(pp, k)| *pp == p.id && k == key_id)
-            })
+            .filter(|p| plan_ids.contains(&p.id))
             .cloned()
             .collect()
     }

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod account;
+pub mod api_keys;
 pub mod docs;
 mod error;
 mod inputs;

@@ -430,7 +430,8 @@ fn replace_only_objects_name_unsupported_ops_and_paths() {
 
 #[test]
 fn usage_plans_and_api_keys_answer_as_aws() {
-    use account::{AccountState, CreateApiKeyInput};
+    use account::AccountState;
+    use api_keys::CreateApiKeyInput;
     let mut a = AccountState::default();
     let e = a.usage_plan("nope").unwrap_err();
     assert_eq!(
@@ -440,28 +441,26 @@ fn usage_plans_and_api_keys_answer_as_aws() {
     for e in [
         a.update_usage_plan("nope", &[]).unwrap_err(),
         a.delete_usage_plan("nope").unwrap_err(),
-        a.usage_plan_key("nope", "k").unwrap_err(),
-        a.create_usage_plan_key("nope", "k", "API_KEY").unwrap_err(),
+        a.check_plan_key_target("nope", "API_KEY").unwrap_err(),
+        a.check_plan_key_membership("nope", "k", &[]).unwrap_err(),
     ] {
         assert_eq!(e.message, "Invalid Usage Plan ID specified");
     }
-    assert!(a.usage_plan_keys("nope").unwrap().is_empty());
 
-    let key = a.create_api_key(CreateApiKeyInput::default()).unwrap();
-    assert!(key.value.is_some());
-    let updated = a
-        .update_api_key(&key.id, &[op("replace", "/name", Some("n"))])
-        .unwrap();
+    let mut key = api_keys::new_api_key(CreateApiKeyInput::default()).unwrap();
+    let value = key.value.clone();
+    assert!(value.is_some());
+    let updated = api_keys::update_api_key(&mut key, &[op("replace", "/name", Some("n"))]).unwrap();
     assert_eq!((updated.name.as_deref(), updated.value), (Some("n"), None));
     // The stored key keeps its value.
-    assert_eq!(a.api_key(&key.id).unwrap().value, key.value);
-    let updated = a
-        .update_api_key(&key.id, &[op("replace", "/enabled", Some("not-a-boolean"))])
-        .unwrap();
+    assert_eq!(key.value, value);
+    let updated = api_keys::update_api_key(
+        &mut key,
+        &[op("replace", "/enabled", Some("not-a-boolean"))],
+    )
+    .unwrap();
     assert!(!updated.enabled);
-    let e = a
-        .update_api_key(&key.id, &[op("replace", "/id", Some("x"))])
-        .unwrap_err();
+    let e = api_keys::update_api_key(&mut key, &[op("replace", "/id", Some("x"))]).unwrap_err();
     assert_eq!(
         e.message,
         "Invalid patch path  '/id' specified for op 'replace'. Must be one of: [/description, /enabled, /name, /customerId]"
@@ -941,8 +940,7 @@ fn update_rest_api_ip_address_type() {
 
 #[test]
 fn api_key_limits() {
-    use account::{AccountState, CreateApiKeyInput};
-    let mut a = AccountState::default();
+    use api_keys::CreateApiKeyInput;
     let input = |name: Option<String>, value: Option<String>, description: Option<String>| {
         CreateApiKeyInput {
             name,
@@ -970,39 +968,28 @@ fn api_key_limits() {
         ),
     ];
     for (i, message) in cases {
-        let e = a.create_api_key(i).unwrap_err();
+        let e = api_keys::new_api_key(i).unwrap_err();
         assert_eq!(bad(e), bad_request(message));
     }
-    assert!(a.api_keys.is_empty());
-    let key = a
-        .create_api_key(input(
-            Some("a".repeat(1024)),
-            Some("v".repeat(128)),
-            Some("d".repeat(125_000)),
-        ))
-        .unwrap();
+    let mut key = api_keys::new_api_key(input(
+        Some("a".repeat(1024)),
+        Some("v".repeat(128)),
+        Some("d".repeat(125_000)),
+    ))
+    .unwrap();
     assert_eq!(key.value.as_deref(), Some("v".repeat(128).as_str()));
-    let empty = a
-        .create_api_key(input(Some(String::new()), Some(String::new()), None))
-        .unwrap();
+    let empty =
+        api_keys::new_api_key(input(Some(String::new()), Some(String::new()), None)).unwrap();
     assert_eq!(empty.name, None);
     assert!(empty.value.as_deref().is_some_and(|v| v.len() >= 20));
     let long = "a".repeat(125_001);
-    let e = a
-        .update_api_key(&key.id, &[op("replace", "/description", Some(&long))])
+    let e = api_keys::update_api_key(&mut key, &[op("replace", "/description", Some(&long))])
         .unwrap_err();
     assert_eq!(
         bad(e),
         bad_request("Invalid API Key description specified.")
     );
-    assert_eq!(
-        a.api_key(&key.id)
-            .unwrap()
-            .description
-            .as_deref()
-            .map(str::len),
-        Some(125_000)
-    );
+    assert_eq!(key.description.as_deref().map(str::len), Some(125_000));
 }
 
 #[test]
@@ -1113,4 +1100,290 @@ fn documentation_part_location_type_is_a_validation_exception() {
     );
     assert!(docs::check_location_type(&input).is_err());
     assert!(s.documentation_parts.is_empty());
+}
+
+#[test]
+fn api_key_files_read_as_aws_documents_them() {
+    let csv = "Enabled,Name,key,UsageplanIds,Extra\r\n\
+               true,first,apikey1234abcdefghij0123456789,\"c7y23b,glvrsr\",x\n\
+               \n\
+               FALSE,'Bob''s key',apikey1234abcdefghij0123456780,'p1',\n\
+               ,again,apikey1234abcdefghij0123456789,,\n";
+    let import = api_keys::parse_api_keys_csv(csv, false).unwrap();
+    assert_eq!(import.keys.len(), 2);
+    // The same value twice: the later line wins, in the first one's place.
+    let first = &import.keys[0];
+    assert_eq!(first.line, 5);
+    assert_eq!(first.key.name.as_deref(), Some("again"));
+    assert!(first.key.enabled, "Enabled defaults to true");
+    assert!(first.usage_plan_ids.is_empty());
+    let bob = &import.keys[1];
+    assert_eq!(bob.key.name.as_deref(), Some("Bob's key"));
+    assert!(!bob.key.enabled);
+    assert_eq!(bob.usage_plan_ids, ["p1"]);
+    assert_eq!(
+        import.warnings,
+        ["Unrecognized column 'extra' ignored".to_owned()]
+    );
+    let plans = api_keys::parse_api_keys_csv(
+        "key,name,usageplanids\napikey1234abcdefghij0123456789,n,\"c7y23b,glvrsr\"\n",
+        false,
+    )
+    .unwrap();
+    assert_eq!(plans.keys[0].usage_plan_ids, ["c7y23b", "glvrsr"]);
+
+    let e = api_keys::parse_api_keys_csv(csv, true).unwrap_err();
+    assert_eq!(
+        bad(e),
+        bad_request("Warnings found during import:\n\tUnrecognized column 'extra' ignored")
+    );
+    for (file, message) in [
+        ("", "Invalid API keys file: the file is empty"),
+        (
+            "key\napikey1234abcdefghij0123456789\n",
+            "Invalid API keys file: the header must name a 'Name' and a 'Key' column",
+        ),
+        (
+            "name,key\nn,\"apikey1234abcdefghij0123456789\n",
+            "Invalid API keys file, line 2: unterminated quoted field",
+        ),
+        (
+            "name,key\nn,short\n",
+            "Invalid API keys file, line 2: API Key value should be at least 20 characters",
+        ),
+        (
+            "name,key\nn,\n",
+            "Invalid API keys file, line 2: the key is empty",
+        ),
+        (
+            "name,key,enabled\nn,apikey1234abcdefghij0123456789,maybe\n",
+            "Invalid API keys file, line 2: invalid Enabled value 'maybe'",
+        ),
+    ] {
+        let e = api_keys::parse_api_keys_csv(file, false).unwrap_err();
+        assert_eq!(bad(e), bad_request(message), "{file:?}");
+    }
+}
+
+#[test]
+fn a_key_cannot_meet_two_plans_on_one_stage() {
+    use account::{AccountState, CreateUsagePlanInput};
+    use portico_model::ApiStage;
+    let mut a = AccountState {
+        known_stages: vec![("api".into(), "prod".into()), ("api".into(), "dev".into())],
+        ..AccountState::default()
+    };
+    let stage = |s: &str| ApiStage {
+        api_id: "api".into(),
+        stage: s.into(),
+        throttle: Default::default(),
+    };
+    let mut plan = |stages: Vec<ApiStage>| {
+        a.create_usage_plan(CreateUsagePlanInput {
+            name: Some("p".into()),
+            api_stages: Some(stages),
+            ..CreateUsagePlanInput::default()
+        })
+        .unwrap()
+        .id
+    };
+    let gold = plan(vec![stage("prod")]);
+    let silver = plan(vec![stage("dev"), stage("prod")]);
+    let bronze = plan(vec![stage("dev")]);
+    let e = a
+        .check_plan_key_membership(&silver, "k1", std::slice::from_ref(&gold))
+        .unwrap_err();
+    assert_eq!(
+        (e.kind, e.message),
+        (
+            ErrorKind::Conflict,
+            format!(
+                "Usage Plan {silver} cannot be added because API Key k1 cannot reference multiple Usage Plans with the same API Stage: api:prod"
+            )
+        )
+    );
+    a.check_plan_key_membership(&bronze, "k1", std::slice::from_ref(&gold))
+        .unwrap();
+    let e = a
+        .check_plan_key_membership(&gold, "k1", std::slice::from_ref(&gold))
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        format!("Usage Plan {gold} already contains API Key k1")
+    );
+    let e = a.check_plan_key_target(&gold, "OTHER").unwrap_err();
+    assert_eq!(
+        e.message,
+        "Invalid key type specified: OTHER. Valid options are API_KEY"
+    );
+}
+
+#[test]
+fn usage_plan_limits_are_checked_and_nothing_changes() {
+    use account::{AccountState, CreateUsagePlanInput};
+    use portico_model::{QuotaSettings, ThrottleSettings};
+    let mut a = AccountState::default();
+    let quota = |limit, offset, period: &str| QuotaSettings {
+        limit,
+        offset,
+        period: period.into(),
+    };
+    let throttle = |burst, rate| ThrottleSettings {
+        burst_limit: Some(burst),
+        rate_limit: Some(rate),
+    };
+    let cases = [
+        (
+            None,
+            Some(throttle(-1, 1.0)),
+            "Throttle limits must be non-negative",
+        ),
+        (
+            None,
+            Some(throttle(1, -1.0)),
+            "Throttle limits must be non-negative",
+        ),
+        (
+            Some(quota(-1, 0, "DAY")),
+            None,
+            "Quota limit and offset must be non-negative",
+        ),
+        (
+            Some(quota(1, 0, "YEAR")),
+            None,
+            "Invalid quota period specified: YEAR. Valid options are DAY,WEEK,MONTH",
+        ),
+        (
+            Some(quota(1, 1, "DAY")),
+            None,
+            "Invalid quota offset specified: 1. It must be between 0 and 0 for period DAY",
+        ),
+        (
+            Some(quota(1, 7, "WEEK")),
+            None,
+            "Invalid quota offset specified: 7. It must be between 0 and 6 for period WEEK",
+        ),
+        (
+            Some(quota(1, -1, "MONTH")),
+            None,
+            "Invalid quota offset specified: -1. It must be between 0 and 27 for period MONTH",
+        ),
+    ];
+    for (quota, throttle, message) in cases {
+        let e = a
+            .create_usage_plan(CreateUsagePlanInput {
+                name: Some("p".into()),
+                quota,
+                throttle,
+                ..CreateUsagePlanInput::default()
+            })
+            .unwrap_err();
+        assert_eq!(bad(e), bad_request(message));
+    }
+    assert!(a.usage_plans.is_empty());
+    a.create_usage_plan(CreateUsagePlanInput {
+        name: Some("p".into()),
+        quota: Some(quota(10, 27, "MONTH")),
+        ..CreateUsagePlanInput::default()
+    })
+    .unwrap();
+}
+
+#[test]
+fn the_account_throttle_is_a_patchable_extension() {
+    use account::{AccountState, DEFAULT_ACCOUNT_THROTTLE};
+    let mut a = AccountState::default();
+    assert_eq!(a.account_throttle(), DEFAULT_ACCOUNT_THROTTLE);
+    a.update_account(&[
+        op("replace", "/throttleSettings/rateLimit", Some("250.5")),
+        op("replace", "/throttleSettings/burstLimit", Some("40")),
+    ])
+    .unwrap();
+    assert_eq!(a.account_throttle().rate_limit, Some(250.5));
+    assert_eq!(a.account_throttle().burst_limit, Some(40));
+    for (path, v, message) in [
+        (
+            "/throttleSettings/rateLimit",
+            "-1",
+            "Invalid rate limit specified: -1",
+        ),
+        (
+            "/throttleSettings/burstLimit",
+            "-5",
+            "Invalid burst limit specified: -5",
+        ),
+        (
+            "/throttleSettings/burstLimit",
+            "lots",
+            "Invalid burst limit specified: lots",
+        ),
+    ] {
+        let before = a.clone();
+        let e = a
+            .update_account(&[
+                op(
+                    "replace",
+                    "/cloudwatchRoleArn",
+                    Some("arn:aws:iam::1:role/x"),
+                ),
+                op("replace", path, Some(v)),
+            ])
+            .unwrap_err();
+        assert_eq!(bad(e), bad_request(message));
+        assert_eq!(a, before, "a refused patch changes nothing");
+    }
+    let e = a
+        .update_account(&[op("replace", "/features", Some("x"))])
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "Invalid patch path  '/features' specified for op 'replace'. Must be one of: [/cloudwatchRoleArn]"
+    );
+}
+
+#[test]
+fn usage_reports_count_per_day_against_the_quota() {
+    use portico_model::{QuotaSettings, UsagePlan};
+    let plan = UsagePlan {
+        id: "p1".into(),
+        name: "p".into(),
+        description: None,
+        api_stages: Vec::new(),
+        throttle: None,
+        quota: Some(QuotaSettings {
+            limit: 100,
+            offset: 0,
+            period: "MONTH".into(),
+        }),
+        product_code: None,
+        tags: Default::default(),
+    };
+    let days = api_keys::usage_days("2026-01-30", "2026-02-01").unwrap();
+    assert_eq!(days, ["2026-01-30", "2026-01-31", "2026-02-01"]);
+    let counts = vec![
+        ("k1".to_owned(), "2026-01-30".to_owned(), 10),
+        ("k1".to_owned(), "2026-02-01".to_owned(), 5),
+        ("k2".to_owned(), "2026-01-31".to_owned(), 7),
+    ];
+    let u = api_keys::usage_report(
+        &plan,
+        &["k1".to_owned(), "k2".to_owned()],
+        &days,
+        &counts,
+        &[("k2".to_owned(), 42)],
+    );
+    assert_eq!(u.values["k1"], vec![[10, 90], [0, 90], [5, 85]]);
+    assert_eq!(u.values["k2"], vec![[0, 42], [7, 42], [0, 42]]);
+    assert_eq!(
+        (u.start_date.as_str(), u.end_date.as_str()),
+        ("2026-01-30", "2026-02-01")
+    );
+    assert!(api_keys::usage_days("2026-02-01", "2026-01-01").is_err());
+    assert!(api_keys::usage_days("2026-01-01", "2026-06-01").is_err());
+    assert_eq!(
+        api_keys::remaining_from_patch(&[op("replace", "/remaining", Some("5"))]).unwrap(),
+        5
+    );
+    assert!(api_keys::remaining_from_patch(&[op("replace", "/remaining", Some("-5"))]).is_err());
+    assert!(api_keys::remaining_from_patch(&[op("replace", "/used", Some("5"))]).is_err());
 }

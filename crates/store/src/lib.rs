@@ -3,8 +3,13 @@
 //! The embedded default is one SQLite file (`{data_dir}/portico.db`) in WAL mode with
 //! `synchronous=FULL`: a write that returned `Ok` survives `kill -9` and power loss, and every
 //! command runs in one `BEGIN IMMEDIATE` transaction, so a crash never leaves half an API behind.
-//! Every committed command appends a row to the `changes` feed; gateways poll [`Store::change_seq`]
-//! and recompile when it moves.
+//! Every committed command appends rows to the `changes` feed naming what changed; gateways poll
+//! [`Store::change_seq`] and read [`Store::changes_since`] to recompile only that.
+//!
+//! API keys, usage plan memberships, usage counters and `UpdateUsage` grants live in their own
+//! tables and are read and written row by row ([`Store::create_api_key`],
+//! [`Store::import_api_keys`], [`Store::for_each_api_key`], [`Store::add_usage`], …); the few
+//! other account objects go through [`Store::modify_account`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), portico_store::StoreError> {
@@ -16,14 +21,20 @@
 //! ```
 
 mod account;
+mod changes;
 mod error;
+mod keys;
 mod management;
 mod migrate;
 mod sqlite;
 
+pub use changes::{ACCOUNT_KINDS, Change, ChangeBatch};
 pub use error::StoreError;
+pub use keys::{ApiKeyQuery, Page, RemainingOverride, UsageCount};
 pub use management::DeployToStage;
 pub use sqlite::{ImportAndDeploy, ImportOutcome, ServingStage, Store};
 
+#[cfg(test)]
+mod keys_tests;
 #[cfg(test)]
 mod tests;

@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "account objects (api keys, usage plans)",
         include_str!("migrations/0003_account.sql"),
     ),
+    (
+        4,
+        "api keys, usage counters and grants in their own tables; change feed object ids",
+        include_str!("migrations/0004_api_keys.sql"),
+    ),
 ];
 
 /// The newest schema version this build understands.
