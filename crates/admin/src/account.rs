@@ -448,6 +448,9 @@ async fn flush_stage_cache(
     Path((api, stage)): Path<(String, String)>,
 ) -> Result<Response> {
     s.store.stage(&api, &stage).await?;
+    if let Some(cache) = s.gateway.state().caches.get(&api, &stage) {
+        cache.flush();
+    }
     Ok(accepted())
 }
 

@@ -39,11 +39,17 @@ pub struct AdminState {
     pub credentials: Option<Arc<Credentials>>,
     /// Publishes what a call changed before its response leaves (read-your-writes).
     pub publisher: Arc<Publisher>,
+    /// Serve `POST /_portico/clock?advance=SECONDS` (tests of quota periods only).
+    pub test_clock: bool,
 }
 
 /// The management router.
 pub fn router(state: AdminState) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    if state.test_clock {
+        router = router.route("/_portico/clock", axum::routing::post(advance_clock));
+    }
+    router
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .merge(
@@ -62,6 +68,26 @@ pub fn router(state: AdminState) -> Router {
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Moves the data plane's quota clock forward: `?advance=SECONDS` (only with `--test-clock`).
+async fn advance_clock(
+    State(s): State<AdminState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> impl IntoResponse {
+    match q.get("advance").and_then(|v| v.parse::<i64>().ok()) {
+        Some(secs) if secs >= 0 => {
+            s.gateway.advance_clock(secs);
+            (
+                axum::http::StatusCode::OK,
+                format!("{{\"now\":{}}}", s.gateway.now_epoch_seconds()),
+            )
+        }
+        _ => (
+            axum::http::StatusCode::BAD_REQUEST,
+            "{\"message\":\"advance must be a whole number of seconds\"}".to_owned(),
+        ),
+    }
 }
 
 async fn health(State(s): State<AdminState>) -> impl IntoResponse {

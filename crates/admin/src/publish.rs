@@ -12,8 +12,10 @@
 //!
 //! Syncs are serialised: two concurrent calls never publish an older state over a newer one.
 
+use portico_gateway::account::KeyIndex;
 use portico_gateway::{CompileWarning, Gateway, StageInput};
 use portico_store::{Store, StoreError};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Publishes the store's serving stages to a gateway when the change feed moves.
@@ -44,35 +46,192 @@ impl Publisher {
         }
     }
 
-    /// Publishes every serving stage if the change feed moved since the last publish.
+    /// Publishes what changed since the last publish: stages when an API's deployments or
+    /// stages changed, the account data (keys, plans, throttle, usage grants) when that changed
+    /// — one key at a time where the feed names keys.
     ///
     /// On an error the gateway keeps serving what it served, and the next call tries again.
     pub async fn sync(&self) -> Result<Published, StoreError> {
         let mut seen = self.seen.lock().await;
-        // Read the position before the stages: a change landing in between is published now
+        // Read the position before the data: a change landing in between is published now
         // and, being newer than the recorded position, once more by the next sync.
         let seq = self.store.change_seq().await?;
         if *seen == Some(seq) {
             return Ok(Published::default());
         }
-        // Each stage is compiled as soon as it is read: the parsed snapshots of every stage would
-        // take several times the memory of what is compiled from them.
-        let mut built = self.gateway.snapshot_builder();
-        let stages = self
-            .store
-            .for_each_serving_stage(|s| {
-                built.add(&StageInput {
-                    api_id: s.api_id,
-                    stage: s.stage,
-                    snapshot: s.snapshot,
+        let (stages, account) = match *seen {
+            None => (true, AccountWork::everything()),
+            Some(from) => {
+                let batch = self.store.changes_since(from).await?;
+                if batch.too_many {
+                    (true, AccountWork::everything())
+                } else {
+                    let stages = batch.changes.iter().any(|c| !c.is_account());
+                    (stages, AccountWork::of(&batch.changes))
+                }
+            }
+        };
+        self.publish_account(account).await?;
+        let mut published = Published::default();
+        if stages {
+            // Each stage is compiled as soon as it is read: the parsed snapshots of every stage
+            // would take several times the memory of what is compiled from them.
+            let mut built = self.gateway.snapshot_builder();
+            let n = self
+                .store
+                .for_each_serving_stage(|s| {
+                    built.add(&StageInput {
+                        api_id: s.api_id,
+                        stage: s.stage,
+                        snapshot: s.snapshot,
+                    })
                 })
-            })
-            .await?;
-        let warnings = self.gateway.publish_built(built);
+                .await?;
+            published.warnings = self.gateway.publish_built(built);
+            published.stages = Some(n);
+        }
         *seen = Some(seq);
-        Ok(Published {
-            stages: Some(stages),
-            warnings,
-        })
+        Ok(published)
+    }
+
+    async fn publish_account(&self, work: AccountWork) -> Result<(), StoreError> {
+        let accounts = self.gateway.accounts();
+        if work.plans || work.all {
+            accounts.set_plans(&self.store.usage_plans().await?);
+        }
+        if (work.throttle || work.all) && self.gateway.config().account_throttle.is_none() {
+            let t = self.store.account_throttle().await?;
+            if let Some(l) = portico_gateway::account::limits_of(&t) {
+                accounts.set_throttle(l);
+            }
+        }
+        if work.all || work.all_keys {
+            // A new index, swapped in whole: requests see the old keys until it is complete.
+            let mut plans_of: HashMap<String, Vec<Arc<str>>> = HashMap::new();
+            for (plan, key) in self.store.usage_plan_keys_all().await? {
+                plans_of.entry(key).or_default().push(plan.into());
+            }
+            let index = KeyIndex::default();
+            self.store
+                .for_each_api_key(|k| {
+                    let plans = plans_of.remove(&k.id).unwrap_or_default();
+                    index.put(&k, plans);
+                })
+                .await?;
+            accounts.replace_keys(index);
+        } else {
+            for id in &work.keys {
+                match self.store.api_key_by_id(id).await? {
+                    Some(k) => {
+                        let plans = self.store.plans_of_key(id).await?;
+                        accounts.put_key(&k, plans.into_iter().map(Into::into).collect());
+                    }
+                    None => accounts.remove_key(id),
+                }
+            }
+        }
+        if work.all || !work.grants.is_empty() {
+            // UpdateUsage grants: what remains of a key's quota period from the grant on.
+            let quotas = &self.gateway.state().quotas;
+            for g in self.store.remaining_overrides().await? {
+                if !work.all && !work.grants.contains(&(g.plan_id.clone(), g.key_id.clone())) {
+                    continue;
+                }
+                let Some(quota) = accounts.plan(&g.plan_id).and_then(|p| p.quota) else {
+                    continue;
+                };
+                quotas.set_remaining(
+                    &g.plan_id,
+                    &g.key_id,
+                    &quota,
+                    u64::try_from(g.remaining.max(0)).unwrap_or(0),
+                    g.set_at,
+                );
+            }
+        }
+        if work.all {
+            // Counts persisted by earlier runs: quotas survive a restart.
+            let today =
+                portico_state::quota::Day::from_unix_seconds(portico_model::now_epoch_seconds());
+            let start =
+                portico_state::quota::Day::from_days_since_epoch(today.days_since_epoch() - 35);
+            let mut rows = Vec::new();
+            for plan in self.store.usage_plans().await? {
+                for (key, day, used) in self
+                    .store
+                    .usage_counts(&plan.id, None, &start.to_string(), &today.to_string())
+                    .await?
+                {
+                    let Ok(day) = day.parse() else { continue };
+                    rows.push(portico_state::quota::DayUsage {
+                        plan: plan.id.as_str().into(),
+                        key: key.into(),
+                        day,
+                        used: u64::try_from(used.max(0)).unwrap_or(0),
+                    });
+                }
+            }
+            self.gateway.state().quotas.load(rows);
+        }
+        Ok(())
+    }
+}
+
+/// What account data a batch of changes asks to republish.
+#[derive(Debug, Default)]
+struct AccountWork {
+    /// Everything (first publish, or too many changes to follow one by one).
+    all: bool,
+    /// Every key (an `ImportApiKeys`).
+    all_keys: bool,
+    /// Keys by id (created, updated, deleted, added to or removed from a plan).
+    keys: Vec<String>,
+    plans: bool,
+    throttle: bool,
+    /// UpdateUsage grants: (plan, key).
+    grants: Vec<(String, String)>,
+}
+
+impl AccountWork {
+    fn everything() -> Self {
+        Self {
+            all: true,
+            all_keys: true,
+            plans: true,
+            throttle: true,
+            ..Self::default()
+        }
+    }
+
+    fn of(changes: &[portico_store::Change]) -> Self {
+        let mut w = Self::default();
+        for c in changes {
+            match c.kind.as_str() {
+                "apikey" if c.object_id == "*" => w.all_keys = true,
+                "apikey" => w.keys.push(c.object_id.clone()),
+                "usageplankey" => match c.object_id.split_once('/') {
+                    Some((_, key)) => w.keys.push(key.to_owned()),
+                    None => w.all_keys = true,
+                },
+                "usageplan" => {
+                    w.plans = true;
+                    // A deleted plan takes its keys with it.
+                    w.all_keys |= c.object_id == "*";
+                }
+                "account" => w.throttle = true,
+                "usage" => {
+                    if let Some((p, k)) = c.object_id.split_once('/') {
+                        w.grants.push((p.to_owned(), k.to_owned()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        w.keys.sort();
+        w.keys.dedup();
+        if w.keys.len() > 1000 {
+            w.all_keys = true;
+        }
+        w
     }
 }

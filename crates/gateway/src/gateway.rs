@@ -38,6 +38,9 @@ pub struct GatewayConfig {
     pub upstream_idle_timeout: Duration,
     /// Connections open at once to one backend (see [`crate::upstream::PoolConfig`]).
     pub upstream_max_connections: usize,
+    /// The account-level throttle, over what the store says (`None`: the store's, AWS's
+    /// 10,000 rps / 5,000 burst by default).
+    pub account_throttle: Option<crate::account::Limits>,
 }
 
 impl Default for GatewayConfig {
@@ -50,6 +53,7 @@ impl Default for GatewayConfig {
             access_log: AccessLogSink::Off,
             upstream_idle_timeout: Duration::from_secs(30),
             upstream_max_connections: PoolConfig::default().max_connections,
+            account_throttle: None,
         }
     }
 }
@@ -61,6 +65,8 @@ pub struct Gateway {
     pub(crate) metrics: Registry,
     pub(crate) upstreams: Upstreams,
     pub(crate) config: GatewayConfig,
+    /// Seconds added to the wall clock (quota periods); moved only by tests.
+    pub(crate) clock_offset: std::sync::atomic::AtomicI64,
     /// Token buckets, quota counters and stage caches: what requests change.
     pub(crate) state: portico_state::SharedState,
     /// API keys, usage plans and the account throttle (apart from the stages).
@@ -80,8 +86,13 @@ impl Gateway {
 
     /// [`Gateway::new`] with the runtime state given (a test clock, later cluster state).
     pub fn with_state(config: GatewayConfig, state: portico_state::SharedState) -> Arc<Self> {
+        let accounts = crate::account::Accounts::default();
+        if let Some(l) = config.account_throttle {
+            accounts.set_throttle(l);
+        }
         Arc::new(Self {
             state,
+            clock_offset: std::sync::atomic::AtomicI64::new(0),
             snapshot: ArcSwap::from_pointee(ServingSnapshot::default()),
             metrics: Registry::default(),
             upstreams: Upstreams::new(PoolConfig {
@@ -90,7 +101,7 @@ impl Gateway {
                 ..PoolConfig::default()
             }),
             budget: crate::budget::BodyBudget::new(config.body_budget_bytes),
-            accounts: crate::account::Accounts::default(),
+            accounts,
             config,
             aws_case: std::sync::OnceLock::new(),
         })
@@ -152,6 +163,17 @@ impl Gateway {
         &self.config
     }
 
+    /// The wall clock as quota periods read it, in Unix seconds.
+    pub fn now_epoch_seconds(&self) -> i64 {
+        let now = i64::try_from(crate::access_log::epoch_millis() / 1000).unwrap_or(i64::MAX);
+        now.saturating_add(self.clock_offset.load(Relaxed))
+    }
+
+    /// Moves the quota clock forward (tests of period boundaries).
+    pub fn advance_clock(&self, seconds: i64) {
+        self.clock_offset.fetch_add(seconds, Relaxed);
+    }
+
     /// The runtime state requests change (buckets, quota counters, stage caches).
     pub fn state(&self) -> &portico_state::SharedState {
         &self.state
@@ -187,6 +209,66 @@ impl Gateway {
             b.refused(),
             self.config.access_log.dropped(),
         );
+        // The stage caches: CloudWatch's CacheHitCount / CacheMissCount, per stage.
+        let snapshot = self.snapshot.load();
+        let mut caches: Vec<_> = snapshot
+            .stages()
+            .filter_map(|s| {
+                let c = self.state.caches.get(&s.api_id, &s.stage_name)?;
+                Some((
+                    s.api_id.clone(),
+                    s.api_name.clone(),
+                    s.stage_name.clone(),
+                    c.stats(),
+                ))
+            })
+            .collect();
+        caches.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
+        for (name, help, get) in [
+            (
+                "CacheHitCount",
+                "Requests served from the stage cache.",
+                (|s| s.hits) as fn(&portico_state::cache::CacheStats) -> u64,
+            ),
+            (
+                "CacheMissCount",
+                "Requests the stage cache could not serve.",
+                |s| s.misses,
+            ),
+            (
+                "portico_cache_bytes",
+                "Bytes held by the stage cache.",
+                |s| s.bytes,
+            ),
+            (
+                "portico_cache_entries",
+                "Responses held by the stage cache.",
+                |s| s.entries,
+            ),
+        ] {
+            if caches.is_empty() {
+                break;
+            }
+            let metric = if name.starts_with("portico_") {
+                name.to_owned()
+            } else {
+                format!("apigateway_{name}")
+            };
+            let kind = if name.starts_with("portico_") {
+                "gauge"
+            } else {
+                "counter"
+            };
+            let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
+            for (api, api_name, stage, stats) in &caches {
+                let _ = writeln!(
+                    out,
+                    "{metric}{{api=\"{api}\",api_name=\"{}\",stage=\"{stage}\"}} {}",
+                    api_name.replace('\\', "\\\\").replace('"', "\\\""),
+                    get(stats)
+                );
+            }
+        }
         out
     }
 

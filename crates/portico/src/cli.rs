@@ -98,6 +98,20 @@ pub struct ServeArgs {
     /// How long SIGTERM waits for requests in flight, in seconds.
     #[arg(long, default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    /// The account-level throttle's steady rate in requests per second, over what the store
+    /// says (`UpdateAccount`; AWS's default is 10000). Benchmarks raise it.
+    #[arg(long, value_name = "RPS")]
+    pub account_rate_limit: Option<f64>,
+    /// The account-level throttle's burst, over what the store says (AWS's default is 5000).
+    #[arg(long, value_name = "N")]
+    pub account_burst_limit: Option<u32>,
+    /// Most bytes one stage's response cache holds, whatever its `cacheClusterSize`.
+    #[arg(long, default_value_t = portico_state::cache::DEFAULT_STAGE_CAP, value_name = "BYTES")]
+    pub cache_max_bytes_per_stage: u64,
+    /// Testing only: the management API gets `POST /_portico/clock?advance=SECONDS`, which
+    /// moves the data plane's wall clock (quota periods) forward.
+    #[arg(long, hide = true)]
+    pub test_clock: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

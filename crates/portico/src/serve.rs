@@ -41,10 +41,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             AccessLogSink::spawn(Box::new(std::io::BufWriter::new(f)))?
         }
     };
-    let gateway = Gateway::new(args.limits.gateway_config(GatewayConfig {
-        access_log,
-        ..GatewayConfig::default()
-    }));
+    let account_throttle =
+        (args.account_rate_limit.is_some() || args.account_burst_limit.is_some()).then(|| {
+            let d = portico_gateway::account::DEFAULT_ACCOUNT_LIMITS;
+            portico_gateway::account::Limits::new(
+                args.account_rate_limit.unwrap_or(d.rate),
+                args.account_burst_limit.unwrap_or(d.burst),
+            )
+        });
+    let state = portico_state::SharedState::in_process_with(
+        Arc::new(portico_state::MonotonicClock::new()),
+        args.cache_max_bytes_per_stage,
+    );
+    let gateway = Gateway::with_state(
+        args.limits.gateway_config(GatewayConfig {
+            access_log,
+            account_throttle,
+            ..GatewayConfig::default()
+        }),
+        state,
+    );
     let publisher = Arc::new(portico_admin::Publisher::new(
         store.clone(),
         gateway.clone(),
@@ -74,9 +90,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             store: store.clone(),
             credentials,
             publisher: publisher.clone(),
+            test_clock: args.test_clock,
         },
         wait_stop(stop_rx.clone()),
     ));
+    let usage_task = tokio::spawn(usage_loop(gateway.clone(), store.clone(), stop_rx.clone()));
     let reload_task = tokio::spawn(reload_loop(
         publisher,
         Duration::from_millis(args.reload_interval_ms.max(10)),
@@ -97,9 +115,48 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await?;
     let _ = reload_task.await;
     let _ = admin_task.await;
+    let _ = usage_task.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Persists what requests counted against usage-plan quotas, once a second in one batch (not a
+/// write per request), and once more on shutdown; sweeps idle buckets and counters every
+/// minute.
+async fn usage_loop(gateway: Arc<Gateway>, store: Store, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u64 = 0;
+    loop {
+        let stopping = tokio::select! {
+            _ = tick.tick() => false,
+            _ = stop.changed() => true,
+        };
+        let counted = gateway.state().quotas.take_dirty();
+        if !counted.is_empty() {
+            let rows: Vec<portico_store::UsageCount> = counted
+                .into_iter()
+                .map(|u| portico_store::UsageCount {
+                    plan_id: u.plan.to_string(),
+                    key_id: u.key.to_string(),
+                    day: u.day.to_string(),
+                    used: i64::try_from(u.used).unwrap_or(i64::MAX),
+                })
+                .collect();
+            if let Err(e) = store.add_usage(&rows).await {
+                tracing::warn!(error = %e, rows = rows.len(), "usage counts not persisted");
+            }
+        }
+        n += 1;
+        if n % 60 == 0 {
+            gateway.state().throttle.sweep();
+            gateway.state().quotas.sweep(gateway.now_epoch_seconds());
+        }
+        if stopping || *stop.borrow() {
+            break;
+        }
+    }
 }
 
 /// Management credentials from `--admin-credentials FILE` or the environment.

@@ -209,8 +209,7 @@ impl Gateway {
             return Err(GatewayError::throttled());
         }
         if let Some(quota) = &key.plan.quota {
-            let now = crate::access_log::epoch_millis() / 1000;
-            let now = i64::try_from(now).unwrap_or(i64::MAX);
+            let now = self.now_epoch_seconds();
             if self
                 .state
                 .quotas
