@@ -149,7 +149,7 @@ async fn usage_loop(gateway: Arc<Gateway>, store: Store, mut stop: watch::Receiv
             }
         }
         n += 1;
-        if n % 60 == 0 {
+        if n.is_multiple_of(60) {
             gateway.state().throttle.sweep();
             gateway.state().quotas.sweep(gateway.now_epoch_seconds());
         }
