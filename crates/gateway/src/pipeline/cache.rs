@@ -148,6 +148,71 @@ impl CacheLookup {
     }
 }
 
+/// Request headers that steer what a backend answers without being part of a URL (the
+/// classic unkeyed inputs of cache poisoning): a response to a request carrying one is served
+/// but not stored, unless the header is a cache key parameter.
+const STEERING_HEADERS: [&str; 12] = [
+    "authorization",
+    "cookie",
+    "forwarded",
+    "x-forwarded-host",
+    "x-forwarded-server",
+    "x-forwarded-proto",
+    "x-forwarded-scheme",
+    "x-forwarded-port",
+    "x-host",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+];
+
+impl CacheLookup {
+    fn keys_header(&self, name: &str) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, KeyPart::Header(h) if h.as_str() == name))
+    }
+
+    fn keys_query(&self, name: &str) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, KeyPart::Query(q) if &**q == name))
+    }
+
+    /// Whether the answer to this request may be stored for others: nothing reaches the
+    /// integration that is not in the key — no unkeyed query parameter, no body, no steering
+    /// header (`X-Forwarded-Host`, `Authorization`, …) that is not a key parameter.
+    fn storable(&self, parts: &http::request::Parts) -> bool {
+        let has_body = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+            || parts.headers.contains_key(header::TRANSFER_ENCODING);
+        if has_body {
+            return false;
+        }
+        let unkeyed_query = parts
+            .uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .any(|kv| {
+                let k = kv.split_once('=').map_or(kv, |(k, _)| k);
+                let k = percent_encoding::percent_decode_str(&k.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned();
+                !self.keys_query(&k)
+            });
+        if unkeyed_query {
+            return false;
+        }
+        !STEERING_HEADERS
+            .iter()
+            .any(|h| parts.headers.contains_key(*h) && !self.keys_header(h))
+    }
+}
+
 /// Appends `bytes` with its length in front.
 fn put(key: &mut BytesMut, bytes: &[u8]) {
     key.put_u32(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
@@ -209,9 +274,14 @@ impl Gateway {
         &self,
         step: &CacheLookup,
         x: &Exchange<'_>,
-        parts: &http::request::Parts,
+        parts: &mut http::request::Parts,
     ) -> Lookup {
         let key = step.key(x, parts);
+        let storable = step.storable(parts);
+        if storable && !step.keys_header("accept-encoding") {
+            // What is stored is served to every client: ask the backend for it unencoded.
+            parts.headers.remove(header::ACCEPT_ENCODING);
+        }
         let mut warn = false;
         if asks_invalidation(parts) {
             // Portico has no IAM policies yet: no caller holds execute-api:InvalidateCache, so
@@ -219,7 +289,7 @@ impl Gateway {
             if !step.require_authorization {
                 step.cache.invalidate(&key);
                 return Lookup::Miss {
-                    store: Some(PendingStore {
+                    store: storable.then(|| PendingStore {
                         cache: step.cache.clone(),
                         key,
                         ttl: step.ttl,
@@ -257,7 +327,7 @@ impl Gateway {
                 })
             }
             None => Lookup::Miss {
-                store: Some(PendingStore {
+                store: storable.then(|| PendingStore {
                     cache: step.cache.clone(),
                     key,
                     ttl: step.ttl,
@@ -271,6 +341,15 @@ impl Gateway {
     /// most 1 MB); the response goes on to the client unchanged.
     pub(crate) async fn cache_store(&self, pending: PendingStore, outcome: &mut Outcome) {
         if outcome.error.is_some() || !outcome.response.status().is_success() {
+            return;
+        }
+        // A response that sets a cookie or varies on everything is one caller's.
+        let h = outcome.response.headers();
+        if h.contains_key(header::SET_COOKIE)
+            || h.get_all(header::VARY)
+                .iter()
+                .any(|v| v.as_bytes().contains(&b'*'))
+        {
             return;
         }
         let fits = http_body::Body::size_hint(outcome.response.body())
