@@ -4,9 +4,12 @@
     python3 examples/backend.py [--port 8081]
 """
 import argparse
+import itertools
 import json
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+CLOCK_HITS = itertools.count(1)
 PETS = [{"id": 1, "type": "dog", "price": 249.99}, {"id": 2, "type": "cat", "price": 124.99}]
 
 
@@ -36,6 +39,8 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/pets/"):
             pet = next((p for p in PETS if str(p["id"]) == path[6:]), None)
             return self._send(200, pet) if pet else self._send(404, {"message": "no such pet"})
+        if path == "/clock":
+            return self._send(200, {"servedAt": round(time.time(), 3), "hit": next(CLOCK_HITS)})
         if path.startswith("/files/"):
             return self._send(200, {"method": self.command, "path": path, "query": query, "body": body})
         return self._send(404, {"message": "not found"})

@@ -9,7 +9,16 @@ cd "$(dirname "$0")/.."
 backend_port="${BACKEND_PORT:-8081}"
 python3 examples/backend.py --port "$backend_port" &
 backend=$!
-trap 'kill "$backend" 2>/dev/null || true' EXIT INT TERM
+admin=127.0.0.1:9090
+prev=""
+for arg in "$@"; do
+  [ "$prev" = "--admin-listen" ] && admin="$arg"
+  prev="$arg"
+done
+# Once the server is up: an API key and usage plan for /orders, the stage cache for /clock.
+python3 examples/provision.py --admin "$admin" &
+provision=$!
+trap 'kill "$backend" "$provision" 2>/dev/null || true' EXIT INT TERM
 cargo run --quiet --profile "${PORTICO_PROFILE:-release}" -p portico -- serve \
   --import examples/petstore.yaml \
   --stage dev \

@@ -27,4 +27,17 @@ pets=$(curl -sf -H "Host: $api.execute-api.localhost" "http://127.0.0.1:18480/de
 echo "$pets" | grep -q '"type": "dog"' || { echo "unexpected /pets/1: $pets"; exit 1; }
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:18480/restapis/$api/dev/_user_request_/nope")
 [ "$code" = 403 ] || { echo "unexpected status for /nope: $code"; exit 1; }
+for _ in $(seq 1 300); do
+  grep -q "API key for /orders" "$log" && break
+  sleep 0.2
+done
+grep -q "API key for /orders" "$log" || { cat "$log"; echo "provisioning did not finish"; exit 1; }
+base="http://127.0.0.1:18480/restapis/$api/dev/_user_request_"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/orders")
+[ "$code" = 403 ] || { echo "unexpected status for /orders without a key: $code"; exit 1; }
+orders=$(curl -sf -H "x-api-key: portico-quickstart-key-0123456789" "$base/orders")
+echo "$orders" | grep -q '"apiKeyId": "[a-z0-9]\{10\}"' || { echo "unexpected /orders: $orders"; exit 1; }
+first=$(curl -sf "$base/clock")
+second=$(curl -sf "$base/clock")
+[ "$first" = "$second" ] || { echo "/clock not served from the cache: $first then $second"; exit 1; }
 echo "quickstart smoke: ok (api $api)"
