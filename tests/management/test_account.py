@@ -174,3 +174,148 @@ def test_get_usage_and_update_usage(apigw):
     apigw.delete_usage_plan(usagePlanId=plan["id"])
     apigw.delete_api_key(apiKey=key["id"])
     apigw.delete_rest_api(restApiId=api_id)
+
+
+def all_keys(apigw):
+    return apigw.get_paginator("get_api_keys").paginate(includeValues=True).build_full_result()["items"]
+
+
+def test_account_throttle_is_stored_and_patchable(apigw):
+    assert apigw.get_account()["throttleSettings"] == {"burstLimit": 5000, "rateLimit": 10000.0}
+    try:
+        upd = apigw.update_account(patchOperations=[
+            {"op": "replace", "path": "/throttleSettings/rateLimit", "value": "250.5"},
+            {"op": "replace", "path": "/throttleSettings/burstLimit", "value": "40"}])
+        assert upd["throttleSettings"] == {"burstLimit": 40, "rateLimit": 250.5}
+        assert apigw.get_account()["throttleSettings"] == {"burstLimit": 40, "rateLimit": 250.5}
+        for path, value in [("/throttleSettings/rateLimit", "-1"), ("/throttleSettings/burstLimit", "-5")]:
+            with pytest.raises(ClientError) as e:
+                apigw.update_account(patchOperations=[{"op": "replace", "path": path, "value": value}])
+            assert error_of(e)[:2] == (400, "BadRequestException")
+        with pytest.raises(ClientError) as e:
+            apigw.update_account(patchOperations=[{"op": "replace", "path": "/apiKeyVersion", "value": "5"}])
+        assert error_of(e) == (400, "BadRequestException",
+                               "Invalid patch path  '/apiKeyVersion' specified for op 'replace'. Must be one of: [/cloudwatchRoleArn]")
+        assert apigw.get_account()["throttleSettings"] == {"burstLimit": 40, "rateLimit": 250.5}
+    finally:
+        apigw.update_account(patchOperations=[
+            {"op": "replace", "path": "/throttleSettings/rateLimit", "value": "10000"},
+            {"op": "replace", "path": "/throttleSettings/burstLimit", "value": "5000"}])
+    assert apigw.get_account()["throttleSettings"] == {"burstLimit": 5000, "rateLimit": 10000.0}
+
+
+def test_bad_usage_plans_are_refused_and_change_nothing(apigw):
+    api_id = deployed_api(apigw, "bad-plans-api")
+    before = apigw.get_usage_plans(limit=500)["items"]
+    cases = [
+        dict(throttle={"burstLimit": -1, "rateLimit": 1.0}),
+        dict(throttle={"burstLimit": 1, "rateLimit": -1.0}),
+        dict(quota={"limit": -1, "period": "DAY"}),
+        dict(quota={"limit": 10, "period": "DAY", "offset": 1}),
+        dict(quota={"limit": 10, "period": "WEEK", "offset": 7}),
+        dict(quota={"limit": 10, "period": "MONTH", "offset": 28}),
+    ]
+    for kwargs in cases:
+        with pytest.raises(ClientError) as e:
+            apigw.create_usage_plan(name="bad", **kwargs)
+        assert error_of(e)[:2] == (400, "BadRequestException"), kwargs
+    with pytest.raises(ClientError) as e:
+        apigw.create_usage_plan(name="bad", apiStages=[{"apiId": "nosuchapi0", "stage": "prod"}])
+    status, code, message = error_of(e)
+    assert (status, code) == (400, "BadRequestException")
+    assert message.startswith("Invalid API Stage {api: nosuchapi0, stage: prod} specified for usageplan ")
+    plan = apigw.create_usage_plan(name="ok", quota={"limit": 10, "period": "WEEK", "offset": 6})
+    for ops in ([{"op": "replace", "path": "/quota/period", "value": "YEAR"}],
+                [{"op": "replace", "path": "/throttle/rateLimit", "value": "-3"}],
+                [{"op": "replace", "path": "/quota/offset", "value": "9"}]):
+        with pytest.raises(ClientError) as e:
+            apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=ops)
+        assert error_of(e)[:2] == (400, "BadRequestException"), ops
+    got = apigw.get_usage_plan(usagePlanId=plan["id"])
+    assert got["quota"] == {"limit": 10, "offset": 6, "period": "WEEK"} and "throttle" not in got
+    apigw.delete_usage_plan(usagePlanId=plan["id"])
+    assert apigw.get_usage_plans(limit=500)["items"] == before
+    apigw.delete_rest_api(restApiId=api_id)
+
+
+def test_a_key_cannot_be_in_two_plans_on_one_stage(apigw):
+    api_id = deployed_api(apigw, "two-plans-api")
+    stage = [{"apiId": api_id, "stage": "prod"}]
+    gold = apigw.create_usage_plan(name="gold", apiStages=stage)
+    silver = apigw.create_usage_plan(name="silver", apiStages=stage)
+    other = apigw.create_usage_plan(name="other")
+    key = apigw.create_api_key(name="two-plans", enabled=True)
+    apigw.create_usage_plan_key(usagePlanId=gold["id"], keyId=key["id"], keyType="API_KEY")
+    with pytest.raises(ClientError) as e:
+        apigw.create_usage_plan_key(usagePlanId=silver["id"], keyId=key["id"], keyType="API_KEY")
+    assert error_of(e) == (409, "ConflictException",
+                           f"Usage Plan {silver['id']} cannot be added because API Key {key['id']} cannot reference "
+                           f"multiple Usage Plans with the same API Stage: {api_id}:prod")
+    assert apigw.get_usage_plan_keys(usagePlanId=silver["id"])["items"] == []
+    apigw.create_usage_plan_key(usagePlanId=other["id"], keyId=key["id"], keyType="API_KEY")
+    assert sorted(p["id"] for p in apigw.get_usage_plans(keyId=key["id"])["items"]) == sorted([gold["id"], other["id"]])
+    with pytest.raises(ClientError) as e:
+        apigw.create_usage_plan_key(usagePlanId=gold["id"], keyId="nokey00000", keyType="API_KEY")
+    assert error_of(e) == (404, "NotFoundException", "Invalid API Key identifier specified")
+    # Deleting the key drops its memberships.
+    apigw.delete_api_key(apiKey=key["id"])
+    assert apigw.get_usage_plan_keys(usagePlanId=gold["id"])["items"] == []
+    for p in (gold, silver, other):
+        apigw.delete_usage_plan(usagePlanId=p["id"])
+    apigw.delete_rest_api(restApiId=api_id)
+
+
+def test_import_api_keys_csv(apigw):
+    plan = apigw.create_usage_plan(name="csv-plan")
+    before = all_keys(apigw)
+    body = (f"Enabled,name,KEY,UsagePlanIds,Description\n"
+            f"true,csv-one,csv-one-0123456789abcdefgh,\"{plan['id']}\",first\n"
+            f"false,csv-two,csv-two-0123456789abcdefgh,,second\n"
+            f",csv-three,csv-three-0123456789abcdefgh,,\n").encode()
+    out = apigw.import_api_keys(body=body, format="csv", failOnWarnings=True)
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert len(out["ids"]) == 3 and out.get("warnings", []) == []
+    one, two, three = (apigw.get_api_key(apiKey=i, includeValue=True) for i in out["ids"])
+    assert (one["name"], one["value"], one["enabled"], one["description"]) == ("csv-one", "csv-one-0123456789abcdefgh", True, "first")
+    assert two["enabled"] is False and three["enabled"] is True
+    assert [k["id"] for k in apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"]] == [one["id"]]
+    # Imported again: the key with the same value is overwritten in place.
+    again = apigw.import_api_keys(body=b"name,key\ncsv-one-renamed,csv-one-0123456789abcdefgh\n", format="csv")
+    assert again["ids"] == [one["id"]]
+    assert apigw.get_api_key(apiKey=one["id"])["name"] == "csv-one-renamed"
+
+    count = len(all_keys(apigw))
+    bad_files = [
+        b"name,key\nfine,csv-fine-0123456789abcdefgh\nbroken,\"csv-broken-0123456789abcdef\n",
+        b"name,key\nfine,csv-fine-0123456789abcdefgh\nshort,tooshort\n",
+        b"key\ncsv-fine-0123456789abcdefgh\n",
+        f"name,key,usageplanids\nfine,csv-fine-0123456789abcdefgh,nosuch\n".encode(),
+    ]
+    for f in bad_files:
+        with pytest.raises(ClientError) as e:
+            apigw.import_api_keys(body=f, format="csv")
+        assert error_of(e)[:2] == (400, "BadRequestException"), f
+    with pytest.raises(ClientError) as e:
+        apigw.import_api_keys(body=b"name,key\nbroken,\"csv-broken-0123456789abcdef\n", format="csv")
+    assert error_of(e) == (400, "BadRequestException", "Invalid API keys file, line 2: unterminated quoted field")
+    with pytest.raises(ClientError) as e:
+        apigw.import_api_keys(body=b"name,key,color\nfine,csv-fine-0123456789abcdefgh,red\n", format="csv", failOnWarnings=True)
+    assert error_of(e) == (400, "BadRequestException", "Warnings found during import:\n\tUnrecognized column 'color' ignored")
+    assert len(all_keys(apigw)) == count
+    warned = apigw.import_api_keys(body=b"name,key,color\nfine,csv-fine-0123456789abcdefgh,red\n", format="csv")
+    assert warned["warnings"] == ["Unrecognized column 'color' ignored"]
+    for k in all_keys(apigw):
+        if k not in before:
+            apigw.delete_api_key(apiKey=k["id"])
+    apigw.delete_usage_plan(usagePlanId=plan["id"])
+
+
+def test_get_api_keys_pages(apigw):
+    made = [apigw.create_api_key(name=f"page-{i}")["id"] for i in range(5)]
+    first = apigw.get_api_keys(nameQuery="page-", limit=2)
+    assert [k["id"] for k in first["items"]] == made[:2] and first["position"]
+    rest = apigw.get_api_keys(nameQuery="page-", limit=10, position=first["position"])
+    assert [k["id"] for k in rest["items"]] == made[2:] and "position" not in rest
+    assert [k["id"] for k in apigw.get_api_keys(nameQuery="page-3")["items"]] == [made[3]]
+    for i in made:
+        apigw.delete_api_key(apiKey=i)

@@ -68,12 +68,48 @@ const CHANGE_ROWS_PER_KEY_UP_TO: usize = 1_000;
 
 /// A key's `body` column: its JSON without the `id` and `value` columns.
 fn key_body(k: &ApiKey) -> Result<String, StoreError> {
-    let mut v = serde_json::to_value(k).map_err(|e| StoreError::corrupt("api key", e))?;
-    if let Some(o) = v.as_object_mut() {
-        o.remove("id");
-        o.remove("value");
+    /// The key's fields but `id` and `value`, under the same names.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: &'a Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        customer_id: &'a Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        description: &'a Option<String>,
+        enabled: bool,
+        created_date: i64,
+        last_updated_date: i64,
+        stage_keys: &'a Vec<String>,
+        #[serde(skip_serializing_if = "Map::is_empty")]
+        tags: &'a Map<String>,
     }
-    Ok(v.to_string())
+    let ApiKey {
+        id: _,
+        value: _,
+        name,
+        customer_id,
+        description,
+        enabled,
+        created_date,
+        last_updated_date,
+        stage_keys,
+        tags,
+    } = k;
+    crate::sqlite::to_json(
+        "api key",
+        &Body {
+            name,
+            customer_id,
+            description,
+            enabled: *enabled,
+            created_date: *created_date,
+            last_updated_date: *last_updated_date,
+            stage_keys,
+            tags,
+        },
+    )
 }
 
 /// A key from `SELECT id, value, body`.
@@ -164,6 +200,95 @@ async fn is_member(
     .fetch_optional(&mut **tx)
     .await?
     .is_some())
+}
+
+/// [`Store::import_api_keys`] on one connection.
+async fn import_in(
+    conn: &mut sqlx::pool::PoolConnection<Sqlite>,
+    import: KeyImport,
+) -> Result<Vec<String>, StoreError> {
+    use sqlx::Connection;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let plans = if import.keys.iter().any(|k| !k.usage_plan_ids.is_empty()) {
+        plans_in(&mut tx).await?
+    } else {
+        AccountState::default()
+    };
+    let mut ids = Vec::with_capacity(import.keys.len());
+    for chunk in import.keys.chunks(IMPORT_CHUNK) {
+        let mut b = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO api_keys (id, value, name, customer_id, body) ",
+        );
+        let mut bodies = Vec::with_capacity(chunk.len());
+        for k in chunk {
+            bodies.push(key_body(&k.key)?);
+        }
+        b.push_values(chunk.iter().zip(&bodies), |mut row, (k, body)| {
+            row.push_bind(&k.key.id)
+                .push_bind(k.key.value.as_deref().unwrap_or_default())
+                .push_bind(&k.key.name)
+                .push_bind(&k.key.customer_id)
+                .push_bind(body);
+        });
+        // AWS: the same key imported again overwrites the stored one.
+        b.push(
+            " ON CONFLICT(value) DO UPDATE SET name = excluded.name,
+             customer_id = excluded.customer_id, body = excluded.body RETURNING id, value",
+        );
+        let stored: std::collections::HashMap<String, String> = b
+            .build()
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| (r.get::<String, _>(1), r.get::<String, _>(0)))
+            .collect();
+        for k in chunk {
+            let value = k.key.value.as_deref().unwrap_or_default();
+            let id = stored
+                .get(value)
+                .cloned()
+                .unwrap_or_else(|| k.key.id.clone());
+            if !k.usage_plan_ids.is_empty() {
+                let mut key_plans = if id == k.key.id {
+                    Vec::new()
+                } else {
+                    plans_of_key_in(&mut tx, &id).await?
+                };
+                for plan in &k.usage_plan_ids {
+                    if key_plans.contains(plan) {
+                        continue;
+                    }
+                    plans
+                        .check_plan_key_membership(plan, &id, &key_plans)
+                        .map_err(|e| {
+                            ControlError::bad_request(format!(
+                                "Invalid API keys file, line {}: {}",
+                                k.line, e.message
+                            ))
+                        })?;
+                    sqlx::query("INSERT INTO usage_plan_keys (plan_id, key_id) VALUES (?, ?)")
+                        .bind(plan)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                    key_plans.push(plan.clone());
+                }
+            }
+            ids.push(id);
+        }
+    }
+    if ids.len() <= CHANGE_ROWS_PER_KEY_UP_TO {
+        for id in &ids {
+            record_change(&mut tx, "", "apikey", id).await?;
+        }
+    } else {
+        record_change(&mut tx, "", "apikey", "*").await?;
+    }
+    if import.keys.iter().any(|k| !k.usage_plan_ids.is_empty()) {
+        record_change(&mut tx, "", "usageplankey", "*").await?;
+    }
+    tx.commit().await?;
+    Ok(ids)
 }
 
 fn plan_key_view(k: ApiKey) -> UsagePlanKey {
@@ -328,87 +453,22 @@ impl Store {
     /// and adds the keys to their usage plans. All or nothing. Returns the keys' ids in file
     /// order.
     pub async fn import_api_keys(&self, import: KeyImport) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let plans = if import.keys.iter().any(|k| !k.usage_plan_ids.is_empty()) {
-            plans_in(&mut tx).await?
-        } else {
-            AccountState::default()
-        };
-        let mut ids = Vec::with_capacity(import.keys.len());
-        for chunk in import.keys.chunks(IMPORT_CHUNK) {
-            let mut b = sqlx::QueryBuilder::<Sqlite>::new(
-                "INSERT INTO api_keys (id, value, name, customer_id, body) ",
-            );
-            let mut bodies = Vec::with_capacity(chunk.len());
-            for k in chunk {
-                bodies.push(key_body(&k.key)?);
-            }
-            b.push_values(chunk.iter().zip(&bodies), |mut row, (k, body)| {
-                row.push_bind(&k.key.id)
-                    .push_bind(k.key.value.as_deref().unwrap_or_default())
-                    .push_bind(&k.key.name)
-                    .push_bind(&k.key.customer_id)
-                    .push_bind(body);
-            });
-            // AWS: the same key imported again overwrites the stored one.
-            b.push(
-                " ON CONFLICT(value) DO UPDATE SET name = excluded.name,
-                 customer_id = excluded.customer_id, body = excluded.body RETURNING id, value",
-            );
-            let stored: std::collections::HashMap<String, String> = b
-                .build()
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| (r.get::<String, _>(1), r.get::<String, _>(0)))
-                .collect();
-            for k in chunk {
-                let value = k.key.value.as_deref().unwrap_or_default();
-                let id = stored
-                    .get(value)
-                    .cloned()
-                    .unwrap_or_else(|| k.key.id.clone());
-                if !k.usage_plan_ids.is_empty() {
-                    let mut key_plans = if id == k.key.id {
-                        Vec::new()
-                    } else {
-                        plans_of_key_in(&mut tx, &id).await?
-                    };
-                    for plan in &k.usage_plan_ids {
-                        if key_plans.contains(plan) {
-                            continue;
-                        }
-                        plans
-                            .check_plan_key_membership(plan, &id, &key_plans)
-                            .map_err(|e| {
-                                ControlError::bad_request(format!(
-                                    "Invalid API keys file, line {}: {}",
-                                    k.line, e.message
-                                ))
-                            })?;
-                        sqlx::query("INSERT INTO usage_plan_keys (plan_id, key_id) VALUES (?, ?)")
-                            .bind(plan)
-                            .bind(&id)
-                            .execute(&mut *tx)
-                            .await?;
-                        key_plans.push(plan.clone());
-                    }
-                }
-                ids.push(id);
-            }
-        }
-        if ids.len() <= CHANGE_ROWS_PER_KEY_UP_TO {
-            for id in &ids {
-                record_change(&mut tx, "", "apikey", id).await?;
-            }
-        } else {
-            record_change(&mut tx, "", "apikey", "*").await?;
-        }
-        if import.keys.iter().any(|k| !k.usage_plan_ids.is_empty()) {
-            record_change(&mut tx, "", "usageplankey", "*").await?;
-        }
-        tx.commit().await?;
-        Ok(ids)
+        let mut conn = self.pool().acquire().await?;
+        // A large import touches every page of the key table and its indexes: with SQLite's
+        // default 2 MB page cache they are evicted and re-read mid-transaction and the import
+        // runs several times slower. The connection gets a cache sized to the import (about 1 KiB
+        // per key, 1 GiB at most; pages are allocated only as used) and its default back after.
+        let cache_kib = (import.keys.len() as i64).clamp(2_000, 1 << 20);
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA cache_size = -{cache_kib}"
+        )))
+        .execute(&mut *conn)
+        .await?;
+        let out = import_in(&mut conn, import).await;
+        sqlx::query("PRAGMA cache_size = -2000")
+            .execute(&mut *conn)
+            .await?;
+        out
     }
 
     /// `CreateUsagePlanKey`.
