@@ -62,6 +62,9 @@ pub struct AccessLogRecord<'a> {
     pub error_message: &'a str,
     /// `$context.error.responseType`.
     pub error_response_type: &'a str,
+    /// `$context.identity.apiKeyId` (`-` without an API key). The key's value
+    /// (`$context.identity.apiKey`) is a secret and is never written (`-`).
+    pub api_key_id: &'a str,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +75,8 @@ enum Var {
     UserAgent,
     Caller,
     User,
+    ApiKey,
+    ApiKeyId,
     HttpMethod,
     ResourcePath,
     ResourceId,
@@ -97,6 +102,8 @@ const VARS: &[(&str, Var)] = &[
     ("extendedRequestId", Var::ExtendedRequestId),
     ("identity.sourceIp", Var::SourceIp),
     ("identity.userAgent", Var::UserAgent),
+    ("identity.apiKeyId", Var::ApiKeyId),
+    ("identity.apiKey", Var::ApiKey),
     ("identity.caller", Var::Caller),
     ("identity.user", Var::User),
     ("integrationLatency", Var::IntegrationLatency),
@@ -197,7 +204,8 @@ impl AccessLogFormat {
             Var::ExtendedRequestId => r.extended_request_id,
             Var::SourceIp => r.source_ip,
             Var::UserAgent => r.user_agent,
-            Var::Caller | Var::User => "-",
+            Var::Caller | Var::User | Var::ApiKey => "-",
+            Var::ApiKeyId => r.api_key_id,
             Var::HttpMethod => r.http_method,
             Var::ResourcePath => r.resource_path,
             Var::ResourceId => r.resource_id,
@@ -402,6 +410,7 @@ mod tests {
             domain_name: "api.execute-api.localhost",
             error_message: "",
             error_response_type: "",
+            api_key_id: "-",
         }
     }
 

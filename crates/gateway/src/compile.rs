@@ -755,4 +755,75 @@ mod size_tests {
         assert!(std::sync::Arc::ptr_eq(&mock_of("/a"), &mock_of("/b")));
         assert!(!std::sync::Arc::ptr_eq(&mock_of("/a"), &mock_of("/c")));
     }
+
+    /// A route runs only the steps its method uses: the account throttle always, the key step
+    /// only with `apiKeyRequired`, the cache step only where the stage's cache serves the
+    /// method (GET by default), nothing for `TestInvokeMethod`'s compile.
+    #[test]
+    fn routes_get_only_the_steps_their_methods_use() {
+        use super::{SnapshotBuilder, StageInput};
+        let mut keyed = mock("r2", "ok");
+        keyed["GET"]["apiKeyRequired"] = serde_json::json!(true);
+        let mut both = mock("r3", "ok");
+        both["POST"] = both["GET"].clone();
+        let snapshot = serde_json::json!({
+        "api": {"id": "a1", "name": "n", "createdDate": 0, "rootResourceId": "r0"},
+        "resources": [
+            {"id": "r0", "path": "/"},
+            {"id": "r1", "path": "/plain", "resourceMethods": mock("r1", "ok")},
+            {"id": "r2", "path": "/keyed", "resourceMethods": keyed},
+            {"id": "r3", "path": "/cached", "resourceMethods": both},
+        ]});
+        let input = |cache: bool| {
+            let mut stage = portico_model::Stage::new("dev", "d1");
+            stage.cache_cluster_enabled = cache;
+            StageInput {
+                api_id: "a1".into(),
+                stage,
+                snapshot: serde_json::from_value(snapshot.clone())
+                    .unwrap_or_else(|e| panic!("{e}")),
+            }
+        };
+        let registry = crate::metrics::Registry::default();
+        let upstreams = Default::default();
+        let state = portico_state::SharedState::in_process();
+        let steps = |cache: bool, traffic: bool, method: &str, path: &str| {
+            let mut b = SnapshotBuilder::new(&registry, &upstreams);
+            if traffic {
+                b = b.with_state(&state);
+            }
+            b.add(&input(cache));
+            let (served, _) = b.finish();
+            let stage = served
+                .stage("a1", "dev")
+                .unwrap_or_else(|| panic!("no stage"))
+                .clone();
+            let found = stage
+                .router
+                .find(method, path)
+                .found()
+                .map(|m| m.value.explain());
+            found.unwrap_or_else(|| panic!("{method} {path}"))
+        };
+        assert_eq!(
+            steps(false, true, "GET", "/plain"),
+            "payload-limit → throttle(account) → integration MOCK"
+        );
+        assert_eq!(
+            steps(false, true, "GET", "/keyed"),
+            "payload-limit → api-key(x-api-key) → usage-plan throttle(account) → quota → integration MOCK"
+        );
+        assert_eq!(
+            steps(true, true, "GET", "/cached"),
+            "payload-limit → throttle(account) → cache(ttl 300s) → integration MOCK"
+        );
+        assert_eq!(
+            steps(true, true, "POST", "/cached"),
+            "payload-limit → throttle(account) → integration MOCK"
+        );
+        assert_eq!(
+            steps(true, false, "GET", "/keyed"),
+            "payload-limit → integration MOCK"
+        );
+    }
 }

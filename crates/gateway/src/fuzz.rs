@@ -273,6 +273,7 @@ pub fn access_log_one(data: &[u8]) {
         domain_name: s,
         error_message: s,
         error_response_type: s,
+        api_key_id: "-",
     };
     let line = AccessLogFormat::default().render(&record);
     let v: serde_json::Value = match serde_json::from_str(&line) {
@@ -321,6 +322,7 @@ fn fixed_record(epoch_ms: u64) -> AccessLogRecord<'static> {
         domain_name: "",
         error_message: "",
         error_response_type: "",
+        api_key_id: "-",
     }
 }
 

@@ -5,8 +5,9 @@
 //! 429, a cache hit) is a returned value, not an error.
 //!
 //! The order is API Gateway's: the payload limit, then throttling, then the API key with its
-//! usage plan's throttle and quota, then request validation, then the stage cache. `portico
-//! routes` prints each route's list ([`describe`]).
+//! usage plan's throttle and quota, then request validation, then the stage cache; last, for
+//! HTTP backends, a body of unknown length is read whole. `portico routes` prints each route's
+//! list ([`describe`]).
 
 use crate::body::GatewayBody;
 use crate::budget::Hold;
@@ -99,17 +100,17 @@ pub(crate) fn steps_for(
         });
         cache = t.cache;
     }
-    if matches!(
-        integration,
-        CompiledIntegration::HttpProxy(_) | CompiledIntegration::Http(_)
-    ) {
-        steps.push(Step::BufferBody);
-    }
     if let Some(v) = validation {
         steps.push(Step::Validate(Box::new(v)));
     }
     if let Some(c) = cache {
         steps.push(Step::CacheLookup(Box::new(c)));
+    }
+    if matches!(
+        integration,
+        CompiledIntegration::HttpProxy(_) | CompiledIntegration::Http(_)
+    ) {
+        steps.push(Step::BufferBody);
     }
     steps.into_boxed_slice()
 }

@@ -304,6 +304,7 @@ impl Gateway {
                 |name: &str| -> Option<String> { request_variable(name, &x, &parts, &context) };
             outcome.response = stage.responses.render_for(err, &lookup);
         }
+        let api_key_id = x.identity.api_key.as_ref().map(|k| k.id.clone());
         drop(x);
         drop(found);
         if outcome.error.as_ref().is_some_and(|e| {
@@ -368,6 +369,7 @@ impl Gateway {
                     .as_ref()
                     .map(|e| e.message.as_ref())
                     .unwrap_or(""),
+                api_key_id: api_key_id.as_deref().unwrap_or("-"),
                 error_response_type: outcome
                     .error
                     .as_ref()
