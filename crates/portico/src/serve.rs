@@ -61,45 +61,38 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }),
         state,
     );
-    let publisher = Arc::new(portico_admin::Publisher::new(
-        store.clone(),
-        gateway.clone(),
-    ));
-    log_published(publisher.sync().await?);
+    // The first imports ran on this runtime; from here on the control plane has its own.
+    store.close().await;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let control = spawn_control_plane(
+        ControlPlane {
+            data_dir: args.store.data_dir.clone(),
+            admin_listen: args.admin_listen,
+            credentials,
+            test_clock: args.test_clock,
+            reload_every: Duration::from_millis(args.reload_interval_ms.max(10)),
+            gateway: gateway.clone(),
+        },
+        ready_tx,
+        stop_rx.clone(),
+    )?;
+    let admin_addr = match ready_rx.await {
+        Ok(Ok(addr)) => addr,
+        Ok(Err(e)) => return Err(e),
+        Err(_) => anyhow::bail!("the control plane did not start"),
+    };
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let admin = tokio::net::TcpListener::bind(args.admin_listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.admin_listen))?;
     println!(
         "portico: data plane listening on http://{}",
         listener.local_addr()?
     );
-    println!(
-        "portico: management listening on http://{}",
-        admin.local_addr()?
-    );
+    println!("portico: management listening on http://{admin_addr}");
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let admin_task = tokio::spawn(portico_admin::serve(
-        admin,
-        portico_admin::AdminState {
-            gateway: gateway.clone(),
-            store: store.clone(),
-            credentials,
-            publisher: publisher.clone(),
-            test_clock: args.test_clock,
-        },
-        wait_stop(stop_rx.clone()),
-    ));
-    let usage_task = tokio::spawn(usage_loop(gateway.clone(), store.clone(), stop_rx.clone()));
-    let reload_task = tokio::spawn(reload_loop(
-        publisher,
-        Duration::from_millis(args.reload_interval_ms.max(10)),
-        stop_rx.clone(),
-    ));
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested");
@@ -113,12 +106,97 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.limits.listener_limits(),
     )
     .await?;
-    let _ = reload_task.await;
-    let _ = admin_task.await;
-    let _ = usage_task.await;
-    store.close().await;
+    let joined = tokio::task::spawn_blocking(move || control.join()).await;
+    if !matches!(joined, Ok(Ok(()))) {
+        tracing::warn!("the control plane did not stop cleanly");
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What the control plane thread runs with.
+struct ControlPlane {
+    data_dir: std::path::PathBuf,
+    admin_listen: std::net::SocketAddr,
+    credentials: Option<Arc<portico_admin::Credentials>>,
+    test_clock: bool,
+    reload_every: Duration,
+    gateway: Arc<Gateway>,
+}
+
+/// The control plane — management listener, publisher (compiling stages and account data),
+/// change-feed polling, usage-count persistence — on its own thread and runtime with its own
+/// store connections, so that compiling a deployment never holds up a request on the data
+/// plane's runtime (one worker with `--workers 1`). `ready` gets the management address once
+/// the first publish is served, or why it failed.
+fn spawn_control_plane(
+    cp: ControlPlane,
+    ready: tokio::sync::oneshot::Sender<anyhow::Result<std::net::SocketAddr>>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the control plane's runtime")?;
+    let thread = std::thread::Builder::new()
+        .name("portico-control".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let started = async {
+                    let store = Store::open(&cp.data_dir)
+                        .await
+                        .context("cannot open the store")?;
+                    let publisher = Arc::new(portico_admin::Publisher::new(
+                        store.clone(),
+                        cp.gateway.clone(),
+                    ));
+                    log_published(publisher.sync().await?);
+                    let admin = tokio::net::TcpListener::bind(cp.admin_listen)
+                        .await
+                        .with_context(|| format!("cannot listen on {}", cp.admin_listen))?;
+                    anyhow::Ok((store, publisher, admin))
+                }
+                .await;
+                let (store, publisher, admin) = match started {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                let addr = match admin.local_addr() {
+                    Ok(a) => a,
+                    Err(e) => {
+                        let _ = ready.send(Err(e.into()));
+                        return;
+                    }
+                };
+                let admin_task = tokio::spawn(portico_admin::serve(
+                    admin,
+                    portico_admin::AdminState {
+                        gateway: cp.gateway.clone(),
+                        store: store.clone(),
+                        credentials: cp.credentials,
+                        publisher: publisher.clone(),
+                        test_clock: cp.test_clock,
+                    },
+                    wait_stop(stop.clone()),
+                ));
+                let usage_task = tokio::spawn(usage_loop(
+                    cp.gateway.clone(),
+                    store.clone(),
+                    stop.clone(),
+                ));
+                let reload_task = tokio::spawn(reload_loop(publisher, cp.reload_every, stop));
+                let _ = ready.send(Ok(addr));
+                let _ = reload_task.await;
+                let _ = admin_task.await;
+                let _ = usage_task.await;
+                store.close().await;
+            })
+        })
+        .context("cannot start the control plane's thread")?;
+    Ok(thread)
 }
 
 /// Persists what requests counted against usage-plan quotas, once a second in one batch (not a
