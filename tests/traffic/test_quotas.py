@@ -103,6 +103,10 @@ def test_update_usage_restores_remaining(portico, apigw, dp):
         assert refusal(pets()) == QUOTA
 
     use_up_and_grant(2)
+    # Regression: a grant made after the test clock moved on was filed under the wall clock's
+    # day, so the data plane's (later) day never saw it.
+    advance(portico, 86400)
+    use_up_and_grant(3)
 
 
 def test_week_and_month_quotas(portico, apigw, dp):
