@@ -158,7 +158,7 @@ def test_cache_control_max_age_0(env, backend, settings, outcome):
         assert not miss and after.body == r.body
     elif outcome == "403":
         assert not miss
-        assert (r.status, r.json) == (403, {"message": "Forbidden"})
+        assert (r.status, r.json, r.error_type) == (403, {"message": "Forbidden"}, "ForbiddenException")
         assert s.get(path, bpath)[0].body == first.body
     else:
         assert not miss and (r.status, r.body) == (200, first.body)

@@ -4,6 +4,7 @@ burst, and buckets that survive a redeploy. Every count is checked against what 
 can hand out: `burst` at once plus `rate × elapsed` refilled while the requests ran."""
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import Portico
@@ -95,6 +96,26 @@ def test_usage_plan_method_throttle(apigw, dp):
     # Other methods get the plan's own (generous) throttle.
     statuses, _ = burst(lambda: dp.call(api_id, "prod", "/other", headers={"x-api-key": key}), 8)
     assert statuses == [200] * 8
+
+
+def test_concurrent_burst_never_exceeds_the_bucket(portico, apigw):
+    api_id = keyed_api(apigw, "concurrent-throttle")
+    _, key = plan_key(apigw, api_id, "rate1burst5", throttle={"rateLimit": 1.0, "burstLimit": 5})
+
+    def one(_):
+        d = DataPlane(portico)
+        try:
+            return d.call(api_id, "prod", "/pets", headers={"x-api-key": key})
+        finally:
+            d.close()
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(one, range(24)))
+    elapsed = time.monotonic() - start
+    allowed = [r.status for r in replies].count(200)
+    assert 5 <= allowed <= 5 + math.floor(1.0 * elapsed), (allowed, elapsed)
+    assert all(refusal(r) == THROTTLED for r in replies if r.status != 200)
 
 
 def test_stage_method_settings_throttle_and_per_method_override(apigw, dp):
