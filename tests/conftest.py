@@ -24,11 +24,12 @@ def error_of(excinfo):
 class Portico:
     """`extra` replaces the default `--access-log off`; `env` is added to the environment; with
     `stderr` (a file object) the logs are kept; stdout lines are kept in `self.stdout`;
-    `reload_ms` is how often the change feed is polled."""
+    `reload_ms` is how often the change feed is polled; `data_dir` reuses the data directory of
+    an earlier (stopped) instance instead of a fresh one."""
 
     def __init__(self, extra=("--access-log", "off"), env=None, stderr=subprocess.DEVNULL,
-                 reload_ms=50):
-        self.data = tempfile.mkdtemp(prefix="portico-mgmt-")
+                 reload_ms=50, data_dir=None):
+        self.data = data_dir or tempfile.mkdtemp(prefix="portico-mgmt-")
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
              "--data-dir", self.data, "--reload-interval-ms", str(reload_ms), *extra],

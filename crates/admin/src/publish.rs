@@ -133,6 +133,13 @@ impl Publisher {
         if work.all || !work.grants.is_empty() {
             // UpdateUsage grants: what remains of a key's quota period from the grant on.
             let quotas = &self.gateway.state().quotas;
+            // Grants are stamped by the store's wall clock; quota periods run on the data
+            // plane's, which `--test-clock` may have moved forward: a grant made "today" is
+            // for the data plane's today.
+            let skew = self
+                .gateway
+                .now_epoch_seconds()
+                .saturating_sub(portico_model::now_epoch_seconds());
             for g in self.store.remaining_overrides().await? {
                 if !work.all && !work.grants.contains(&(g.plan_id.clone(), g.key_id.clone())) {
                     continue;
@@ -145,7 +152,7 @@ impl Publisher {
                     &g.key_id,
                     &quota,
                     u64::try_from(g.remaining.max(0)).unwrap_or(0),
-                    g.set_at,
+                    g.set_at.saturating_add(skew),
                 );
             }
         }
