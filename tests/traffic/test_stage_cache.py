@@ -262,8 +262,6 @@ def test_eviction_under_the_byte_cap(backend):
         p.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="CreateDeployment ignores cacheClusterEnabled/cacheClusterSize "
-                   "(crates/admin/src/rest.rs CreateDeploymentInput drops them; DeployToStage has no such fields)")
 def test_create_deployment_enables_the_stage_cache(env, backend):
     _, apigw, dp, api_id, _ = env
     apigw.create_deployment(restApiId=api_id, stageName="deployed", cacheClusterEnabled=True, cacheClusterSize="1.6")

@@ -194,9 +194,6 @@ def test_account_throttle():
         p.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="GetAccount reports the stored throttle (10000/5000), not the "
-                   "--account-rate-limit/--account-burst-limit the data plane applies "
-                   "(crates/admin/src/account.rs get_account ignores GatewayConfig::account_throttle)")
 def test_get_account_reports_the_throttle_flags():
     p = Portico(extra=("--access-log", "off", "--account-rate-limit", "1", "--account-burst-limit", "3"))
     try:

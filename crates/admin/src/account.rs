@@ -314,7 +314,12 @@ fn account_view(role: Option<String>, throttle: ThrottleSettings) -> serde_json:
 
 async fn get_account(State(s): State<AdminState>) -> Result<Response> {
     let st = s.store.account_state().await?;
-    let throttle = st.account_throttle();
+    let mut throttle = st.account_throttle();
+    if let Some(l) = s.gateway.config().account_throttle {
+        // `--account-rate-limit` / `--account-burst-limit` set the throttle in force.
+        throttle.rate_limit = Some(l.rate);
+        throttle.burst_limit = Some(i64::from(l.burst));
+    }
     Ok(Json(account_view(st.cloudwatch_role_arn, throttle)).into_response())
 }
 

@@ -573,6 +573,21 @@ struct CreateDeploymentInput {
     stage_description: Option<String>,
     description: Option<String>,
     variables: Option<Map<String>>,
+    cache_cluster_enabled: Option<bool>,
+    cache_cluster_size: Option<String>,
+}
+
+/// AWS's refusal of a `cacheClusterSize` that is not one of its sizes.
+fn check_cache_size(size: &Option<String>) -> Result<()> {
+    match size {
+        Some(v) if !portico_model::CACHE_CLUSTER_SIZES.contains(&v.as_str()) => {
+            Err(portico_control::ControlError::bad_request(format!(
+                "Invalid cache cluster size specified: {v}"
+            ))
+            .into())
+        }
+        _ => Ok(()),
+    }
 }
 
 async fn create_deployment(
@@ -581,6 +596,7 @@ async fn create_deployment(
     raw: Bytes,
 ) -> Result<Response> {
     let input: CreateDeploymentInput = body(&raw)?;
+    check_cache_size(&input.cache_cluster_size)?;
     let stage = input
         .stage_name
         .filter(|n| !n.is_empty())
@@ -588,6 +604,8 @@ async fn create_deployment(
             stage_name,
             stage_description: input.stage_description,
             variables: input.variables.unwrap_or_default(),
+            cache_cluster_enabled: input.cache_cluster_enabled,
+            cache_cluster_size: input.cache_cluster_size,
         });
     let d = s
         .store
@@ -658,13 +676,8 @@ async fn create_stage(
     stage.variables = input.variables.unwrap_or_default();
     stage.tracing_enabled = input.tracing_enabled.unwrap_or(false);
     stage.tags = input.tags.unwrap_or_default();
+    check_cache_size(&input.cache_cluster_size)?;
     if let Some(size) = input.cache_cluster_size {
-        if !portico_model::CACHE_CLUSTER_SIZES.contains(&size.as_str()) {
-            return Err(portico_control::ControlError::bad_request(format!(
-                "Invalid cache cluster size specified: {size}"
-            ))
-            .into());
-        }
         stage.cache_cluster_size = Some(size);
     }
     stage.cache_cluster_enabled = input.cache_cluster_enabled.unwrap_or(false);

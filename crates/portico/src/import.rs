@@ -82,6 +82,8 @@ pub async fn import_file(
                 stage_name: deploy.stage.clone(),
                 stage_description: None,
                 variables,
+                cache_cluster_enabled: None,
+                cache_cluster_size: None,
             }),
         )
         .await

@@ -182,11 +182,8 @@ fn spawn_control_plane(
                     },
                     wait_stop(stop.clone()),
                 ));
-                let usage_task = tokio::spawn(usage_loop(
-                    cp.gateway.clone(),
-                    store.clone(),
-                    stop.clone(),
-                ));
+                let usage_task =
+                    tokio::spawn(usage_loop(cp.gateway.clone(), store.clone(), stop.clone()));
                 let reload_task = tokio::spawn(reload_loop(publisher, cp.reload_every, stop));
                 let _ = ready.send(Ok(addr));
                 let _ = reload_task.await;

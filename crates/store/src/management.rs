@@ -19,6 +19,10 @@ pub struct DeployToStage {
     pub stage_description: Option<String>,
     /// Variables merged into the stage.
     pub variables: Map<String>,
+    /// `cacheClusterEnabled` for the stage, when the call sets it.
+    pub cache_cluster_enabled: Option<bool>,
+    /// `cacheClusterSize` for the stage, when the call sets it (checked by the caller).
+    pub cache_cluster_size: Option<String>,
 }
 
 async fn load_state(
@@ -336,6 +340,13 @@ impl Store {
                 }
             };
             st.variables.extend(s.variables);
+            if let Some(enabled) = s.cache_cluster_enabled {
+                st.cache_cluster_enabled = enabled;
+            }
+            if let Some(size) = s.cache_cluster_size {
+                st.cache_cluster_size = Some(size);
+            }
+            st.settle_cache_status();
             put_stage(&mut tx, api_id, &st).await?;
             record_change(&mut tx, api_id, "deploy").await?;
         }
