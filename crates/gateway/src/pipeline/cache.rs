@@ -277,11 +277,21 @@ impl Gateway {
         parts: &mut http::request::Parts,
     ) -> Lookup {
         let key = step.key(x, parts);
-        let storable = step.storable(parts);
-        if storable && !step.keys_header("accept-encoding") {
-            // What is stored is served to every client: ask the backend for it unencoded.
-            parts.headers.remove(header::ACCEPT_ENCODING);
-        }
+        // Decided on a miss only: a hit costs the key and one lookup.
+        let pending = |parts: &mut http::request::Parts, key: Bytes| {
+            if !step.storable(parts) {
+                return None;
+            }
+            if !step.keys_header("accept-encoding") {
+                // What is stored is served to every client: ask the backend for it unencoded.
+                parts.headers.remove(header::ACCEPT_ENCODING);
+            }
+            Some(PendingStore {
+                cache: step.cache.clone(),
+                key,
+                ttl: step.ttl,
+            })
+        };
         let mut warn = false;
         if asks_invalidation(parts) {
             // Portico has no IAM policies yet: no caller holds execute-api:InvalidateCache, so
@@ -289,11 +299,7 @@ impl Gateway {
             if !step.require_authorization {
                 step.cache.invalidate(&key);
                 return Lookup::Miss {
-                    store: storable.then(|| PendingStore {
-                        cache: step.cache.clone(),
-                        key,
-                        ttl: step.ttl,
-                    }),
+                    store: pending(parts, key),
                     warn: false,
                 };
             }
@@ -327,11 +333,7 @@ impl Gateway {
                 })
             }
             None => Lookup::Miss {
-                store: storable.then(|| PendingStore {
-                    cache: step.cache.clone(),
-                    key,
-                    ttl: step.ttl,
-                }),
+                store: pending(parts, key),
                 warn,
             },
         }
