@@ -9,6 +9,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 /// A request or response body: empty, fully buffered, or streamed from a peer.
 #[derive(Debug, Default)]
@@ -180,4 +181,33 @@ impl Body for GatewayBody {
             Self::Forwarded(f) => f.size_hint(),
         }
     }
+}
+
+/// Most bytes and time spent discarding a refused request body.
+const DISCARD_LIMIT_BYTES: usize = 16 * 1024 * 1024;
+const DISCARD_LIMIT_TIME: Duration = Duration::from_secs(5);
+
+/// Reads and throws away what the client still sends of a refused request (bounded in bytes
+/// and time, like nginx's lingering close), so that it reads the answer instead of a reset.
+pub(crate) fn discard_body(mut body: GatewayBody) {
+    if http_body::Body::is_end_stream(&body) {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut seen = 0usize;
+        let drain = async {
+            while let Some(frame) = http_body_util::BodyExt::frame(&mut body).await {
+                match frame {
+                    Ok(f) => {
+                        seen += f.data_ref().map(|d| d.len()).unwrap_or(0);
+                        if seen > DISCARD_LIMIT_BYTES {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DISCARD_LIMIT_TIME, drain).await;
+    });
 }

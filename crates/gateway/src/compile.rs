@@ -61,7 +61,7 @@ impl Route {
             CompiledIntegration::Http(_) => "HTTP",
             CompiledIntegration::Unavailable(_) => "unavailable (500)",
         };
-        let steps = crate::pipeline::describe(&self.method_request);
+        let steps = crate::steps::describe(&self.method_request);
         if steps.is_empty() {
             format!("integration {integration}")
         } else {
@@ -83,7 +83,7 @@ pub struct Route {
     /// What runs.
     pub integration: CompiledIntegration,
     /// The method request phase's steps, in order (see `pipeline::method_request`).
-    pub method_request: Box<[crate::pipeline::Step]>,
+    pub method_request: Box<[crate::steps::Step]>,
     /// Metrics for this (api, stage, resource, method).
     pub metrics: Arc<RouteMetrics>,
 }
@@ -410,8 +410,8 @@ fn compile_stage(
                 &mut models,
                 &mut warn,
             );
-            let traffic = state.map(|_| crate::pipeline::TrafficSteps {
-                throttle: crate::pipeline::Throttle::compile(
+            let traffic = state.map(|_| crate::steps::TrafficSteps {
+                throttle: crate::steps::Throttle::compile(
                     api_label.clone(),
                     stage_label.clone(),
                     &resource.path,
@@ -419,13 +419,11 @@ fn compile_stage(
                     &stage.method_settings,
                 ),
                 key: method.api_key_required.then_some(match api.api_key_source {
-                    portico_model::ApiKeySource::Header => crate::pipeline::KeySource::Header,
-                    portico_model::ApiKeySource::Authorizer => {
-                        crate::pipeline::KeySource::Authorizer
-                    }
+                    portico_model::ApiKeySource::Header => crate::steps::KeySource::Header,
+                    portico_model::ApiKeySource::Authorizer => crate::steps::KeySource::Authorizer,
                 }),
                 cache: cache.as_ref().and_then(|c| {
-                    crate::pipeline::CacheLookup::compile(
+                    crate::steps::CacheLookup::compile(
                         c,
                         stage,
                         resource,
@@ -434,7 +432,11 @@ fn compile_stage(
                     )
                 }),
             });
-            let method_request = crate::pipeline::steps_for(&integration, validation, traffic);
+            let http_backend = matches!(
+                integration,
+                CompiledIntegration::HttpProxy(_) | CompiledIntegration::Http(_)
+            );
+            let method_request = crate::steps::steps_for(http_backend, validation, traffic);
             let route = Route {
                 resource_id: resource_id.clone(),
                 resource_path: SharedStr(resource_label.clone()),

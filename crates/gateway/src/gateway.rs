@@ -3,10 +3,10 @@
 
 use crate::access_log::AccessLogSink;
 use crate::body::GatewayBody;
+use crate::body::discard_body;
 use crate::compile::{ServingSnapshot, StageInput};
 use crate::gateway_response::GatewayError;
 use crate::metrics::Registry;
-use crate::pipeline::discard_body;
 use crate::upstream::{PoolConfig, Upstreams};
 use arc_swap::ArcSwap;
 use std::sync::Arc;

@@ -3,7 +3,9 @@
 
 use crate::binary::ContentHandling;
 use crate::body::GatewayBody;
+use crate::body::discard_body;
 use crate::compile::HttpIntegration;
+use crate::exchange::{Exchange, Outcome, context_json, template_inputs};
 use crate::gateway::Gateway;
 use crate::gateway_response::GatewayError;
 use crate::integrations::{
@@ -11,7 +13,6 @@ use crate::integrations::{
 };
 use crate::mapping::{Overrides, Selected};
 use crate::params::Env as ParamEnv;
-use crate::pipeline::{Exchange, Outcome, context_json, discard_body, template_inputs};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode};
 use std::time::Instant;

@@ -2,13 +2,13 @@
 
 use crate::body::GatewayBody;
 use crate::compile::HttpProxyIntegration;
+use crate::exchange::{Exchange, Outcome};
 use crate::gateway::Gateway;
 use crate::gateway_response::GatewayError;
 use crate::integrations::{
     X_AMZN_APIGATEWAY_API_ID, X_FORWARDED_FOR, X_FORWARDED_PROTO, strip_hop_by_hop,
     uri_render_failed,
 };
-use crate::pipeline::{Exchange, Outcome};
 use http::Request;
 use http::header::{self, HeaderValue};
 use std::time::Instant;

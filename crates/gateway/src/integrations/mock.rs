@@ -2,13 +2,14 @@
 //! called.
 
 use crate::body::GatewayBody;
+use crate::body::discard_body;
 use crate::compile::MockIntegration;
+use crate::exchange::{Exchange, Outcome, context_json, template_inputs};
 use crate::gateway::Gateway;
 use crate::gateway_response::GatewayError;
 use crate::integrations::{method_response_headers, request_template_failed};
 use crate::mapping::{Overrides, Selected, mock_status_code};
 use crate::params::Env as ParamEnv;
-use crate::pipeline::{Exchange, Outcome, context_json, discard_body, template_inputs};
 use http::Response;
 use http::header::{self, HeaderMap, HeaderValue};
 

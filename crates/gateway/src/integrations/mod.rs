@@ -9,9 +9,9 @@ use crate::Gateway;
 use crate::body::GatewayBody;
 use crate::compile::CompiledStage;
 use crate::compile::{CompiledIntegration, Route};
+use crate::exchange::{Exchange, Outcome};
 use crate::gateway_response::GatewayError;
 use crate::params::Env as ParamEnv;
-use crate::pipeline::{Exchange, Outcome};
 use http::Response;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 

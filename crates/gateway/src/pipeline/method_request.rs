@@ -1,5 +1,5 @@
-//! The method request phase: an ordered list of [`Step`]s assembled per route when a
-//! deployment is compiled ([`steps_for`]). A route runs only the steps its method uses: a
+//! The method request phase: runs the ordered list of [`Step`]s assembled per route when a
+//! deployment is compiled (`steps::steps_for`). A route runs only the steps its method uses: a
 //! method with no API key, throttle, validator or cache runs none of those and pays nothing for
 //! them. Each step answers [`Flow::Continue`] or [`Flow::Respond`]: a short-circuit (413, 403,
 //! 429, a cache hit) is a returned value, not an error.
@@ -7,70 +7,19 @@
 //! The order is API Gateway's: the payload limit, then throttling, then the API key with its
 //! usage plan's throttle and quota, then request validation, then the stage cache; last, for
 //! HTTP backends, a body of unknown length is read whole. `portico routes` prints each route's
-//! list ([`describe`]).
+//! list (`steps::describe`).
 
 use crate::body::GatewayBody;
+use crate::body::discard_body;
 use crate::budget::Hold;
-use crate::compile::{CompiledIntegration, Route};
+use crate::compile::Route;
+use crate::exchange::{Exchange, Outcome};
 use crate::gateway::Gateway;
 use crate::gateway_response::GatewayError;
-use crate::pipeline::cache::{CacheLookup, Lookup};
-use crate::pipeline::traffic::{ApiKey, KeySource, Throttle};
-use crate::pipeline::{Exchange, Outcome, discard_body};
+use crate::pipeline::cache::Lookup;
+use crate::steps::Step;
 use crate::validation::{Invalid, RequestValidation};
 use http::header::{self, HeaderValue};
-
-/// One step of a route's method request phase.
-#[derive(Debug)]
-pub enum Step {
-    /// A declared body over the payload limit answers 413 before anything is read.
-    PayloadLimit,
-    /// A body of unknown length is read whole for an HTTP backend, which gets a
-    /// `Content-Length` as from API Gateway (unless the gateway streams proxied bodies).
-    BufferBody,
-    /// Account and stage/method throttles, for a method that requires no API key (429).
-    Throttle(Box<Throttle>),
-    /// The API key, its usage plan, every throttle that covers the request and the plan's
-    /// quota (403, 429).
-    ApiKey(Box<ApiKey>),
-    /// The request validator: required parameters, then the body against the model (400).
-    Validate(Box<RequestValidation>),
-    /// The stage cache: a hit answers; a miss fills the cache with the integration's answer.
-    CacheLookup(Box<CacheLookup>),
-}
-
-/// What compiling a route's traffic steps needs to know (none for `TestInvokeMethod`, which
-/// bypasses keys, throttles and the cache as on AWS).
-#[derive(Debug)]
-pub(crate) struct TrafficSteps {
-    /// The route's throttle.
-    pub(crate) throttle: Throttle,
-    /// Where the key comes from, when the method requires one.
-    pub(crate) key: Option<KeySource>,
-    /// The cache step, when the stage's cache serves this method.
-    pub(crate) cache: Option<CacheLookup>,
-}
-
-impl Step {
-    /// The step's name as `portico routes` prints it.
-    pub fn describe(&self) -> String {
-        match self {
-            Step::PayloadLimit => "payload-limit".into(),
-            Step::BufferBody => "buffer-body".into(),
-            Step::Throttle(t) => t.describe(),
-            Step::ApiKey(k) => format!(
-                "api-key({}) → usage-plan {} → quota",
-                match k.source {
-                    KeySource::Header => "x-api-key",
-                    KeySource::Authorizer => "authorizer",
-                },
-                k.throttle.describe()
-            ),
-            Step::Validate(_) => "validate".into(),
-            Step::CacheLookup(c) => c.describe(),
-        }
-    }
-}
 
 /// What a step decided. Not boxed: a cache hit answers through `Respond` on the hot path.
 #[allow(clippy::large_enum_variant)]
@@ -79,49 +28,6 @@ pub(crate) enum Flow {
     Continue(GatewayBody),
     /// Answer now.
     Respond(Outcome),
-}
-
-/// The method request steps of one route, in order. `validation` is the method's compiled
-/// request validator, if it checks anything.
-pub(crate) fn steps_for(
-    integration: &CompiledIntegration,
-    validation: Option<RequestValidation>,
-    traffic: Option<TrafficSteps>,
-) -> Box<[Step]> {
-    let mut steps = vec![Step::PayloadLimit];
-    let mut cache = None;
-    if let Some(t) = traffic {
-        steps.push(match t.key {
-            Some(source) => Step::ApiKey(Box::new(ApiKey {
-                throttle: t.throttle,
-                source,
-            })),
-            None => Step::Throttle(Box::new(t.throttle)),
-        });
-        cache = t.cache;
-    }
-    if let Some(v) = validation {
-        steps.push(Step::Validate(Box::new(v)));
-    }
-    if let Some(c) = cache {
-        steps.push(Step::CacheLookup(Box::new(c)));
-    }
-    if matches!(
-        integration,
-        CompiledIntegration::HttpProxy(_) | CompiledIntegration::Http(_)
-    ) {
-        steps.push(Step::BufferBody);
-    }
-    steps.into_boxed_slice()
-}
-
-/// A route's steps, comma-separated, for `portico routes`.
-pub fn describe(steps: &[Step]) -> String {
-    steps
-        .iter()
-        .map(Step::describe)
-        .collect::<Vec<_>>()
-        .join(" → ")
 }
 
 /// Answers now; what the client still sends is read and thrown away (bounded).

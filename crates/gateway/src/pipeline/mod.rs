@@ -2,17 +2,14 @@
 //! integration response → method response → log. Short-circuits are returned values.
 
 mod cache;
-mod context;
 mod method_request;
 mod traffic;
 
-pub(crate) use cache::CacheLookup;
-pub(crate) use method_request::{Flow, TrafficSteps, steps_for};
-pub use method_request::{Step, describe};
-pub use traffic::KeySource;
-pub(crate) use traffic::Throttle;
+pub(crate) use crate::body::discard_body;
+pub(crate) use method_request::Flow;
 
-pub(crate) use context::{Exchange, Identity, context_json, request_variable, template_inputs};
+pub use crate::exchange::ClientInfo;
+pub(crate) use crate::exchange::{Exchange, Identity, Outcome, protocol, request_variable};
 
 use crate::access_log::{AccessLogRecord, epoch_millis};
 use crate::addressing;
@@ -27,24 +24,7 @@ use hyper::body::Incoming;
 use portico_router::Lookup;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
-
-/// Facts about the client connection, computed once per connection.
-#[derive(Debug, Clone)]
-pub struct ClientInfo {
-    /// `$context.identity.sourceIp`.
-    pub ip: String,
-    pub(crate) ip_header: HeaderValue,
-}
-
-impl ClientInfo {
-    /// From the peer address.
-    pub fn new(remote: SocketAddr) -> Self {
-        let ip = remote.ip().to_string();
-        let ip_header = HeaderValue::from_str(&ip).unwrap_or(HeaderValue::from_static("-"));
-        Self { ip, ip_header }
-    }
-}
+use std::time::Instant;
 
 /// Ids every response carries.
 pub(crate) struct RequestIds {
@@ -91,59 +71,9 @@ pub(crate) fn hex(out: &mut [u8], mut v: u64) {
     }
 }
 
-/// What the phases produced, for the log phase.
-pub(crate) struct Outcome {
-    pub(crate) response: Response<GatewayBody>,
-    pub(crate) integration_latency: Option<Duration>,
-    pub(crate) integration_status: Option<u16>,
-    pub(crate) error: Option<GatewayError>,
-    /// `error` still needs rendering through the stage's gateway responses (done in the log
-    /// phase's caller, where the request's data is at hand for the override's variables).
-    pub(crate) pending: bool,
-    /// The response carries `X-Amzn-Trace-Id`: as on AWS, only what an integration that ran
-    /// answered (HTTP, later Lambda and AWS services) — not MOCK, HTTP_PROXY or gateway errors.
-    pub(crate) traced: bool,
-}
-
-impl Outcome {
-    /// An error rendered now, with no request data (before a stage is known).
-    pub(crate) fn error(responses: &GatewayResponses, err: GatewayError) -> Self {
-        Self {
-            response: responses.render(&err),
-            integration_latency: None,
-            integration_status: None,
-            error: Some(err),
-            pending: false,
-            traced: false,
-        }
-    }
-
-    /// An error the stage's gateway responses will render.
-    pub(crate) fn fail(err: GatewayError) -> Self {
-        Self {
-            response: Response::new(GatewayBody::Empty),
-            integration_latency: None,
-            integration_status: None,
-            error: Some(err),
-            pending: true,
-            traced: false,
-        }
-    }
-}
-
 pub(crate) const X_AMZN_REQUESTID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 pub(crate) const X_AMZ_APIGW_ID: HeaderName = HeaderName::from_static("x-amz-apigw-id");
 pub(crate) const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
-
-pub(crate) fn protocol(v: Version) -> &'static str {
-    match v {
-        Version::HTTP_09 => "HTTP/0.9",
-        Version::HTTP_10 => "HTTP/1.0",
-        Version::HTTP_2 => "HTTP/2.0",
-        Version::HTTP_3 => "HTTP/3.0",
-        _ => "HTTP/1.1",
-    }
-}
 
 impl Gateway {
     /// The phases after routing: method request steps, then the integration (request,
@@ -382,33 +312,6 @@ impl Gateway {
         }
         outcome.response
     }
-}
-
-/// Most bytes and time spent discarding a refused request body.
-pub(crate) const DISCARD_LIMIT_BYTES: usize = 16 * 1024 * 1024;
-pub(crate) const DISCARD_LIMIT_TIME: Duration = Duration::from_secs(5);
-
-pub(crate) fn discard_body(mut body: GatewayBody) {
-    if http_body::Body::is_end_stream(&body) {
-        return;
-    }
-    tokio::spawn(async move {
-        let mut seen = 0usize;
-        let drain = async {
-            while let Some(frame) = http_body_util::BodyExt::frame(&mut body).await {
-                match frame {
-                    Ok(f) => {
-                        seen += f.data_ref().map(|d| d.len()).unwrap_or(0);
-                        if seen > DISCARD_LIMIT_BYTES {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-        };
-        let _ = tokio::time::timeout(DISCARD_LIMIT_TIME, drain).await;
-    });
 }
 
 /// Method response phase, last step: the ids every response carries.

@@ -1,11 +1,18 @@
-//! The request's facts as templates, mappings and gateway responses read them: `$context`,
-//! `$input` and the request variables of gateway responses.
+//! One request's facts as every phase shares them ([`Exchange`]: where it goes, who sent it,
+//! what the method request steps found) and what the phases produced ([`Outcome`]), with the
+//! views templates, mappings and gateway responses read: `$context`, `$input` and the request
+//! variables of gateway responses. Integrations and the pipeline both depend on this module;
+//! it depends on neither.
 
 use crate::access_log::epoch_millis;
+use crate::body::GatewayBody;
 use crate::compile::{CompiledStage, Route};
-use crate::pipeline::{ClientInfo, protocol};
+use crate::gateway_response::{GatewayError, GatewayResponses};
 use http::header::{self};
+use http::{HeaderValue, Response, Version};
 use portico_router::Params;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 /// One request's facts as every phase shares them: where it goes (stage, route, path
 /// parameters), who sent it, its id, and what the method request steps found out about the
@@ -19,7 +26,7 @@ pub(crate) struct Exchange<'a> {
     /// Written by the method request steps.
     pub(crate) identity: Identity,
     /// A cache miss to fill with the integration's answer.
-    pub(crate) cache_store: Option<crate::pipeline::cache::PendingStore>,
+    pub(crate) cache_store: Option<crate::steps::cache::PendingStore>,
     /// The response says that the caller's `Cache-Control` was ignored.
     pub(crate) cache_warning: bool,
 }
@@ -194,4 +201,72 @@ pub(crate) fn query_value(query: Option<&str>, name: &str) -> Option<String> {
                 .decode_utf8_lossy()
                 .into_owned()
         })
+}
+
+/// Facts about the client connection, computed once per connection.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// `$context.identity.sourceIp`.
+    pub ip: String,
+    pub(crate) ip_header: HeaderValue,
+}
+
+impl ClientInfo {
+    /// From the peer address.
+    pub fn new(remote: SocketAddr) -> Self {
+        let ip = remote.ip().to_string();
+        let ip_header = HeaderValue::from_str(&ip).unwrap_or(HeaderValue::from_static("-"));
+        Self { ip, ip_header }
+    }
+}
+
+/// What the phases produced, for the log phase.
+pub(crate) struct Outcome {
+    pub(crate) response: Response<GatewayBody>,
+    pub(crate) integration_latency: Option<Duration>,
+    pub(crate) integration_status: Option<u16>,
+    pub(crate) error: Option<GatewayError>,
+    /// `error` still needs rendering through the stage's gateway responses (done in the log
+    /// phase's caller, where the request's data is at hand for the override's variables).
+    pub(crate) pending: bool,
+    /// The response carries `X-Amzn-Trace-Id`: as on AWS, only what an integration that ran
+    /// answered (HTTP, later Lambda and AWS services) — not MOCK, HTTP_PROXY or gateway errors.
+    pub(crate) traced: bool,
+}
+
+impl Outcome {
+    /// An error rendered now, with no request data (before a stage is known).
+    pub(crate) fn error(responses: &GatewayResponses, err: GatewayError) -> Self {
+        Self {
+            response: responses.render(&err),
+            integration_latency: None,
+            integration_status: None,
+            error: Some(err),
+            pending: false,
+            traced: false,
+        }
+    }
+
+    /// An error the stage's gateway responses will render.
+    pub(crate) fn fail(err: GatewayError) -> Self {
+        Self {
+            response: Response::new(GatewayBody::Empty),
+            integration_latency: None,
+            integration_status: None,
+            error: Some(err),
+            pending: true,
+            traced: false,
+        }
+    }
+}
+
+/// `$context.protocol`.
+pub(crate) fn protocol(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
 }
