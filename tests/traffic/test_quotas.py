@@ -150,3 +150,36 @@ def test_quota_counts_survive_a_restart():
         dp.close()
     finally:
         p.stop()
+
+
+def test_a_grant_is_not_granted_again_by_a_restart():
+    """An UpdateUsage grant is applied once: after a restart the key has what it had left, not
+    the grant again (regression: the grant was replayed against the counts of the restart)."""
+    p = Portico()
+    try:
+        apigw = client(p)
+        api_id = keyed_api(apigw, "grant-restart")
+        plan, key_id, key = metered_key(apigw, api_id, "three-a-day", 3)
+        dp = DataPlane(p)
+        pets = lambda: dp.call(api_id, "prod", "/pets", headers={"x-api-key": key})  # noqa: E731
+        assert [pets().status for _ in range(3)] == [200] * 3
+        assert refusal(pets()) == QUOTA
+        apigw.update_usage(usagePlanId=plan, keyId=key_id, patchOperations=[patch("/remaining", "2")])
+        assert [pets().status for _ in range(2)] == [200, 200]
+        assert refusal(pets()) == QUOTA
+        dp.close()
+        today = datetime.datetime.now(datetime.timezone.utc).date()
+        p.proc.send_signal(signal.SIGTERM)
+        assert p.proc.wait(timeout=15) == 0
+        data = p.data
+    finally:
+        p.stop()
+    p = Portico(data_dir=data)
+    try:
+        dp = DataPlane(p)
+        reply = dp.call(api_id, "prod", "/pets", headers={"x-api-key": key})
+        if datetime.datetime.now(datetime.timezone.utc).date() == today:
+            assert refusal(reply) == QUOTA
+        dp.close()
+    finally:
+        p.stop()

@@ -113,7 +113,7 @@ pub fn routes() -> axum::Router<AdminState> {
         )
         .route(
             "/restapis/{api}/stages/{stage}/cache/authorizers",
-            delete(flush_stage_cache),
+            delete(flush_stage_authorizers_cache),
         )
 }
 
@@ -456,6 +456,16 @@ async fn flush_stage_cache(
     if let Some(cache) = s.gateway.state().caches.get(&api, &stage) {
         cache.flush();
     }
+    Ok(accepted())
+}
+
+/// `FlushStageAuthorizersCache`: authorizer results are not cached yet (authorizers do not
+/// run); the stage's response cache is left alone.
+async fn flush_stage_authorizers_cache(
+    State(s): State<AdminState>,
+    Path((api, stage)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store.stage(&api, &stage).await?;
     Ok(accepted())
 }
 

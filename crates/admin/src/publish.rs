@@ -25,6 +25,8 @@ pub struct Publisher {
     gateway: Arc<Gateway>,
     /// The change-feed position last published; `None` before the first publish.
     seen: tokio::sync::Mutex<Option<i64>>,
+    /// Persisted usage counts were loaded into the data plane (once per process).
+    counts_loaded: std::sync::atomic::AtomicBool,
 }
 
 /// What one [`Publisher::sync`] did.
@@ -43,6 +45,7 @@ impl Publisher {
             store,
             gateway,
             seen: tokio::sync::Mutex::new(None),
+            counts_loaded: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -66,8 +69,12 @@ impl Publisher {
                 if batch.too_many {
                     (true, AccountWork::everything())
                 } else {
-                    let stages = batch.changes.iter().any(|c| !c.is_account());
-                    (stages, AccountWork::of(&batch.changes))
+                    // Only up to the position read: what committed since is the next sync's,
+                    // and is applied once, there.
+                    let changes: Vec<_> =
+                        batch.changes.into_iter().filter(|c| c.seq <= seq).collect();
+                    let stages = changes.iter().any(|c| !c.is_account());
+                    (stages, AccountWork::of(&changes))
                 }
             }
         };
@@ -94,7 +101,61 @@ impl Publisher {
         Ok(published)
     }
 
+    /// UpdateUsage grants. A grant is applied once, against the counts of its moment, and what
+    /// it came to (the period and its effective limit) is stored; replaying a settled grant
+    /// (restart, resync) sets that limit again and grants nothing twice.
+    async fn replay_grants(&self, work: &AccountWork) -> Result<(), StoreError> {
+        let accounts = self.gateway.accounts();
+        let quotas = &self.gateway.state().quotas;
+        // Grants are stamped by the store's wall clock; quota periods run on the data plane's,
+        // which `--test-clock` may have moved forward: a grant made "today" is for the data
+        // plane's today.
+        let skew = self
+            .gateway
+            .now_epoch_seconds()
+            .saturating_sub(portico_model::now_epoch_seconds());
+        for g in self.store.remaining_overrides().await? {
+            if !work.all && !work.grants.contains(&(g.plan_id.clone(), g.key_id.clone())) {
+                continue;
+            }
+            if let Some((start, limit)) = &g.settled {
+                let Ok(period_start) = start.parse() else {
+                    continue;
+                };
+                quotas.adjust(&portico_state::quota::Adjustment {
+                    plan: g.plan_id.as_str().into(),
+                    key: g.key_id.as_str().into(),
+                    period_start,
+                    limit: u64::try_from((*limit).max(0)).unwrap_or(0),
+                });
+                continue;
+            }
+            let Some(quota) = accounts.plan(&g.plan_id).and_then(|p| p.quota) else {
+                continue;
+            };
+            let adjustment = quotas.set_remaining(
+                &g.plan_id,
+                &g.key_id,
+                &quota,
+                u64::try_from(g.remaining.max(0)).unwrap_or(0),
+                g.set_at.saturating_add(skew),
+            );
+            self.store
+                .settle_grant(
+                    &g.plan_id,
+                    &g.key_id,
+                    g.set_at,
+                    &adjustment.period_start.to_string(),
+                    i64::try_from(adjustment.limit).unwrap_or(i64::MAX),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn publish_account(&self, work: AccountWork) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let first = !self.counts_loaded.load(SeqCst);
         let accounts = self.gateway.accounts();
         if work.plans || work.all {
             accounts.set_plans(&self.store.usage_plans().await?);
@@ -130,36 +191,12 @@ impl Publisher {
                 }
             }
         }
-        if work.all || !work.grants.is_empty() {
-            // UpdateUsage grants: what remains of a key's quota period from the grant on.
-            let quotas = &self.gateway.state().quotas;
-            // Grants are stamped by the store's wall clock; quota periods run on the data
-            // plane's, which `--test-clock` may have moved forward: a grant made "today" is
-            // for the data plane's today.
-            let skew = self
-                .gateway
-                .now_epoch_seconds()
-                .saturating_sub(portico_model::now_epoch_seconds());
-            for g in self.store.remaining_overrides().await? {
-                if !work.all && !work.grants.contains(&(g.plan_id.clone(), g.key_id.clone())) {
-                    continue;
-                }
-                let Some(quota) = accounts.plan(&g.plan_id).and_then(|p| p.quota) else {
-                    continue;
-                };
-                quotas.set_remaining(
-                    &g.plan_id,
-                    &g.key_id,
-                    &quota,
-                    u64::try_from(g.remaining.max(0)).unwrap_or(0),
-                    g.set_at.saturating_add(skew),
-                );
-            }
-        }
-        if work.all {
-            // Counts persisted by earlier runs: quotas survive a restart.
+        if first {
+            // Counts persisted by earlier runs: quotas survive a restart. Loaded once, before
+            // any grant is replayed (a grant's limit counts what was used before it); a later
+            // full resync must not add them to what is counted in memory again.
             let today =
-                portico_state::quota::Day::from_unix_seconds(portico_model::now_epoch_seconds());
+                portico_state::quota::Day::from_unix_seconds(self.gateway.now_epoch_seconds());
             let start =
                 portico_state::quota::Day::from_days_since_epoch(today.days_since_epoch() - 35);
             let mut rows = Vec::new();
@@ -179,6 +216,10 @@ impl Publisher {
                 }
             }
             self.gateway.state().quotas.load(rows);
+            self.counts_loaded.store(true, SeqCst);
+        }
+        if work.all || !work.grants.is_empty() {
+            self.replay_grants(&work).await?;
         }
         Ok(())
     }

@@ -25,10 +25,21 @@ pub use portico_state::throttle::Limits;
 pub fn limits_of(t: &portico_model::ThrottleSettings) -> Option<Limits> {
     match (t.rate_limit, t.burst_limit) {
         (None, None) => None,
-        (rate, burst) => Some(Limits::new(
-            rate.unwrap_or(f64::MAX).max(0.0),
-            burst.map_or(u32::MAX, |b| u32::try_from(b.max(0)).unwrap_or(u32::MAX)),
-        )),
+        (rate, burst) => {
+            let rate = rate.unwrap_or(f64::MAX).max(0.0);
+            Some(Limits::new(rate, burst_or_default(burst, rate)))
+        }
+    }
+}
+
+/// A bucket's burst: as set, or — when only a rate is — one second's worth of the rate (at
+/// least 1), so that a rate-only limit is enforced from the first second, not after
+/// `u32::MAX` requests.
+pub fn burst_or_default(burst: Option<i64>, rate: f64) -> u32 {
+    match burst {
+        Some(b) => u32::try_from(b.max(0)).unwrap_or(u32::MAX),
+        None if rate >= f64::from(u32::MAX) => u32::MAX,
+        None => (rate.ceil() as u32).max(1),
     }
 }
 
@@ -104,7 +115,6 @@ impl Plan {
 }
 
 /// An API key as the data plane knows it.
-#[derive(Debug)]
 pub struct Key {
     /// The key's id (`$context.identity.apiKeyId`).
     pub id: Arc<str>,
@@ -117,7 +127,7 @@ pub struct Key {
 }
 
 /// A key a request presented that the gateway accepted, with the plan that admitted it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KeyMatch {
     /// The key's id.
     pub id: Arc<str>,
@@ -125,6 +135,26 @@ pub struct KeyMatch {
     pub value: Arc<str>,
     /// The usage plan covering this API stage.
     pub plan: Arc<Plan>,
+}
+
+// The key's value is a secret: `Debug` shows the id only.
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key")
+            .field("id", &self.id)
+            .field("enabled", &self.enabled)
+            .field("plans", &self.plans)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for KeyMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyMatch")
+            .field("id", &self.id)
+            .field("plan", &self.plan.id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a presented key was refused (every case answers 403 Forbidden, as on AWS).
@@ -169,8 +199,8 @@ impl KeyIndex {
     /// Adds or replaces one key (`plans`: the ids of the plans it belongs to). A key without a
     /// value (never the case for stored keys) is removed.
     pub fn put(&self, key: &ApiKey, plans: Vec<Arc<str>>) {
-        self.remove(&key.id);
         let Some(value) = key.value.as_deref() else {
+            self.remove(&key.id);
             return;
         };
         let hash = self.hasher.hash_one(value.as_bytes());
@@ -181,27 +211,32 @@ impl KeyIndex {
             enabled: key.enabled,
             plans: plans.into_boxed_slice(),
         });
+        // The new entry goes in before the old one goes: a request presenting the key never
+        // finds neither.
         self.by_value
             .entry(hash)
             .and_modify(|slot| {
-                let new = match std::mem::replace(slot, Slot::Many(Vec::new())) {
-                    Slot::One(k) => vec![k, entry.clone()],
-                    Slot::Many(mut v) => {
-                        v.push(entry.clone());
-                        v
-                    }
+                let mut keys = match std::mem::replace(slot, Slot::Many(Vec::new())) {
+                    Slot::One(k) => vec![k],
+                    Slot::Many(v) => v,
                 };
-                *slot = Slot::Many(new);
+                keys.retain(|k| k.id != id);
+                keys.push(entry.clone());
+                *slot = match keys.len() {
+                    1 => Slot::One(entry.clone()),
+                    _ => Slot::Many(keys),
+                };
             })
             .or_insert_with(|| Slot::One(entry.clone()));
-        self.by_id.insert(id, hash);
+        if let Some(old) = self.by_id.insert(id.clone(), hash)
+            && old != hash
+        {
+            self.remove_from(old, &id);
+        }
     }
 
-    /// Removes one key by id (no-op when unknown).
-    pub fn remove(&self, id: &str) {
-        let Some((_, hash)) = self.by_id.remove(id) else {
-            return;
-        };
+    /// Removes key `id` from the slot of hash `hash`.
+    fn remove_from(&self, hash: u64, id: &str) {
         self.by_value.remove_if_mut(&hash, |_, slot| match slot {
             Slot::One(k) => &*k.id == id,
             Slot::Many(v) => {
@@ -209,6 +244,13 @@ impl KeyIndex {
                 v.is_empty()
             }
         });
+    }
+
+    /// Removes one key by id (no-op when unknown).
+    pub fn remove(&self, id: &str) {
+        if let Some((_, hash)) = self.by_id.remove(id) {
+            self.remove_from(hash, id);
+        }
     }
 
     /// The key with this value, compared in constant time.

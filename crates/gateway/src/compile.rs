@@ -410,6 +410,15 @@ fn compile_stage(
                 &mut models,
                 &mut warn,
             );
+            if method.api_key_required
+                && api.api_key_source == portico_model::ApiKeySource::Authorizer
+            {
+                warn(
+                    "apiKeySource AUTHORIZER: the key comes from a Lambda authorizer's \
+                     usageIdentifierKey, and authorizers do not run yet; requests answer 403"
+                        .into(),
+                );
+            }
             let traffic = state.map(|_| crate::steps::TrafficSteps {
                 throttle: crate::steps::Throttle::compile(
                     api_label.clone(),

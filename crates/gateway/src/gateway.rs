@@ -138,6 +138,11 @@ impl Gateway {
         built: crate::compile::SnapshotBuilder<'_>,
     ) -> Vec<crate::CompileWarning> {
         let (snapshot, warnings) = built.finish();
+        // The caches of stages no longer served (deleted) go with them; compiling a stage whose
+        // cache was turned off dropped its cache already.
+        self.state
+            .caches
+            .retain(|api, stage| snapshot.stage(api, stage).is_some());
         self.snapshot.store(Arc::new(snapshot));
         self.metrics.reloads.fetch_add(1, Relaxed);
         warnings

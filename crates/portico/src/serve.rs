@@ -65,6 +65,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     store.close().await;
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    // The data plane has finished its last request: the final usage counts can be saved.
+    let (drained_tx, drained_rx) = watch::channel(false);
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let control = spawn_control_plane(
         ControlPlane {
@@ -77,6 +79,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         ready_tx,
         stop_rx.clone(),
+        drained_rx,
     )?;
     let admin_addr = match ready_rx.await {
         Ok(Ok(addr)) => addr,
@@ -98,18 +101,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shutdown requested");
         let _ = stop_tx.send(true);
     });
-    portico_gateway::serve_with(
+    let served = portico_gateway::serve_with(
         gateway,
         listener,
         wait_stop(stop_rx),
         Duration::from_secs(args.shutdown_grace_secs),
         args.limits.listener_limits(),
     )
-    .await?;
+    .await;
+    let _ = drained_tx.send(true);
     let joined = tokio::task::spawn_blocking(move || control.join()).await;
     if !matches!(joined, Ok(Ok(()))) {
         tracing::warn!("the control plane did not stop cleanly");
     }
+    served?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -133,6 +138,7 @@ fn spawn_control_plane(
     cp: ControlPlane,
     ready: tokio::sync::oneshot::Sender<anyhow::Result<std::net::SocketAddr>>,
     stop: watch::Receiver<bool>,
+    drained: watch::Receiver<bool>,
 ) -> anyhow::Result<std::thread::JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -183,7 +189,7 @@ fn spawn_control_plane(
                     wait_stop(stop.clone()),
                 ));
                 let usage_task =
-                    tokio::spawn(usage_loop(cp.gateway.clone(), store.clone(), stop.clone()));
+                    tokio::spawn(usage_loop(cp.gateway.clone(), store.clone(), drained));
                 let reload_task = tokio::spawn(reload_loop(publisher, cp.reload_every, stop));
                 let _ = ready.send(Ok(addr));
                 let _ = reload_task.await;
@@ -199,28 +205,39 @@ fn spawn_control_plane(
 /// Persists what requests counted against usage-plan quotas, once a second in one batch (not a
 /// write per request), and once more on shutdown; sweeps idle buckets and counters every
 /// minute.
-async fn usage_loop(gateway: Arc<Gateway>, store: Store, mut stop: watch::Receiver<bool>) {
+async fn usage_loop(gateway: Arc<Gateway>, store: Store, mut drained: watch::Receiver<bool>) {
+    /// Rows kept for a retry when a write fails, at most (about 100 MB).
+    const MAX_UNSAVED: usize = 1_000_000;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut n: u64 = 0;
+    let mut unsaved: Vec<portico_store::UsageCount> = Vec::new();
     loop {
         let stopping = tokio::select! {
             _ = tick.tick() => false,
-            _ = stop.changed() => true,
+            _ = drained.wait_for(|d| *d) => true,
         };
-        let counted = gateway.state().quotas.take_dirty();
-        if !counted.is_empty() {
-            let rows: Vec<portico_store::UsageCount> = counted
-                .into_iter()
-                .map(|u| portico_store::UsageCount {
-                    plan_id: u.plan.to_string(),
-                    key_id: u.key.to_string(),
-                    day: u.day.to_string(),
-                    used: i64::try_from(u.used).unwrap_or(i64::MAX),
-                })
-                .collect();
-            if let Err(e) = store.add_usage(&rows).await {
-                tracing::warn!(error = %e, rows = rows.len(), "usage counts not persisted");
+        unsaved.extend(gateway.state().quotas.take_dirty().into_iter().map(|u| {
+            portico_store::UsageCount {
+                plan_id: u.plan.to_string(),
+                key_id: u.key.to_string(),
+                day: u.day.to_string(),
+                used: i64::try_from(u.used).unwrap_or(i64::MAX),
+            }
+        }));
+        if !unsaved.is_empty() {
+            match store.add_usage(&unsaved).await {
+                Ok(()) => unsaved.clear(),
+                Err(e) => {
+                    // Kept for the next tick (the store may be busy or the disk full for a
+                    // while); beyond the bound the oldest go.
+                    tracing::warn!(error = %e, rows = unsaved.len(), "usage counts not persisted yet");
+                    if unsaved.len() > MAX_UNSAVED {
+                        let drop = unsaved.len() - MAX_UNSAVED;
+                        unsaved.drain(..drop);
+                        tracing::warn!(rows = drop, "usage counts dropped");
+                    }
+                }
             }
         }
         n += 1;
@@ -228,7 +245,7 @@ async fn usage_loop(gateway: Arc<Gateway>, store: Store, mut stop: watch::Receiv
             gateway.state().throttle.sweep();
             gateway.state().quotas.sweep(gateway.now_epoch_seconds());
         }
-        if stopping || *stop.borrow() {
+        if stopping {
             break;
         }
     }

@@ -392,6 +392,16 @@ impl ResponseCaches {
             .remove(api);
     }
 
+    /// Keeps only the caches of stages `keep(api, stage)` says are still served; a deleted
+    /// stage's cache goes (a stage re-created under its name starts empty).
+    pub fn retain(&self, mut keep: impl FnMut(&str, &str) -> bool) {
+        let mut apis = self.apis.write().unwrap_or_else(PoisonError::into_inner);
+        apis.retain(|api, stages| {
+            stages.retain(|stage, _| keep(api, stage));
+            !stages.is_empty()
+        });
+    }
+
     /// How many stage caches exist.
     pub fn len(&self) -> usize {
         let apis = self.apis.read().unwrap_or_else(PoisonError::into_inner);

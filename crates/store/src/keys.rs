@@ -59,6 +59,9 @@ pub struct RemainingOverride {
     pub remaining: i64,
     /// When it was granted (epoch seconds).
     pub set_at: i64,
+    /// What the data plane made of it, once applied: the quota period's first day
+    /// (`YYYY-MM-DD`) and the period's effective limit ([`Store::settle_grant`]).
+    pub settled: Option<(String, i64)>,
 }
 
 /// Keys per multi-row `INSERT` of an import (5 parameters each, well under SQLite's limit).
@@ -646,7 +649,8 @@ impl Store {
     /// Every `UpdateUsage` grant.
     pub async fn remaining_overrides(&self) -> Result<Vec<RemainingOverride>, StoreError> {
         Ok(sqlx::query(
-            "SELECT plan_id, key_id, remaining, set_at FROM usage_remaining ORDER BY plan_id, key_id",
+            "SELECT plan_id, key_id, remaining, set_at, period_start, effective_limit
+             FROM usage_remaining ORDER BY plan_id, key_id",
         )
         .fetch_all(self.pool())
         .await?
@@ -656,8 +660,36 @@ impl Store {
             key_id: r.get(1),
             remaining: r.get(2),
             set_at: r.get(3),
+            settled: r
+                .get::<Option<String>, _>(4)
+                .zip(r.get::<Option<i64>, _>(5)),
         })
         .collect())
+    }
+
+    /// Records what the data plane made of the grant set at `set_at` for (`plan_id`,
+    /// `key_id`): the quota period's first day and its effective limit. A grant made since (a
+    /// newer `set_at`) is left alone. Runtime state, not configuration: no change row.
+    pub async fn settle_grant(
+        &self,
+        plan_id: &str,
+        key_id: &str,
+        set_at: i64,
+        period_start: &str,
+        effective_limit: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE usage_remaining SET period_start = ?, effective_limit = ?
+             WHERE plan_id = ? AND key_id = ? AND set_at = ?",
+        )
+        .bind(period_start)
+        .bind(effective_limit)
+        .bind(plan_id)
+        .bind(key_id)
+        .bind(set_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// `GetUsage`: the plan's keys (or one key) per day from `start` to `end`.

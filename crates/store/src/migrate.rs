@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "api keys, usage counters and grants in their own tables; change feed object ids",
         include_str!("migrations/0004_api_keys.sql"),
     ),
+    (
+        5,
+        "UpdateUsage grants remember what they came to (period start, effective limit)",
+        include_str!("migrations/0005_grant_adjustments.sql"),
+    ),
 ];
 
 /// The newest schema version this build understands.

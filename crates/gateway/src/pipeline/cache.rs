@@ -47,11 +47,15 @@ impl Gateway {
         step: &CacheLookup,
         x: &Exchange<'_>,
         parts: &mut http::request::Parts,
+        body: &GatewayBody,
     ) -> Lookup {
         let key = step.key(|n| x.param(n), parts);
         // Decided on a miss only: a hit costs the key and one lookup.
+        // A body that is not announced by a header (HTTP/2 DATA frames) counts as one.
+        let no_body = http_body::Body::is_end_stream(body)
+            || http_body::Body::size_hint(body).exact() == Some(0);
         let pending = |parts: &mut http::request::Parts, key: Bytes| {
-            if !step.storable(parts) {
+            if !no_body || !step.storable(parts) {
                 return None;
             }
             if !step.keys_header("accept-encoding") {
@@ -126,17 +130,30 @@ impl Gateway {
         {
             return;
         }
-        let fits = http_body::Body::size_hint(outcome.response.body())
+        let Some(size) = http_body::Body::size_hint(outcome.response.body())
             .exact()
-            .is_some_and(|n| n as usize <= MAX_CACHED_RESPONSE);
-        if !fits {
+            .filter(|n| *n as usize <= MAX_CACHED_RESPONSE)
+        else {
+            return;
+        };
+        // The bytes come from the body budget while they are read; a spent budget means the
+        // response goes on uncached, as it came.
+        let mut hold = self.budget.hold();
+        if !hold.grow(size) {
             return;
         }
         let body = std::mem::replace(outcome.response.body_mut(), GatewayBody::Empty);
-        let bytes = match self.collect_body(body).await {
-            Ok((b, _hold)) => b,
-            Err(e) => {
-                *outcome = Outcome::fail(e);
+        let read = tokio::time::timeout(
+            crate::gateway::BODY_READ_LIMIT,
+            http_body_util::BodyExt::collect(body),
+        )
+        .await;
+        let bytes = match read {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            // The backend broke off (or stalled) mid-body: what AWS answers for a broken
+            // integration.
+            Ok(Err(_)) | Err(_) => {
+                *outcome = Outcome::fail(GatewayError::integration_unreachable());
                 return;
             }
         };

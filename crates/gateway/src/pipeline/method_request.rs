@@ -60,7 +60,7 @@ impl Gateway {
                     Err(e) => refuse(body, Outcome::fail(e)),
                 },
                 Step::Validate(v) => self.validate(v, parts, body, held).await,
-                Step::CacheLookup(c) => match self.cache_lookup(c, x, parts) {
+                Step::CacheLookup(c) => match self.cache_lookup(c, x, parts, &body) {
                     Lookup::Hit(outcome) | Lookup::Refused(outcome) => refuse(body, outcome),
                     Lookup::Miss { store, warn } => {
                         x.cache_store = store;

@@ -10,12 +10,25 @@ use portico_state::throttle::{BucketKey, Check};
 
 const X_API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
 
+/// An account rate at or above this is no limit: the account bucket is skipped (a bucket every
+/// request of every worker shares is the one contended lock on the plain path).
+const UNLIMITED_RATE: f64 = 1e9;
+
 impl Gateway {
+    /// The account throttle in force, `None` when it limits nothing.
+    fn account_limits(&self) -> Option<Limits> {
+        let l = self.accounts.throttle();
+        (l.rate < UNLIMITED_RATE).then_some(l)
+    }
+
     /// The throttle step of a method that requires no key.
     pub(crate) fn throttle(&self, t: &Throttle) -> Result<(), GatewayError> {
         let mut checks =
             [Check::new(BucketKey::Account { account: ACCOUNT }, Limits::new(0.0, 0)); 3];
-        let n = t.checks(self.accounts.throttle(), None, &mut checks);
+        let n = t.checks(self.account_limits(), None, &mut checks);
+        if n == 0 {
+            return Ok(());
+        }
         self.state
             .throttle
             .try_acquire(&checks[..n])
@@ -43,12 +56,14 @@ impl Gateway {
                 return Err(GatewayError::invalid_api_key());
             }
         };
+        // Known from here on, also to the access log of a throttled request.
+        let key = &*x.identity.api_key.insert(key);
         let mut checks =
             [Check::new(BucketKey::Account { account: ACCOUNT }, Limits::new(0.0, 0)); 3];
         let n = step
             .throttle
-            .checks(self.accounts.throttle(), Some(&key), &mut checks);
-        if self.state.throttle.try_acquire(&checks[..n]).is_err() {
+            .checks(self.account_limits(), Some(key), &mut checks);
+        if n > 0 && self.state.throttle.try_acquire(&checks[..n]).is_err() {
             return Err(GatewayError::throttled());
         }
         if let Some(quota) = &key.plan.quota {
@@ -62,7 +77,6 @@ impl Gateway {
                 return Err(GatewayError::quota_exceeded());
             }
         }
-        x.identity.api_key = Some(key);
         Ok(())
     }
 }

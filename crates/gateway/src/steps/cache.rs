@@ -37,7 +37,7 @@ pub(crate) enum Unauthorized {
 pub struct CacheLookup {
     pub(crate) cache: Arc<StageCache>,
     pub(crate) ttl: Ttl,
-    /// The key's fixed part: method, namespace.
+    /// The key's fixed part: the cache namespace.
     prefix: Box<[u8]>,
     parts: Box<[KeyPart]>,
     /// Whether invalidating takes authorization (`requireAuthorizationForCacheControl`).
@@ -76,10 +76,11 @@ impl CacheLookup {
             .cache_namespace
             .as_deref()
             .unwrap_or(&resource.id);
+        // The namespace is the resource unless the integration names one that resources share
+        // (AWS's `cacheNamespace`); the request's method goes in per request (an `ANY` method
+        // answers several).
         let mut prefix = BytesMut::new();
-        for p in [verb, namespace, &resource.path] {
-            put(&mut prefix, p.as_bytes());
-        }
+        put(&mut prefix, namespace.as_bytes());
         let parts = integration
             .cache_key_parameters
             .iter()
@@ -121,8 +122,9 @@ impl CacheLookup {
         param: impl Fn(&str) -> Option<&'p str>,
         parts: &http::request::Parts,
     ) -> Bytes {
-        let mut key = BytesMut::with_capacity(self.prefix.len() + 16 * self.parts.len());
+        let mut key = BytesMut::with_capacity(self.prefix.len() + 24 + 16 * self.parts.len());
         key.extend_from_slice(&self.prefix);
+        put(&mut key, parts.method.as_str().as_bytes());
         for part in self.parts.iter() {
             match part {
                 KeyPart::Query(name) => {

@@ -37,14 +37,9 @@ impl Throttle {
         let method_limits = method_setting(settings, resource_path, verb).and_then(|s| {
             let (rate, burst) = (s.throttling_rate_limit, s.throttling_burst_limit);
             (rate >= 0.0 || burst >= 0).then(|| {
-                Limits::new(
-                    if rate >= 0.0 { rate } else { f64::MAX },
-                    if burst >= 0 {
-                        u32::try_from(burst).unwrap_or(u32::MAX)
-                    } else {
-                        u32::MAX
-                    },
-                )
+                let rate = if rate >= 0.0 { rate } else { f64::MAX };
+                let burst = (burst >= 0).then_some(burst);
+                Limits::new(rate, crate::account::burst_or_default(burst, rate))
             })
         });
         Self {
@@ -68,7 +63,7 @@ impl Throttle {
     /// one, else its per-key throttle).
     pub(crate) fn checks<'a>(
         &'a self,
-        account: Limits,
+        account: Option<Limits>,
         plan: Option<&'a KeyMatch>,
         out: &mut [Check<'a>; 3],
     ) -> usize {
@@ -77,7 +72,9 @@ impl Throttle {
             out[n] = c;
             n += 1;
         };
-        push(Check::new(BucketKey::Account { account: ACCOUNT }, account));
+        if let Some(account) = account {
+            push(Check::new(BucketKey::Account { account: ACCOUNT }, account));
+        }
         if let Some(limits) = self.method_limits {
             let key = BucketKey::Method {
                 api: &self.api,
