@@ -71,12 +71,13 @@ def parse_wrk(out):
     }
 
 
-def run_wrk(url, seconds, conns, gw_pid):
+def run_wrk(url, seconds, conns, gw_pid, extra=()):
+    """`extra`: more wrk arguments (`-H "x-api-key: …"`, `-s script.lua`)."""
     before_cpu, before_wait = schedstat(gw_pid)
     before_busy = cpu_busy()
     t0 = time.monotonic()
     out = subprocess.run(
-        ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", url],
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", *extra, url],
         capture_output=True, text=True, check=True,
     ).stdout
     wall = time.monotonic() - t0
@@ -98,6 +99,15 @@ def wait_http(url, timeout=30):
         except Exception:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
+
+
+def throttle_flags(binary):
+    """Flags that lift the account throttle (10,000 rps by AWS default, which would refuse the
+    benchmark's traffic), for builds that have them; older builds have no throttle."""
+    help_text = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True).stdout
+    if "--account-rate-limit" not in help_text:
+        return []
+    return ["--account-rate-limit", "1000000000", "--account-burst-limit", "1000000000"]
 
 
 def nginx(conf, prefix):
@@ -140,7 +150,7 @@ def main():
         masters.append(gw_master)
         def start_portico(binary, port, data):
             p = subprocess.Popen(
-                ["taskset", "-c", "0", binary, "serve", "--workers", "1",
+                ["taskset", "-c", "0", binary, "serve", "--workers", "1", *throttle_flags(binary),
                  "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{port + 1}",
                  "--data-dir", data, "--access-log", "off", "--stage", "bench",
                  "--import", os.path.join(HERE, "bench-api.yaml"),
