@@ -27,7 +27,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue};
+
 use moka::Expiry;
 
 #[cfg(test)]
@@ -125,8 +125,8 @@ impl FromStr for CacheClusterSize {
 pub struct CachedResponse {
     /// HTTP status.
     pub status: u16,
-    /// Headers in order, duplicates kept.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Headers, duplicates kept: a hit clones the map whole.
+    pub headers: http::HeaderMap,
     /// Body.
     pub body: Bytes,
 }

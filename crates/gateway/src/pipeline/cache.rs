@@ -92,10 +92,7 @@ impl Gateway {
                 let mut response = Response::new(GatewayBody::full(hit.body.clone()));
                 *response.status_mut() = StatusCode::from_u16(hit.status).unwrap_or(StatusCode::OK);
                 let headers = response.headers_mut();
-                headers.reserve(hit.headers.len() + 1);
-                for (n, v) in &hit.headers {
-                    headers.append(n.clone(), v.clone());
-                }
+                *headers = hit.headers.clone();
                 if warn {
                     headers.insert(header::WARNING, HeaderValue::from_static(IGNORED_WARNING));
                 }
@@ -158,13 +155,9 @@ impl Gateway {
             }
         };
         *outcome.response.body_mut() = GatewayBody::full(bytes.clone());
-        let headers = outcome
-            .response
-            .headers()
-            .iter()
-            .filter(|(n, _)| *n != header::CONNECTION && *n != header::TRANSFER_ENCODING)
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .collect();
+        let mut headers = outcome.response.headers().clone();
+        headers.remove(header::CONNECTION);
+        headers.remove(header::TRANSFER_ENCODING);
         let cached = CachedResponse {
             status: outcome.response.status().as_u16(),
             headers,

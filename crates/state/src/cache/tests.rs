@@ -1,14 +1,17 @@
 use std::thread::sleep;
 
 use super::*;
+use http::HeaderValue;
 
 fn response(body: &'static [u8]) -> Arc<CachedResponse> {
     Arc::new(CachedResponse {
         status: 200,
-        headers: vec![(
+        headers: [(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
-        )],
+        )]
+        .into_iter()
+        .collect(),
         body: Bytes::from_static(body),
     })
 }
@@ -75,7 +78,7 @@ fn responses_over_one_mib_are_refused() {
     let c = StageCache::new(CacheClusterSize::Gb0_5, DEFAULT_STAGE_CAP);
     let big = Arc::new(CachedResponse {
         status: 200,
-        headers: Vec::new(),
+        headers: http::HeaderMap::new(),
         body: Bytes::from(vec![0u8; MAX_CACHED_RESPONSE + 1]),
     });
     assert_eq!(
@@ -92,7 +95,7 @@ fn byte_capacity_evicts() {
     for i in 0..1000u32 {
         let r = Arc::new(CachedResponse {
             status: 200,
-            headers: Vec::new(),
+            headers: http::HeaderMap::new(),
             body: body.clone(),
         });
         c.insert(Bytes::from(i.to_be_bytes().to_vec()), r, ttl(600))
