@@ -125,6 +125,12 @@ def test_domain_names_and_base_path_mappings(apigw):
     assert error_of(e) == (409, "ConflictException", "The domain name you provided already exists.")
     root = apigw.create_base_path_mapping(domainName="api.example.com", restApiId=api_id, stage="prod")
     assert root["basePath"] == "(none)" and root["stage"] == "prod"
+    assert apigw.get_base_path_mapping(domainName="api.example.com", basePath="(none)")["restApiId"] == api_id
+    # AWS: the root mapping takes the whole domain.
+    with pytest.raises(ClientError) as e:
+        apigw.create_base_path_mapping(domainName="api.example.com", basePath="v1", restApiId=api_id)
+    assert error_of(e) == (409, "ConflictException", "Only one base path mapping is allowed if the base path is empty.")
+    apigw.delete_base_path_mapping(domainName="api.example.com", basePath="(none)")
     v1 = apigw.create_base_path_mapping(domainName="api.example.com", basePath="v1", restApiId=api_id)
     assert v1["basePath"] == "v1" and "stage" not in v1
     with pytest.raises(ClientError) as e:
@@ -133,8 +139,7 @@ def test_domain_names_and_base_path_mappings(apigw):
     with pytest.raises(ClientError) as e:
         apigw.create_base_path_mapping(domainName="api.example.com", basePath="v2", restApiId=api_id, stage="nope")
     assert error_of(e)[:2] == (400, "BadRequestException")
-    assert sorted(m["basePath"] for m in apigw.get_base_path_mappings(domainName="api.example.com")["items"]) == ["(none)", "v1"]
-    assert apigw.get_base_path_mapping(domainName="api.example.com", basePath="(none)")["restApiId"] == api_id
+    assert sorted(m["basePath"] for m in apigw.get_base_path_mappings(domainName="api.example.com")["items"]) == ["v1"]
     moved = apigw.update_base_path_mapping(domainName="api.example.com", basePath="v1", patchOperations=[
         {"op": "replace", "path": "/basePath", "value": "v2"}])
     assert moved["basePath"] == "v2"

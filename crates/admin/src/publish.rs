@@ -191,6 +191,14 @@ impl Publisher {
                 }
             }
         }
+        if work.domains || work.all {
+            let st = self.store.account_state().await?;
+            self.gateway
+                .set_domains(portico_gateway::domains::DomainTable::new(
+                    st.domain_names.iter().map(|d| d.domain_name.as_str()),
+                    st.base_path_mappings.iter().map(|(d, m)| (d.as_str(), m)),
+                ));
+        }
         if first {
             // Counts persisted by earlier runs: quotas survive a restart. Loaded once, before
             // any grant is replayed (a grant's limit counts what was used before it); a later
@@ -236,6 +244,8 @@ struct AccountWork {
     keys: Vec<String>,
     plans: bool,
     throttle: bool,
+    /// Custom domain names or base path mappings changed.
+    domains: bool,
     /// UpdateUsage grants: (plan, key).
     grants: Vec<(String, String)>,
 }
@@ -247,6 +257,7 @@ impl AccountWork {
             all_keys: true,
             plans: true,
             throttle: true,
+            domains: true,
             ..Self::default()
         }
     }
@@ -267,6 +278,7 @@ impl AccountWork {
                     w.all_keys |= c.object_id == "*";
                 }
                 "account" => w.throttle = true,
+                "domainname" | "basepathmapping" => w.domains = true,
                 "usage" => {
                     if let Some((p, k)) = c.object_id.split_once('/') {
                         w.grants.push((p.to_owned(), k.to_owned()));

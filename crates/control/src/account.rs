@@ -529,12 +529,15 @@ impl AccountState {
         let base = match input.base_path.as_deref().unwrap_or("") {
             "" | "(none)" => "(none)".to_owned(),
             b => {
-                let ok = b.split('/').all(|seg| {
-                    !seg.is_empty()
-                        && seg
-                            .bytes()
-                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-                });
+                // A REST API's base path is one segment (multi-level ones are apigatewayv2
+                // ApiMappings).
+                let ok = !b.contains('/')
+                    && b.split('/').all(|seg| {
+                        !seg.is_empty()
+                            && seg.bytes().all(|c| {
+                                c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.')
+                            })
+                    });
                 if !ok {
                     return Err(ControlError::bad_request(format!(
                         "Invalid base path specified: {b}"
@@ -552,6 +555,17 @@ impl AccountState {
         {
             return Err(ControlError::conflict(
                 "Base path already exists for this domain name",
+            ));
+        }
+        // The root mapping serves every path of the domain: it cannot share the domain.
+        let others = self.base_path_mappings.iter().any(|(dn, _)| *dn == d);
+        let root_exists = self
+            .base_path_mappings
+            .iter()
+            .any(|(dn, m)| *dn == d && m.base_path == "(none)");
+        if root_exists || (base == "(none)" && others) {
+            return Err(ControlError::conflict(
+                "Only one base path mapping is allowed if the base path is empty.",
             ));
         }
         let m = BasePathMapping {

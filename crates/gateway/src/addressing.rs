@@ -24,6 +24,8 @@ pub enum Style {
     Host,
     /// `/restapis/{apiId}/{stage}/_user_request_/…`.
     Path,
+    /// A custom domain name's base path mapping (`crate::domains`).
+    CustomDomain,
 }
 
 const PATH_PREFIX: &str = "/restapis/";

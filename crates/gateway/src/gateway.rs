@@ -65,6 +65,8 @@ pub struct Gateway {
     pub(crate) metrics: Registry,
     pub(crate) upstreams: Upstreams,
     pub(crate) config: GatewayConfig,
+    /// Custom domain names and their base path mappings.
+    pub(crate) domains: ArcSwap<crate::domains::DomainTable>,
     /// Seconds added to the wall clock (quota periods); moved only by tests.
     pub(crate) clock_offset: std::sync::atomic::AtomicI64,
     /// Token buckets, quota counters and stage caches: what requests change.
@@ -93,6 +95,7 @@ impl Gateway {
         Arc::new(Self {
             state,
             clock_offset: std::sync::atomic::AtomicI64::new(0),
+            domains: ArcSwap::from_pointee(crate::domains::DomainTable::default()),
             snapshot: ArcSwap::from_pointee(ServingSnapshot::default()),
             metrics: Registry::default(),
             upstreams: Upstreams::new(PoolConfig {
@@ -166,6 +169,11 @@ impl Gateway {
     /// The data-plane settings.
     pub fn config(&self) -> &GatewayConfig {
         &self.config
+    }
+
+    /// Replaces the custom domains and their base path mappings (a management change).
+    pub fn set_domains(&self, table: crate::domains::DomainTable) {
+        self.domains.store(Arc::new(table));
     }
 
     /// The wall clock as quota periods read it, in Unix seconds.

@@ -27,6 +27,7 @@ pub mod binary;
 mod body;
 pub mod budget;
 pub mod compile;
+pub mod domains;
 mod exchange;
 #[doc(hidden)]
 pub mod fuzz;

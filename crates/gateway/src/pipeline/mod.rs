@@ -180,8 +180,15 @@ impl Gateway {
         let uri = parts.uri.clone();
         let path = uri.path();
 
-        // Resolve API and stage.
-        let address = addressing::resolve(host, path);
+        // Resolve API and stage: the default endpoint's two forms, else a custom domain.
+        let mut address = addressing::resolve(host, path);
+        let domains;
+        if address.is_none()
+            && let Some(h) = host
+        {
+            domains = self.domains.load();
+            address = domains.resolve(h, path);
+        }
         let stage = address.and_then(|a| snapshot.stage(a.api_id, a.stage));
         let Some((address, stage)) = address.zip(stage) else {
             // Unknown API or stage: AWS answers 403 Forbidden before any routing.
@@ -198,14 +205,16 @@ impl Gateway {
         };
         let stage: &CompiledStage = stage;
 
-        let lookup = if stage.execute_api_disabled {
-            Err(GatewayError::forbidden())
-        } else {
-            match stage.router.find(parts.method.as_str(), address.path) {
-                Lookup::Found(m) => Ok(m),
-                Lookup::NotFound => Err(GatewayError::missing_authentication_token()),
-            }
-        };
+        // `disableExecuteApiEndpoint` closes the default endpoint, not the API's custom domains.
+        let lookup =
+            if stage.execute_api_disabled && address.style != addressing::Style::CustomDomain {
+                Err(GatewayError::forbidden())
+            } else {
+                match stage.router.find(parts.method.as_str(), address.path) {
+                    Lookup::Found(m) => Ok(m),
+                    Lookup::NotFound => Err(GatewayError::missing_authentication_token()),
+                }
+            };
         let rid = ids.request_id.to_str().unwrap_or("-");
         let (found, refused) = match lookup {
             Ok(m) => (Some(m), None),
