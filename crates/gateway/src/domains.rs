@@ -52,7 +52,7 @@ impl DomainTable {
         }
         // Longest base path first: the root mapping, if any, comes last.
         for list in table.values_mut() {
-            list.sort_by(|a, b| b.base_path.len().cmp(&a.base_path.len()));
+            list.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
         }
         Self { domains: table }
     }
