@@ -37,6 +37,14 @@ pub struct AccountState {
     pub client_certificates: Vec<(ClientCertificate, String)>,
 }
 
+/// A base path segment: letters, digits, `-`, `_`, `.`.
+fn valid_base_path_segment(seg: &str) -> bool {
+    !seg.is_empty()
+        && seg
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
 /// `GetUsage`'s answer.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -639,6 +647,27 @@ impl AccountState {
             return Err(ControlError::conflict(
                 "Base path already exists for this domain name",
             ));
+        }
+        if m.base_path != old {
+            if m.base_path != "(none)"
+                && (m.base_path.contains('/') || !valid_base_path_segment(&m.base_path))
+            {
+                return Err(ControlError::bad_request(format!(
+                    "Invalid base path specified: {}",
+                    m.base_path
+                )));
+            }
+            // The root mapping takes its domain alone.
+            let others = self
+                .base_path_mappings
+                .iter()
+                .filter(|(dn, x)| *dn == d && x.base_path != old)
+                .count();
+            if m.base_path == "(none)" && others > 0 {
+                return Err(ControlError::conflict(
+                    "Only one base path mapping is allowed if the base path is empty.",
+                ));
+            }
         }
         if let Some((_, slot)) = self
             .base_path_mappings
