@@ -196,7 +196,12 @@ impl Gateway {
             );
             return outcome.response;
         };
-        let stage: &CompiledStage = stage;
+        // A stage with a canary sends it `percentTraffic` % of its requests, picked at random;
+        // the canary's compiled stage serves them from routing on.
+        let stage: &CompiledStage = match &stage.canary {
+            Some(canary) if canary.picks() => &canary.stage,
+            _ => stage,
+        };
 
         let lookup = if stage.execute_api_disabled {
             Err(GatewayError::forbidden())
