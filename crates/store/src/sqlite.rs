@@ -157,8 +157,9 @@ impl Store {
 
     /// Hands `f` every stage with its deployment snapshot, in the order of
     /// [`serving_stages`](Self::serving_stages), each as soon as its row is read: only one row and
-    /// one parsed snapshot are held at a time. Returns how many stages there were; on an error
-    /// `f` may have seen some of them.
+    /// one stage's parsed snapshots (its deployment's and its canary's) are held at a time.
+    /// Returns how many stages there were; on an error `f` may have seen some of
+    /// them.
     pub async fn for_each_serving_stage(
         &self,
         mut f: impl FnMut(ServingStage),
