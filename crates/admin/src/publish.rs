@@ -91,6 +91,7 @@ impl Publisher {
                         api_id: s.api_id,
                         stage: s.stage,
                         snapshot: s.snapshot,
+                        canary_snapshot: s.canary.map(|(_, snapshot)| snapshot),
                     })
                 })
                 .await?;

@@ -575,6 +575,16 @@ struct CreateDeploymentInput {
     variables: Option<Map<String>>,
     cache_cluster_enabled: Option<bool>,
     cache_cluster_size: Option<String>,
+    canary_settings: Option<portico_model::CanarySettings>,
+}
+
+/// AWS's refusal of a canary deployment without a stage (`None`: no `stageName` at all; note
+/// AWS's missing space after the first sentence).
+fn canary_needs_stage_name(name: Option<&str>) -> portico_control::ControlError {
+    portico_control::ControlError::bad_request(format!(
+        "Invalid deployment content specified.Non null and non empty stageName must be provided for canary deployment. Provided value is {}",
+        name.unwrap_or("null")
+    ))
 }
 
 /// AWS's refusal of a `cacheClusterSize` that is not one of its sizes.
@@ -597,6 +607,9 @@ async fn create_deployment(
 ) -> Result<Response> {
     let input: CreateDeploymentInput = body(&raw)?;
     check_cache_size(&input.cache_cluster_size)?;
+    if input.canary_settings.is_some() && input.stage_name.as_deref().is_none_or(str::is_empty) {
+        return Err(canary_needs_stage_name(input.stage_name.as_deref()).into());
+    }
     let stage = input
         .stage_name
         .filter(|n| !n.is_empty())
@@ -606,6 +619,7 @@ async fn create_deployment(
             variables: input.variables.unwrap_or_default(),
             cache_cluster_enabled: input.cache_cluster_enabled,
             cache_cluster_size: input.cache_cluster_size,
+            canary_settings: input.canary_settings,
         });
     let d = s
         .store
@@ -661,6 +675,7 @@ struct CreateStageInput {
     tags: Option<Map<String>>,
     cache_cluster_enabled: Option<bool>,
     cache_cluster_size: Option<String>,
+    canary_settings: Option<portico_model::CanarySettings>,
 }
 
 async fn create_stage(
@@ -682,6 +697,12 @@ async fn create_stage(
     }
     stage.cache_cluster_enabled = input.cache_cluster_enabled.unwrap_or(false);
     stage.settle_cache_status();
+    // A canary without a deployment starts on the stage's own (checked by the store).
+    stage.canary_settings = input.canary_settings.map(|mut c| {
+        c.deployment_id
+            .get_or_insert_with(|| stage.deployment_id.clone());
+        c
+    });
     Ok(created(s.store.create_stage(&api, stage).await?))
 }
 

@@ -4,8 +4,8 @@
 
 use crate::ControlError;
 use portico_model::{
-    AccessLogSettings, ApiKeySource, Integration, IntegrationResponse, Method, MethodResponse,
-    MethodSetting, RestApi, Stage, TlsConfig,
+    AccessLogSettings, ApiKeySource, CanarySettings, Integration, IntegrationResponse, Method,
+    MethodResponse, MethodSetting, RestApi, Stage, TlsConfig,
 };
 use serde::Deserialize;
 
@@ -688,9 +688,149 @@ fn invalid_access_log_path() -> ControlError {
     )
 }
 
-/// `UpdateStage` (the caller checks that a new `deploymentId` exists).
+/// AWS's error for a `percentTraffic` outside 0.0–100.0 (not recorded on AWS: no recording
+/// sends one; the bounds are those of the `CanarySettings` documentation).
+pub fn invalid_percent_traffic(v: f64) -> ControlError {
+    ControlError::bad_request(format!(
+        "Invalid canary percentTraffic {v}. Must be between 0.0 and 100.0"
+    ))
+}
+
+/// Whether `v` is a canary traffic share AWS takes (0.0–100.0).
+pub fn valid_percent_traffic(v: f64) -> bool {
+    (0.0..=100.0).contains(&v)
+}
+
+/// A stage variable (or canary override) as AWS takes it: name alphanumeric or `_` (≤ 64),
+/// value ≤ 512 characters of `[A-Za-z0-9-._~:/?#&=,]`.
+fn check_stage_variable(name: &str, v: &str) -> Result<(), ControlError> {
+    let ok_name = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !ok_name {
+        return Err(ControlError::bad_request(format!(
+            "Stage variable name must be alphanumeric or underscore: {name}"
+        )));
+    }
+    if v.len() > 512
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c))
+    {
+        return Err(ControlError::bad_request(format!(
+            "Stage variable value for {name} contains invalid characters or is too long"
+        )));
+    }
+    Ok(())
+}
+
+/// `copy` in `UpdateStage`: only promotes the canary — its deployment to `/deploymentId`, its
+/// overrides into `/variables` (recorded on AWS).
+fn copy_from_canary(s: &mut Stage, o: &PatchOperation) -> Result<(), ControlError> {
+    let from = o.from.as_deref().unwrap_or("null");
+    let to_deployment = match (o.path.as_str(), from) {
+        ("/deploymentId", "/canarySettings/deploymentId") => true,
+        ("/variables", "/canarySettings/stageVariableOverrides") => false,
+        _ => {
+            return Err(ControlError::bad_request(format!(
+                "Invalid copy operation with path: {} and from {from}. Valid copy:path are \
+                 [/deploymentId, /variables] and valid copy:from are \
+                 [/canarySettings/deploymentId, /canarySettings/stageVariableOverrides]",
+                o.path
+            )));
+        }
+    };
+    let Some(canary) = &s.canary_settings else {
+        return Err(ControlError::bad_request(
+            "Promotion not available. Canary does not exist.",
+        ));
+    };
+    if to_deployment {
+        if let Some(d) = &canary.deployment_id {
+            s.deployment_id = d.clone();
+        }
+    } else {
+        let overrides = canary.stage_variable_overrides.clone();
+        s.variables.extend(overrides);
+    }
+    Ok(())
+}
+
+/// The stage's canary, created on the stage's own deployment at 0 % when it has none.
+fn canary(s: &mut Stage) -> &mut CanarySettings {
+    let base = s.deployment_id.clone();
+    s.canary_settings.get_or_insert_with(|| CanarySettings {
+        percent_traffic: 0.0,
+        deployment_id: Some(base),
+        stage_variable_overrides: Default::default(),
+        use_stage_cache: false,
+    })
+}
+
+/// The `/canarySettings…` paths of `UpdateStage`, as AWS takes them: every field by `replace`
+/// (a first one creates the canary on the stage's own deployment at 0 %), overrides also by
+/// `remove`, the whole canary only by `remove`; `add` is refused (recorded on AWS). The caller
+/// checks that a new canary `deploymentId` exists.
+fn patch_canary(
+    s: &mut Stage,
+    o: &PatchOperation,
+    kind: Op,
+    seg: &[String],
+) -> Result<(), ControlError> {
+    if seg.len() == 1 {
+        return match kind {
+            Op::Remove => {
+                s.canary_settings = None;
+                Ok(())
+            }
+            _ => Err(invalid_stage_path(o)),
+        };
+    }
+    if kind == Op::Add {
+        return Err(ControlError::bad_request(format!(
+            "Invalid add operation with path: {}",
+            o.path
+        )));
+    }
+    match (seg[1].as_str(), seg.len(), kind) {
+        ("percentTraffic", 2, Op::Replace) => {
+            let v = parse_f64(o)?;
+            if !valid_percent_traffic(v) {
+                return Err(invalid_percent_traffic(v));
+            }
+            canary(s).percent_traffic = v;
+        }
+        ("deploymentId", 2, Op::Replace) => {
+            let v = value(o)?.to_owned();
+            canary(s).deployment_id = Some(v);
+        }
+        ("useStageCache", 2, Op::Replace) => {
+            let v = parse_bool(o)?;
+            canary(s).use_stage_cache = v;
+        }
+        ("stageVariableOverrides", 3, Op::Remove) => {
+            if let Some(c) = &mut s.canary_settings {
+                c.stage_variable_overrides.remove(&seg[2]);
+            }
+        }
+        ("stageVariableOverrides", 3, _) => {
+            let v = value(o)?;
+            check_stage_variable(&seg[2], v)?;
+            let v = v.to_owned();
+            canary(s).stage_variable_overrides.insert(seg[2].clone(), v);
+        }
+        _ => return Err(invalid_stage_path(o)),
+    }
+    Ok(())
+}
+
+/// `UpdateStage` (the caller checks that a new `deploymentId` or canary `deploymentId` exists).
 pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlError> {
     for o in ops {
+        if o.op == "copy" {
+            copy_from_canary(s, o)?;
+            continue;
+        }
         let kind = op(o)?;
         let seg = segments(&o.path);
         let raw: Vec<&str> = o
@@ -711,6 +851,10 @@ pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlE
             }
             continue;
         }
+        if seg.first().map(String::as_str) == Some("canarySettings") {
+            patch_canary(s, o, kind, &seg)?;
+            continue;
+        }
         match (seg.first().map(String::as_str), seg.len(), kind) {
             (Some("deploymentId"), 1, Op::Replace) => s.deployment_id = value(o)?.to_owned(),
             (Some("description"), 1, _) => opt_string(o, kind, &mut s.description)?,
@@ -729,23 +873,7 @@ pub fn patch_stage(s: &mut Stage, ops: &[PatchOperation]) -> Result<(), ControlE
                     }
                     _ => {
                         let v = value(o)?;
-                        let ok_name = !name.is_empty()
-                            && name.len() <= 64
-                            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-                        if !ok_name {
-                            return Err(ControlError::bad_request(format!(
-                                "Stage variable name must be alphanumeric or underscore: {name}"
-                            )));
-                        }
-                        if v.len() > 512
-                            || !v
-                                .chars()
-                                .all(|c| c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c))
-                        {
-                            return Err(ControlError::bad_request(format!(
-                                "Stage variable value for {name} contains invalid characters or is too long"
-                            )));
-                        }
+                        check_stage_variable(&name, v)?;
                         s.variables.insert(name, v.to_owned());
                     }
                 }

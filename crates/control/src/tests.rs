@@ -865,6 +865,126 @@ fn update_stage_path_errors() {
     assert!(st.method_settings.is_empty());
 }
 
+/// The `/canarySettings` paths and the promoting `copy`, with the answers recorded on AWS
+/// (LocalStack `test_apigateway_canary.snapshot.json`).
+#[test]
+fn update_stage_canary_paths() {
+    let mut st = portico_model::Stage::new("dev", "d1");
+    let copy = |path: &str, from: &str| patch::PatchOperation {
+        op: "copy".into(),
+        path: path.into(),
+        value: None,
+        from: Some(from.into()),
+    };
+    // Promotion without a canary.
+    let e = patch::patch_stage(
+        &mut st,
+        &[copy("/deploymentId", "/canarySettings/deploymentId")],
+    )
+    .unwrap_err();
+    assert_eq!(
+        bad(e),
+        bad_request("Promotion not available. Canary does not exist.")
+    );
+    let e = patch::patch_stage(
+        &mut st,
+        &[copy("/canarySettings/stageVariableOverrides", "/variables")],
+    )
+    .unwrap_err();
+    assert!(e.message.starts_with("Invalid copy operation with path: /canarySettings/stageVariableOverrides and from /variables. Valid copy:path are [/deploymentId, /variables]"), "{}", e.message);
+    // A first field creates the canary on the stage's own deployment, at 0 %.
+    patch::patch_stage(
+        &mut st,
+        &[op("replace", "/canarySettings/useStageCache", Some("true"))],
+    )
+    .unwrap();
+    let c = st.canary_settings.clone().unwrap();
+    assert_eq!(c.deployment_id.as_deref(), Some("d1"));
+    assert_eq!(c.percent_traffic, 0.0);
+    assert!(c.use_stage_cache);
+    let e = patch::patch_stage(
+        &mut st,
+        &[op("add", "/canarySettings/deploymentId", Some("d2"))],
+    )
+    .unwrap_err();
+    assert_eq!(
+        bad(e),
+        bad_request("Invalid add operation with path: /canarySettings/deploymentId")
+    );
+    patch::patch_stage(
+        &mut st,
+        &[
+            op("replace", "/canarySettings/deploymentId", Some("d2")),
+            op("replace", "/canarySettings/percentTraffic", Some("12.5")),
+            op(
+                "replace",
+                "/canarySettings/stageVariableOverrides/v",
+                Some("canary"),
+            ),
+            op(
+                "replace",
+                "/canarySettings/stageVariableOverrides/w",
+                Some("x"),
+            ),
+            op("remove", "/canarySettings/stageVariableOverrides/w", None),
+        ],
+    )
+    .unwrap();
+    let c = st.canary_settings.clone().unwrap();
+    assert_eq!(c.deployment_id.as_deref(), Some("d2"));
+    assert_eq!(c.percent_traffic, 12.5);
+    assert_eq!(c.stage_variable_overrides.len(), 1);
+    for v in ["100.5", "-1", "NaN"] {
+        let before = st.clone();
+        let e = patch::patch_stage(
+            &mut st,
+            &[op("replace", "/canarySettings/percentTraffic", Some(v))],
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("Must be between 0.0 and 100.0"),
+            "{v}: {}",
+            e.message
+        );
+        assert_eq!(st, before);
+    }
+    // Recorded: a two-part remove names a method setting; `/canarySettings` takes only remove.
+    let e = patch::patch_stage(
+        &mut st,
+        &[op("remove", "/canarySettings/stageVariableOverrides", None)],
+    )
+    .unwrap_err();
+    assert_eq!(
+        bad(e),
+        bad_request(
+            "Cannot remove method setting canarySettings/stageVariableOverrides because there is no method setting for this method "
+        )
+    );
+    let e = patch::patch_stage(
+        &mut st,
+        &[op("replace", "/canarySettings/badPath", Some("x"))],
+    )
+    .unwrap_err();
+    assert!(
+        e.message
+            .starts_with("Invalid method setting path: /canarySettings/badPath. Must be one of: [")
+    );
+    // Promote: the canary's deployment and overrides become the stage's.
+    patch::patch_stage(
+        &mut st,
+        &[
+            op("replace", "/canarySettings/percentTraffic", Some("0.0")),
+            copy("/deploymentId", "/canarySettings/deploymentId"),
+            copy("/variables", "/canarySettings/stageVariableOverrides"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(st.deployment_id, "d2");
+    assert_eq!(st.variables.get("v").map(String::as_str), Some("canary"));
+    patch::patch_stage(&mut st, &[op("remove", "/canarySettings", None)]).unwrap();
+    assert!(st.canary_settings.is_none());
+}
+
 #[test]
 fn update_rest_api_ip_address_type() {
     let (mut s, _) = state();

@@ -25,6 +25,26 @@ pub struct StageInput {
     pub stage: Stage,
     /// What the stage's deployment froze.
     pub snapshot: DeploymentSnapshot,
+    /// What the stage's canary deployment (`canarySettings.deploymentId`) froze, when the stage
+    /// has a canary; without it the stage serves no canary.
+    pub canary_snapshot: Option<DeploymentSnapshot>,
+}
+
+/// A stage's canary release: the share of requests it takes and what serves them.
+#[derive(Debug)]
+pub struct Canary {
+    /// `percentTraffic` (0.0–100.0).
+    pub percent_traffic: f64,
+    /// The canary deployment compiled for the stage: stage variables overridden by
+    /// `stageVariableOverrides`, metrics under stage `{stage}/Canary`.
+    pub stage: Arc<CompiledStage>,
+}
+
+impl Canary {
+    /// Whether this request goes to the canary: true with probability `percentTraffic` / 100.
+    pub fn picks(&self) -> bool {
+        self.percent_traffic > 0.0 && fastrand::f64() * 100.0 < self.percent_traffic
+    }
 }
 
 /// A string that the routes and metric labels naming the same thing share.
@@ -179,6 +199,11 @@ pub struct CompiledStage {
     pub template_stage_variables: Arc<portico_vtl::Value>,
     /// The API's `binaryMediaTypes`.
     pub binary_types: crate::binary::BinaryTypes,
+    /// `$context.isCanaryRequest`: present only on a stage with a canary (as on AWS), true on the
+    /// canary's compiled stage.
+    pub is_canary_request: Option<bool>,
+    /// The stage's canary, if it has one.
+    pub canary: Option<Canary>,
 }
 
 /// Every API and stage being served: what one `ArcSwap` load returns.
@@ -261,13 +286,54 @@ impl<'a> SnapshotBuilder<'a> {
 
     /// Compiles one stage into the snapshot.
     pub fn add(&mut self, input: &StageInput) {
-        let stage = compile_stage(
-            input,
+        let canary = input
+            .stage
+            .canary_settings
+            .as_ref()
+            .zip(input.canary_snapshot.as_ref());
+        let main = Variant {
+            canary: canary.map(|_| false),
+            use_stage_cache: true,
+        };
+        let mut stage = compile_stage(
+            &input.api_id,
+            &input.stage,
+            &input.snapshot,
+            main,
             self.metrics,
             self.upstreams,
             self.state,
             &mut self.warnings,
         );
+        if let Some((settings, snapshot)) = canary {
+            let mut canary_stage = input.stage.clone();
+            if let Some(id) = &settings.deployment_id {
+                canary_stage.deployment_id = id.clone();
+            }
+            canary_stage.variables.extend(
+                settings
+                    .stage_variable_overrides
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+            let compiled = compile_stage(
+                &input.api_id,
+                &canary_stage,
+                snapshot,
+                Variant {
+                    canary: Some(true),
+                    use_stage_cache: settings.use_stage_cache,
+                },
+                self.metrics,
+                self.upstreams,
+                self.state,
+                &mut self.warnings,
+            );
+            stage.canary = Some(Canary {
+                percent_traffic: settings.percent_traffic,
+                stage: Arc::new(compiled),
+            });
+        }
         self.snapshot
             .apis
             .entry(input.api_id.clone())
@@ -321,36 +387,63 @@ fn same_mock(a: &Integration, b: &Integration) -> bool {
         && *tls_config == b.tls_config
 }
 
+/// Which side of a stage is compiled.
+#[derive(Debug, Clone, Copy)]
+struct Variant {
+    /// `None`: a stage without a canary; `Some(true)`: the canary; `Some(false)`: the stage's
+    /// base deployment beside one.
+    canary: Option<bool>,
+    /// Whether the routes use the stage cache (a canary without `useStageCache` does not, and
+    /// leaves it be).
+    use_stage_cache: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn compile_stage(
-    input: &StageInput,
+    api_id: &str,
+    stage: &Stage,
+    snapshot: &DeploymentSnapshot,
+    variant: Variant,
     metrics: &Registry,
     upstreams: &Upstreams,
     state: Option<&portico_state::SharedState>,
     warnings: &mut Vec<CompileWarning>,
 ) -> CompiledStage {
-    let api = &input.snapshot.api;
-    let stage = &input.stage;
+    let api = &snapshot.api;
+    let is_canary = variant.canary == Some(true);
     // The stage's cache: kept across redeploys of the stage, dropped when it is turned off.
     let cache = state.and_then(|st| {
-        if stage.cache_cluster_enabled {
+        if !variant.use_stage_cache {
+            None
+        } else if stage.cache_cluster_enabled {
             let size = stage
                 .cache_cluster_size
                 .as_deref()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(portico_state::cache::CacheClusterSize::Gb0_5);
-            Some(st.caches.stage(&input.api_id, &stage.stage_name, size))
+            Some(st.caches.stage(api_id, &stage.stage_name, size))
         } else {
-            st.caches.remove(&input.api_id, &stage.stage_name);
+            st.caches.remove(api_id, &stage.stage_name);
             None
         }
     });
-    let stage_loc = format!("{}/{}", input.api_id, stage.stage_name);
-    // Label values the stage's routes share.
+    let stage_loc = if is_canary {
+        format!("{api_id}/{}/Canary", stage.stage_name)
+    } else {
+        format!("{api_id}/{}", stage.stage_name)
+    };
+    // Label values the stage's routes share. Throttling is the stage's, canary or not; the
+    // canary's metrics are its own, under `{stage}/Canary` (as CloudWatch reports a canary).
     let (api_label, name_label, stage_label): (Arc<str>, Arc<str>, Arc<str>) = (
-        input.api_id.as_str().into(),
+        api_id.into(),
         api.name.as_str().into(),
         stage.stage_name.as_str().into(),
     );
+    let metrics_stage_label: Arc<str> = if is_canary {
+        format!("{}/Canary", stage.stage_name).into()
+    } else {
+        stage_label.clone()
+    };
     let mut method_labels: HashMap<&str, Arc<str>> = HashMap::new();
     // MOCK integrations compiled without a warning, for the methods with an equal one: CORS
     // preflights and other canned answers repeat across a stage.
@@ -358,13 +451,13 @@ fn compile_stage(
     let labels = |resource: Arc<str>, method: Arc<str>| Labels {
         api: api_label.clone(),
         api_name: name_label.clone(),
-        stage: stage_label.clone(),
+        stage: metrics_stage_label.clone(),
         resource,
         method,
     };
     let mut builder = RouterBuilder::new();
-    let mut models = crate::validation::ModelSet::new(&input.snapshot.models);
-    for resource in &input.snapshot.resources {
+    let mut models = crate::validation::ModelSet::new(&snapshot.models);
+    for resource in &snapshot.resources {
         let resource_label: Arc<str> = resource.path.as_str().into();
         let resource_id = SharedStr(resource.id.as_str().into());
         for (verb, method) in &resource.resource_methods {
@@ -405,7 +498,7 @@ fn compile_stage(
             };
             let validation = crate::validation::RequestValidation::compile(
                 method,
-                &input.snapshot.request_validators,
+                &snapshot.request_validators,
                 &resource.path,
                 &mut models,
                 &mut warn,
@@ -469,12 +562,12 @@ fn compile_stage(
         None => AccessLogFormat::default(),
     };
     CompiledStage {
-        api_id: input.api_id.clone(),
+        api_id: api_id.to_owned(),
         api_name: api.name.clone(),
         stage_name: stage.stage_name.clone(),
         deployment_id: stage.deployment_id.clone(),
         router: builder.build(),
-        responses: GatewayResponses::compile(&input.snapshot.gateway_responses, |message| {
+        responses: GatewayResponses::compile(&snapshot.gateway_responses, |message| {
             warnings.push(CompileWarning {
                 location: stage_loc.clone(),
                 message,
@@ -482,14 +575,15 @@ fn compile_stage(
         }),
         access_log,
         unmatched_metrics: metrics.route(labels("".into(), "".into())),
-        api_id_header: HeaderValue::from_str(&input.api_id)
-            .unwrap_or(HeaderValue::from_static("unknown")),
-        default_user_agent: HeaderValue::from_str(&format!("AmazonAPIGateway_{}", input.api_id))
+        api_id_header: HeaderValue::from_str(api_id).unwrap_or(HeaderValue::from_static("unknown")),
+        default_user_agent: HeaderValue::from_str(&format!("AmazonAPIGateway_{api_id}"))
             .unwrap_or(HeaderValue::from_static("AmazonAPIGateway")),
         execute_api_disabled: api.disable_execute_api_endpoint,
         stage_variables: stage.variables.clone(),
         template_stage_variables: crate::templating::stage_variables(&stage.variables),
         binary_types: crate::binary::BinaryTypes::new(&api.binary_media_types),
+        is_canary_request: variant.canary,
+        canary: None,
     }
 }
 
@@ -749,6 +843,7 @@ mod size_tests {
             api_id: "a1".into(),
             stage: portico_model::Stage::new("dev", "d1"),
             snapshot: serde_json::from_value(snapshot).unwrap_or_else(|e| panic!("{e}")),
+            canary_snapshot: None,
         };
         let registry = crate::metrics::Registry::default();
         let (served, warnings) = compile(&[input], &registry, &Default::default());
@@ -765,6 +860,85 @@ mod size_tests {
         };
         assert!(std::sync::Arc::ptr_eq(&mock_of("/a"), &mock_of("/b")));
         assert!(!std::sync::Arc::ptr_eq(&mock_of("/a"), &mock_of("/c")));
+    }
+
+    /// A stage with a canary compiles the canary deployment beside its own: stage variables
+    /// overridden, its own deployment id and metrics stage, `isCanaryRequest` on both sides.
+    #[test]
+    fn a_canary_is_compiled_beside_its_stage() {
+        use super::{Canary, StageInput, compile};
+        let snapshot = |body: &str| {
+            serde_json::from_value(serde_json::json!({
+            "api": {"id": "a1", "name": "n", "createdDate": 0, "rootResourceId": "r0"},
+            "resources": [
+                {"id": "r0", "path": "/"},
+                {"id": "r1", "path": "/a", "resourceMethods": mock("r1", body)},
+            ]}))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let mut stage = portico_model::Stage::new("dev", "d1");
+        stage.variables.insert("x".into(), "base".into());
+        stage.variables.insert("y".into(), "kept".into());
+        let mut settings = portico_model::CanarySettings {
+            percent_traffic: 0.0,
+            deployment_id: Some("d2".into()),
+            stage_variable_overrides: Default::default(),
+            use_stage_cache: false,
+        };
+        settings
+            .stage_variable_overrides
+            .insert("x".into(), "canary".into());
+        stage.canary_settings = Some(settings);
+        let mut input = StageInput {
+            api_id: "a1".into(),
+            stage,
+            snapshot: snapshot("v1"),
+            canary_snapshot: Some(snapshot("v2")),
+        };
+        let registry = crate::metrics::Registry::default();
+        let (served, warnings) = compile(&[input.clone()], &registry, &Default::default());
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let Some(stage) = served.stage("a1", "dev") else {
+            panic!("stage not served")
+        };
+        let Some(canary) = &stage.canary else {
+            panic!("no canary")
+        };
+        assert_eq!(stage.is_canary_request, Some(false));
+        assert_eq!(canary.stage.is_canary_request, Some(true));
+        assert_eq!(canary.stage.deployment_id, "d2");
+        assert_eq!(canary.stage.stage_name, "dev");
+        assert_eq!(canary.stage.stage_variables["x"], "canary");
+        assert_eq!(canary.stage.stage_variables["y"], "kept");
+        assert_eq!(stage.stage_variables["x"], "base");
+        assert!(canary.stage.canary.is_none());
+        assert!((0..1000).all(|_| !canary.picks()));
+        let Some(route) = canary.stage.router.find("GET", "/a").found() else {
+            panic!("canary route missing")
+        };
+        route
+            .value
+            .metrics
+            .record(200, std::time::Duration::from_millis(1), None);
+        assert!(
+            registry.render().contains("stage=\"dev/Canary\""),
+            "{}",
+            registry.render()
+        );
+        let all = Canary {
+            percent_traffic: 100.0,
+            stage: canary.stage.clone(),
+        };
+        assert!((0..1000).all(|_| all.picks()));
+        // Without the canary deployment's snapshot the stage serves no canary, and `$context`
+        // has no `isCanaryRequest`.
+        input.canary_snapshot = None;
+        let (served, _) = compile(&[input], &registry, &Default::default());
+        let stage = served
+            .stage("a1", "dev")
+            .unwrap_or_else(|| panic!("no stage"));
+        assert!(stage.canary.is_none());
+        assert_eq!(stage.is_canary_request, None);
     }
 
     /// A route runs only the steps its method uses: the account throttle always, the key step
@@ -793,6 +967,7 @@ mod size_tests {
                 stage,
                 snapshot: serde_json::from_value(snapshot.clone())
                     .unwrap_or_else(|e| panic!("{e}")),
+                canary_snapshot: None,
             }
         };
         let registry = crate::metrics::Registry::default();

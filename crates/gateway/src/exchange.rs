@@ -137,6 +137,7 @@ pub(crate) fn request_context<'a>(
         user_agent: header(header::USER_AGENT),
         account_id: ACCOUNT_ID,
         deployment_id: &stage.deployment_id,
+        is_canary_request: stage.is_canary_request,
         api_key: x
             .identity
             .api_key

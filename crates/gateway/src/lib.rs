@@ -49,7 +49,9 @@ pub mod uri;
 pub mod validation;
 
 pub use body::GatewayBody;
-pub use compile::{CompileWarning, CompiledStage, ServingSnapshot, SnapshotBuilder, StageInput};
+pub use compile::{
+    Canary, CompileWarning, CompiledStage, ServingSnapshot, SnapshotBuilder, StageInput,
+};
 pub use gateway::{Gateway, GatewayConfig, MAX_PAYLOAD_BYTES};
 pub use gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
 pub use pipeline::ClientInfo;

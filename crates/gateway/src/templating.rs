@@ -419,6 +419,8 @@ pub struct RequestContext<'a> {
     pub deployment_id: &'a str,
     /// `identity.apiKey` and `identity.apiKeyId`: the key a method that requires one accepted.
     pub api_key: Option<(&'a str, &'a str)>,
+    /// `isCanaryRequest`: a key of `$context` only on a stage with a canary (as on AWS).
+    pub is_canary_request: Option<bool>,
 }
 
 /// `$context`'s keys in the order handler code has always filled them: it decides the order of
@@ -443,6 +445,31 @@ const CONTEXT_KEYS: [&str; 18] = [
     "deploymentId",
     "requestOverride",
     "responseOverride",
+];
+
+/// `$context`'s keys on a stage with a canary: [`CONTEXT_KEYS`] and `isCanaryRequest` (where AWS
+/// fills it among the others is not recorded; it goes last, which only matters for a key
+/// sharing its bucket).
+const CONTEXT_KEYS_WITH_CANARY: [&str; 19] = [
+    "requestId",
+    "extendedRequestId",
+    "apiId",
+    "stage",
+    "httpMethod",
+    "resourcePath",
+    "resourceId",
+    "path",
+    "protocol",
+    "requestTime",
+    "domainPrefix",
+    "requestTimeEpoch",
+    "domainName",
+    "identity",
+    "accountId",
+    "deploymentId",
+    "requestOverride",
+    "responseOverride",
+    "isCanaryRequest",
 ];
 
 /// `$context.identity`'s keys, as recorded on AWS for a method with no API key, no authorizer and
@@ -494,6 +521,8 @@ fn java_ordered(keys: &'static [&'static str]) -> Vec<&'static str> {
 }
 
 static CONTEXT_ORDER: LazyLock<Vec<&'static str>> = LazyLock::new(|| java_ordered(&CONTEXT_KEYS));
+static CONTEXT_WITH_CANARY_ORDER: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| java_ordered(&CONTEXT_KEYS_WITH_CANARY));
 static IDENTITY_ORDER: LazyLock<Vec<&'static str>> = LazyLock::new(|| java_ordered(&IDENTITY_KEYS));
 static IDENTITY_WITH_KEY_ORDER: LazyLock<Vec<&'static str>> =
     LazyLock::new(|| java_ordered(&IDENTITY_KEYS_WITH_KEY));
@@ -503,6 +532,7 @@ static REQUEST_OVERRIDE_ORDER: LazyLock<Vec<&'static str>> =
 /// A value of `$context`: text, a number, null, or one of its maps.
 enum Field<'a> {
     Str(Cow<'a, str>),
+    Bool(bool),
     Int(u64),
     Null,
     Identity,
@@ -533,7 +563,22 @@ impl<'a> RequestContext<'a> {
             "deploymentId" => s(self.deployment_id),
             "requestOverride" => Field::RequestOverride,
             "responseOverride" => Field::ResponseOverride,
+            "isCanaryRequest" => self.is_canary_request.map_or(Field::Null, Field::Bool),
             _ => Field::Null,
+        }
+    }
+
+    fn context_keys(&self) -> &'static [&'static str] {
+        match self.is_canary_request {
+            Some(_) => &CONTEXT_KEYS_WITH_CANARY,
+            None => &CONTEXT_KEYS,
+        }
+    }
+
+    fn context_order(&self) -> &'static [&'static str] {
+        match self.is_canary_request {
+            Some(_) => &CONTEXT_WITH_CANARY_ORDER,
+            None => &CONTEXT_ORDER,
         }
     }
 
@@ -568,6 +613,7 @@ impl<'a> RequestContext<'a> {
         let field = |key: &str| match self.field(key) {
             Field::Str(v) => J::String(v.into_owned()),
             Field::Int(n) => J::from(n),
+            Field::Bool(b) => J::Bool(b),
             Field::Null => J::Null,
             Field::Identity => J::Object(
                 self.identity_keys()
@@ -589,7 +635,7 @@ impl<'a> RequestContext<'a> {
             }
         };
         J::Object(
-            CONTEXT_KEYS
+            self.context_keys()
                 .iter()
                 .map(|k| ((*k).to_owned(), field(k)))
                 .collect(),
@@ -604,6 +650,7 @@ impl<'a> RequestContext<'a> {
         let field = |key: &str| match self.field(key) {
             Field::Str(v) => Value::String(v.into_owned()),
             Field::Int(n) => i64::try_from(n).map_or(Value::Null, Value::Int),
+            Field::Bool(b) => Value::Bool(b),
             Field::Null => Value::Null,
             Field::Identity => Value::QuietMap(
                 self.identity_order()
@@ -625,7 +672,7 @@ impl<'a> RequestContext<'a> {
             }
         };
         Value::Map(
-            CONTEXT_ORDER
+            self.context_order()
                 .iter()
                 .map(|k| ((*k).to_owned(), field(k)))
                 .collect(),
@@ -845,6 +892,7 @@ mod tests {
             account_id: "000000000000",
             deployment_id: "d1",
             api_key: None,
+            is_canary_request: None,
         };
         assert_eq!(shape(&c.to_value()), shape(&context_value(c.to_json())));
         c.resource_path = None;
@@ -856,5 +904,11 @@ mod tests {
         assert_eq!(shape(&c.to_value()), shape(&context_value(c.to_json())));
         let json = c.to_json();
         assert_eq!(json["identity"]["apiKeyId"], "kid");
+        assert!(json.get("isCanaryRequest").is_none());
+        c.is_canary_request = Some(true);
+        assert_eq!(shape(&c.to_value()), shape(&context_value(c.to_json())));
+        assert_eq!(c.to_json()["isCanaryRequest"], true);
+        c.is_canary_request = Some(false);
+        assert_eq!(c.to_json()["isCanaryRequest"], false);
     }
 }

@@ -70,6 +70,7 @@ impl Gateway {
             api_id: api_id.to_owned(),
             stage,
             snapshot,
+            canary_snapshot: None,
         };
         let (compiled, warnings) = compile(&[input], &Registry::default(), self.upstreams());
         let request_id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));

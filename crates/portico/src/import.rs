@@ -84,6 +84,7 @@ pub async fn import_file(
                 variables,
                 cache_cluster_enabled: None,
                 cache_cluster_size: None,
+                canary_settings: None,
             }),
         )
         .await

@@ -5,8 +5,8 @@ use crate::sqlite::{from_json, to_json};
 use crate::{Store, StoreError};
 use portico_control::{ApiState, ControlError, invalid_api};
 use portico_model::{
-    Authorizer, Deployment, GatewayResponse, Map, Model, RequestValidator, RestApi, Stage,
-    new_deployment_id, now_epoch_seconds,
+    Authorizer, CanarySettings, Deployment, GatewayResponse, Map, Model, RequestValidator, RestApi,
+    Stage, new_deployment_id, now_epoch_seconds,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
@@ -23,6 +23,53 @@ pub struct DeployToStage {
     pub cache_cluster_enabled: Option<bool>,
     /// `cacheClusterSize` for the stage, when the call sets it (checked by the caller).
     pub cache_cluster_size: Option<String>,
+    /// `canarySettings`: the deployment becomes the existing stage's canary instead of its
+    /// deployment (its `deploymentId` is ignored; `percentTraffic` is checked here).
+    pub canary_settings: Option<CanarySettings>,
+}
+
+/// AWS's refusal of a canary deployment to a stage that does not exist yet.
+fn canary_needs_stage(name: &str) -> ControlError {
+    ControlError::bad_request(format!(
+        "Invalid deployment content specified.Stage {name} must already be created before making a canary release deployment"
+    ))
+}
+
+/// AWS's refusal of a canary `deploymentId` that names no deployment of the API.
+fn no_canary_deployment() -> ControlError {
+    ControlError::bad_request("Deployment id does not exist")
+}
+
+/// Whether the API has deployment `id`.
+async fn deployment_exists(
+    tx: &mut Transaction<'_, Sqlite>,
+    api_id: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deployments WHERE api_id = ? AND id = ?")
+        .bind(api_id)
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Checks a stage's canary: its share of traffic and its deployment.
+async fn check_canary(
+    tx: &mut Transaction<'_, Sqlite>,
+    api_id: &str,
+    canary: Option<&CanarySettings>,
+) -> Result<(), StoreError> {
+    let Some(c) = canary else { return Ok(()) };
+    if !portico_control::patch::valid_percent_traffic(c.percent_traffic) {
+        return Err(portico_control::patch::invalid_percent_traffic(c.percent_traffic).into());
+    }
+    if let Some(id) = &c.deployment_id
+        && !deployment_exists(tx, api_id, id).await?
+    {
+        return Err(no_canary_deployment().into());
+    }
+    Ok(())
 }
 
 async fn load_state(
@@ -306,8 +353,19 @@ impl Store {
         {
             return Err(invalid_stage_name(&s.stage_name).into());
         }
+        if let Some(c) = stage.as_ref().and_then(|s| s.canary_settings.as_ref())
+            && !portico_control::patch::valid_percent_traffic(c.percent_traffic)
+        {
+            return Err(portico_control::patch::invalid_percent_traffic(c.percent_traffic).into());
+        }
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let state = load_state(&mut tx, api_id).await?;
+        if let Some(s) = &stage
+            && s.canary_settings.is_some()
+            && stage_row(&mut tx, api_id, &s.stage_name).await?.is_none()
+        {
+            return Err(canary_needs_stage(&s.stage_name).into());
+        }
         let snapshot = state.deployable_snapshot()?;
         let now = now_epoch_seconds();
         let deployment = Deployment {
@@ -329,7 +387,14 @@ impl Store {
         if let Some(s) = stage {
             let mut st = match stage_row(&mut tx, api_id, &s.stage_name).await? {
                 Some(mut old) => {
-                    old.deployment_id = deployment.id.clone();
+                    match s.canary_settings {
+                        // A canary release: the stage keeps serving its deployment.
+                        Some(mut canary) => {
+                            canary.deployment_id = Some(deployment.id.clone());
+                            old.canary_settings = Some(canary);
+                        }
+                        None => old.deployment_id = deployment.id.clone(),
+                    }
                     old.last_updated_date = now;
                     old
                 }
@@ -385,9 +450,11 @@ impl Store {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         load_state(&mut tx, api_id).await?;
         let used: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM stages WHERE api_id = ? AND deployment_id = ?",
+            "SELECT count(*) FROM stages WHERE api_id = ? AND (deployment_id = ?
+               OR json_extract(body, '$.canarySettings.deploymentId') = ?)",
         )
         .bind(api_id)
+        .bind(id)
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
@@ -425,6 +492,7 @@ impl Store {
         if exists == 0 {
             return Err(ControlError::not_found("Invalid Deployment identifier specified").into());
         }
+        check_canary(&mut tx, api_id, stage.canary_settings.as_ref()).await?;
         if stage_row(&mut tx, api_id, &stage.stage_name)
             .await?
             .is_some()
@@ -471,7 +539,18 @@ impl Store {
             .await?
             .ok_or_else(|| ControlError::not_found("Invalid stage identifier specified"))?;
         let before = stage.deployment_id.clone();
+        let canary_before = stage
+            .canary_settings
+            .as_ref()
+            .and_then(|c| c.deployment_id.clone());
         portico_control::patch::patch_stage(&mut stage, ops)?;
+        if let Some(c) = &stage.canary_settings
+            && c.deployment_id != canary_before
+            && let Some(id) = &c.deployment_id
+            && !deployment_exists(&mut tx, api_id, id).await?
+        {
+            return Err(no_canary_deployment().into());
+        }
         if stage.deployment_id != before {
             let exists: i64 =
                 sqlx::query_scalar("SELECT count(*) FROM deployments WHERE api_id = ? AND id = ?")

@@ -60,6 +60,9 @@ pub struct ServingStage {
     pub deployment: Deployment,
     /// What the deployment froze.
     pub snapshot: DeploymentSnapshot,
+    /// The stage's canary deployment and what it froze (`canarySettings.deploymentId`), when the
+    /// stage has a canary.
+    pub canary: Option<(Deployment, DeploymentSnapshot)>,
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
@@ -154,16 +157,19 @@ impl Store {
 
     /// Hands `f` every stage with its deployment snapshot, in the order of
     /// [`serving_stages`](Self::serving_stages), each as soon as its row is read: only one row and
-    /// one parsed snapshot are held at a time. Returns how many stages there were; on an error
-    /// `f` may have seen some of them.
+    /// one stage's parsed snapshots (its deployment's and its canary's) are held at a time.
+    /// Returns how many stages there were; on an error `f` may have seen some of
+    /// them.
     pub async fn for_each_serving_stage(
         &self,
         mut f: impl FnMut(ServingStage),
     ) -> Result<usize, StoreError> {
         use futures_util::TryStreamExt;
         let mut rows = sqlx::query(
-            "SELECT s.api_id, s.name, s.body, d.body, d.snapshot
+            "SELECT s.api_id, s.name, s.body, d.body, d.snapshot, c.body, c.snapshot
              FROM stages s JOIN deployments d ON d.api_id = s.api_id AND d.id = s.deployment_id
+             LEFT JOIN deployments c ON c.api_id = s.api_id
+               AND c.id = json_extract(s.body, '$.canarySettings.deploymentId')
              ORDER BY s.api_id, s.name",
         )
         .fetch(&self.pool);
@@ -175,6 +181,10 @@ impl Store {
                 stage: from_json(&what, r.get(2))?,
                 deployment: from_json(&what, r.get(3))?,
                 snapshot: from_json(&what, r.get(4))?,
+                canary: match (r.get::<Option<&str>, _>(5), r.get::<Option<&str>, _>(6)) {
+                    (Some(d), Some(snap)) => Some((from_json(&what, d)?, from_json(&what, snap)?)),
+                    _ => None,
+                },
                 api_id,
             });
             n += 1;

@@ -203,7 +203,12 @@ impl Gateway {
             );
             return outcome.response;
         };
-        let stage: &CompiledStage = stage;
+        // A stage with a canary sends it `percentTraffic` % of its requests, picked at random;
+        // the canary's compiled stage serves them from routing on.
+        let stage: &CompiledStage = match &stage.canary {
+            Some(canary) if canary.picks() => &canary.stage,
+            _ => stage,
+        };
 
         // `disableExecuteApiEndpoint` closes the default endpoint, not the API's custom domains.
         let lookup =
