@@ -1055,6 +1055,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn pools_are_keyed_by_scheme_authority_and_tls_settings() {
+        let upstreams = Upstreams::new(PoolConfig::default());
+        let authority: http::uri::Authority = "localhost:8443".parse().unwrap();
+        let plain = upstreams.pool(&authority, None).unwrap();
+        let tls = upstreams
+            .pool(&authority, Some(TlsSettings::default()))
+            .unwrap();
+        let insecure = TlsSettings {
+            insecure_skip_verification: true,
+        };
+        let skip = upstreams.pool(&authority, Some(insecure)).unwrap();
+        assert!(!Arc::ptr_eq(&plain, &tls));
+        assert!(!Arc::ptr_eq(&tls, &skip));
+        let again = upstreams
+            .pool(&authority, Some(TlsSettings::default()))
+            .unwrap();
+        assert!(Arc::ptr_eq(&tls, &again));
+        assert_eq!(upstreams.pools(), 3);
+        assert!(matches!(plain.connector, Connector::Tcp));
+        assert!(matches!(tls.connector, Connector::Tls { .. }));
+        // https without a port is 443.
+        let default = upstreams
+            .pool(&"localhost".parse().unwrap(), Some(TlsSettings::default()))
+            .unwrap();
+        assert_eq!(default.addr(), "localhost:443");
+    }
+
+    #[test]
+    fn a_backend_ca_file_must_hold_a_certificate() {
+        let dir = std::env::temp_dir().join(format!("portico-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        assert!(read_ca_file(&empty).unwrap_err().contains("no CERTIFICATE"));
+        assert!(read_ca_file(&dir.join("missing.pem")).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
     async fn at_the_connection_cap_a_request_waits_for_a_free_connection_then_times_out() {
         let (addr, heads) = backend(vec![OK, OK]).await;
         let upstreams = Upstreams::new(PoolConfig {

@@ -18,6 +18,7 @@ use rcgen::{
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use support::{Portico, write_spec};
 
 struct TestCa {
@@ -59,8 +60,11 @@ fn leaf(ca: Option<&TestCa>, expired: bool) -> (CertificateDer<'static>, Private
     (cert.der().clone(), key)
 }
 
-/// A TLS backend on 127.0.0.1 answering `tls <Host> <ALPN>`; returns its port.
-async fn tls_backend(cert: (CertificateDer<'static>, PrivateKeyDer<'static>)) -> u16 {
+/// A TLS backend on 127.0.0.1 answering `tls <Host> <ALPN>`; returns its port and the count of
+/// completed handshakes.
+async fn tls_backend(
+    cert: (CertificateDer<'static>, PrivateKeyDer<'static>),
+) -> (u16, Arc<AtomicUsize>) {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -72,14 +76,17 @@ async fn tls_backend(cert: (CertificateDer<'static>, PrivateKeyDer<'static>)) ->
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let counted = handshakes.clone();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
+            let (acceptor, counted) = (acceptor.clone(), counted.clone());
             tokio::spawn(async move {
                 // A handshake the gateway refuses ends here.
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
+                counted.fetch_add(1, Ordering::SeqCst);
                 let alpn = tls
                     .get_ref()
                     .1
@@ -106,7 +113,7 @@ async fn tls_backend(cert: (CertificateDer<'static>, PrivateKeyDer<'static>)) ->
             });
         }
     });
-    port
+    (port, handshakes)
 }
 
 fn route(path: &str, kind: &str, uri: &str, insecure: bool) -> String {
@@ -132,6 +139,7 @@ struct Setup {
     gw: Portico,
     api: String,
     good: u16,
+    good_handshakes: Arc<AtomicUsize>,
     _dir: tempfile::TempDir,
 }
 
@@ -139,10 +147,10 @@ struct Setup {
 /// started with `trust_ca`: `--backend-ca-file` naming the test CA.
 async fn setup(trust_ca: bool) -> Setup {
     let ca = test_ca();
-    let good = tls_backend(leaf(Some(&ca), false)).await;
-    let expired = tls_backend(leaf(Some(&ca), true)).await;
-    let own = tls_backend(leaf(None, false)).await;
-    let own_expired = tls_backend(leaf(None, true)).await;
+    let (good, good_handshakes) = tls_backend(leaf(Some(&ca), false)).await;
+    let (expired, _) = tls_backend(leaf(Some(&ca), true)).await;
+    let (own, _) = tls_backend(leaf(None, false)).await;
+    let (own_expired, _) = tls_backend(leaf(None, true)).await;
     let routes = [
         route(
             "/good",
@@ -227,6 +235,7 @@ async fn setup(trust_ca: bool) -> Setup {
         gw,
         api,
         good,
+        good_handshakes,
         _dir: dir,
     }
 }
@@ -253,6 +262,11 @@ async fn https_backends_are_verified_against_the_system_roots_and_the_backend_ca
         "pooled connection"
     );
     assert_eq!(s.get("/good-http").await, (200, want), "HTTP");
+    assert_eq!(
+        s.good_handshakes.load(Ordering::SeqCst),
+        1,
+        "one pooled TLS connection served the three requests"
+    );
     for path in ["/wrong-name", "/expired", "/self", "/plain-to-tls"] {
         let (status, body) = s.get(path).await;
         assert_eq!(status, 502, "{path}: {body}");
