@@ -666,6 +666,7 @@ fn compile_http_proxy(
             .tls_config
             .as_ref()
             .is_some_and(|t| t.insecure_skip_verification),
+        client_certificate: stage.client_certificate_id.as_deref().map(Arc::from),
     });
     let pool = upstreams.pool(template.authority(), tls)?;
     Ok(HttpProxyIntegration {

@@ -114,6 +114,15 @@ impl Gateway {
         })
     }
 
+    /// The client certificates stages present to `https` backends (`clientCertificateId`), as
+    /// `(id, certificate PEM, private key PEM)`; stages compiled afterwards use them.
+    pub fn set_backend_client_certificates(
+        &self,
+        certs: impl IntoIterator<Item = (String, String, String)>,
+    ) {
+        self.upstreams.set_client_certificates(certs);
+    }
+
     /// Prepares what the listener needs once: the AWS spelling of Portico's response headers.
     pub(crate) async fn prepare_listener(&self) {
         if self.aws_case.get().is_none()

@@ -25,6 +25,7 @@
 //! plus the operator's `--backend-ca-file`, loaded on the first `https` pool. AWS's
 //! `tlsConfig.insecureSkipVerification` accepts a chain no trusted authority issued (self-signed,
 //! private CA) but still checks its dates and the host name, as API Gateway does.
+//! A stage's `clientCertificateId` is presented to its `https` backends (part of the pool key).
 
 use crate::body::GatewayBody;
 use http::{HeaderValue, Request, Response, header};
@@ -471,11 +472,15 @@ struct PoolKey {
     tls: Option<TlsSettings>,
 }
 
-/// An `https` backend's TLS settings (the integration's `tlsConfig`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+/// An `https` backend's TLS settings (the integration's `tlsConfig`, the stage's client
+/// certificate).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TlsSettings {
     /// Accept a certificate no trusted authority issued (its dates and host name still count).
     pub insecure_skip_verification: bool,
+    /// The client certificate presented to the backend (the stage's `clientCertificateId`; see
+    /// [`Upstreams::set_client_certificates`]).
+    pub client_certificate: Option<Arc<str>>,
 }
 
 impl Upstreams {
@@ -523,7 +528,7 @@ impl Upstreams {
         if let Some(pool) = pools.get(&key).and_then(Weak::upgrade) {
             return Ok(pool);
         }
-        let connector = match tls {
+        let connector = match &key.tls {
             None => Connector::Tcp,
             Some(settings) => {
                 let host = authority.host();
@@ -556,6 +561,41 @@ impl Upstreams {
         Ok(pool)
     }
 
+    /// The client certificates stages may present to `https` backends, as `(id, certificate PEM,
+    /// private key PEM)`, replacing those known before (pools made earlier keep theirs). One that
+    /// does not parse is left out, with a warning.
+    pub fn set_client_certificates(
+        &self,
+        certs: impl IntoIterator<Item = (String, String, String)>,
+    ) {
+        let mut parsed = HashMap::new();
+        for (id, cert, key) in certs {
+            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())
+                .and_then(|c| {
+                    if c.is_empty() {
+                        Err("no CERTIFICATE".to_owned())
+                    } else {
+                        Ok(c)
+                    }
+                });
+            let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes())
+                .map_err(|e| e.to_string());
+            match (chain, key) {
+                (Ok(chain), Ok(key)) => {
+                    parsed.insert(id, (chain, key));
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(client_certificate = %id, error = %e,
+                        "client certificate left out for https backends");
+                }
+            }
+        }
+        *lock(&self.tls.client_certs) = parsed;
+        lock(&self.tls.configs).retain(|k, _| k.client_certificate.is_none());
+    }
+
     /// Backends with a live pool.
     pub fn pools(&self) -> usize {
         match self.pools.lock() {
@@ -583,25 +623,47 @@ pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<CertificateDer<'static
     Ok(certs)
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// A client certificate chain and its key.
+type ClientCert = (
+    Vec<CertificateDer<'static>>,
+    rustls_pki_types::PrivateKeyDer<'static>,
+);
+
 /// The TLS client settings of `https` pools, built on first use: one per [`TlsSettings`].
 #[derive(Debug, Default)]
 struct BackendTls {
     extra_roots: Vec<CertificateDer<'static>>,
-    verified: OnceLock<Result<Arc<ClientConfig>, String>>,
-    insecure: OnceLock<Result<Arc<ClientConfig>, String>>,
+    /// The system roots and `extra_roots`, read on the first `https` pool.
+    roots: OnceLock<Arc<RootCertStore>>,
+    configs: Mutex<HashMap<TlsSettings, Arc<ClientConfig>>>,
+    /// Client certificates by id.
+    client_certs: Mutex<HashMap<String, ClientCert>>,
 }
 
 impl BackendTls {
-    fn client_config(&self, settings: TlsSettings) -> Result<Arc<ClientConfig>, String> {
-        let cell = if settings.insecure_skip_verification {
-            &self.insecure
-        } else {
-            &self.verified
-        };
-        cell.get_or_init(|| self.build(settings)).clone()
+    fn client_config(&self, settings: &TlsSettings) -> Result<Arc<ClientConfig>, String> {
+        if let Some(c) = lock(&self.configs).get(settings) {
+            return Ok(c.clone());
+        }
+        let config = self.build(settings)?;
+        lock(&self.configs).insert(settings.clone(), config.clone());
+        Ok(config)
     }
 
-    fn roots(&self) -> RootCertStore {
+    fn roots(&self) -> Arc<RootCertStore> {
+        self.roots
+            .get_or_init(|| Arc::new(self.load_roots()))
+            .clone()
+    }
+
+    fn load_roots(&self) -> RootCertStore {
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         for e in &native.errors {
@@ -625,13 +687,23 @@ impl BackendTls {
         roots
     }
 
-    fn build(&self, settings: TlsSettings) -> Result<Arc<ClientConfig>, String> {
+    fn build(&self, settings: &TlsSettings) -> Result<Arc<ClientConfig>, String> {
+        let client_cert = match &settings.client_certificate {
+            None => None,
+            Some(id) => {
+                let certs = lock(&self.client_certs);
+                let (chain, key) = certs
+                    .get(&**id)
+                    .ok_or_else(|| format!("client certificate {id} not found"))?;
+                Some((chain.clone(), key.clone_key()))
+            }
+        };
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let roots = Arc::new(self.roots());
+        let roots = self.roots();
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS client settings: {e}"))?;
-        let mut config = if settings.insecure_skip_verification {
+        let wants_client_cert = if settings.insecure_skip_verification {
             let trusted = if roots.is_empty() {
                 None
             } else {
@@ -647,9 +719,14 @@ impl BackendTls {
                     trusted,
                     provider,
                 }))
-                .with_no_client_auth()
         } else {
-            builder.with_root_certificates(roots).with_no_client_auth()
+            builder.with_root_certificates(roots)
+        };
+        let mut config = match client_cert {
+            None => wants_client_cert.with_no_client_auth(),
+            Some((chain, key)) => wants_client_cert
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("client certificate: {e}"))?,
         };
         // HTTP/1.1 only: the pools speak HTTP/1.1 to backends.
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -1064,6 +1141,7 @@ mod tests {
             .unwrap();
         let insecure = TlsSettings {
             insecure_skip_verification: true,
+            ..TlsSettings::default()
         };
         let skip = upstreams.pool(&authority, Some(insecure)).unwrap();
         assert!(!Arc::ptr_eq(&plain, &tls));

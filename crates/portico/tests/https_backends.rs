@@ -16,6 +16,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     date_time_ymd,
 };
+use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -292,4 +293,116 @@ async fn insecure_skip_verification_accepts_a_self_signed_certificate_but_checks
     ] {
         assert_eq!(s.get(path).await, (502, UNREACHABLE.to_owned()), "{path}");
     }
+}
+
+/// A TLS backend (certificate for `localhost` from `ca`) that asks for a client certificate and
+/// accepts only one issued by `trusted` (PEM), set once the gateway has generated it; answers
+/// `mtls <subject-present>`. Returns its port and the setter.
+async fn mtls_backend(ca: &TestCa) -> (u16, Arc<std::sync::Mutex<Option<String>>>) {
+    let trusted: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let (cert, key) = leaf(Some(ca), false);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = trusted.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let Some(pem) = seen.lock().unwrap().clone() else {
+                continue;
+            };
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let mut roots = rustls::RootCertStore::empty();
+            roots
+                .add(CertificateDer::from_pem_slice(pem.as_bytes()).unwrap())
+                .unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider.clone(),
+            )
+            .build()
+            .unwrap();
+            let config = rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_client_cert_verifier(verifier)
+                .with_single_cert(vec![cert.clone()], key.clone_key())
+                .unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let client = tls.get_ref().1.peer_certificates().map_or(0, <[_]>::len);
+                let service = service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+                    let body = format!("mtls {client}");
+                    async move {
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                            Bytes::from(body),
+                        )))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (port, trusted)
+}
+
+#[tokio::test]
+async fn the_stage_client_certificate_is_presented_to_https_backends() {
+    let ca = test_ca();
+    let (port, trusted) = mtls_backend(&ca).await;
+    let spec = format!(
+        "openapi: 3.0.1\ninfo: {{title: mtls, version: \"1\"}}\npaths:{}\n",
+        route(
+            "/m",
+            "http_proxy",
+            &format!("https://localhost:{port}/x"),
+            false
+        )
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_spec(dir.path(), "mtls.yaml", &spec);
+    let ca_file = write_spec(dir.path(), "ca.pem", &ca.pem);
+    let gw = Portico::start(&[
+        "--import",
+        file.to_str().unwrap(),
+        "--backend-ca-file",
+        ca_file.to_str().unwrap(),
+        "--access-log",
+        "off",
+    ]);
+    let api = gw.api_id("mtls");
+    let admin = format!("http://{}", gw.admin);
+    let http = reqwest::Client::new();
+    let cert: serde_json::Value = http
+        .post(format!("{admin}/clientcertificates"))
+        .json(&serde_json::json!({"description": "to the backend"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = cert["clientCertificateId"].as_str().unwrap();
+    *trusted.lock().unwrap() = Some(cert["pemEncodedCertificate"].as_str().unwrap().to_owned());
+    let url = gw.path_url(&api, "dev", "/m");
+    // No client certificate on the stage yet: the backend refuses the handshake.
+    let r = reqwest::get(&url).await.unwrap();
+    assert_eq!(r.status(), 502);
+    let patched = http
+        .patch(format!("{admin}/restapis/{api}/stages/dev"))
+        .json(&serde_json::json!({"patchOperations": [
+            {"op": "replace", "path": "/clientCertificateId", "value": id}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200, "{}", patched.text().await.unwrap());
+    let r = reqwest::get(&url).await.unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.text().await.unwrap()),
+        (200, "mtls 1".to_owned())
+    );
 }
