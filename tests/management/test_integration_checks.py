@@ -168,3 +168,26 @@ def test_import_refuses_bad_uris_and_selection_patterns(apigw):
     x = next(r for r in resources if r["path"] == "/x")
     assert x["resourceMethods"]["GET"]["methodIntegration"]["uri"] == "http://${stageVariables.b}/x"
     apigw.delete_rest_api(restApiId=ok["id"])
+
+
+def test_tls_config_round_trips_and_an_https_backend_deploys_without_warning(apigw, portico):
+    api_id, root = api_with_get(apigw, "checks-tls")
+    i = apigw.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="HTTP_PROXY",
+                              integrationHttpMethod="GET", uri="https://127.0.0.1:1/x",
+                              tlsConfig={"insecureSkipVerification": True})
+    assert i["tlsConfig"] == {"insecureSkipVerification": True}
+    got = apigw.get_integration(restApiId=api_id, resourceId=root, httpMethod="GET")
+    assert got["tlsConfig"] == {"insecureSkipVerification": True}
+    upd = apigw.update_integration(restApiId=api_id, resourceId=root, httpMethod="GET",
+                                   patchOperations=[{"op": "replace", "path": "/tlsConfig/insecureSkipVerification",
+                                                     "value": "false"}])
+    assert upd["tlsConfig"] == {"insecureSkipVerification": False}
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    # Nothing listens on port 1: the https backend is unreachable (502), not unsupported (500).
+    url = portico.invoke_url(api_id, "dev", "/")
+    deadline = time.time() + 5
+    while (got := call(url))[0] == 403:
+        assert time.time() < deadline, "deployment never served"
+        time.sleep(0.05)
+    assert got == (502, '{"message": "Internal server error"}')
+    apigw.delete_rest_api(restApiId=api_id)

@@ -167,6 +167,14 @@ impl Publisher {
                 accounts.set_throttle(l);
             }
         }
+        if work.all || work.client_certs {
+            let st = self.store.account_state().await?;
+            self.gateway.set_backend_client_certificates(
+                st.client_certificates
+                    .into_iter()
+                    .map(|(c, key)| (c.client_certificate_id, c.pem_encoded_certificate, key)),
+            );
+        }
         if work.all || work.all_keys {
             // A new index, swapped in whole: requests see the old keys until it is complete.
             let mut plans_of: HashMap<String, Vec<Arc<str>>> = HashMap::new();
@@ -247,6 +255,8 @@ struct AccountWork {
     throttle: bool,
     /// Custom domain names or base path mappings changed.
     domains: bool,
+    /// Client certificates (presented to https backends).
+    client_certs: bool,
     /// UpdateUsage grants: (plan, key).
     grants: Vec<(String, String)>,
 }
@@ -259,6 +269,7 @@ impl AccountWork {
             plans: true,
             throttle: true,
             domains: true,
+            client_certs: true,
             ..Self::default()
         }
     }
@@ -280,6 +291,7 @@ impl AccountWork {
                 }
                 "account" => w.throttle = true,
                 "domainname" | "basepathmapping" => w.domains = true,
+                "clientcert" => w.client_certs = true,
                 "usage" => {
                     if let Some((p, k)) = c.object_id.split_once('/') {
                         w.grants.push((p.to_owned(), k.to_owned()));

@@ -739,11 +739,6 @@ fn compile_http_proxy(
             .map(|(p, greedy)| ((*p).to_owned(), *greedy))
     };
     let template = UriTemplate::compile(&uri, param_source)?;
-    if template.is_https() {
-        return Err(format!(
-            "https backends are not supported by this Portico version yet: {uri}"
-        ));
-    }
     let method = match i.http_method.as_deref() {
         None | Some("ANY") => None,
         Some(m) => Some(
@@ -760,7 +755,14 @@ fn compile_http_proxy(
             i.timeout_in_millis
         ));
     }
-    let pool = upstreams.pool(template.authority())?;
+    let tls = template.is_https().then(|| crate::upstream::TlsSettings {
+        insecure_skip_verification: i
+            .tls_config
+            .as_ref()
+            .is_some_and(|t| t.insecure_skip_verification),
+        client_certificate: stage.client_certificate_id.as_deref().map(Arc::from),
+    });
+    let pool = upstreams.pool(template.authority(), tls)?;
     Ok(HttpProxyIntegration {
         method,
         pool,

@@ -41,6 +41,9 @@ pub struct GatewayConfig {
     /// The account-level throttle, over what the store says (`None`: the store's, AWS's
     /// 10,000 rps / 5,000 burst by default).
     pub account_throttle: Option<crate::account::Limits>,
+    /// CA certificates trusted for `https` backends besides the system roots
+    /// (`--backend-ca-file`; see [`crate::upstream::read_ca_file`]).
+    pub backend_ca: Vec<rustls_pki_types::CertificateDer<'static>>,
 }
 
 impl Default for GatewayConfig {
@@ -54,6 +57,7 @@ impl Default for GatewayConfig {
             upstream_idle_timeout: Duration::from_secs(30),
             upstream_max_connections: PoolConfig::default().max_connections,
             account_throttle: None,
+            backend_ca: Vec::new(),
         }
     }
 }
@@ -98,16 +102,28 @@ impl Gateway {
             domains: ArcSwap::from_pointee(crate::domains::DomainTable::default()),
             snapshot: ArcSwap::from_pointee(ServingSnapshot::default()),
             metrics: Registry::default(),
-            upstreams: Upstreams::new(PoolConfig {
-                idle_timeout: config.upstream_idle_timeout,
-                max_connections: config.upstream_max_connections,
-                ..PoolConfig::default()
-            }),
+            upstreams: Upstreams::with_backend_roots(
+                PoolConfig {
+                    idle_timeout: config.upstream_idle_timeout,
+                    max_connections: config.upstream_max_connections,
+                    ..PoolConfig::default()
+                },
+                config.backend_ca.clone(),
+            ),
             budget: crate::budget::BodyBudget::new(config.body_budget_bytes),
             accounts,
             config,
             aws_case: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The client certificates stages present to `https` backends (`clientCertificateId`), as
+    /// `(id, certificate PEM, private key PEM)`; stages compiled afterwards use them.
+    pub fn set_backend_client_certificates(
+        &self,
+        certs: impl IntoIterator<Item = (String, String, String)>,
+    ) {
+        self.upstreams.set_client_certificates(certs);
     }
 
     /// Prepares what the listener needs once: the AWS spelling of Portico's response headers.

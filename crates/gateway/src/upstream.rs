@@ -1,6 +1,7 @@
 //! Upstream connection pools for HTTP integrations.
 //!
-//! One [`UpstreamPool`] per backend authority, resolved when a stage is compiled, so a request
+//! One [`UpstreamPool`] per backend (scheme, authority and TLS settings: an `http` and an `https`
+//! pool to the same `host:port` are distinct), resolved when a stage is compiled, so a request
 //! never hashes an authority or takes a shared pool lock keyed by it. Each pool keeps idle HTTP/1.1
 //! connections (hyper's low-level `SendRequest`); a connection returns to the pool when its
 //! response body has been read to the end, and is dropped (closed) when the body is abandoned.
@@ -17,17 +18,33 @@
 //! response head, and then the body, which fails with [`BodyError::IntegrationTimeout`] when the
 //! backend is still streaming at the deadline (the client sees an aborted response, never a
 //! complete-looking truncated one).
+//!
+//! Transport: each pool has a [`Connector`], plain TCP for `http://` backends and TLS (rustls,
+//! aws-lc-rs, ALPN `http/1.1`, SNI from the URI's host) for `https://` ones, chosen when the pool
+//! is made; a request on a pooled connection never looks at it. The TLS roots are the system's
+//! plus the operator's `--backend-ca-file`, loaded on the first `https` pool. AWS's
+//! `tlsConfig.insecureSkipVerification` accepts a chain no trusted authority issued (self-signed,
+//! private CA) but still checks its dates and the host name, as API Gateway does.
+//! A stage's `clientCertificateId` is presented to its `https` backends (part of the pool key).
 
 use crate::body::GatewayBody;
 use http::{HeaderValue, Request, Response, header};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -45,6 +62,14 @@ pub enum UpstreamError {
     /// Opening the connection took longer than the connect timeout.
     #[error("connecting to {0} timed out")]
     ConnectTimeout(String),
+    /// The TLS handshake failed (bad certificate, wrong host name, no common protocol).
+    #[error("TLS handshake with {addr} failed: {source}")]
+    Tls {
+        /// `host:port`.
+        addr: String,
+        /// What rustls reported.
+        source: std::io::Error,
+    },
     /// The HTTP exchange failed.
     #[error("upstream request failed: {0}")]
     Http(#[from] hyper::Error),
@@ -78,7 +103,10 @@ impl UpstreamError {
 
     /// Whether the backend could not be reached at all.
     pub fn is_connect(&self) -> bool {
-        matches!(self, Self::Connect { .. } | Self::ConnectTimeout(_))
+        matches!(
+            self,
+            Self::Connect { .. } | Self::ConnectTimeout(_) | Self::Tls { .. }
+        )
     }
 
     /// Whether the integration timeout passed (504 rather than 502).
@@ -146,9 +174,22 @@ impl Default for PoolConfig {
     }
 }
 
-/// Idle connections to one backend authority.
+/// How a pool opens its connections: chosen with the pool, never per request.
+#[derive(Clone)]
+enum Connector {
+    /// Plain TCP (`http://`).
+    Tcp,
+    /// TLS over TCP (`https://`): the client settings and the name sent as SNI and verified.
+    Tls {
+        config: Arc<ClientConfig>,
+        name: ServerName<'static>,
+    },
+}
+
+/// Idle connections to one backend (scheme, authority, TLS settings).
 pub struct UpstreamPool {
     addr: String,
+    connector: Connector,
     host: HeaderValue,
     idle: Mutex<Vec<Idle>>,
     config: PoolConfig,
@@ -163,6 +204,7 @@ impl std::fmt::Debug for UpstreamPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UpstreamPool")
             .field("addr", &self.addr)
+            .field("tls", &matches!(self.connector, Connector::Tls { .. }))
             .field("idle", &self.lock().len())
             .finish()
     }
@@ -312,8 +354,9 @@ impl UpstreamPool {
         permit: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<SendRequest<GatewayBody>, UpstreamError> {
         self.start_reaper();
+        let deadline = tokio::time::Instant::now() + self.config.connect_timeout;
         let connect = tokio::net::TcpStream::connect(self.addr.as_str());
-        let stream = match tokio::time::timeout(self.config.connect_timeout, connect).await {
+        let stream = match tokio::time::timeout_at(deadline, connect).await {
             Err(_) => return Err(UpstreamError::ConnectTimeout(self.addr.clone())),
             Ok(Err(source)) => {
                 return Err(UpstreamError::Connect {
@@ -324,13 +367,42 @@ impl UpstreamPool {
             Ok(Ok(s)) => s,
         };
         let _ = stream.set_nodelay(true);
+        match &self.connector {
+            Connector::Tcp => self.handshake(TokioIo::new(stream), permit).await,
+            Connector::Tls { config, name } => {
+                let tls =
+                    tokio_rustls::TlsConnector::from(config.clone()).connect(name.clone(), stream);
+                let stream = match tokio::time::timeout_at(deadline, tls).await {
+                    Err(_) => return Err(UpstreamError::ConnectTimeout(self.addr.clone())),
+                    Ok(Err(source)) => {
+                        return Err(UpstreamError::Tls {
+                            addr: self.addr.clone(),
+                            source,
+                        });
+                    }
+                    Ok(Ok(s)) => s,
+                };
+                self.handshake(TokioIo::new(stream), permit).await
+            }
+        }
+    }
+
+    /// HTTP/1.1 over an open connection; the connection task holds `permit` until it closes.
+    async fn handshake<T>(
+        &self,
+        io: T,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<SendRequest<GatewayBody>, UpstreamError>
+    where
+        T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
         let (sender, conn) = http1::Builder::new()
             // Writes the client's spelling of header names (the request's extensions carry it)
             // and records the backend's for the response.
             .preserve_header_case(true)
             .max_headers(200)
             .max_buf_size(MAX_READ_BUFFER)
-            .handshake(TokioIo::new(stream))
+            .handshake(io)
             .await?;
         let freed = self.freed.clone();
         tokio::spawn(async move {
@@ -388,39 +460,94 @@ impl UpstreamPool {
 /// snapshot replaced, a `TestInvokeMethod` done) is dropped with its idle connections.
 #[derive(Debug, Default)]
 pub struct Upstreams {
-    pools: Mutex<HashMap<String, Weak<UpstreamPool>>>,
+    pools: Mutex<HashMap<PoolKey, Weak<UpstreamPool>>>,
     config: PoolConfig,
+    tls: BackendTls,
+}
+
+/// What tells two pools apart: `None` for plain TCP.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    addr: String,
+    tls: Option<TlsSettings>,
+}
+
+/// An `https` backend's TLS settings (the integration's `tlsConfig`, the stage's client
+/// certificate).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TlsSettings {
+    /// Accept a certificate no trusted authority issued (its dates and host name still count).
+    pub insecure_skip_verification: bool,
+    /// The client certificate presented to the backend (the stage's `clientCertificateId`; see
+    /// [`Upstreams::set_client_certificates`]).
+    pub client_certificate: Option<Arc<str>>,
 }
 
 impl Upstreams {
-    /// Pools with the given settings.
+    /// Pools with the given settings; `https` backends are verified against the system roots.
     pub fn new(config: PoolConfig) -> Self {
+        Self::with_backend_roots(config, Vec::new())
+    }
+
+    /// [`Upstreams::new`] trusting `extra_roots` (PEM-decoded CA certificates, see
+    /// [`read_ca_file`]) besides the system roots for `https` backends.
+    pub fn with_backend_roots(
+        config: PoolConfig,
+        extra_roots: Vec<CertificateDer<'static>>,
+    ) -> Self {
         Self {
             pools: Mutex::default(),
             config,
+            tls: BackendTls {
+                extra_roots,
+                ..BackendTls::default()
+            },
         }
     }
 
-    /// The pool for `authority` (`host[:port]`, port 80 by default), created on first use (deploy
-    /// time).
-    pub fn pool(&self, authority: &http::uri::Authority) -> Result<Arc<UpstreamPool>, String> {
+    /// The pool for `authority` (`host[:port]`, port 80 by default, 443 with `tls`), created on
+    /// first use (deploy time). `tls`: `Some` for an `https` backend.
+    pub fn pool(
+        &self,
+        authority: &http::uri::Authority,
+        tls: Option<TlsSettings>,
+    ) -> Result<Arc<UpstreamPool>, String> {
+        let default_port = if tls.is_some() { 443 } else { 80 };
         let addr = format!(
             "{}:{}",
             authority.host(),
-            authority.port_u16().unwrap_or(80)
+            authority.port_u16().unwrap_or(default_port)
         );
         let host = HeaderValue::from_str(authority.as_str())
             .map_err(|_| format!("invalid backend host {authority}"))?;
+        let key = PoolKey { addr, tls };
         let mut pools = match self.pools.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(pool) = pools.get(&addr).and_then(Weak::upgrade) {
+        if let Some(pool) = pools.get(&key).and_then(Weak::upgrade) {
             return Ok(pool);
         }
+        let connector = match &key.tls {
+            None => Connector::Tcp,
+            Some(settings) => {
+                let host = authority.host();
+                let host = host
+                    .strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .unwrap_or(host);
+                let name = ServerName::try_from(host.to_owned())
+                    .map_err(|e| format!("invalid backend host name {host}: {e}"))?;
+                Connector::Tls {
+                    config: self.tls.client_config(settings)?,
+                    name,
+                }
+            }
+        };
         pools.retain(|_, p| p.strong_count() > 0);
         let pool = Arc::new(UpstreamPool {
-            addr: addr.clone(),
+            addr: key.addr.clone(),
+            connector,
             host,
             idle: Mutex::default(),
             config: self.config,
@@ -430,8 +557,43 @@ impl Upstreams {
             )),
             freed: Arc::new(tokio::sync::Notify::new()),
         });
-        pools.insert(addr, Arc::downgrade(&pool));
+        pools.insert(key, Arc::downgrade(&pool));
         Ok(pool)
+    }
+
+    /// The client certificates stages may present to `https` backends, as `(id, certificate PEM,
+    /// private key PEM)`, replacing those known before (pools made earlier keep theirs). One that
+    /// does not parse is left out, with a warning.
+    pub fn set_client_certificates(
+        &self,
+        certs: impl IntoIterator<Item = (String, String, String)>,
+    ) {
+        let mut parsed = HashMap::new();
+        for (id, cert, key) in certs {
+            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())
+                .and_then(|c| {
+                    if c.is_empty() {
+                        Err("no CERTIFICATE".to_owned())
+                    } else {
+                        Ok(c)
+                    }
+                });
+            let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes())
+                .map_err(|e| e.to_string());
+            match (chain, key) {
+                (Ok(chain), Ok(key)) => {
+                    parsed.insert(id, (chain, key));
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(client_certificate = %id, error = %e,
+                        "client certificate left out for https backends");
+                }
+            }
+        }
+        *lock(&self.tls.client_certs) = parsed;
+        lock(&self.tls.configs).retain(|k, _| k.client_certificate.is_none());
     }
 
     /// Backends with a live pool.
@@ -440,6 +602,206 @@ impl Upstreams {
             Ok(g) => g.values().filter(|p| p.strong_count() > 0).count(),
             Err(poisoned) => poisoned.into_inner().len(),
         }
+    }
+}
+
+/// Reads the PEM certificates of `path` (an extra CA bundle for `https` backends).
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("bad PEM in {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("no CERTIFICATE in {}", path.display()));
+    }
+    let mut roots = RootCertStore::empty();
+    for c in &certs {
+        roots
+            .add(c.clone())
+            .map_err(|e| format!("unusable CA certificate in {}: {e}", path.display()))?;
+    }
+    Ok(certs)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// A client certificate chain and its key.
+type ClientCert = (
+    Vec<CertificateDer<'static>>,
+    rustls_pki_types::PrivateKeyDer<'static>,
+);
+
+/// The TLS client settings of `https` pools, built on first use: one per [`TlsSettings`].
+#[derive(Debug, Default)]
+struct BackendTls {
+    extra_roots: Vec<CertificateDer<'static>>,
+    /// The system roots and `extra_roots`, read on the first `https` pool.
+    roots: OnceLock<Arc<RootCertStore>>,
+    configs: Mutex<HashMap<TlsSettings, Arc<ClientConfig>>>,
+    /// Client certificates by id.
+    client_certs: Mutex<HashMap<String, ClientCert>>,
+}
+
+impl BackendTls {
+    fn client_config(&self, settings: &TlsSettings) -> Result<Arc<ClientConfig>, String> {
+        if let Some(c) = lock(&self.configs).get(settings) {
+            return Ok(c.clone());
+        }
+        let config = self.build(settings)?;
+        lock(&self.configs).insert(settings.clone(), config.clone());
+        Ok(config)
+    }
+
+    fn roots(&self) -> Arc<RootCertStore> {
+        self.roots
+            .get_or_init(|| Arc::new(self.load_roots()))
+            .clone()
+    }
+
+    fn load_roots(&self) -> RootCertStore {
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        for e in &native.errors {
+            tracing::warn!(error = %e, "cannot load some system root certificates");
+        }
+        let (_, unusable) = roots.add_parsable_certificates(native.certs);
+        if unusable > 0 {
+            tracing::debug!(unusable, "system root certificates skipped");
+        }
+        for c in &self.extra_roots {
+            if let Err(e) = roots.add(c.clone()) {
+                tracing::warn!(error = %e, "backend CA certificate skipped");
+            }
+        }
+        if roots.is_empty() {
+            tracing::warn!(
+                "no root certificates for https backends (system store empty, no \
+                 --backend-ca-file): their handshakes fail unless insecureSkipVerification is set"
+            );
+        }
+        roots
+    }
+
+    fn build(&self, settings: &TlsSettings) -> Result<Arc<ClientConfig>, String> {
+        let client_cert = match &settings.client_certificate {
+            None => None,
+            Some(id) => {
+                let certs = lock(&self.client_certs);
+                let (chain, key) = certs
+                    .get(&**id)
+                    .ok_or_else(|| format!("client certificate {id} not found"))?;
+                Some((chain.clone(), key.clone_key()))
+            }
+        };
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let roots = self.roots();
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS client settings: {e}"))?;
+        let wants_client_cert = if settings.insecure_skip_verification {
+            let trusted = if roots.is_empty() {
+                None
+            } else {
+                Some(
+                    WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                        .build()
+                        .map_err(|e| format!("TLS verifier: {e}"))?,
+                )
+            };
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(SkipChainVerification {
+                    trusted,
+                    provider,
+                }))
+        } else {
+            builder.with_root_certificates(roots)
+        };
+        let mut config = match client_cert {
+            None => wants_client_cert.with_no_client_auth(),
+            Some((chain, key)) => wants_client_cert
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("client certificate: {e}"))?,
+        };
+        // HTTP/1.1 only: the pools speak HTTP/1.1 to backends.
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+}
+
+/// `insecureSkipVerification`: a chain that no trusted root issued is accepted when it is sound
+/// on its own — verified against its own top certificate (the self-signed certificate itself, or
+/// the last one the server sent), so that the signatures, dates and host name still count.
+#[derive(Debug)]
+struct SkipChainVerification {
+    trusted: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for SkipChainVerification {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        // A chain a trusted root issued passes as usual; any other is judged on its own (a
+        // root whose name matches but whose key does not fails the same way as an unknown one).
+        if let Some(v) = &self.trusted
+            && let Ok(ok) =
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            return Ok(ok);
+        }
+        let top = intermediates.last().unwrap_or(end_entity);
+        let mut own = RootCertStore::empty();
+        own.add(top.clone().into_owned())
+            .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+        WebPkiServerVerifier::builder_with_provider(Arc::new(own), self.provider.clone())
+            .build()
+            .map_err(|e| rustls::Error::General(e.to_string()))?
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -723,7 +1085,7 @@ mod tests {
             idle_timeout,
             ..PoolConfig::default()
         });
-        upstreams.pool(&addr.parse().unwrap()).unwrap()
+        upstreams.pool(&addr.parse().unwrap(), None).unwrap()
     }
 
     fn request(method: http::Method, body: GatewayBody) -> Request<GatewayBody> {
@@ -746,8 +1108,8 @@ mod tests {
     async fn a_pool_nothing_references_is_dropped_with_its_connections() {
         let (addr, _) = backend(vec![OK, OK]).await;
         let upstreams = Upstreams::new(PoolConfig::default());
-        let p = upstreams.pool(&addr.parse().unwrap()).unwrap();
-        let again = upstreams.pool(&addr.parse().unwrap()).unwrap();
+        let p = upstreams.pool(&addr.parse().unwrap(), None).unwrap();
+        let again = upstreams.pool(&addr.parse().unwrap(), None).unwrap();
         assert!(
             Arc::ptr_eq(&p, &again),
             "one pool per backend while referenced"
@@ -765,8 +1127,48 @@ mod tests {
         assert!(weak.upgrade().is_none(), "no one else keeps the pool");
         assert_eq!(upstreams.pools(), 0);
         // A later deployment gets a fresh pool.
-        let p = upstreams.pool(&addr.parse().unwrap()).unwrap();
+        let p = upstreams.pool(&addr.parse().unwrap(), None).unwrap();
         assert_eq!(p.idle_connections(), 0);
+    }
+
+    #[tokio::test]
+    async fn pools_are_keyed_by_scheme_authority_and_tls_settings() {
+        let upstreams = Upstreams::new(PoolConfig::default());
+        let authority: http::uri::Authority = "localhost:8443".parse().unwrap();
+        let plain = upstreams.pool(&authority, None).unwrap();
+        let tls = upstreams
+            .pool(&authority, Some(TlsSettings::default()))
+            .unwrap();
+        let insecure = TlsSettings {
+            insecure_skip_verification: true,
+            ..TlsSettings::default()
+        };
+        let skip = upstreams.pool(&authority, Some(insecure)).unwrap();
+        assert!(!Arc::ptr_eq(&plain, &tls));
+        assert!(!Arc::ptr_eq(&tls, &skip));
+        let again = upstreams
+            .pool(&authority, Some(TlsSettings::default()))
+            .unwrap();
+        assert!(Arc::ptr_eq(&tls, &again));
+        assert_eq!(upstreams.pools(), 3);
+        assert!(matches!(plain.connector, Connector::Tcp));
+        assert!(matches!(tls.connector, Connector::Tls { .. }));
+        // https without a port is 443.
+        let default = upstreams
+            .pool(&"localhost".parse().unwrap(), Some(TlsSettings::default()))
+            .unwrap();
+        assert_eq!(default.addr(), "localhost:443");
+    }
+
+    #[test]
+    fn a_backend_ca_file_must_hold_a_certificate() {
+        let dir = std::env::temp_dir().join(format!("portico-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        assert!(read_ca_file(&empty).unwrap_err().contains("no CERTIFICATE"));
+        assert!(read_ca_file(&dir.join("missing.pem")).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
@@ -776,7 +1178,7 @@ mod tests {
             max_connections: 1,
             ..PoolConfig::default()
         });
-        let p = upstreams.pool(&addr.parse().unwrap()).unwrap();
+        let p = upstreams.pool(&addr.parse().unwrap(), None).unwrap();
         // One request in flight keeps the only connection busy (its body is not read yet).
         let first = p
             .send_within(

@@ -108,6 +108,10 @@ pub struct ServeArgs {
     /// Most bytes one stage's response cache holds, whatever its `cacheClusterSize`.
     #[arg(long, default_value_t = portico_state::cache::DEFAULT_STAGE_CAP, value_name = "BYTES")]
     pub cache_max_bytes_per_stage: u64,
+    /// PEM file of CA certificates trusted for `https` backends besides the system roots
+    /// (a private CA, a test CA).
+    #[arg(long, value_name = "PEM", env = "PORTICO_BACKEND_CA_FILE")]
+    pub backend_ca_file: Option<PathBuf>,
     /// Testing only: the management API gets `POST /_portico/clock?advance=SECONDS`, which
     /// moves the data plane's wall clock (quota periods) forward.
     #[arg(long, hide = true)]

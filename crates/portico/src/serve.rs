@@ -49,6 +49,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 args.account_burst_limit.unwrap_or(d.burst),
             )
         });
+    let backend_ca = match &args.backend_ca_file {
+        Some(path) => portico_gateway::upstream::read_ca_file(path).map_err(anyhow::Error::msg)?,
+        None => Vec::new(),
+    };
     let state = portico_state::SharedState::in_process_with(
         Arc::new(portico_state::MonotonicClock::new()),
         args.cache_max_bytes_per_stage,
@@ -57,6 +61,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.limits.gateway_config(GatewayConfig {
             access_log,
             account_throttle,
+            backend_ca,
             ..GatewayConfig::default()
         }),
         state,
