@@ -450,27 +450,8 @@ const CONTEXT_KEYS: [&str; 18] = [
 /// `$context`'s keys on a stage with a canary: [`CONTEXT_KEYS`] and `isCanaryRequest` (where AWS
 /// fills it among the others is not recorded; it goes last, which only matters for a key
 /// sharing its bucket).
-const CONTEXT_KEYS_WITH_CANARY: [&str; 19] = [
-    "requestId",
-    "extendedRequestId",
-    "apiId",
-    "stage",
-    "httpMethod",
-    "resourcePath",
-    "resourceId",
-    "path",
-    "protocol",
-    "requestTime",
-    "domainPrefix",
-    "requestTimeEpoch",
-    "domainName",
-    "identity",
-    "accountId",
-    "deploymentId",
-    "requestOverride",
-    "responseOverride",
-    "isCanaryRequest",
-];
+static CONTEXT_KEYS_WITH_CANARY: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| with_keys(&CONTEXT_KEYS, &["isCanaryRequest"]));
 
 /// `$context.identity`'s keys, as recorded on AWS for a method with no API key, no authorizer and
 /// no canary: `accessKey` and no `apiKey`/`apiKeyId`. `sourceIp` goes in before
@@ -492,28 +473,19 @@ const IDENTITY_KEYS: [&str; 12] = [
 
 /// `$context.identity`'s keys for a method that requires an API key: `apiKey` and `apiKeyId`
 /// join the map (AWS adds them after the others).
-const IDENTITY_KEYS_WITH_KEY: [&str; 14] = [
-    "accountId",
-    "accessKey",
-    "caller",
-    "cognitoAuthenticationProvider",
-    "cognitoAuthenticationType",
-    "cognitoIdentityId",
-    "cognitoIdentityPoolId",
-    "sourceIp",
-    "principalOrgId",
-    "user",
-    "userAgent",
-    "userArn",
-    "apiKey",
-    "apiKeyId",
-];
+static IDENTITY_KEYS_WITH_KEY: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| with_keys(&IDENTITY_KEYS, &["apiKey", "apiKeyId"]));
+
+/// `keys` followed by `more`: a map's keys when an optional part of the request adds some.
+fn with_keys(keys: &[&'static str], more: &[&'static str]) -> Vec<&'static str> {
+    keys.iter().chain(more).copied().collect()
+}
 
 /// `$context.requestOverride`'s maps.
 const REQUEST_OVERRIDE_KEYS: [&str; 3] = ["header", "querystring", "path"];
 
 /// A key list in [`java_order`], computed once.
-fn java_ordered(keys: &'static [&'static str]) -> Vec<&'static str> {
+fn java_ordered(keys: &[&'static str]) -> Vec<&'static str> {
     java_order(keys.iter().map(|k| (*k, ())))
         .into_iter()
         .map(|(k, ())| k)
