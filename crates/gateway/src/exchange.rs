@@ -21,7 +21,7 @@ pub(crate) struct Exchange<'a> {
     pub(crate) stage: &'a CompiledStage,
     pub(crate) route: Option<&'a Route>,
     pub(crate) params: Option<&'a Params>,
-    pub(crate) client: &'a ClientInfo,
+    pub(crate) client: &'a ConnInfo,
     pub(crate) rid: &'a str,
     /// Written by the method request steps.
     pub(crate) identity: Identity,
@@ -204,20 +204,47 @@ pub(crate) fn query_value(query: Option<&str>, name: &str) -> Option<String> {
         })
 }
 
-/// Facts about the client connection, computed once per connection.
+/// Facts about the client connection, computed once per connection: who is calling, over which
+/// transport (`X-Forwarded-Proto`, `$context.identity.clientCert`).
 #[derive(Debug, Clone)]
-pub struct ClientInfo {
+pub struct ConnInfo {
     /// `$context.identity.sourceIp`.
     pub ip: String,
     pub(crate) ip_header: HeaderValue,
+    /// Set when the connection is TLS.
+    pub tls: Option<TlsInfo>,
 }
 
-impl ClientInfo {
-    /// From the peer address.
+/// What the TLS handshake of a connection settled.
+#[derive(Debug, Clone, Default)]
+pub struct TlsInfo {
+    /// The name the client asked for (SNI), lowercase.
+    pub sni: Option<Box<str>>,
+}
+
+impl ConnInfo {
+    /// A plain-TCP connection from the peer address.
     pub fn new(remote: SocketAddr) -> Self {
         let ip = remote.ip().to_string();
         let ip_header = HeaderValue::from_str(&ip).unwrap_or(HeaderValue::from_static("-"));
-        Self { ip, ip_header }
+        Self {
+            ip,
+            ip_header,
+            tls: None,
+        }
+    }
+
+    /// A TLS connection from the peer address.
+    pub fn tls(remote: SocketAddr, tls: TlsInfo) -> Self {
+        Self {
+            tls: Some(tls),
+            ..Self::new(remote)
+        }
+    }
+
+    /// `X-Forwarded-Proto`.
+    pub(crate) fn proto_header(&self) -> HeaderValue {
+        HeaderValue::from_static(if self.tls.is_some() { "https" } else { "http" })
     }
 }
 

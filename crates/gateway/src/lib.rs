@@ -54,6 +54,6 @@ pub use compile::{
 };
 pub use gateway::{Gateway, GatewayConfig, MAX_PAYLOAD_BYTES};
 pub use gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
-pub use pipeline::ClientInfo;
+pub use pipeline::{ConnInfo, TlsInfo};
 pub use server::{ListenerLimits, serve, serve_with};
 pub use steps::{Step, describe as describe_steps};

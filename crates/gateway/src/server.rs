@@ -40,7 +40,7 @@
 
 use crate::body::{BodyWatch, GatewayBody};
 use crate::gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
-use crate::{ClientInfo, Gateway};
+use crate::{ConnInfo, Gateway};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Version};
@@ -193,7 +193,7 @@ pub async fn serve_with(
 }
 
 /// What every connection of one listener shares.
-struct Listener {
+pub(crate) struct Listener {
     gateway: Arc<Gateway>,
     limits: ListenerLimits,
     h1: http1::Builder,
@@ -216,18 +216,30 @@ struct Listener {
 /// settings are connection state).
 async fn connection(shared: Arc<Listener>, stream: TcpStream, remote: SocketAddr) {
     let clock = Arc::new(ConnClock::new());
-    let client = Arc::new(ClientInfo::new(remote));
+    let client = Arc::new(ConnInfo::new(remote));
     let mut stopped = shared.stopped.clone();
-    let limits = &shared.limits;
     // The first request's head must arrive within the header timeout of the accept.
-    let first_deadline = tokio::time::Instant::now() + limits.header_timeout;
+    let first_deadline = tokio::time::Instant::now() + shared.limits.header_timeout;
     let h2 = match sniff(&stream, first_deadline, &mut stopped).await {
         Some(h2) => h2,
         None => return,
     };
-    let mut io = Watched::new(stream, clock.clone());
+    let io = Watched::new(stream, clock.clone());
+    serve_stream(&shared, io, h2, &clock, &client, &mut stopped).await;
+}
+
+/// Serves the requests of one connection over its (plain or decrypted) byte stream.
+pub(crate) async fn serve_stream<S: Transport>(
+    shared: &Arc<Listener>,
+    mut io: Watched<S>,
+    h2: bool,
+    clock: &Arc<ConnClock>,
+    client: &Arc<ConnInfo>,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) {
+    let limits = &shared.limits;
     if h2 {
-        Box::pin(serve_h2(&shared, io, &clock, &client, &mut stopped)).await;
+        Box::pin(serve_h2(shared, io, clock, client, stopped)).await;
         return;
     }
     // One watchdog for the connection's life, whichever state it is in: no timer is set or
@@ -235,14 +247,14 @@ async fn connection(shared: Arc<Listener>, stream: TcpStream, remote: SocketAddr
     let watchdog = clock.watchdog(limits);
     tokio::pin!(watchdog);
     loop {
-        let active = Box::pin(serve_h1(&shared, io, &clock, &client, &mut stopped));
+        let active = Box::pin(serve_h1(shared, io, clock, client, stopped));
         tokio::select! {
             next = active => match next {
                 Some(idle) => io = idle,
                 None => return,
             },
             () = &mut watchdog => {
-                tracing::debug!(peer = %remote, "connection timed out");
+                tracing::debug!(peer = %client.ip, "connection timed out");
                 return;
             }
         }
@@ -253,11 +265,24 @@ async fn connection(shared: Arc<Listener>, stream: TcpStream, remote: SocketAddr
         tokio::select! {
             r = io.inner.readable() => if r.is_err() { return },
             () = &mut watchdog => {
-                tracing::debug!(peer = %remote, "idle connection timed out");
+                tracing::debug!(peer = %client.ip, "idle connection timed out");
                 return;
             }
             _ = stopped.changed() => return,
         }
+    }
+}
+
+/// A connection's byte stream: the TCP socket itself, or the TLS session over it.
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Resolves when a read would find bytes (or the end of the stream), reading nothing: an
+    /// idle connection waits here holding no buffer.
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send;
+}
+
+impl Transport for TcpStream {
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        TcpStream::readable(self)
     }
 }
 
@@ -300,7 +325,7 @@ async fn sniff(
 struct ConnService {
     shared: Arc<Listener>,
     clock: Arc<ConnClock>,
-    client: Arc<ClientInfo>,
+    client: Arc<ConnInfo>,
 }
 
 /// What [`ConnService`] answers with.
@@ -342,13 +367,13 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
 
 /// The active state of an HTTP/1 connection: hyper serves requests until the connection is
 /// quiet (`Some`: the socket, to wait idle), or until it ends (`None`: closed here).
-async fn serve_h1(
+async fn serve_h1<S: Transport>(
     shared: &Arc<Listener>,
-    io: Watched,
+    io: Watched<S>,
     clock: &Arc<ConnClock>,
-    client: &Arc<ClientInfo>,
+    client: &Arc<ConnInfo>,
     stopped: &mut tokio::sync::watch::Receiver<bool>,
-) -> Option<Watched> {
+) -> Option<Watched<S>> {
     let mut conn = shared.h1.serve_connection(
         TokioIo::new(io),
         ConnService {
@@ -423,11 +448,11 @@ enum Step {
 }
 
 /// An HTTP/2 connection, served by hyper for its whole life.
-async fn serve_h2(
+async fn serve_h2<S: Transport>(
     shared: &Arc<Listener>,
-    io: Watched,
+    io: Watched<S>,
     clock: &Arc<ConnClock>,
-    client: &Arc<ClientInfo>,
+    client: &Arc<ConnInfo>,
     stopped: &mut tokio::sync::watch::Receiver<bool>,
 ) {
     let conn = shared.h2.serve_connection(
@@ -462,7 +487,7 @@ async fn serve_h2(
 
 /// Per-connection timing, shared by the socket wrapper, the service and the watchdog. Times are
 /// milliseconds since `epoch` (the accept).
-struct ConnClock {
+pub(crate) struct ConnClock {
     epoch: Instant,
     /// Last time a byte was read or written.
     last_io: AtomicU64,
@@ -494,7 +519,7 @@ const HOT_GAP_MS: u64 = 2;
 const HOT_CHECK: Duration = Duration::from_secs(1);
 
 impl ConnClock {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             epoch: Instant::now(),
             last_io: AtomicU64::new(0),
@@ -684,8 +709,8 @@ impl Body for Tracked {
 /// The client socket, noting every byte that moves. It also gives hyper's own answers to heads
 /// it cannot parse (a bare `400`/`414`/`431` with no body, written before any request exists)
 /// the AWS error body every other gateway error has.
-struct Watched {
-    inner: TcpStream,
+pub(crate) struct Watched<S = TcpStream> {
+    inner: S,
     clock: Arc<ConnClock>,
     /// A rewritten parser-error response still to be written, and how much of it went out.
     pending: Option<(Vec<u8>, usize)>,
@@ -694,8 +719,8 @@ struct Watched {
     prefix: Option<Bytes>,
 }
 
-impl Watched {
-    fn new(inner: TcpStream, clock: Arc<ConnClock>) -> Self {
+impl<S: Transport> Watched<S> {
+    pub(crate) fn new(inner: S, clock: Arc<ConnClock>) -> Self {
         Self {
             inner,
             clock,
@@ -789,7 +814,7 @@ fn parser_error_replacement(buf: &[u8]) -> Option<Vec<u8>> {
     Some(out.into_bytes())
 }
 
-impl AsyncRead for Watched {
+impl<S: Transport> AsyncRead for Watched<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -817,7 +842,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: Transport> AsyncWrite for Watched<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -946,7 +971,7 @@ fn refuse(why: Refusal, version: Version) -> Response<GatewayBody> {
 /// Checks a request's head and framing, then hands it to the gateway.
 async fn admit(
     gw: &Gateway,
-    client: &ClientInfo,
+    client: &ConnInfo,
     limits: &ListenerLimits,
     mut req: Request<Incoming>,
     watch: Option<Box<dyn BodyWatch>>,

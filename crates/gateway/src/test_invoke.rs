@@ -4,7 +4,7 @@
 use crate::body::GatewayBody;
 use crate::compile::{StageInput, compile};
 use crate::metrics::Registry;
-use crate::{ClientInfo, Gateway};
+use crate::{ConnInfo, Gateway};
 use http::{HeaderName, HeaderValue, Method, Request};
 use http_body_util::BodyExt;
 use portico_model::{DeploymentSnapshot, Map, Stage};
@@ -153,7 +153,7 @@ impl Gateway {
                 };
             }
         };
-        let client = ClientInfo::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let client = ConnInfo::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
         let started = Instant::now();
         let response = self.process(&compiled, request, &client).await;
         let (parts, body) = response.into_parts();

@@ -50,7 +50,7 @@ impl Gateway {
         if let Some(v) = xff {
             headers.insert(X_FORWARDED_FOR, v);
         }
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+        headers.insert(X_FORWARDED_PROTO, x.client.proto_header());
         headers.insert(X_AMZN_APIGATEWAY_API_ID, stage.api_id_header.clone());
         if !headers.contains_key(header::USER_AGENT) {
             headers.insert(header::USER_AGENT, stage.default_user_agent.clone());

@@ -8,7 +8,7 @@ mod traffic;
 pub(crate) use crate::body::discard_body;
 pub(crate) use method_request::Flow;
 
-pub use crate::exchange::ClientInfo;
+pub use crate::exchange::{ConnInfo, TlsInfo};
 pub(crate) use crate::exchange::{Exchange, Identity, Outcome, protocol, request_variable};
 
 use crate::access_log::{AccessLogRecord, epoch_millis};
@@ -110,14 +110,14 @@ impl Gateway {
         req: Request<Incoming>,
         remote: SocketAddr,
     ) -> Response<GatewayBody> {
-        self.handle_from(req, &ClientInfo::new(remote)).await
+        self.handle_from(req, &ConnInfo::new(remote)).await
     }
 
     /// [`Gateway::handle`] with the per-connection client facts computed once per connection.
     pub async fn handle_from(
         &self,
         req: Request<Incoming>,
-        client: &ClientInfo,
+        client: &ConnInfo,
     ) -> Response<GatewayBody> {
         self.handle_watched(req, client, None).await
     }
@@ -126,7 +126,7 @@ impl Gateway {
     pub(crate) async fn handle_watched(
         &self,
         req: Request<Incoming>,
-        client: &ClientInfo,
+        client: &ConnInfo,
         watch: Option<Box<dyn crate::body::BodyWatch>>,
     ) -> Response<GatewayBody> {
         let snapshot = self.snapshot.load();
@@ -146,7 +146,7 @@ impl Gateway {
         &self,
         snapshot: &ServingSnapshot,
         req: Request<GatewayBody>,
-        client: &ClientInfo,
+        client: &ConnInfo,
     ) -> Response<GatewayBody> {
         let start = Instant::now();
         let epoch_ms = epoch_millis();
