@@ -471,6 +471,13 @@ async fn flush_stage_authorizers_cache(
 
 async fn create_domain_name(State(s): State<AdminState>, raw: Bytes) -> Result<Response> {
     let input: CreateDomainNameInput = body(&raw)?;
+    if let (Some(cert), Some(key)) = (&input.certificate_body, &input.certificate_private_key) {
+        // The certificate must be usable by the TLS listener: parsed, and the key its own.
+        portico_gateway::tls::CertKey::from_pem(cert, input.certificate_chain.as_deref(), key)
+            .map_err(|e| {
+                portico_control::ControlError::bad_request(format!("Invalid certificate: {e}"))
+            })?;
+    }
     Ok(created(
         s.store
             .modify_account(|a| a.create_domain_name(input))

@@ -39,6 +39,11 @@ pub struct Published {
 }
 
 impl Publisher {
+    /// The gateway it publishes to.
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
     /// A publisher that has published nothing yet: its first [`sync`](Self::sync) publishes.
     pub fn new(store: Store, gateway: Arc<Gateway>) -> Self {
         Self {
@@ -207,6 +212,7 @@ impl Publisher {
                     st.domain_names.iter().map(|d| d.domain_name.as_str()),
                     st.base_path_mappings.iter().map(|(d, m)| (d.as_str(), m)),
                 ));
+            self.gateway.set_tls_domains(tls_domains(&st));
         }
         if first {
             // Counts persisted by earlier runs: quotas survive a restart. Loaded once, before
@@ -290,7 +296,7 @@ impl AccountWork {
                     w.all_keys |= c.object_id == "*";
                 }
                 "account" => w.throttle = true,
-                "domainname" | "basepathmapping" => w.domains = true,
+                "domainname" | "domaincert" | "basepathmapping" => w.domains = true,
                 "clientcert" => w.client_certs = true,
                 "usage" => {
                     if let Some((p, k)) = c.object_id.split_once('/') {
@@ -307,4 +313,39 @@ impl AccountWork {
         }
         w
     }
+}
+
+/// The custom domains as the TLS listener needs them: an uploaded certificate first, then the
+/// regional or edge certificate ARN, else the local CA.
+fn tls_domains(
+    st: &portico_control::account::AccountState,
+) -> Vec<portico_gateway::tls::DomainTls> {
+    use portico_gateway::tls::{DomainCert, DomainTls};
+    st.domain_names
+        .iter()
+        .map(|d| {
+            let uploaded = st
+                .domain_certificates
+                .iter()
+                .find(|(name, _)| *name == d.domain_name);
+            let cert = match (uploaded, &d.regional_certificate_arn, &d.certificate_arn) {
+                (Some((_, c)), _, _) => DomainCert::Imported {
+                    body: c.body.clone(),
+                    chain: c.chain.clone(),
+                    key: c.private_key.clone(),
+                },
+                (None, Some(arn), _) | (None, None, Some(arn)) => DomainCert::Arn(arn.clone()),
+                (None, None, None) => DomainCert::Local,
+            };
+            DomainTls {
+                name: d.domain_name.clone(),
+                policy: d.security_policy.clone(),
+                cert,
+                truststore_uri: d
+                    .mutual_tls_authentication
+                    .as_ref()
+                    .and_then(|m| m.truststore_uri.clone()),
+            }
+        })
+        .collect()
 }

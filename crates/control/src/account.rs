@@ -35,6 +35,22 @@ pub struct AccountState {
     pub access_associations: Vec<(DomainNameAccessAssociation, bool)>,
     /// Client certificates with their private keys (PEM; never returned).
     pub client_certificates: Vec<(ClientCertificate, String)>,
+    /// Certificates uploaded with `CreateDomainName`, by domain name (never returned).
+    pub domain_certificates: Vec<(String, DomainCertificate)>,
+}
+
+/// A certificate uploaded with `CreateDomainName` (`certificateBody`, `certificateChain`,
+/// `certificatePrivateKey`), PEM.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainCertificate {
+    /// The server certificate.
+    pub body: String,
+    /// Intermediate certificates.
+    #[serde(default)]
+    pub chain: Option<String>,
+    /// The private key.
+    pub private_key: String,
 }
 
 /// A base path segment: letters, digits, `-`, `_`, `.`.
@@ -116,7 +132,7 @@ pub struct CreateVpcLinkInput {
     pub tags: Option<Map<String>>,
 }
 
-/// `CreateDomainName` body (certificate bodies and keys are accepted but not stored).
+/// `CreateDomainName` body.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateDomainNameInput {
@@ -134,8 +150,26 @@ pub struct CreateDomainNameInput {
     pub endpoint_configuration: Option<EndpointConfiguration>,
     /// TLS policy.
     pub security_policy: Option<String>,
+    /// Uploaded certificate (PEM).
+    pub certificate_body: Option<String>,
+    /// Its chain (PEM).
+    pub certificate_chain: Option<String>,
+    /// Its private key (PEM).
+    pub certificate_private_key: Option<String>,
+    /// Mutual TLS.
+    pub mutual_tls_authentication: Option<MutualTlsInput>,
     /// Tags.
     pub tags: Option<Map<String>>,
+}
+
+/// `MutualTlsAuthenticationInput`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MutualTlsInput {
+    /// `s3://bucket/key`.
+    pub truststore_uri: Option<String>,
+    /// Version.
+    pub truststore_version: Option<String>,
 }
 
 /// `CreateBasePathMapping` body.
@@ -426,7 +460,44 @@ impl AccountState {
                 "Invalid security policy specified: {policy}"
             )));
         }
+        let uploaded = match (
+            input.certificate_body,
+            input.certificate_private_key,
+            input.certificate_chain,
+        ) {
+            (None, None, None) => None,
+            (Some(body), Some(private_key), chain) => Some(DomainCertificate {
+                body,
+                chain,
+                private_key,
+            }),
+            _ => {
+                return Err(ControlError::bad_request(
+                    "certificateBody and certificatePrivateKey must be specified together",
+                ));
+            }
+        };
+        let mutual_tls = match input.mutual_tls_authentication {
+            None => None,
+            Some(m) => {
+                let uri = m.truststore_uri.unwrap_or_default();
+                if !(uri.starts_with("s3://") || uri.starts_with("file:///")) {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid truststore URI specified: {uri}"
+                    )));
+                }
+                Some(portico_model::MutualTlsAuthentication {
+                    truststore_uri: Some(uri),
+                    truststore_version: m.truststore_version,
+                    truststore_warnings: Vec::new(),
+                })
+            }
+        };
+        if let Some(c) = uploaded {
+            self.domain_certificates.push((name.clone(), c));
+        }
         let d = DomainName {
+            mutual_tls_authentication: mutual_tls,
             domain_name: name,
             certificate_name: input.certificate_name,
             certificate_arn: input.certificate_arn,
@@ -479,6 +550,22 @@ impl AccountState {
                     }
                     d.security_policy = v;
                 }
+                ("replace", "/mutualTlsAuthentication/truststoreUri") => {
+                    let uri = v.unwrap_or_default();
+                    if !(uri.starts_with("s3://") || uri.starts_with("file:///")) {
+                        return Err(ControlError::bad_request(format!(
+                            "Invalid truststore URI specified: {uri}"
+                        )));
+                    }
+                    d.mutual_tls_authentication
+                        .get_or_insert_with(Default::default)
+                        .truststore_uri = Some(uri);
+                }
+                ("replace", "/mutualTlsAuthentication/truststoreVersion") => {
+                    d.mutual_tls_authentication
+                        .get_or_insert_with(Default::default)
+                        .truststore_version = v;
+                }
                 _ => {
                     return Err(crate::patch::invalid_path(
                         o,
@@ -488,6 +575,8 @@ impl AccountState {
                             "/regionalCertificateName",
                             "/regionalCertificateArn",
                             "/securityPolicy",
+                            "/mutualTlsAuthentication/truststoreUri",
+                            "/mutualTlsAuthentication/truststoreVersion",
                         ],
                     ));
                 }
@@ -508,6 +597,7 @@ impl AccountState {
         let d = self.domain_name(name)?.domain_name.clone();
         self.domain_names.retain(|x| x.domain_name != d);
         self.base_path_mappings.retain(|(dn, _)| *dn != d);
+        self.domain_certificates.retain(|(dn, _)| *dn != d);
         Ok(())
     }
 

@@ -68,6 +68,8 @@ pub struct AccessLogRecord<'a> {
     /// `$context.identity.apiKeyId` (`-` without an API key). The key's value
     /// (`$context.identity.apiKey`) is a secret and is never written (`-`).
     pub api_key_id: &'a str,
+    /// `$context.identity.clientCert.*` on a mutual-TLS connection (`-` otherwise).
+    pub client_cert: Option<&'a crate::tls::ClientCert>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,12 +99,27 @@ enum Var {
     DomainName,
     ErrorMessage,
     ErrorResponseType,
+    ClientCertPem,
+    ClientSubjectDn,
+    ClientIssuerDn,
+    ClientSerialNumber,
+    ClientNotBefore,
+    ClientNotAfter,
 }
 
 const VARS: &[(&str, Var)] = &[
     ("error.responseType", Var::ErrorResponseType),
     ("error.message", Var::ErrorMessage),
     ("extendedRequestId", Var::ExtendedRequestId),
+    ("identity.clientCert.clientCertPem", Var::ClientCertPem),
+    ("identity.clientCert.subjectDN", Var::ClientSubjectDn),
+    ("identity.clientCert.issuerDN", Var::ClientIssuerDn),
+    ("identity.clientCert.serialNumber", Var::ClientSerialNumber),
+    (
+        "identity.clientCert.validity.notBefore",
+        Var::ClientNotBefore,
+    ),
+    ("identity.clientCert.validity.notAfter", Var::ClientNotAfter),
     ("identity.sourceIp", Var::SourceIp),
     ("identity.userAgent", Var::UserAgent),
     ("identity.apiKeyId", Var::ApiKeyId),
@@ -219,6 +236,17 @@ impl AccessLogFormat {
             Var::DomainName => r.domain_name,
             Var::ErrorMessage => r.error_message,
             Var::ErrorResponseType => r.error_response_type,
+            Var::ClientCertPem => {
+                // One line per request: the PEM's line breaks written as `\n`.
+                let pem = r.client_cert.map_or("-", |c| c.pem.as_str());
+                out.push_str(&pem.trim_end().replace('\n', "\\n"));
+                return;
+            }
+            Var::ClientSubjectDn => r.client_cert.map_or("-", |c| c.subject_dn.as_str()),
+            Var::ClientIssuerDn => r.client_cert.map_or("-", |c| c.issuer_dn.as_str()),
+            Var::ClientSerialNumber => r.client_cert.map_or("-", |c| c.serial_number.as_str()),
+            Var::ClientNotBefore => r.client_cert.map_or("-", |c| c.not_before.as_str()),
+            Var::ClientNotAfter => r.client_cert.map_or("-", |c| c.not_after.as_str()),
             Var::RequestTime => {
                 out.push_str(&clf_time(r.request_time_epoch_ms / 1000));
                 return;
@@ -420,6 +448,7 @@ mod tests {
             error_message: "",
             error_response_type: "",
             api_key_id: "-",
+            client_cert: None,
         }
     }
 

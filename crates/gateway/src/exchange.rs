@@ -138,6 +138,7 @@ pub(crate) fn request_context<'a>(
         account_id: ACCOUNT_ID,
         deployment_id: &stage.deployment_id,
         is_canary_request: stage.is_canary_request,
+        client_cert: x.client.client_cert(),
         api_key: x
             .identity
             .api_key
@@ -220,6 +221,8 @@ pub struct ConnInfo {
 pub struct TlsInfo {
     /// The name the client asked for (SNI), lowercase.
     pub sni: Option<Box<str>>,
+    /// The certificate the client presented (mutual TLS), parsed once per connection.
+    pub client_cert: Option<std::sync::Arc<crate::tls::ClientCert>>,
 }
 
 impl ConnInfo {
@@ -240,6 +243,11 @@ impl ConnInfo {
             tls: Some(tls),
             ..Self::new(remote)
         }
+    }
+
+    /// The client certificate of a mutual-TLS connection.
+    pub(crate) fn client_cert(&self) -> Option<&crate::tls::ClientCert> {
+        self.tls.as_ref()?.client_cert.as_deref()
     }
 
     /// `X-Forwarded-Proto`.

@@ -275,6 +275,7 @@ pub fn access_log_one(data: &[u8]) {
         error_message: s,
         error_response_type: s,
         api_key_id: "-",
+        client_cert: None,
     };
     let line = AccessLogFormat::default().render(&record);
     let v: serde_json::Value = match serde_json::from_str(&line) {
@@ -324,6 +325,7 @@ fn fixed_record(epoch_ms: u64) -> AccessLogRecord<'static> {
         error_message: "",
         error_response_type: "",
         api_key_id: "-",
+        client_cert: None,
     }
 }
 

@@ -73,6 +73,10 @@ pub struct Gateway {
     pub(crate) domains: ArcSwap<crate::domains::DomainTable>,
     /// Seconds added to the wall clock (quota periods); moved only by tests.
     pub(crate) clock_offset: std::sync::atomic::AtomicI64,
+    /// The TLS listener's certificates, once a TLS listener is configured.
+    pub(crate) tls: std::sync::OnceLock<Arc<crate::tls::Certificates>>,
+    /// The custom domains' TLS settings last published (kept for a TLS listener set up later).
+    pub(crate) tls_domains: std::sync::Mutex<Vec<crate::tls::DomainTls>>,
     /// Token buckets, quota counters and stage caches: what requests change.
     pub(crate) state: portico_state::SharedState,
     /// API keys, usage plans and the account throttle (apart from the stages).
@@ -100,6 +104,8 @@ impl Gateway {
             state,
             clock_offset: std::sync::atomic::AtomicI64::new(0),
             domains: ArcSwap::from_pointee(crate::domains::DomainTable::default()),
+            tls: std::sync::OnceLock::new(),
+            tls_domains: std::sync::Mutex::new(Vec::new()),
             snapshot: ArcSwap::from_pointee(ServingSnapshot::default()),
             metrics: Registry::default(),
             upstreams: Upstreams::with_backend_roots(
@@ -192,6 +198,30 @@ impl Gateway {
         self.domains.store(Arc::new(table));
     }
 
+    /// The custom domains' certificates, policies and truststores, for the TLS listener.
+    pub fn set_tls_domains(&self, domains: Vec<crate::tls::DomainTls>) {
+        if let Some(c) = self.tls.get() {
+            c.set_domains(domains.clone());
+        }
+        *self.tls_domains.lock().unwrap_or_else(|e| e.into_inner()) = domains;
+    }
+
+    /// The TLS listener's certificates, when one is configured.
+    pub fn tls_certificates(&self) -> Option<&Arc<crate::tls::Certificates>> {
+        self.tls.get()
+    }
+
+    /// Attaches the TLS listener's certificates (once); the domains published so far apply.
+    pub fn attach_tls(&self, certificates: Arc<crate::tls::Certificates>) {
+        let domains = self
+            .tls_domains
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        certificates.set_domains(domains);
+        let _ = self.tls.set(certificates);
+    }
+
     /// The wall clock as quota periods read it, in Unix seconds.
     pub fn now_epoch_seconds(&self) -> i64 {
         let now = i64::try_from(crate::access_log::epoch_millis() / 1000).unwrap_or(i64::MAX);
@@ -238,6 +268,9 @@ impl Gateway {
             b.refused(),
             self.config.access_log.dropped(),
         );
+        if let Some(tls) = self.tls.get() {
+            tls.render_metrics(&mut out);
+        }
         // The stage caches: CloudWatch's CacheHitCount / CacheMissCount, per stage.
         let snapshot = self.snapshot.load();
         let mut caches: Vec<_> = snapshot

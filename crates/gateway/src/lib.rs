@@ -44,6 +44,7 @@ mod server;
 pub mod steps;
 pub mod templating;
 pub mod test_invoke;
+pub mod tls;
 pub mod upstream;
 pub mod uri;
 pub mod validation;
@@ -54,6 +55,7 @@ pub use compile::{
 };
 pub use gateway::{Gateway, GatewayConfig, MAX_PAYLOAD_BYTES};
 pub use gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
+pub use http::HeaderValue;
 pub use pipeline::{ConnInfo, TlsInfo};
-pub use server::{ListenerLimits, serve, serve_with};
+pub use server::{ListenerLimits, TlsListener, serve, serve_redirect, serve_tls, serve_with};
 pub use steps::{Step, describe as describe_steps};

@@ -40,7 +40,8 @@
 
 use crate::body::{BodyWatch, GatewayBody};
 use crate::gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
-use crate::{ConnInfo, Gateway};
+use crate::tls::{Certificates, ClientCert, Site};
+use crate::{ConnInfo, Gateway, TlsInfo};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Version};
@@ -127,6 +128,39 @@ pub async fn serve_with(
     grace: Duration,
     limits: ListenerLimits,
 ) -> std::io::Result<()> {
+    serve_inner(gateway, listener, shutdown, grace, limits, None).await
+}
+
+/// What a TLS listener needs besides the plain one's settings.
+#[derive(Clone)]
+pub struct TlsListener {
+    /// The certificates, by name (swapped on rotation).
+    pub certificates: Arc<Certificates>,
+    /// `Strict-Transport-Security` on every response, when set.
+    pub hsts: Option<HeaderValue>,
+}
+
+/// [`serve_with`] for HTTPS: every connection is a TLS session (certificate by SNI, HTTP/2 by
+/// ALPN); plain HTTP sent to it is answered `400` and closed.
+pub async fn serve_tls(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+    limits: ListenerLimits,
+    tls: TlsListener,
+) -> std::io::Result<()> {
+    serve_inner(gateway, listener, shutdown, grace, limits, Some(tls)).await
+}
+
+async fn serve_inner(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+    limits: ListenerLimits,
+    tls: Option<TlsListener>,
+) -> std::io::Result<()> {
     gateway.prepare_listener().await;
     let mut h1 = http1::Builder::new();
     h1
@@ -150,6 +184,7 @@ pub async fn serve_with(
         h1,
         h2,
         stopped,
+        tls,
     });
     tokio::pin!(shutdown);
     loop {
@@ -176,7 +211,11 @@ pub async fn serve_with(
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         tokio::spawn(async move {
-            connection(shared, stream, remote).await;
+            if shared.tls.is_some() {
+                tls_connection(shared, stream, remote).await;
+            } else {
+                connection(shared, stream, remote).await;
+            }
             drop(permit);
         });
     }
@@ -192,6 +231,79 @@ pub async fn serve_with(
     Ok(())
 }
 
+/// A plain-HTTP listener that answers every request with `308 Permanent Redirect` to the same
+/// host and path on the HTTPS port (308 keeps the method and body, so an API `POST` is
+/// repeated as a `POST`). A request without a valid `Host` gets `400`. Heads are bounded by
+/// hyper's limits and a 10 s read timeout; at most 1,024 connections at once.
+pub async fn serve_redirect(
+    listener: TcpListener,
+    https_port: u16,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(1024));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            () = &mut shutdown => break,
+        };
+        let (stream, _) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| async move {
+                Ok::<_, Infallible>(redirect_to_https(&req, https_port))
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .max_buf_size(16 * 1024)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(Duration::from_secs(30), conn).await;
+            drop(permit);
+        });
+    }
+    Ok(())
+}
+
+/// The redirect [`serve_redirect`] answers `req` with.
+fn redirect_to_https(req: &Request<Incoming>, https_port: u16) -> Response<String> {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<http::uri::Authority>().ok());
+    let Some(host) = host else {
+        let mut r = Response::new(r#"{"message":"Bad Request"}"#.to_owned());
+        *r.status_mut() = StatusCode::BAD_REQUEST;
+        return r;
+    };
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let location = format!("https://{}{port}{target}", host.host());
+    let mut r = Response::new(String::new());
+    *r.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    match HeaderValue::from_str(&location) {
+        Ok(v) => {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        Err(_) => *r.status_mut() = StatusCode::BAD_REQUEST,
+    }
+    r
+}
+
 /// What every connection of one listener shares.
 pub(crate) struct Listener {
     gateway: Arc<Gateway>,
@@ -200,6 +312,8 @@ pub(crate) struct Listener {
     h2: http2::Builder<TokioExecutor>,
     /// Becomes `true` when the listener shuts down.
     stopped: tokio::sync::watch::Receiver<bool>,
+    /// Set on a TLS listener.
+    tls: Option<TlsListener>,
 }
 
 /// Serves one client connection until it closes, times out or the listener shuts down.
@@ -226,6 +340,105 @@ async fn connection(shared: Arc<Listener>, stream: TcpStream, remote: SocketAddr
     };
     let io = Watched::new(stream, clock.clone());
     serve_stream(&shared, io, h2, &clock, &client, &mut stopped).await;
+}
+
+/// Serves one TLS connection: the first byte tells a TLS `ClientHello` from plain HTTP; the
+/// `ClientHello` names the site (SNI), whose config finishes the handshake; ALPN picks HTTP/2
+/// or HTTP/1.1. The handshake counts against the first request's header timeout, so a flood of
+/// slow or stalled handshakes is bounded like any other slow client.
+async fn tls_connection(shared: Arc<Listener>, stream: TcpStream, remote: SocketAddr) {
+    let Some(tls) = shared.tls.as_ref() else {
+        return;
+    };
+    let clock = Arc::new(ConnClock::new());
+    let mut stopped = shared.stopped.clone();
+    let deadline = tokio::time::Instant::now() + shared.limits.header_timeout;
+    match first_byte(&stream, deadline, &mut stopped).await {
+        None => return,
+        // A TLS record of type handshake.
+        Some(0x16) => {}
+        Some(_) => {
+            plain_http_refused(stream).await;
+            return;
+        }
+    }
+    let handshake = async {
+        let start =
+            tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream)
+                .await?;
+        let sni: Option<Box<str>> = start
+            .client_hello()
+            .server_name()
+            .map(|n| n.to_ascii_lowercase().into());
+        let site = tls.certificates.table().site(sni.as_deref());
+        let Site::Serve(config) = site else {
+            return Err(std::io::Error::other("the site refuses handshakes"));
+        };
+        let stream = start.into_stream(config).await?;
+        Ok::<_, std::io::Error>((stream, sni))
+    };
+    let (stream, sni) = tokio::select! {
+        r = tokio::time::timeout_at(deadline, handshake) => match r {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => {
+                tracing::debug!(peer = %remote, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(peer = %remote, "TLS handshake timed out");
+                return;
+            }
+        },
+        _ = stopped.changed() => return,
+    };
+    let (_, session) = stream.get_ref();
+    let h2 = session.alpn_protocol() == Some(b"h2");
+    let client_cert = session
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(ClientCert::from_der)
+        .map(Arc::new);
+    let client = Arc::new(ConnInfo::tls(remote, TlsInfo { sni, client_cert }));
+    let io = Watched::new(stream, clock.clone());
+    serve_stream(&shared, io, h2, &clock, &client, &mut stopped).await;
+}
+
+/// The first byte the client sends, read nothing. `None`: it closed, timed out or the
+/// listener stopped.
+async fn first_byte(
+    stream: &TcpStream,
+    deadline: tokio::time::Instant,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<u8> {
+    let mut buf = [0u8; 1];
+    tokio::select! {
+        r = stream.peek(&mut buf) => match r {
+            Ok(1) => Some(buf[0]),
+            _ => None,
+        },
+        () = tokio::time::sleep_until(deadline) => None,
+        _ = stopped.changed() => None,
+    }
+}
+
+/// Plain HTTP sent to the TLS port: a `400` that says so, then close (the request's head is
+/// read first, bounded, so that the client sees the answer rather than a reset).
+async fn plain_http_refused(mut stream: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const BODY: &str = r#"{"message":"This port speaks HTTPS: send the request with https://"}"#;
+    let mut head = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut head)).await;
+    let answer = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+         x-amzn-errortype: BadRequestException\r\nconnection: close\r\n\
+         content-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(answer.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
 }
 
 /// Serves the requests of one connection over its (plain or decrypted) byte stream.
@@ -283,6 +496,15 @@ pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
 impl Transport for TcpStream {
     fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
         TcpStream::readable(self)
+    }
+}
+
+impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        let (tcp, session) = self.get_ref();
+        // Plaintext already decrypted (or a close_notify) is ready without the socket.
+        let ready = !session.wants_read();
+        async move { if ready { Ok(()) } else { tcp.readable().await } }
     }
 }
 
@@ -349,7 +571,11 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         let shared = self.shared.clone();
         let client = self.client.clone();
         Box::pin(async move {
-            let resp = admit(&shared.gateway, &client, &shared.limits, req, watch).await;
+            let mut resp = admit(&shared.gateway, &client, &shared.limits, req, watch).await;
+            if let Some(hsts) = shared.tls.as_ref().and_then(|t| t.hsts.as_ref()) {
+                resp.headers_mut()
+                    .insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+            }
             if resp
                 .headers()
                 .get(header::CONNECTION)

@@ -421,6 +421,8 @@ pub struct RequestContext<'a> {
     pub api_key: Option<(&'a str, &'a str)>,
     /// `isCanaryRequest`: a key of `$context` only on a stage with a canary (as on AWS).
     pub is_canary_request: Option<bool>,
+    /// `identity.clientCert`: a key of `$context.identity` only on a mutual-TLS connection.
+    pub client_cert: Option<&'a crate::tls::ClientCert>,
 }
 
 /// `$context`'s keys in the order handler code has always filled them: it decides the order of
@@ -476,6 +478,13 @@ const IDENTITY_KEYS: [&str; 12] = [
 static IDENTITY_KEYS_WITH_KEY: LazyLock<Vec<&'static str>> =
     LazyLock::new(|| with_keys(&IDENTITY_KEYS, &["apiKey", "apiKeyId"]));
 
+/// `$context.identity`'s keys on a mutual-TLS connection: `clientCert` joins the map (where AWS
+/// fills it among the others is not recorded; it goes last).
+static IDENTITY_KEYS_WITH_CERT: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| with_keys(&IDENTITY_KEYS, &["clientCert"]));
+static IDENTITY_KEYS_WITH_KEY_AND_CERT: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| with_keys(&IDENTITY_KEYS_WITH_KEY, &["clientCert"]));
+
 /// `keys` followed by `more`: a map's keys when an optional part of the request adds some.
 fn with_keys(keys: &[&'static str], more: &[&'static str]) -> Vec<&'static str> {
     keys.iter().chain(more).copied().collect()
@@ -498,6 +507,10 @@ static CONTEXT_WITH_CANARY_ORDER: LazyLock<Vec<&'static str>> =
 static IDENTITY_ORDER: LazyLock<Vec<&'static str>> = LazyLock::new(|| java_ordered(&IDENTITY_KEYS));
 static IDENTITY_WITH_KEY_ORDER: LazyLock<Vec<&'static str>> =
     LazyLock::new(|| java_ordered(&IDENTITY_KEYS_WITH_KEY));
+static IDENTITY_WITH_CERT_ORDER: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| java_ordered(&IDENTITY_KEYS_WITH_CERT));
+static IDENTITY_WITH_KEY_AND_CERT_ORDER: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| java_ordered(&IDENTITY_KEYS_WITH_KEY_AND_CERT));
 static REQUEST_OVERRIDE_ORDER: LazyLock<Vec<&'static str>> =
     LazyLock::new(|| java_ordered(&REQUEST_OVERRIDE_KEYS));
 
@@ -555,16 +568,20 @@ impl<'a> RequestContext<'a> {
     }
 
     fn identity_keys(&self) -> &'static [&'static str] {
-        match self.api_key {
-            Some(_) => &IDENTITY_KEYS_WITH_KEY,
-            None => &IDENTITY_KEYS,
+        match (self.api_key, self.client_cert) {
+            (Some(_), None) => &IDENTITY_KEYS_WITH_KEY,
+            (None, None) => &IDENTITY_KEYS,
+            (Some(_), Some(_)) => &IDENTITY_KEYS_WITH_KEY_AND_CERT,
+            (None, Some(_)) => &IDENTITY_KEYS_WITH_CERT,
         }
     }
 
     fn identity_order(&self) -> &'static [&'static str] {
-        match self.api_key {
-            Some(_) => &IDENTITY_WITH_KEY_ORDER,
-            None => &IDENTITY_ORDER,
+        match (self.api_key, self.client_cert) {
+            (Some(_), None) => &IDENTITY_WITH_KEY_ORDER,
+            (None, None) => &IDENTITY_ORDER,
+            (Some(_), Some(_)) => &IDENTITY_WITH_KEY_AND_CERT_ORDER,
+            (None, Some(_)) => &IDENTITY_WITH_CERT_ORDER,
         }
     }
 
@@ -591,7 +608,10 @@ impl<'a> RequestContext<'a> {
                 self.identity_keys()
                     .iter()
                     .map(|k| {
-                        let v = self.identity_field(k).map_or(J::Null, J::from);
+                        let v = match (*k, self.client_cert) {
+                            ("clientCert", Some(c)) => c.to_json(),
+                            _ => self.identity_field(k).map_or(J::Null, J::from),
+                        };
                         ((*k).to_owned(), v)
                     })
                     .collect(),
@@ -628,7 +648,10 @@ impl<'a> RequestContext<'a> {
                 self.identity_order()
                     .iter()
                     .map(|k| {
-                        let v = self.identity_field(k).map_or(Value::Null, Value::from);
+                        let v = match (*k, self.client_cert) {
+                            ("clientCert", Some(c)) => context_value(c.to_json()),
+                            _ => self.identity_field(k).map_or(Value::Null, Value::from),
+                        };
                         ((*k).to_owned(), v)
                     })
                     .collect(),
@@ -865,6 +888,7 @@ mod tests {
             deployment_id: "d1",
             api_key: None,
             is_canary_request: None,
+            client_cert: None,
         };
         assert_eq!(shape(&c.to_value()), shape(&context_value(c.to_json())));
         c.resource_path = None;

@@ -947,8 +947,8 @@ pub struct UsagePlanKey {
     pub name: Option<String>,
 }
 
-/// A custom domain name (`DomainName`). Certificates are referenced by ARN or name; uploaded
-/// certificate bodies and keys are not stored by this version.
+/// A custom domain name (`DomainName`). Certificates are referenced by ARN or name, or uploaded
+/// (`certificateBody`…), in which case they are kept apart and never returned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DomainName {
@@ -989,9 +989,27 @@ pub struct DomainName {
     /// `TLS_1_0` or `TLS_1_2`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_policy: Option<String>,
+    /// Mutual TLS: the truststore clients' certificates are checked against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutual_tls_authentication: Option<MutualTlsAuthentication>,
     /// Tags.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub tags: Map<String>,
+}
+
+/// `MutualTlsAuthentication` of a domain name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MutualTlsAuthentication {
+    /// `s3://bucket/key` of the PEM truststore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truststore_uri: Option<String>,
+    /// The object's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truststore_version: Option<String>,
+    /// Problems found in the truststore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub truststore_warnings: Vec<String>,
 }
 
 /// A base path mapping of a custom domain (`BasePathMapping`).

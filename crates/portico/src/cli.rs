@@ -112,6 +112,34 @@ pub struct ServeArgs {
     /// (a private CA, a test CA).
     #[arg(long, value_name = "PEM", env = "PORTICO_BACKEND_CA_FILE")]
     pub backend_ca_file: Option<PathBuf>,
+    /// HTTPS listen address (e.g. `127.0.0.1:8443`), served beside the plain listener: a
+    /// certificate per custom domain by SNI, HTTP/2 by ALPN. Without `--tls-cert` a local CA in
+    /// the data directory (`tls/ca.pem`) signs certificates for `localhost`,
+    /// `*.execute-api.localhost` and each custom domain.
+    #[arg(long, value_name = "ADDR", env = "PORTICO_TLS_LISTEN")]
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM certificate (with its chain) for names no custom domain claims (with `--tls-key`).
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_key",
+        env = "PORTICO_TLS_CERT"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_cert",
+        env = "PORTICO_TLS_KEY"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// `Strict-Transport-Security: max-age=SECS` on every HTTPS response.
+    #[arg(long, value_name = "SECS")]
+    pub hsts_max_age: Option<u64>,
+    /// A listener that only redirects (308) plain HTTP to the HTTPS listener.
+    #[arg(long, value_name = "ADDR", requires = "tls_listen")]
+    pub http_redirect_listen: Option<SocketAddr>,
     /// Testing only: the management API gets `POST /_portico/clock?advance=SECONDS`, which
     /// moves the data plane's wall clock (quota periods) forward.
     #[arg(long, hide = true)]

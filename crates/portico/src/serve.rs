@@ -68,6 +68,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     // The first imports ran on this runtime; from here on the control plane has its own.
     store.close().await;
+    let tls = match args.tls_listen {
+        None => None,
+        Some(addr) => {
+            let certificates = Arc::new(
+                portico_gateway::tls::Certificates::new(portico_gateway::tls::TlsSettings {
+                    data_dir: args.store.data_dir.clone(),
+                    default_cert: args.tls_cert.clone().zip(args.tls_key.clone()),
+                })
+                .map_err(|e| anyhow::anyhow!("TLS: {e}"))?,
+            );
+            gateway.attach_tls(certificates.clone());
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            Some((listener, certificates))
+        }
+    };
 
     let (stop_tx, stop_rx) = watch::channel(false);
     // The data plane has finished its last request: the final usage counts can be saved.
@@ -100,6 +117,47 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         listener.local_addr()?
     );
     println!("portico: management listening on http://{admin_addr}");
+    let mut extra = Vec::new();
+    if let Some((tls_listener, certificates)) = tls {
+        let https = tls_listener.local_addr()?;
+        println!("portico: data plane listening on https://{https}");
+        if let Some(ca) = certificates.local_ca_path() {
+            println!(
+                "portico: local CA {} signs the HTTPS certificates; trust it with \
+                 `curl --cacert {0} …` or system-wide: `sudo cp {0} \
+                 /usr/local/share/ca-certificates/portico-local-ca.crt && sudo update-ca-certificates`",
+                ca.display()
+            );
+        }
+        if let Some(addr) = args.http_redirect_listen {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            println!(
+                "portico: redirecting http://{} to https port {}",
+                l.local_addr()?,
+                https.port()
+            );
+            extra.push(tokio::spawn(portico_gateway::serve_redirect(
+                l,
+                https.port(),
+                wait_stop(stop_rx.clone()),
+            )));
+        }
+        extra.push(tokio::spawn(portico_gateway::serve_tls(
+            gateway.clone(),
+            tls_listener,
+            wait_stop(stop_rx.clone()),
+            Duration::from_secs(args.shutdown_grace_secs),
+            args.limits.listener_limits(),
+            portico_gateway::TlsListener {
+                certificates,
+                hsts: args.hsts_max_age.and_then(|s| {
+                    portico_gateway::HeaderValue::from_str(&format!("max-age={s}")).ok()
+                }),
+            },
+        )));
+    }
 
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -114,6 +172,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.limits.listener_limits(),
     )
     .await;
+    for task in extra {
+        if let Ok(Err(e)) = task.await {
+            tracing::warn!(error = %e, "a listener ended with an error");
+        }
+    }
     let _ = drained_tx.send(true);
     let joined = tokio::task::spawn_blocking(move || control.join()).await;
     if !matches!(joined, Ok(Ok(()))) {
@@ -325,6 +388,10 @@ async fn reload_loop(
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
+        }
+        // Certificate files replaced on disk (renewed, rotated) are served from now on.
+        if let Some(tls) = publisher.gateway().tls_certificates() {
+            tls.reload_if_changed();
         }
         match publisher.sync().await {
             Ok(p) => log_published(p),

@@ -30,6 +30,9 @@ async fn load(tx: &mut Transaction<'_, Sqlite>) -> Result<AccountState, StoreErr
         match kind.as_str() {
             "usageplan" => st.usage_plans.push(from_json("usage plan", body)?),
             "domainname" => st.domain_names.push(from_json("domain name", body)?),
+            "domaincert" => st
+                .domain_certificates
+                .push(from_json("domain certificate", body)?),
             "vpclink" => st.vpc_links.push(from_json("vpc link", body)?),
             "clientcert" => st
                 .client_certificates
@@ -101,6 +104,12 @@ fn rows(st: &AccountState) -> Result<Rows, StoreError> {
         out.insert(
             ("domainname", d.domain_name.clone()),
             to_json("domain name", d)?,
+        );
+    }
+    for c in &st.domain_certificates {
+        out.insert(
+            ("domaincert", c.0.clone()),
+            to_json("domain certificate", c)?,
         );
     }
     for m in &st.base_path_mappings {

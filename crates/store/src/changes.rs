@@ -2,7 +2,7 @@
 //!
 //! Kinds: the API-level writes keep their kinds (`deploy`, `api`, …, with the API id); account
 //! writes name the object: `apikey`, `usageplan`, `usageplankey` (object id `plan/key`), `usage`
-//! (an `UpdateUsage` grant, object id `plan/key`), `account`, `domainname`, `basepathmapping`
+//! (an `UpdateUsage` grant, object id `plan/key`), `account`, `domainname`, `domaincert`, `basepathmapping`
 //! (`domain/base`), `vpclink`, `clientcert`, `accessassociation`. An object id `*` means every
 //! object of that kind may have changed (a large `ImportApiKeys`). Usage counters are runtime
 //! state, not configuration, and write no rows.
@@ -31,6 +31,7 @@ pub const ACCOUNT_KINDS: &[&str] = &[
     "usage",
     "account",
     "domainname",
+    "domaincert",
     "basepathmapping",
     "vpclink",
     "clientcert",

@@ -314,6 +314,7 @@ impl Gateway {
                     .map(|e| e.message.as_ref())
                     .unwrap_or(""),
                 api_key_id: api_key_id.as_deref().unwrap_or("-"),
+                client_cert: client.client_cert(),
                 error_response_type: outcome
                     .error
                     .as_ref()
