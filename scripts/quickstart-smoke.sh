@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Runs the README's first command (examples/quickstart.sh) on spare ports, checks that the example
-# API answers through both addressing styles, and stops it. Bounded: gives up after 120 s.
+# Runs the README's first command (examples/quickstart.sh) on spare ports with HTTPS on, checks that
+# the example API answers through both addressing styles and over HTTPS, and stops it. Bounded: gives up after 120 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=$(mktemp -d)
 log=$(mktemp)
 BACKEND_PORT=18481 PORTICO_PROFILE="${PORTICO_PROFILE:-dev}" timeout 120 \
   bash examples/quickstart.sh --listen 127.0.0.1:18480 --admin-listen 127.0.0.1:18490 \
-  --data-dir "$data" --access-log off >"$log" 2>&1 &
+  --data-dir "$data" --access-log off --tls-listen 127.0.0.1:18443 >"$log" 2>&1 &
 pid=$!
 cleanup() { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data" "$log"; }
 trap cleanup EXIT
@@ -40,4 +40,7 @@ echo "$orders" | grep -q '"apiKeyId": "[a-z0-9]\{10\}"' || { echo "unexpected /o
 first=$(curl -sf "$base/clock")
 second=$(curl -sf "$base/clock")
 [ "$first" = "$second" ] || { echo "/clock not served from the cache: $first then $second"; exit 1; }
-echo "quickstart smoke: ok (api $api)"
+# HTTPS with the one flag: the local CA in the data directory signs the listener's certificate.
+secure=$(curl -sf --cacert "$data/tls/ca.pem" "https://localhost:18443/restapis/$api/dev/_user_request_/ping")
+[ "$secure" = '{"message": "pong"}' ] || { echo "unexpected /ping over HTTPS: $secure"; exit 1; }
+echo "quickstart smoke: ok (api $api, http and https)"
