@@ -7,7 +7,7 @@ import botocore.exceptions
 import pytest
 from conftest import Portico, error_of
 
-from traffic_kit import DataPlane, client, mock_method, new_api, patch, resource
+from traffic_kit import DataPlane, client, mock_method, new_api, patch, resource, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +110,35 @@ def test_awss_rules_on_mappings(apigw):
     assert error_of(e)[:2] == (400, "BadRequestException")
     mappings = apigw.get_base_path_mappings(domainName="rules.example.com")["items"]
     assert [m["basePath"] for m in mappings] == ["one"]
+
+
+def test_the_base_path_matched_is_in_context_and_access_logs(tmp_path):
+    log = tmp_path / "access.log"
+    p = Portico(extra=("--access-log", str(log)))
+    try:
+        apigw = client(p)
+        dp = DataPlane(p)
+        api_id, root = new_api(apigw, "dom-ctx")
+        mock_method(apigw, api_id, resource(apigw, api_id, root, "where"),
+                    template='{"base":"$context.customDomain.basePathMatched","domain":"$context.domainName"}')
+        apigw.create_deployment(restApiId=api_id, stageName="prod")
+        apigw.update_stage(restApiId=api_id, stageName="prod", patchOperations=[
+            patch("/accessLogSettings/destinationArn", "arn:aws:logs:us-east-1:123456789012:log-group:x"),
+            patch("/accessLogSettings/format", "base=$context.customDomain.basePathMatched canary=$context.isCanaryRequest path=$context.path"),
+        ])
+        for domain, base in (("ctx.example.com", "v1"), ("root.example.com", "(none)")):
+            apigw.create_domain_name(domainName=domain, regionalCertificateArn="arn:aws:acm:us-east-1:000000000000:certificate/x")
+            apigw.create_base_path_mapping(domainName=domain, basePath=base, restApiId=api_id, stage="prod")
+        assert on(dp, "ctx.example.com", "/v1/where").json == {"base": "v1", "domain": "ctx.example.com"}
+        assert on(dp, "root.example.com", "/where").json == {"base": "(none)", "domain": "root.example.com"}
+        # The default endpoint has no custom domain: the key is absent, printing nothing.
+        assert dp.call(api_id, "prod", "/where").json["base"] == ""
+
+        def lines():
+            return [line for line in log.read_text().splitlines() if line.startswith("base=")] if log.exists() else []
+        got = wait_until("three access-log lines", lambda: len(lines()) >= 3 and lines())
+        assert got[:3] == ["base=v1 canary=- path=/v1/where", "base=(none) canary=- path=/where",
+                           f"base=- canary=- path=/restapis/{api_id}/prod/_user_request_/where"]
+        dp.close()
+    finally:
+        p.stop()

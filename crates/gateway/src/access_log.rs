@@ -70,6 +70,10 @@ pub struct AccessLogRecord<'a> {
     pub api_key_id: &'a str,
     /// `$context.identity.clientCert.*` on a mutual-TLS connection (`-` otherwise).
     pub client_cert: Option<&'a crate::tls::ClientCert>,
+    /// `$context.customDomain.basePathMatched` (`-` outside custom domains).
+    pub base_path_matched: Option<&'a str>,
+    /// `$context.isCanaryRequest` (`-` on a stage without a canary).
+    pub is_canary_request: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +109,8 @@ enum Var {
     ClientSerialNumber,
     ClientNotBefore,
     ClientNotAfter,
+    BasePathMatched,
+    IsCanaryRequest,
 }
 
 const VARS: &[(&str, Var)] = &[
@@ -121,6 +127,8 @@ const VARS: &[(&str, Var)] = &[
     ),
     ("identity.clientCert.validity.notAfter", Var::ClientNotAfter),
     ("identity.sourceIp", Var::SourceIp),
+    ("customDomain.basePathMatched", Var::BasePathMatched),
+    ("isCanaryRequest", Var::IsCanaryRequest),
     ("identity.userAgent", Var::UserAgent),
     ("identity.apiKeyId", Var::ApiKeyId),
     ("identity.apiKey", Var::ApiKey),
@@ -247,6 +255,12 @@ impl AccessLogFormat {
             Var::ClientSerialNumber => r.client_cert.map_or("-", |c| c.serial_number.as_str()),
             Var::ClientNotBefore => r.client_cert.map_or("-", |c| c.not_before.as_str()),
             Var::ClientNotAfter => r.client_cert.map_or("-", |c| c.not_after.as_str()),
+            Var::BasePathMatched => r.base_path_matched.unwrap_or("-"),
+            Var::IsCanaryRequest => match r.is_canary_request {
+                Some(true) => "true",
+                Some(false) => "false",
+                None => "-",
+            },
             Var::RequestTime => {
                 out.push_str(&clf_time(r.request_time_epoch_ms / 1000));
                 return;
@@ -449,6 +463,8 @@ mod tests {
             error_response_type: "",
             api_key_id: "-",
             client_cert: None,
+            base_path_matched: None,
+            is_canary_request: None,
         }
     }
 

@@ -15,6 +15,9 @@ pub struct Address<'a> {
     pub path: &'a str,
     /// The request path as the client addressed the stage (`/{stage}/…` for host style).
     pub style: Style,
+    /// The custom domain's base path that matched (`(none)` for the root mapping);
+    /// `$context.customDomain.basePathMatched`.
+    pub base_path: Option<&'a str>,
 }
 
 /// Which addressing form matched.
@@ -40,6 +43,7 @@ pub fn resolve<'a>(host: Option<&'a str>, path: &'a str) -> Option<Address<'a>> 
             stage,
             path: rest,
             style: Style::Host,
+            base_path: None,
         });
     }
     let tail = path.strip_prefix(PATH_PREFIX)?;
@@ -61,6 +65,7 @@ pub fn resolve<'a>(host: Option<&'a str>, path: &'a str) -> Option<Address<'a>> 
         stage,
         path: rest,
         style: Style::Path,
+        base_path: None,
     })
 }
 

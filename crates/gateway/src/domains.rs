@@ -107,6 +107,11 @@ impl DomainTable {
                 stage,
                 path: rest,
                 style: Style::CustomDomain,
+                base_path: Some(if m.base_path.is_empty() {
+                    "(none)"
+                } else {
+                    &m.base_path
+                }),
             });
         }
         None

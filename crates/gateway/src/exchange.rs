@@ -23,6 +23,8 @@ pub(crate) struct Exchange<'a> {
     pub(crate) params: Option<&'a Params>,
     pub(crate) client: &'a ConnInfo,
     pub(crate) rid: &'a str,
+    /// The custom domain base path the request came through.
+    pub(crate) base_path: Option<&'a str>,
     /// Written by the method request steps.
     pub(crate) identity: Identity,
     /// A cache miss to fill with the integration's answer.
@@ -139,6 +141,7 @@ pub(crate) fn request_context<'a>(
         deployment_id: &stage.deployment_id,
         is_canary_request: stage.is_canary_request,
         client_cert: x.client.client_cert(),
+        base_path_matched: x.base_path,
         api_key: x
             .identity
             .api_key

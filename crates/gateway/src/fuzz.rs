@@ -276,6 +276,8 @@ pub fn access_log_one(data: &[u8]) {
         error_response_type: s,
         api_key_id: "-",
         client_cert: None,
+        base_path_matched: None,
+        is_canary_request: None,
     };
     let line = AccessLogFormat::default().render(&record);
     let v: serde_json::Value = match serde_json::from_str(&line) {
@@ -326,6 +328,8 @@ fn fixed_record(epoch_ms: u64) -> AccessLogRecord<'static> {
         error_response_type: "",
         api_key_id: "-",
         client_cert: None,
+        base_path_matched: None,
+        is_canary_request: None,
     }
 }
 

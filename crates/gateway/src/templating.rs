@@ -423,6 +423,9 @@ pub struct RequestContext<'a> {
     pub is_canary_request: Option<bool>,
     /// `identity.clientCert`: a key of `$context.identity` only on a mutual-TLS connection.
     pub client_cert: Option<&'a crate::tls::ClientCert>,
+    /// `customDomain.basePathMatched`: `customDomain` is a key of `$context` only for a request
+    /// that came through a custom domain.
+    pub base_path_matched: Option<&'a str>,
 }
 
 /// `$context`'s keys in the order handler code has always filled them: it decides the order of
@@ -454,6 +457,13 @@ const CONTEXT_KEYS: [&str; 18] = [
 /// sharing its bucket).
 static CONTEXT_KEYS_WITH_CANARY: LazyLock<Vec<&'static str>> =
     LazyLock::new(|| with_keys(&CONTEXT_KEYS, &["isCanaryRequest"]));
+
+/// `$context`'s keys for a request through a custom domain: `customDomain` joins them (last, as
+/// `isCanaryRequest`; where AWS fills it is not recorded).
+static CONTEXT_KEYS_WITH_DOMAIN: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| with_keys(&CONTEXT_KEYS, &["customDomain"]));
+static CONTEXT_KEYS_WITH_CANARY_AND_DOMAIN: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| with_keys(&CONTEXT_KEYS_WITH_CANARY, &["customDomain"]));
 
 /// `$context.identity`'s keys, as recorded on AWS for a method with no API key, no authorizer and
 /// no canary: `accessKey` and no `apiKey`/`apiKeyId`. `sourceIp` goes in before
@@ -504,6 +514,10 @@ fn java_ordered(keys: &[&'static str]) -> Vec<&'static str> {
 static CONTEXT_ORDER: LazyLock<Vec<&'static str>> = LazyLock::new(|| java_ordered(&CONTEXT_KEYS));
 static CONTEXT_WITH_CANARY_ORDER: LazyLock<Vec<&'static str>> =
     LazyLock::new(|| java_ordered(&CONTEXT_KEYS_WITH_CANARY));
+static CONTEXT_WITH_DOMAIN_ORDER: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| java_ordered(&CONTEXT_KEYS_WITH_DOMAIN));
+static CONTEXT_WITH_CANARY_AND_DOMAIN_ORDER: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| java_ordered(&CONTEXT_KEYS_WITH_CANARY_AND_DOMAIN));
 static IDENTITY_ORDER: LazyLock<Vec<&'static str>> = LazyLock::new(|| java_ordered(&IDENTITY_KEYS));
 static IDENTITY_WITH_KEY_ORDER: LazyLock<Vec<&'static str>> =
     LazyLock::new(|| java_ordered(&IDENTITY_KEYS_WITH_KEY));
@@ -521,6 +535,7 @@ enum Field<'a> {
     Int(u64),
     Null,
     Identity,
+    CustomDomain(&'a str),
     RequestOverride,
     ResponseOverride,
 }
@@ -549,21 +564,28 @@ impl<'a> RequestContext<'a> {
             "requestOverride" => Field::RequestOverride,
             "responseOverride" => Field::ResponseOverride,
             "isCanaryRequest" => self.is_canary_request.map_or(Field::Null, Field::Bool),
+            "customDomain" => self
+                .base_path_matched
+                .map_or(Field::Null, Field::CustomDomain),
             _ => Field::Null,
         }
     }
 
     fn context_keys(&self) -> &'static [&'static str] {
-        match self.is_canary_request {
-            Some(_) => &CONTEXT_KEYS_WITH_CANARY,
-            None => &CONTEXT_KEYS,
+        match (self.is_canary_request, self.base_path_matched) {
+            (Some(_), None) => &CONTEXT_KEYS_WITH_CANARY,
+            (None, None) => &CONTEXT_KEYS,
+            (Some(_), Some(_)) => &CONTEXT_KEYS_WITH_CANARY_AND_DOMAIN,
+            (None, Some(_)) => &CONTEXT_KEYS_WITH_DOMAIN,
         }
     }
 
     fn context_order(&self) -> &'static [&'static str] {
-        match self.is_canary_request {
-            Some(_) => &CONTEXT_WITH_CANARY_ORDER,
-            None => &CONTEXT_ORDER,
+        match (self.is_canary_request, self.base_path_matched) {
+            (Some(_), None) => &CONTEXT_WITH_CANARY_ORDER,
+            (None, None) => &CONTEXT_ORDER,
+            (Some(_), Some(_)) => &CONTEXT_WITH_CANARY_AND_DOMAIN_ORDER,
+            (None, Some(_)) => &CONTEXT_WITH_DOMAIN_ORDER,
         }
     }
 
@@ -625,6 +647,11 @@ impl<'a> RequestContext<'a> {
             Field::ResponseOverride => {
                 J::Object([("header".to_owned(), empty())].into_iter().collect())
             }
+            Field::CustomDomain(base) => J::Object(
+                [("basePathMatched".to_owned(), J::from(base))]
+                    .into_iter()
+                    .collect(),
+            ),
         };
         J::Object(
             self.context_keys()
@@ -665,6 +692,11 @@ impl<'a> RequestContext<'a> {
             Field::ResponseOverride => {
                 Value::QuietMap([("header".to_owned(), empty())].into_iter().collect())
             }
+            Field::CustomDomain(base) => Value::QuietMap(
+                [("basePathMatched".to_owned(), Value::from(base))]
+                    .into_iter()
+                    .collect(),
+            ),
         };
         Value::Map(
             self.context_order()
@@ -889,6 +921,7 @@ mod tests {
             api_key: None,
             is_canary_request: None,
             client_cert: None,
+            base_path_matched: None,
         };
         assert_eq!(shape(&c.to_value()), shape(&context_value(c.to_json())));
         c.resource_path = None;

@@ -232,6 +232,7 @@ impl Gateway {
             params: found.as_ref().map(|m| &m.params),
             client,
             rid,
+            base_path: address.base_path,
             identity: Identity::default(),
             cache_store: None,
             cache_warning: false,
@@ -315,6 +316,8 @@ impl Gateway {
                     .unwrap_or(""),
                 api_key_id: api_key_id.as_deref().unwrap_or("-"),
                 client_cert: client.client_cert(),
+                base_path_matched: address.base_path,
+                is_canary_request: stage.is_canary_request,
                 error_response_type: outcome
                     .error
                     .as_ref()
