@@ -154,12 +154,69 @@ pub enum InvokeError {
     Start(String),
 }
 
-/// The local functions: name → pool.
+/// What invokes functions for the gateway and the Lambda API: the local [`Runtime`], or (in
+/// tests, cluster mode, remote functions) anything else that answers as Lambda does.
+pub trait Invoke: Send + Sync + std::fmt::Debug + 'static {
+    /// Invokes `function` (a name) at `qualifier` (`None` or `$LATEST`, a version number, an
+    /// alias) synchronously.
+    fn invoke_qualified<'a>(
+        &'a self,
+        function: &'a str,
+        qualifier: Option<&'a str>,
+        payload: Bytes,
+        ctx: InvokeContext,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Invoked, InvokeError>> + Send + 'a>,
+    >;
+}
+
+/// The key a published version runs under in the [`Runtime`]: `name:version`.
+pub fn version_key(name: &str, version: &str) -> String {
+    if version == "$LATEST" {
+        name.to_owned()
+    } else {
+        format!("{name}:{version}")
+    }
+}
+
+/// The local functions: name (or `name:version`) → pool.
 pub struct Runtime {
     settings: RuntimeSettings,
     bootstrap_dir: PathBuf,
     functions: RwLock<HashMap<String, Arc<Pool>>>,
+    /// (function, alias) → version.
+    aliases: RwLock<HashMap<(String, String), String>>,
     next_worker: AtomicU64,
+}
+
+impl Invoke for Runtime {
+    fn invoke_qualified<'a>(
+        &'a self,
+        function: &'a str,
+        qualifier: Option<&'a str>,
+        payload: Bytes,
+        ctx: InvokeContext,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Invoked, InvokeError>> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            let key = match qualifier {
+                None | Some("$LATEST") => function.to_owned(),
+                Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => version_key(function, q),
+                Some(alias) => {
+                    let version = self
+                        .aliases
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&(function.to_owned(), alias.to_owned()))
+                        .cloned()
+                        .ok_or_else(|| InvokeError::NotFound(format!("{function}:{alias}")))?;
+                    version_key(function, &version)
+                }
+            };
+            self.invoke(&key, payload, ctx).await
+        })
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -202,6 +259,7 @@ impl Runtime {
             settings,
             bootstrap_dir,
             functions: RwLock::new(HashMap::new()),
+            aliases: RwLock::new(HashMap::new()),
             next_worker: AtomicU64::new(1),
         });
         let weak = Arc::downgrade(&rt);
@@ -238,6 +296,11 @@ impl Runtime {
             next.insert(c.name.clone(), pool);
         }
         *map = next;
+    }
+
+    /// Sets the aliases: (function, alias) → version.
+    pub fn set_aliases(&self, aliases: HashMap<(String, String), String>) {
+        *self.aliases.write().unwrap_or_else(|e| e.into_inner()) = aliases;
     }
 
     /// Adds or replaces one function.

@@ -73,6 +73,8 @@ pub struct Gateway {
     pub(crate) domains: ArcSwap<crate::domains::DomainTable>,
     /// Seconds added to the wall clock (quota periods); moved only by tests.
     pub(crate) clock_offset: std::sync::atomic::AtomicI64,
+    /// What runs `AWS_PROXY` and Lambda `AWS` integrations (the local function runtime).
+    pub(crate) functions: std::sync::OnceLock<Arc<dyn portico_functions::Invoke>>,
     /// The TLS listener's certificates, once a TLS listener is configured.
     pub(crate) tls: std::sync::OnceLock<Arc<crate::tls::Certificates>>,
     /// The custom domains' TLS settings last published (kept for a TLS listener set up later).
@@ -105,6 +107,7 @@ impl Gateway {
             clock_offset: std::sync::atomic::AtomicI64::new(0),
             domains: ArcSwap::from_pointee(crate::domains::DomainTable::default()),
             tls: std::sync::OnceLock::new(),
+            functions: std::sync::OnceLock::new(),
             tls_domains: std::sync::Mutex::new(Vec::new()),
             snapshot: ArcSwap::from_pointee(ServingSnapshot::default()),
             metrics: Registry::default(),
@@ -204,6 +207,12 @@ impl Gateway {
             c.set_domains(domains.clone());
         }
         *self.tls_domains.lock().unwrap_or_else(|e| e.into_inner()) = domains;
+    }
+
+    /// Sets what invokes Lambda functions for `AWS_PROXY` and Lambda `AWS` integrations (once,
+    /// when the gateway is set up; tests and cluster mode inject their own).
+    pub fn attach_functions(&self, invoker: Arc<dyn portico_functions::Invoke>) {
+        let _ = self.functions.set(invoker);
     }
 
     /// The TLS listener's certificates, when one is configured.
