@@ -22,7 +22,8 @@ def error_of(excinfo):
 
 
 class Portico:
-    """`extra` replaces the default `--access-log off`; `env` is added to the environment; with
+    """`extra` replaces the default `--access-log off`; with `--tls-listen` among it, `self.https`
+    is the HTTPS listener's address; `env` is added to the environment; with
     `stderr` (a file object) the logs are kept; stdout lines are kept in `self.stdout`;
     `reload_ms` is how often the change feed is polled; `data_dir` reuses the data directory of
     an earlier (stopped) instance instead of a fresh one."""
@@ -37,9 +38,12 @@ class Portico:
             env={**os.environ, "PORTICO_LOG": "warn", **(env or {})},
         )
         self.stdout = []
-        self.data_plane = self.admin = None
+        self.data_plane = self.admin = self.https = None
+        # With `--tls-listen`, the `https://` line (printed after the others) is waited for too.
+        tls = "--tls-listen" in extra
         deadline = time.time() + 30
-        while (self.data_plane is None or self.admin is None) and time.time() < deadline:
+        while (self.data_plane is None or self.admin is None or (tls and self.https is None)) \
+                and time.time() < deadline:
             line = self.proc.stdout.readline()
             if not line:
                 break
@@ -47,10 +51,13 @@ class Portico:
             m = re.match(r"portico: data plane listening on http://(\S+)", line)
             if m:
                 self.data_plane = m.group(1)
+            m = re.match(r"portico: data plane listening on https://(\S+)", line)
+            if m:
+                self.https = m.group(1)
             m = re.match(r"portico: management listening on http://(\S+)", line)
             if m:
                 self.admin = m.group(1)
-        if self.admin is None:
+        if self.admin is None or (tls and self.https is None):
             self.proc.kill()
             raise RuntimeError("portico did not start")
         self.reader = threading.Thread(target=lambda: self.stdout.extend(self.proc.stdout), daemon=True)
@@ -70,7 +77,7 @@ class Portico:
 
 @pytest.fixture(scope="session")
 def portico():
-    p = Portico()
+    p = Portico(extra=("--access-log", "off", "--tls-listen", "127.0.0.1:0"))
     yield p
     p.stop()
 
