@@ -212,7 +212,9 @@ async fn serve_inner(
         let shared = shared.clone();
         tokio::spawn(async move {
             if shared.tls.is_some() {
-                tls_connection(shared, stream, remote).await;
+                // Boxed: a TLS session's state (rustls, the handshake) is far larger than a
+                // plain connection's, and an unboxed branch would size every task for it.
+                Box::pin(tls_connection(shared, stream, remote)).await;
             } else {
                 connection(shared, stream, remote).await;
             }
