@@ -79,12 +79,24 @@ fn api_id_from_host(host: &str) -> Option<&str> {
     Some(id)
 }
 
-/// `/dev/pets/1` → (`dev`, `/pets/1`); `/dev` → (`dev`, `/`); `/` → (``, `/`).
+/// `/dev/pets/1` → (`dev`, `/pets/1`); `/dev` → (`dev`, `/`); `/` → (``, `/`). Leading slashes
+/// before the stage and before the resource path count as one, as API Gateway routes them
+/// (`//dev//pets` → (`dev`, `/pets`)); slashes inside the resource path stay.
 fn split_first_segment(path: &str) -> (&str, &str) {
-    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    let trimmed = path.trim_start_matches('/');
     match trimmed.find('/') {
-        Some(i) => (&trimmed[..i], &trimmed[i..]),
+        Some(i) => (&trimmed[..i], collapse_leading_slashes(&trimmed[i..])),
         None => (trimmed, "/"),
+    }
+}
+
+/// `//a/b` → `/a/b`; inner double slashes stay.
+pub(crate) fn collapse_leading_slashes(p: &str) -> &str {
+    let trimmed = p.trim_start_matches('/');
+    if trimmed.len() + 1 >= p.len() {
+        p
+    } else {
+        &p[p.len() - trimmed.len() - 1..]
     }
 }
 
@@ -104,6 +116,9 @@ mod tests {
         assert_eq!((a.api_id, a.stage, a.path), ("x", "prod", "/"));
         let a = resolve(Some("x.execute-api.y"), "/").unwrap();
         assert_eq!((a.stage, a.path), ("", "/"));
+        // Recorded on AWS: leading slashes before the stage and the path count as one.
+        let a = resolve(Some("x.execute-api.y"), "//dev//pets//1").unwrap();
+        assert_eq!((a.stage, a.path), ("dev", "/pets//1"));
     }
 
     #[test]

@@ -79,6 +79,7 @@ impl Route {
             CompiledIntegration::Mock(_) => "MOCK",
             CompiledIntegration::HttpProxy(_) => "HTTP_PROXY",
             CompiledIntegration::Http(_) => "HTTP",
+            CompiledIntegration::LambdaProxy(_) => "AWS_PROXY (Lambda)",
             CompiledIntegration::Unavailable(_) => "unavailable (500)",
         };
         let steps = crate::steps::describe(&self.method_request);
@@ -118,6 +119,8 @@ pub enum CompiledIntegration {
     /// `HTTP` (non-proxy): mapped parameters, request/response templates, integration responses
     /// (boxed: the largest variant, and the rarest).
     Http(Box<HttpIntegration>),
+    /// `AWS_PROXY` to a Lambda function.
+    LambdaProxy(LambdaProxyIntegration),
     /// Cannot run: answers 500 with this reason in the log.
     Unavailable(String),
 }
@@ -129,6 +132,19 @@ pub struct MockIntegration {
     pub request_templates: RequestTemplates,
     /// Integration responses.
     pub responses: IntegrationResponses,
+}
+
+/// An `AWS_PROXY` integration to a Lambda function.
+#[derive(Debug)]
+pub struct LambdaProxyIntegration {
+    /// The function's name.
+    pub function: Box<str>,
+    /// Its version or alias, from the ARN.
+    pub qualifier: Option<Box<str>>,
+    /// The function ARN as the URI names it (`Lambda-Runtime-Invoked-Function-Arn`).
+    pub arn: Box<str>,
+    /// `timeoutInMillis`.
+    pub timeout: Duration,
 }
 
 /// An `HTTP_PROXY` integration.
@@ -693,6 +709,26 @@ fn compile_integration(
                 spelled_names,
                 spelling: tokio::sync::OnceCell::new(),
             }))
+        }
+        IntegrationType::AwsProxy => {
+            let raw = i.uri.as_deref().unwrap_or("");
+            let uri = substitute_stage_variables(raw, &stage.variables);
+            match crate::integrations::lambda::parse_uri(&uri) {
+                Ok((function, qualifier, arn)) => {
+                    CompiledIntegration::LambdaProxy(LambdaProxyIntegration {
+                        function: function.into(),
+                        qualifier: qualifier.map(Into::into),
+                        arn: arn.into(),
+                        timeout: Duration::from_millis(
+                            u64::try_from(i.timeout_in_millis.clamp(50, 29_000)).unwrap_or(29_000),
+                        ),
+                    })
+                }
+                Err(e) => {
+                    warn(format!("{e}; requests answer 500"));
+                    CompiledIntegration::Unavailable(e)
+                }
+            }
         }
         other => {
             let reason = format!(

@@ -25,6 +25,14 @@ pub(crate) struct Exchange<'a> {
     pub(crate) rid: &'a str,
     /// The custom domain base path the request came through.
     pub(crate) base_path: Option<&'a str>,
+    /// `$context.extendedRequestId` (`x-amz-apigw-id`).
+    pub(crate) extended_rid: &'a str,
+    /// `X-Amzn-Trace-Id` (`Root=1-…`).
+    pub(crate) trace_id: &'a str,
+    /// The path inside the stage (still percent-encoded), as addressing found it.
+    pub(crate) resource_request_path: &'a str,
+    /// Which addressing form the request used.
+    pub(crate) address_style: crate::addressing::Style,
     /// Written by the method request steps.
     pub(crate) identity: Identity,
     /// A cache miss to fill with the integration's answer.

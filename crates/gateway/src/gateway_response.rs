@@ -283,6 +283,16 @@ impl GatewayError {
         .with_status(StatusCode::BAD_GATEWAY)
     }
 
+    /// The integration failed before it answered (Lambda throttled the invocation): 500.
+    pub fn integration_failure() -> Self {
+        Self::new(
+            GatewayResponseType::IntegrationFailure,
+            "InternalServerErrorException",
+            "Internal server error",
+            r#"{"message": "Internal server error"}"#,
+        )
+    }
+
     /// The method's configuration cannot be executed (500).
     pub fn configuration_error() -> Self {
         Self::new(

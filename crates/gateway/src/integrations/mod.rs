@@ -3,6 +3,7 @@
 
 mod http_custom;
 mod http_proxy;
+pub(crate) mod lambda;
 mod mock;
 
 use crate::Gateway;
@@ -118,6 +119,7 @@ pub(crate) async fn call(
         CompiledIntegration::Mock(m) => mock::run_mock(gw, x, m, parts, body).await,
         CompiledIntegration::HttpProxy(p) => gw.run_http_proxy(x, p, parts, body).await,
         CompiledIntegration::Http(h) => gw.run_http(x, h, parts, body).await,
+        CompiledIntegration::LambdaProxy(l) => gw.run_lambda_proxy(x, l, parts, body).await,
         CompiledIntegration::Unavailable(reason) => {
             tracing::warn!(api = %x.stage.api_id, stage = %x.stage.stage_name,
                 resource = %route.resource_path, method = %route.declared_method,
