@@ -80,6 +80,7 @@ impl Route {
             CompiledIntegration::HttpProxy(_) => "HTTP_PROXY",
             CompiledIntegration::Http(_) => "HTTP",
             CompiledIntegration::LambdaProxy(_) => "AWS_PROXY (Lambda)",
+            CompiledIntegration::LambdaCustom(_) => "AWS (Lambda)",
             CompiledIntegration::Unavailable(_) => "unavailable (500)",
         };
         let steps = crate::steps::describe(&self.method_request);
@@ -121,6 +122,8 @@ pub enum CompiledIntegration {
     Http(Box<HttpIntegration>),
     /// `AWS_PROXY` to a Lambda function.
     LambdaProxy(LambdaProxyIntegration),
+    /// `AWS` (non-proxy) to a Lambda function: templates and integration responses.
+    LambdaCustom(Box<LambdaCustomIntegration>),
     /// Cannot run: answers 500 with this reason in the log.
     Unavailable(String),
 }
@@ -145,6 +148,18 @@ pub struct LambdaProxyIntegration {
     pub arn: Box<str>,
     /// `timeoutInMillis`.
     pub timeout: Duration,
+}
+
+/// An `AWS` integration to a Lambda function: the request template builds the payload, the
+/// function's result (or error, selected by `errorMessage`) goes through integration responses.
+#[derive(Debug)]
+pub struct LambdaCustomIntegration {
+    /// The function and timeout.
+    pub target: LambdaProxyIntegration,
+    /// Request templates and the passthrough rule.
+    pub request_templates: RequestTemplates,
+    /// Integration responses.
+    pub responses: IntegrationResponses,
 }
 
 /// An `HTTP_PROXY` integration.
@@ -710,25 +725,33 @@ fn compile_integration(
                 spelling: tokio::sync::OnceCell::new(),
             }))
         }
-        IntegrationType::AwsProxy => {
-            let raw = i.uri.as_deref().unwrap_or("");
-            let uri = substitute_stage_variables(raw, &stage.variables);
-            match crate::integrations::lambda::parse_uri(&uri) {
-                Ok((function, qualifier, arn)) => {
-                    CompiledIntegration::LambdaProxy(LambdaProxyIntegration {
-                        function: function.into(),
-                        qualifier: qualifier.map(Into::into),
-                        arn: arn.into(),
-                        timeout: Duration::from_millis(
-                            u64::try_from(i.timeout_in_millis.clamp(50, 29_000)).unwrap_or(29_000),
-                        ),
-                    })
-                }
+        IntegrationType::AwsProxy => match lambda_target(i, stage) {
+            Ok(t) => CompiledIntegration::LambdaProxy(t),
+            Err(e) => {
+                warn(format!("{e}; requests answer 500"));
+                CompiledIntegration::Unavailable(e)
+            }
+        },
+        IntegrationType::Aws if is_lambda_uri(i) => {
+            let target = match lambda_target(i, stage) {
+                Ok(t) => t,
                 Err(e) => {
                     warn(format!("{e}; requests answer 500"));
-                    CompiledIntegration::Unavailable(e)
+                    return CompiledIntegration::Unavailable(e);
                 }
-            }
+            };
+            let responses = match IntegrationResponses::compile(i, &stage.variables, &mut *warn) {
+                Ok(r) => r,
+                Err(e) => {
+                    warn(format!("{e}; requests answer 500"));
+                    return CompiledIntegration::Unavailable(e);
+                }
+            };
+            CompiledIntegration::LambdaCustom(Box::new(LambdaCustomIntegration {
+                target,
+                request_templates: RequestTemplates::compile(i, &mut *warn),
+                responses,
+            }))
         }
         other => {
             let reason = format!(
@@ -739,6 +762,28 @@ fn compile_integration(
             CompiledIntegration::Unavailable(reason)
         }
     }
+}
+
+/// Whether an integration's URI invokes a Lambda function.
+fn is_lambda_uri(i: &Integration) -> bool {
+    i.uri
+        .as_deref()
+        .is_some_and(|u| u.contains(":lambda:path/2015-03-31/functions/"))
+}
+
+/// The function an `AWS_PROXY` or Lambda `AWS` integration invokes.
+fn lambda_target(i: &Integration, stage: &Stage) -> Result<LambdaProxyIntegration, String> {
+    let raw = i.uri.as_deref().unwrap_or("");
+    let uri = substitute_stage_variables(raw, &stage.variables);
+    let (function, qualifier, arn) = crate::integrations::lambda::parse_uri(&uri)?;
+    Ok(LambdaProxyIntegration {
+        function: function.into(),
+        qualifier: qualifier.map(Into::into),
+        arn: arn.into(),
+        timeout: Duration::from_millis(
+            u64::try_from(i.timeout_in_millis.clamp(50, 29_000)).unwrap_or(29_000),
+        ),
+    })
 }
 
 fn compile_http_proxy(

@@ -103,10 +103,17 @@ fn check_address(host: Option<&str>, path: &str) {
             if a.api_id.contains('.') {
                 panic!("{host:?}: API id {:?} has a '.'", a.api_id);
             }
-            // `/stage/rest` or `/stage` (path `/`); a missing leading '/' is tolerated.
-            let p = path.strip_prefix('/').unwrap_or(path);
-            let rebuilt = format!("{}{}", a.stage, a.path);
-            if p != rebuilt && !(a.path == "/" && p == a.stage) {
+            // `/stage/rest` or `/stage` (path `/`); leading slashes before the stage and
+            // before the rest count as one (as AWS routes them).
+            let p = path.trim_start_matches('/');
+            let (stage, rest) = match p.find('/') {
+                Some(i) => (
+                    &p[..i],
+                    crate::addressing::collapse_leading_slashes(&p[i..]),
+                ),
+                None => (p, "/"),
+            };
+            if (stage, rest) != (a.stage, a.path) {
                 panic!("{path:?} is not stage {:?} + path {:?}", a.stage, a.path);
             }
         }

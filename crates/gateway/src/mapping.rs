@@ -652,6 +652,11 @@ impl IntegrationResponses {
         self.select(std::str::from_utf8(&buf[i..]).unwrap_or(""))
     }
 
+    /// The response without a `selectionPattern` (what a successful Lambda invocation selects).
+    pub fn default_response(&self) -> Option<&CompiledIntegrationResponse> {
+        self.default.as_ref()
+    }
+
     /// Picks the response whose pattern matches `selector` (backend status or error message), else
     /// the default one.
     pub fn select(&self, selector: &str) -> Option<&CompiledIntegrationResponse> {

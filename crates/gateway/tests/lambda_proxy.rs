@@ -16,6 +16,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ECHO: &str = r#"
 import json, base64
+def select(event, context):
+    code = event.get("statusCode")
+    if code == "400":
+        raise Exception("Error: Raising four hundred from within the Lambda function")
+    if code == "500":
+        raise Exception("Error: Raising five hundred from within the Lambda function")
+    return "Pass"
+
 def handler(event, context):
     if event.get("path", "").startswith("/respond"):
         return json.loads(event["body"])
@@ -50,6 +58,18 @@ async fn setup() -> Setup {
     std::fs::write(code.join("index.py"), ECHO).unwrap();
     let rt = Runtime::new(RuntimeSettings::new(dir.path().join("work"))).unwrap();
     rt.put_function(FunctionConfig {
+        name: "select".into(),
+        arn: "arn:aws:lambda:us-east-1:123456789012:function:select".into(),
+        version: "$LATEST".into(),
+        runtime: "python3.12".into(),
+        handler: "index.select".into(),
+        code_dir: code.clone(),
+        environment: BTreeMap::new(),
+        timeout: Duration::from_secs(5),
+        memory_mb: 128,
+        reserved_concurrency: None,
+    });
+    rt.put_function(FunctionConfig {
         name: "echo".into(),
         arn: "arn:aws:lambda:us-east-1:123456789012:function:echo".into(),
         version: "$LATEST".into(),
@@ -73,6 +93,17 @@ async fn setup() -> Setup {
         {"id": "r2", "path": "/hardcoded", "parentId": "r0", "pathPart": "hardcoded",
          "resourceMethods": {"GET": {"httpMethod": "GET", "authorizationType": "NONE",
             "methodIntegration": {"type": "AWS_PROXY", "httpMethod": "POST", "uri": uri("echo")}}}},
+        {"id": "r4", "path": "/select", "parentId": "r0", "pathPart": "select"},
+        {"id": "r5", "path": "/select/{statusCode}", "parentId": "r4", "pathPart": "{statusCode}",
+         "resourceMethods": {"GET": {"httpMethod": "GET", "authorizationType": "NONE",
+            "methodResponses": {"200": {"statusCode": "200"}, "405": {"statusCode": "405"}, "502": {"statusCode": "502"}},
+            "methodIntegration": {"type": "AWS", "httpMethod": "POST", "uri": uri("select"),
+                "requestTemplates": {"application/json": "{\"statusCode\": \"$input.params('statusCode')\"}"},
+                "integrationResponses": {
+                    "200": {"statusCode": "200", "selectionPattern": ""},
+                    "405": {"statusCode": "405", "selectionPattern": ".*four hundred.*"},
+                    "502": {"statusCode": "502", "selectionPattern": ".*five hundred.*",
+                            "responseTemplates": {"application/json": "{\"why\": \"$input.path('$.errorMessage')\"}"}}}}}}},
         {"id": "r3", "path": "/missing", "parentId": "r0", "pathPart": "missing",
          "resourceMethods": {"GET": {"httpMethod": "GET", "authorizationType": "NONE",
             "methodIntegration": {"type": "AWS_PROXY", "httpMethod": "POST", "uri": uri("nope")}}}},
@@ -405,5 +436,35 @@ async fn responses_map_as_aws_maps_them() {
     assert_eq!(
         (st, body.as_slice()),
         (500, &br#"{"message": "Internal server error"}"#[..])
+    );
+}
+
+#[tokio::test]
+async fn lambda_non_proxy_selects_integration_responses_by_error_message() {
+    let s = setup().await;
+    let get = |path: &str| {
+        format!(
+            "GET /stage/select/{path} HTTP/1.1\r\nHost: a1b2c3d4e5.execute-api.localhost\r\nConnection: close\r\n\r\n"
+        )
+    };
+    // Recorded on AWS (test_lambda_selection_patterns): the result passes through with the
+    // default response; an error selects by its message and passes the error document through.
+    let (st, _, body) = raw(s.addr, &get("200"), b"").await;
+    assert_eq!((st, body.as_slice()), (200, &b"\"Pass\""[..]));
+    let (st, _, body) = raw(s.addr, &get("400"), b"").await;
+    assert_eq!(st, 405);
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        doc["errorMessage"],
+        "Error: Raising four hundred from within the Lambda function"
+    );
+    assert_eq!(doc["errorType"], "Exception");
+    assert!(doc["requestId"].is_string() && doc["stackTrace"].is_array());
+    let (st, _, body) = raw(s.addr, &get("500"), b"").await;
+    assert_eq!(st, 502);
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        doc,
+        json!({"why": "Error: Raising five hundred from within the Lambda function"})
     );
 }

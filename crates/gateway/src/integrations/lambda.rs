@@ -515,6 +515,43 @@ pub(crate) fn response(
 }
 
 impl Gateway {
+    /// Invokes the integration's function within its timeout; an invocation that did not run is
+    /// the gateway error AWS answers with (500, or 504 past the timeout).
+    pub(crate) async fn invoke_function(
+        &self,
+        x: &Exchange<'_>,
+        l: &LambdaProxyIntegration,
+        payload: Bytes,
+    ) -> Result<portico_functions::Invoked, GatewayError> {
+        let stage = x.stage;
+        let Some(functions) = self.functions.get() else {
+            tracing::warn!(api = %stage.api_id, "Execution failed due to configuration error: no function runtime");
+            return Err(GatewayError::configuration_error());
+        };
+        let ctx = InvokeContext {
+            request_id: None,
+            trace_id: Some(format!("{};Sampled=0", x.trace_id)),
+            client_context: None,
+            cognito_identity: None,
+            invoked_arn: Some(l.arn.to_string()),
+        };
+        let call = functions.invoke_qualified(&l.function, l.qualifier.as_deref(), payload, ctx);
+        match tokio::time::timeout(l.timeout, call).await {
+            Err(_) => Err(GatewayError::integration_timeout()),
+            Ok(Err(InvokeError::TooManyRequests)) => {
+                tracing::warn!(api = %stage.api_id, function = %l.function,
+                    "Execution failed due to an integration error: Lambda throttled the invocation (TooManyRequestsException)");
+                Err(GatewayError::integration_failure())
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(api = %stage.api_id, function = %l.function,
+                    "Execution failed due to configuration error: {e}");
+                Err(GatewayError::configuration_error())
+            }
+            Ok(Ok(i)) => Ok(i),
+        }
+    }
+
     pub(crate) async fn run_lambda_proxy(
         &self,
         x: &Exchange<'_>,
@@ -523,10 +560,10 @@ impl Gateway {
         body: GatewayBody,
     ) -> Outcome {
         let stage = x.stage;
-        let Some(functions) = self.functions.get() else {
+        if self.functions.get().is_none() {
             tracing::warn!(api = %stage.api_id, "Execution failed due to configuration error: no function runtime");
             return Outcome::fail(GatewayError::configuration_error());
-        };
+        }
         let (bytes, _held) = match self.collect_body(body).await {
             Ok(b) => b,
             Err(e) => return Outcome::fail(e),
@@ -534,34 +571,15 @@ impl Gateway {
         let payload = event(x, parts, &bytes).await;
         drop(bytes);
         let started = Instant::now();
-        let ctx = InvokeContext {
-            request_id: None,
-            trace_id: Some(format!("{};Sampled=0", x.trace_id)),
-            client_context: None,
-            cognito_identity: None,
-            invoked_arn: Some(l.arn.to_string()),
-        };
-        let call =
-            functions.invoke_qualified(&l.function, l.qualifier.as_deref(), payload.into(), ctx);
-        let result = tokio::time::timeout(l.timeout, call).await;
+        let result = self.invoke_function(x, l, payload.into()).await;
         let integration_latency = Some(started.elapsed());
         let fail = |e: GatewayError| Outcome {
             integration_latency,
             ..Outcome::fail(e)
         };
         let invoked = match result {
-            Err(_) => return fail(GatewayError::integration_timeout()),
-            Ok(Err(InvokeError::TooManyRequests)) => {
-                tracing::warn!(api = %stage.api_id, function = %l.function,
-                    "Execution failed due to an integration error: Lambda throttled the invocation (TooManyRequestsException)");
-                return fail(GatewayError::integration_failure());
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(api = %stage.api_id, function = %l.function,
-                    "Execution failed due to configuration error: {e}");
-                return fail(GatewayError::configuration_error());
-            }
-            Ok(Ok(i)) => i,
+            Ok(i) => i,
+            Err(e) => return fail(e),
         };
         if invoked.function_error.is_some() {
             tracing::warn!(api = %stage.api_id, function = %l.function,

@@ -4,13 +4,12 @@
 use crate::body::GatewayBody;
 use crate::body::discard_body;
 use crate::compile::MockIntegration;
-use crate::exchange::{Exchange, Outcome, context_json, template_inputs};
+use crate::exchange::{Exchange, Outcome, template_inputs};
 use crate::gateway::Gateway;
 use crate::gateway_response::GatewayError;
-use crate::integrations::{method_response_headers, request_template_failed};
+use crate::integrations::request_template_failed;
+use crate::integrations::response::{Integrated, method_response};
 use crate::mapping::{Overrides, Selected, mock_status_code};
-use crate::params::Env as ParamEnv;
-use http::Response;
 use http::header::{self, HeaderMap, HeaderValue};
 
 pub(crate) async fn run_mock(
@@ -66,52 +65,16 @@ pub(crate) async fn run_mock(
     };
     // Integration response → method response; the response template reads (and may change)
     // what the request template put in the override maps.
-    let accept = parts
-        .headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok());
-    let (content_type, body) = match ir.template_for(accept) {
-        Some((ct, t)) if t.is_static() => (ct.clone(), GatewayBody::full(t.render_bytes())),
-        Some((ct, t)) => {
-            let mut inputs = template_inputs(t, x, parts, bytes::Bytes::new()).await;
-            inputs.overrides = overrides.state.take();
-            match t.render_full(inputs) {
-                Ok((out, o)) => {
-                    overrides = o;
-                    (ct.clone(), GatewayBody::full(out))
-                }
-                Err(reason) => {
-                    tracing::warn!(api = %stage.api_id, "{reason}");
-                    return Outcome::fail(GatewayError::configuration_error());
-                }
-            }
-        }
-        None => (
-            HeaderValue::from_static("application/json"),
-            GatewayBody::Empty,
-        ),
-    };
-    let mut response = Response::new(body);
-    *response.status_mut() = ir.status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, content_type);
-    let path_of = |n: &str| x.param(n).map(str::to_owned);
-    let context_of = || context_json(x, parts);
     let empty = HeaderMap::new();
-    let env = ParamEnv {
-        headers: &parts.headers,
-        query: parts.uri.query(),
-        path: &path_of,
-        body: None,
-        context: &context_of,
-        integration_headers: Some(&empty),
-        integration_body: Some(b""),
-        parsed: Default::default(),
+    let integrated = Integrated {
+        headers: &empty,
+        body: bytes::Bytes::new(),
+        content_type: HeaderValue::from_static("application/json"),
     };
-    method_response_headers(&mut response, ir, &env);
-    overrides.apply_to_response(&mut response);
-    ir.spell(&mut response).await;
+    let response = match method_response(x, parts, ir, &mut overrides, None, integrated).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::fail(e),
+    };
     Outcome {
         response,
         integration_latency: None,

@@ -4,7 +4,9 @@
 mod http_custom;
 mod http_proxy;
 pub(crate) mod lambda;
+mod lambda_custom;
 mod mock;
+mod response;
 
 use crate::Gateway;
 use crate::body::GatewayBody;
@@ -120,6 +122,7 @@ pub(crate) async fn call(
         CompiledIntegration::HttpProxy(p) => gw.run_http_proxy(x, p, parts, body).await,
         CompiledIntegration::Http(h) => gw.run_http(x, h, parts, body).await,
         CompiledIntegration::LambdaProxy(l) => gw.run_lambda_proxy(x, l, parts, body).await,
+        CompiledIntegration::LambdaCustom(l) => gw.run_lambda_custom(x, l, parts, body).await,
         CompiledIntegration::Unavailable(reason) => {
             tracing::warn!(api = %x.stage.api_id, stage = %x.stage.stage_name,
                 resource = %route.resource_path, method = %route.declared_method,
