@@ -34,7 +34,7 @@ impl Gateway {
         let payload = match l.request_templates.select(content_type) {
             Selected::Template(_, t) if t.is_static() => {
                 discard_body(body);
-                Bytes::from(t.render_bytes())
+                t.render_bytes()
             }
             Selected::Template(_, t) => {
                 let (bytes, _held) = match self.collect_body(body).await {
@@ -46,7 +46,7 @@ impl Gateway {
                 match t.render_full(inputs) {
                     Ok((out, o)) => {
                         overrides = o;
-                        Bytes::from(out)
+                        out
                     }
                     Err(e) => return Outcome::fail(request_template_failed(stage, e)),
                 }
