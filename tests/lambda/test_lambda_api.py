@@ -534,6 +534,29 @@ def test_a_local_directory_is_served_as_it_is(lam):
         assert os.path.exists(os.path.join(d, "index.py")), "Portico never removes a local dir"
 
 
+def test_functions_live_in_the_store_and_survive_a_restart():
+    first = Portico()
+    name = fresh("durable")
+    try:
+        lam = lambda_client(first)
+        create(lam, name, Environment={"Variables": {"GREETING": "kept"}})
+        lam.publish_version(FunctionName=name)
+        lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)
+    finally:
+        first.stop()
+    second = Portico(data_dir=first.data)
+    try:
+        lam = lambda_client(second)
+        assert lam.get_function(FunctionName=name)["Concurrency"] == {
+            "ReservedConcurrentExecutions": 2}
+        r, out = invoke(lam, f"{name}:live", {"after": "restart"})
+        assert (out["greeting"], out["event"], r["ExecutedVersion"]) == (
+            "kept", {"after": "restart"}, "1")
+    finally:
+        second.stop()
+
+
 def test_aws_cli_invoke(portico, lam):
     name = fresh("cli")
     env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
@@ -581,6 +604,8 @@ def test_sigv4_accepts_lambdas_signing_name_on_lambda_routes(signed_portico):
     create(lam, name)
     assert invoke(lam, name, {"signed": True})[1]["event"] == {"signed": True}
     assert name in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    # A name given as an ARN travels percent-encoded in the signed path.
+    assert lam.get_function(FunctionName=ARN + name)["Configuration"]["FunctionName"] == name
     with pytest.raises(ClientError) as e:
         lambda_client(signed_portico, KEY_ID, "wrong").list_functions()
     assert error_of(e)[:2] == (403, "InvalidSignatureException")
