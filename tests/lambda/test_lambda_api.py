@@ -300,6 +300,8 @@ def test_invoke_answers_and_log_tail(lam):
     assert f"START RequestId: {request_id}" in log
     r, _ = invoke(lam, name, {"n": 2})
     assert "LogResult" not in r
+    # No payload at all is an empty event.
+    assert json.load(lam.invoke(FunctionName=name)["Payload"])["event"] == {}
     # Lambda's payloads must be JSON.
     with pytest.raises(ClientError) as e:
         lam.invoke(FunctionName=name, Payload=b"not json")

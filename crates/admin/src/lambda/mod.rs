@@ -535,6 +535,12 @@ async fn invoke(
         }),
         ..InvokeContext::default()
     };
+    // No payload is an empty event, as on Lambda.
+    let payload = if payload.is_empty() {
+        Bytes::from_static(b"{}")
+    } else {
+        payload
+    };
     let (function, qualifier) = (r.name.clone(), r.qualifier.clone());
     let run = async move {
         invoker
