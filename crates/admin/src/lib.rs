@@ -1,15 +1,18 @@
 //! Portico's management listener.
 //!
 //! The AWS-compatible management API (`apigateway`, REST v1: REST APIs, resources, methods,
-//! integrations and their responses, deployments, stages — so far) on botocore's paths, JSON
-//! names and status codes, so the aws CLI and boto3 work with `--endpoint-url`; plus `/health` and
-//! the Prometheus `/metrics`. It binds to loopback only: Portico refuses a non-loopback management
+//! integrations and their responses, deployments, stages — so far — and the `lambda` subset of
+//! [`lambda`]) on botocore's paths, JSON names and status codes, so the aws CLI and boto3 work
+//! with `--endpoint-url`; plus `/health` and the Prometheus `/metrics`. With credentials, each
+//! service's routes accept signatures for that service's own signing name (`apigateway`,
+//! `lambda`). It binds to loopback only: Portico refuses a non-loopback management
 //! address until SigV4 credentials can be configured, and accepts any signature meanwhile.
 
 mod account;
 mod error;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod lambda;
 mod publish;
 mod rest;
 pub mod sigv4;
@@ -41,6 +44,8 @@ pub struct AdminState {
     pub publisher: Arc<Publisher>,
     /// Serve `POST /_portico/clock?advance=SECONDS` (tests of quota periods only).
     pub test_clock: bool,
+    /// The Lambda API's code store and function invoker.
+    pub lambda: Arc<lambda::Lambda>,
 }
 
 /// The management router.
@@ -64,6 +69,18 @@ pub fn router(state: AdminState) -> Router {
                     state.clone(),
                     authenticate,
                 )),
+        )
+        .merge(
+            lambda::routes()
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    publish_changes,
+                ))
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    authenticate_lambda,
+                ))
+                .route_layer(axum::extract::DefaultBodyLimit::max(LAMBDA.max_body)),
         )
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -111,9 +128,66 @@ async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
 /// Largest management request body (an OpenAPI import may be 6 MB).
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-/// SigV4 verification when credentials are configured; a pass-through otherwise.
+/// A service on the management listener: the name its requests are signed for and the largest
+/// request it takes.
+struct Service {
+    signing_name: &'static str,
+    max_body: usize,
+    too_large: fn() -> axum::response::Response,
+}
+
+const APIGATEWAY: Service = Service {
+    signing_name: "apigateway",
+    max_body: MAX_BODY_BYTES,
+    too_large: || {
+        ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            "Request body is too large",
+        )
+        .into_response()
+    },
+};
+
+const LAMBDA: Service = Service {
+    signing_name: "lambda",
+    max_body: lambda::MAX_REQUEST_BYTES,
+    too_large: || {
+        lambda::LambdaError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLargeException",
+            format!(
+                "Request must be smaller than {} bytes for the CreateFunction operation",
+                lambda::MAX_REQUEST_BYTES
+            ),
+        )
+        .into_response()
+    },
+};
+
+/// SigV4 verification (service `apigateway`) when credentials are configured.
 async fn authenticate(
     State(s): State<AdminState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    authenticate_as(&APIGATEWAY, s, req, next).await
+}
+
+/// SigV4 verification (service `lambda`) when credentials are configured.
+async fn authenticate_lambda(
+    State(s): State<AdminState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    authenticate_as(&LAMBDA, s, req, next).await
+}
+
+/// Refuses a body over the service's limit (before reading it) and, when credentials are
+/// configured, a request not SigV4-signed for the service; a pass-through otherwise.
+async fn authenticate_as(
+    service: &Service,
+    s: AdminState,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -122,7 +196,8 @@ async fn authenticate(
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+    let max_body = service.max_body;
+    if declared.is_some_and(|n| n > max_body) {
         // Read and discard what the client is still sending (bounded), so it can read the 413.
         let mut body = req.into_body();
         tokio::spawn(async move {
@@ -131,34 +206,22 @@ async fn authenticate(
                 let mut seen = 0usize;
                 while let Some(Ok(frame)) = body.frame().await {
                     seen += frame.data_ref().map(|d| d.len()).unwrap_or(0);
-                    if seen > 4 * MAX_BODY_BYTES {
+                    if seen > 4 * max_body {
                         break;
                     }
                 }
             };
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), drain).await;
         });
-        return ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestTooLargeException",
-            "Request body is too large",
-        )
-        .into_response();
+        return (service.too_large)();
     }
     let Some(creds) = s.credentials.clone() else {
         return next.run(req).await;
     };
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let bytes = match axum::body::to_bytes(body, max_body).await {
         Ok(b) => b,
-        Err(_) => {
-            return ApiError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestTooLargeException",
-                "Request body is too large",
-            )
-            .into_response();
-        }
+        Err(_) => return (service.too_large)(),
     };
     let headers = parts
         .headers
@@ -178,7 +241,7 @@ async fn authenticate(
         body: &bytes,
     };
     let now = portico_model::now_epoch_seconds();
-    if let Err(rejection) = sigv4::verify(&creds, &signed, now) {
+    if let Err(rejection) = sigv4::verify_for(&creds, &signed, now, service.signing_name, true) {
         let forbidden = axum::http::StatusCode::FORBIDDEN;
         return match rejection {
             sigv4::Rejection::Missing => ApiError::new(

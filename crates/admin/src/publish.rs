@@ -11,9 +11,17 @@
 //!   (`portico import`, later other nodes), which become visible within one interval.
 //!
 //! Syncs are serialised: two concurrent calls never publish an older state over a newer one.
+//!
+//! Lambda functions (`function` changes) are handed to the function runtime, when one is attached
+//! ([`Publisher::with_functions`]): one [`portico_functions::FunctionConfig`] per `$LATEST` and per
+//! published version (keyed `name` and `name:N`, [`portico_functions::version_key`]) and the
+//! aliases; the runtime keeps the workers of what did not change.
 
+use portico_control::lambda::FunctionState;
+use portico_functions::{FunctionConfig, Runtime, version_key};
 use portico_gateway::account::KeyIndex;
 use portico_gateway::{CompileWarning, Gateway, StageInput};
+use portico_model::lambda::{CodeLocation, FunctionConfiguration};
 use portico_store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +35,8 @@ pub struct Publisher {
     seen: tokio::sync::Mutex<Option<i64>>,
     /// Persisted usage counts were loaded into the data plane (once per process).
     counts_loaded: std::sync::atomic::AtomicBool,
+    /// Where Lambda functions are published, when anything runs them.
+    functions: Option<Arc<Runtime>>,
 }
 
 /// What one [`Publisher::sync`] did.
@@ -51,7 +61,14 @@ impl Publisher {
             gateway,
             seen: tokio::sync::Mutex::new(None),
             counts_loaded: std::sync::atomic::AtomicBool::new(false),
+            functions: None,
         }
+    }
+
+    /// Publishes the store's Lambda functions to `runtime` as well.
+    pub fn with_functions(mut self, runtime: Arc<Runtime>) -> Self {
+        self.functions = Some(runtime);
+        self
     }
 
     /// Publishes what changed since the last publish: stages when an API's deployments or
@@ -67,23 +84,29 @@ impl Publisher {
         if *seen == Some(seq) {
             return Ok(Published::default());
         }
-        let (stages, account) = match *seen {
-            None => (true, AccountWork::everything()),
+        let (stages, account, functions) = match *seen {
+            None => (true, AccountWork::everything(), true),
             Some(from) => {
                 let batch = self.store.changes_since(from).await?;
                 if batch.too_many {
-                    (true, AccountWork::everything())
+                    (true, AccountWork::everything(), true)
                 } else {
                     // Only up to the position read: what committed since is the next sync's,
                     // and is applied once, there.
                     let changes: Vec<_> =
                         batch.changes.into_iter().filter(|c| c.seq <= seq).collect();
                     let stages = changes.iter().any(|c| !c.is_account());
-                    (stages, AccountWork::of(&changes))
+                    let functions = changes.iter().any(|c| c.kind == "function");
+                    (stages, AccountWork::of(&changes), functions)
                 }
             }
         };
         self.publish_account(account).await?;
+        if functions && let Some(runtime) = &self.functions {
+            let (configs, aliases) = served_functions(&self.store.function_states().await?);
+            runtime.set_functions(configs);
+            runtime.set_aliases(aliases);
+        }
         let mut published = Published::default();
         if stages {
             // Each stage is compiled as soon as it is read: the parsed snapshots of every stage
@@ -248,6 +271,46 @@ impl Publisher {
     }
 }
 
+/// What the function runtime serves for the stored functions: a [`FunctionConfig`] per
+/// `$LATEST` (key `name`) and per published version (key `name:N`), and the aliases
+/// ((function, alias) → version).
+pub fn served_functions(
+    states: &[FunctionState],
+) -> (Vec<FunctionConfig>, HashMap<(String, String), String>) {
+    let mut configs = Vec::new();
+    let mut aliases = HashMap::new();
+    for st in states {
+        let Some(f) = &st.function else { continue };
+        let runs = |c: &FunctionConfiguration, code: &CodeLocation| FunctionConfig {
+            name: version_key(&st.name, &c.version),
+            arn: portico_model::lambda::function_arn(&st.name),
+            version: c.version.clone(),
+            runtime: c.runtime.clone().unwrap_or_default(),
+            handler: c.handler.clone().unwrap_or_default(),
+            code_dir: code.dir().into(),
+            environment: c
+                .environment
+                .as_ref()
+                .map(|e| e.variables.clone())
+                .unwrap_or_default(),
+            timeout: std::time::Duration::from_secs(u64::from(c.timeout)),
+            memory_mb: c.memory_size,
+            reserved_concurrency: st.reserved_concurrency,
+        };
+        configs.push(runs(&f.config, &f.code));
+        for v in &st.versions {
+            configs.push(runs(&v.config, &v.code));
+        }
+        for a in &st.aliases {
+            aliases.insert(
+                (st.name.clone(), a.name.clone()),
+                a.function_version.clone(),
+            );
+        }
+    }
+    (configs, aliases)
+}
+
 /// What account data a batch of changes asks to republish.
 #[derive(Debug, Default)]
 struct AccountWork {
@@ -348,4 +411,59 @@ fn tls_domains(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portico_control::lambda::{
+        CreateAliasInput, CreateFunctionInput, PublishVersionInput, StoredCode,
+        UpdateFunctionCodeInput,
+    };
+
+    #[test]
+    fn every_version_runs_under_its_own_key_with_its_own_code() {
+        let input: CreateFunctionInput = serde_json::from_value(serde_json::json!({
+            "FunctionName": "f", "Runtime": "python3.12", "Handler": "index.handler",
+            "Role": "arn:aws:iam::000000000000:role/r", "Timeout": 7,
+            "Environment": {"Variables": {"A": "1"}}
+        }))
+        .unwrap();
+        let code = |dir: &str| StoredCode {
+            location: CodeLocation::Unpacked { dir: dir.into() },
+            sha256: dir.into(),
+            size: 1,
+        };
+        let mut st = FunctionState::new("f");
+        st.create_function(&input, code("/c/1")).unwrap();
+        st.publish_version(&PublishVersionInput::default()).unwrap();
+        st.update_function_code(&UpdateFunctionCodeInput::default(), code("/c/2"))
+            .unwrap();
+        st.create_alias(
+            &serde_json::from_value::<CreateAliasInput>(
+                serde_json::json!({"Name": "live", "FunctionVersion": "1"}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        st.reserved_concurrency = Some(3);
+        let (configs, aliases) = served_functions(&[st, FunctionState::new("gone")]);
+        let seen: Vec<_> = configs
+            .iter()
+            .map(|c| (c.name.as_str(), c.version.as_str(), c.code_dir.to_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [("f", "$LATEST", Some("/c/2")), ("f:1", "1", Some("/c/1"))]
+        );
+        let c = &configs[0];
+        assert_eq!(c.arn, "arn:aws:lambda:us-east-1:000000000000:function:f");
+        assert_eq!(c.timeout, std::time::Duration::from_secs(7));
+        assert_eq!(c.environment.get("A").map(String::as_str), Some("1"));
+        assert_eq!(c.reserved_concurrency, Some(3));
+        assert_eq!(
+            aliases.get(&("f".to_owned(), "live".to_owned())),
+            Some(&"1".to_owned())
+        );
+    }
 }

@@ -1,8 +1,9 @@
 //! AWS Signature Version 4 verification for the management API.
 //!
 //! With credentials configured, every management call must carry an `AWS4-HMAC-SHA256`
-//! `Authorization` header for service `apigateway`, signed within 15 minutes of now with a known
-//! access key; anything else is refused with AWS's 403 shapes. The canonical request is rebuilt
+//! `Authorization` header scoped to the service whose route it calls (`apigateway` for the REST
+//! API operations, `lambda` for the Lambda API: [`verify_for`]), signed within 15 minutes of now
+//! with a known access key; anything else is refused with AWS's 403 shapes. The canonical request is rebuilt
 //! from the request as received (path segments URI-encoded twice, as for every service but S3;
 //! query parameters sorted; signed headers trimmed), so a changed header, path, query or body
 //! changes the signature.

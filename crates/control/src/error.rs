@@ -14,6 +14,16 @@ pub enum ErrorKind {
     /// 400 `ValidationException`: the input breaks a constraint of the service model (an enum, a
     /// pattern), checked before the operation looks at any state.
     Validation,
+    /// Lambda's 404 `ResourceNotFoundException`.
+    ResourceNotFound,
+    /// Lambda's 400 `InvalidParameterValueException`.
+    InvalidParameterValue,
+    /// Lambda's 409 `ResourceConflictException`.
+    ResourceConflict,
+    /// Lambda's 412 `PreconditionFailedException` (a stale `RevisionId`).
+    PreconditionFailed,
+    /// Lambda's 413 `RequestEntityTooLargeException` (a deployment package over the limit).
+    RequestEntityTooLarge,
 }
 
 impl ErrorKind {
@@ -25,6 +35,11 @@ impl ErrorKind {
             Self::Conflict => 409,
             Self::LimitExceeded => 429,
             Self::Validation => 400,
+            Self::ResourceNotFound => 404,
+            Self::InvalidParameterValue => 400,
+            Self::ResourceConflict => 409,
+            Self::PreconditionFailed => 412,
+            Self::RequestEntityTooLarge => 413,
         }
     }
 
@@ -36,6 +51,11 @@ impl ErrorKind {
             Self::Conflict => "ConflictException",
             Self::LimitExceeded => "LimitExceededException",
             Self::Validation => "ValidationException",
+            Self::ResourceNotFound => "ResourceNotFoundException",
+            Self::InvalidParameterValue => "InvalidParameterValueException",
+            Self::ResourceConflict => "ResourceConflictException",
+            Self::PreconditionFailed => "PreconditionFailedException",
+            Self::RequestEntityTooLarge => "RequestEntityTooLargeException",
         }
     }
 }
@@ -85,6 +105,14 @@ impl ControlError {
 }
 
 impl ControlError {
+    /// Any kind.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
     /// 400 `ValidationException` listing every broken constraint as AWS does:
     /// `N validation error(s) detected: Value '…' at '…' failed to satisfy constraint: …; …`.
     /// `None` when `violations` is empty.

@@ -19,6 +19,7 @@ pub mod api_keys;
 pub mod docs;
 mod error;
 mod inputs;
+pub mod lambda;
 mod objects;
 pub mod patch;
 

@@ -2,6 +2,8 @@
 //! defaults of the AWS wire format (`RestApi`, `Resource`, `Method`, `Integration`, `Deployment`,
 //! `Stage`, …).
 //!
+//! The Lambda API's objects live in [`lambda`] (`FunctionConfiguration`, `AliasConfiguration`, …).
+//!
 //! The management API serialises these types as they are; the store persists them as JSON; the
 //! gateway compiles a [`DeploymentSnapshot`] into a route table. This crate does no IO.
 //!
@@ -15,6 +17,7 @@
 
 pub mod checks;
 mod ids;
+pub mod lambda;
 mod rest;
 
 pub use ids::{new_deployment_id, new_resource_id, new_rest_api_id, now_epoch_seconds};

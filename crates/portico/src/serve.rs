@@ -66,6 +66,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }),
         state,
     );
+    // Lambda functions run in worker processes managed on this (the data plane's) runtime; the
+    // gateway and the Lambda API's Invoke both call them.
+    let functions = portico_functions::Runtime::new(portico_functions::RuntimeSettings::new(
+        portico_functions::work_dir(&args.store.data_dir),
+    ))
+    .context("cannot prepare the function runtime")?;
+    gateway.attach_functions(functions.clone());
     // The first imports ran on this runtime; from here on the control plane has its own.
     store.close().await;
     let tls = match args.tls_listen {
@@ -98,6 +105,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             test_clock: args.test_clock,
             reload_every: Duration::from_millis(args.reload_interval_ms.max(10)),
             gateway: gateway.clone(),
+            functions: functions.clone(),
+            data_plane: tokio::runtime::Handle::current(),
         },
         ready_tx,
         stop_rx.clone(),
@@ -182,6 +191,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !matches!(joined, Ok(Ok(()))) {
         tracing::warn!("the control plane did not stop cleanly");
     }
+    // No worker outlives Portico: dropping the pools stops their process groups.
+    functions.set_functions(Vec::new());
     served?;
     tracing::info!("stopped");
     Ok(())
@@ -195,6 +206,11 @@ struct ControlPlane {
     test_clock: bool,
     reload_every: Duration,
     gateway: Arc<Gateway>,
+    /// The function runtime the Lambda API publishes to and invokes.
+    functions: Arc<portico_functions::Runtime>,
+    /// The data plane's runtime, where invocations from the Lambda API run (and their workers
+    /// live).
+    data_plane: tokio::runtime::Handle,
 }
 
 /// The control plane — management listener, publisher (compiling stages and account data),
@@ -220,10 +236,10 @@ fn spawn_control_plane(
                     let store = Store::open(&cp.data_dir)
                         .await
                         .context("cannot open the store")?;
-                    let publisher = Arc::new(portico_admin::Publisher::new(
-                        store.clone(),
-                        cp.gateway.clone(),
-                    ));
+                    let publisher = Arc::new(
+                        portico_admin::Publisher::new(store.clone(), cp.gateway.clone())
+                            .with_functions(cp.functions.clone()),
+                    );
                     log_published(publisher.sync().await?);
                     let admin = tokio::net::TcpListener::bind(cp.admin_listen)
                         .await
@@ -253,6 +269,12 @@ fn spawn_control_plane(
                         credentials: cp.credentials,
                         publisher: publisher.clone(),
                         test_clock: cp.test_clock,
+                        lambda: Arc::new(
+                            portico_admin::lambda::Lambda::new(
+                                portico_functions::work_dir(&cp.data_dir).join("code"),
+                            )
+                            .with_invoker(cp.functions.clone(), Some(cp.data_plane.clone())),
+                        ),
                     },
                     wait_stop(stop.clone()),
                 ));

@@ -3,7 +3,8 @@
 //! Kinds: the API-level writes keep their kinds (`deploy`, `api`, …, with the API id); account
 //! writes name the object: `apikey`, `usageplan`, `usageplankey` (object id `plan/key`), `usage`
 //! (an `UpdateUsage` grant, object id `plan/key`), `account`, `domainname`, `domaincert`, `basepathmapping`
-//! (`domain/base`), `vpclink`, `clientcert`, `accessassociation`. An object id `*` means every
+//! (`domain/base`), `vpclink`, `clientcert`, `accessassociation`, `function` (a Lambda function,
+//! by name, with its versions, aliases, policy and concurrency). An object id `*` means every
 //! object of that kind may have changed (a large `ImportApiKeys`). Usage counters are runtime
 //! state, not configuration, and write no rows.
 
@@ -23,7 +24,7 @@ pub struct Change {
     pub object_id: String,
 }
 
-/// Kinds that are account-level (reload the account snapshot, not stages).
+/// Kinds that are account-level (reload the account snapshot or the functions, not stages).
 pub const ACCOUNT_KINDS: &[&str] = &[
     "apikey",
     "usageplan",
@@ -36,6 +37,7 @@ pub const ACCOUNT_KINDS: &[&str] = &[
     "vpclink",
     "clientcert",
     "accessassociation",
+    "function",
 ];
 
 impl Change {

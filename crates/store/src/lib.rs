@@ -9,7 +9,8 @@
 //! API keys, usage plan memberships, usage counters and `UpdateUsage` grants live in their own
 //! tables and are read and written row by row ([`Store::create_api_key`],
 //! [`Store::import_api_keys`], [`Store::for_each_api_key`], [`Store::add_usage`], …); the few
-//! other account objects go through [`Store::modify_account`].
+//! other account objects go through [`Store::modify_account`]. Lambda functions (with their
+//! versions, aliases, policies and concurrency) go through [`Store::modify_function`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), portico_store::StoreError> {
@@ -23,6 +24,7 @@
 mod account;
 mod changes;
 mod error;
+mod functions;
 mod keys;
 mod management;
 mod migrate;
@@ -34,6 +36,8 @@ pub use keys::{ApiKeyQuery, Page, RemainingOverride, UsageCount};
 pub use management::DeployToStage;
 pub use sqlite::{ImportAndDeploy, ImportOutcome, ServingStage, Store};
 
+#[cfg(test)]
+mod functions_tests;
 #[cfg(test)]
 mod keys_tests;
 #[cfg(test)]

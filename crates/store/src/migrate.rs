@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "UpdateUsage grants remember what they came to (period start, effective limit)",
         include_str!("migrations/0005_grant_adjustments.sql"),
     ),
+    (
+        6,
+        "lambda functions, versions, aliases, permissions, reserved concurrency",
+        include_str!("migrations/0006_lambda_functions.sql"),
+    ),
 ];
 
 /// The newest schema version this build understands.
