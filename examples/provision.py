@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Provisions the quick start's traffic-control examples through Portico's management API (the
-same calls `aws apigateway` makes): an API key with a known value, a usage plan for stage `dev`
+"""Provisions the quick start's examples through Portico's management API (the same calls
+`aws apigateway` and `aws lambda` make): the `hello` Lambda function (examples/functions/hello,
+served from that directory), an API key with a known value, a usage plan for stage `dev`
 (10 requests/s, burst 20, 1000 a day) holding it, and the stage cache serving GET /clock for 10 s.
 
     python3 examples/provision.py [--admin 127.0.0.1:9090] [--stage dev]
@@ -9,11 +10,13 @@ Standard library only; waits up to 60 s for the management listener.
 """
 import argparse
 import json
+import os
 import time
 import urllib.error
 import urllib.request
 
 KEY = "portico-quickstart-key-0123456789"
+HELLO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "functions", "hello")
 
 
 def call(admin, method, path, body=None):
@@ -39,6 +42,17 @@ def main():
             if time.time() > deadline:
                 raise SystemExit("provision: the management API did not come up with the petstore API")
             time.sleep(0.3)
+    # The Lambda function behind GET /hello: Portico's development form of CreateFunction serves a
+    # local directory (`S3Bucket: hot-reload`, `S3Key`: the directory) instead of a zip.
+    try:
+        call(args.admin, "POST", "/2015-03-31/functions", {
+            "FunctionName": "hello", "Runtime": "python3.12", "Handler": "index.handler",
+            "Role": "arn:aws:iam::000000000000:role/quickstart",
+            "Code": {"S3Bucket": "hot-reload", "S3Key": HELLO},
+        })
+    except urllib.error.HTTPError as e:
+        if e.code != 409:  # ResourceConflictException: created by an earlier run
+            raise
     keys = call(args.admin, "GET", "/apikeys?includeValues=true").get("item", [])
     key = next((k for k in keys if k.get("value") == KEY), None)
     if key is None:
@@ -59,7 +73,7 @@ def main():
         {"op": "replace", "path": "/~1clock/GET/caching/ttlInSeconds", "value": "10"},
     ]})
     print(f"portico: API key for /orders: {KEY} (usage plan: 10 rps, burst 20, 1000/day); "
-          f"GET /clock is cached for 10 s", flush=True)
+          f"GET /clock is cached for 10 s; GET /hello runs the Lambda function hello", flush=True)
 
 
 if __name__ == "__main__":

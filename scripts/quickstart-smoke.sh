@@ -40,6 +40,8 @@ echo "$orders" | grep -q '"apiKeyId": "[a-z0-9]\{10\}"' || { echo "unexpected /o
 first=$(curl -sf "$base/clock")
 second=$(curl -sf "$base/clock")
 [ "$first" = "$second" ] || { echo "/clock not served from the cache: $first then $second"; exit 1; }
+hello=$(curl -sf "$base/hello?name=smoke")
+echo "$hello" | grep -q '"message": "hello, smoke"' || { echo "unexpected /hello (Lambda): $hello"; exit 1; }
 # HTTPS with the one flag: the local CA in the data directory signs the listener's certificate.
 secure=$(curl -sf --cacert "$data/tls/ca.pem" "https://localhost:18443/restapis/$api/dev/_user_request_/ping")
 [ "$secure" = '{"message": "pong"}' ] || { echo "unexpected /ping over HTTPS: $secure"; exit 1; }

@@ -18,7 +18,7 @@
 //! aliases; the runtime keeps the workers of what did not change.
 
 use portico_control::lambda::FunctionState;
-use portico_functions::{FunctionConfig, Runtime, version_key};
+use portico_functions::{FunctionConfig, Runtime};
 use portico_gateway::account::KeyIndex;
 use portico_gateway::{CompileWarning, Gateway, StageInput};
 use portico_model::lambda::{CodeLocation, FunctionConfiguration};
@@ -282,7 +282,7 @@ pub fn served_functions(
     for st in states {
         let Some(f) = &st.function else { continue };
         let runs = |c: &FunctionConfiguration, code: &CodeLocation| FunctionConfig {
-            name: version_key(&st.name, &c.version),
+            name: st.name.clone(),
             arn: portico_model::lambda::function_arn(&st.name),
             version: c.version.clone(),
             runtime: c.runtime.clone().unwrap_or_default(),

@@ -283,17 +283,33 @@ impl Runtime {
         &self.settings
     }
 
-    /// Sets the functions served: new ones are added, changed ones get fresh workers (the old
-    /// ones finish what they run), missing ones are removed.
+    /// Sets the functions served (each `$LATEST` and published version is a config, served
+    /// under [`version_key`]): new ones are added, changed ones get fresh workers (the old ones
+    /// finish what they run), missing ones are removed. A function's versions share its reserved
+    /// concurrency, as on Lambda.
     pub fn set_functions(&self, configs: Vec<FunctionConfig>) {
         let mut map = self.functions.write().unwrap_or_else(|e| e.into_inner());
-        let mut next = HashMap::with_capacity(configs.len());
+        let mut next: HashMap<String, Arc<Pool>> = HashMap::with_capacity(configs.len());
         for c in configs {
-            let pool = match map.remove(&c.name) {
+            let key = version_key(&c.name, &c.version);
+            let pool = match map.remove(&key) {
                 Some(p) if p.config == c => p,
-                _ => Arc::new(Pool::new(c.clone(), self.settings.max_workers)),
+                _ => {
+                    let permits = map
+                        .values()
+                        .chain(next.values())
+                        .find(|p| {
+                            p.config.name == c.name
+                                && p.config.reserved_concurrency == c.reserved_concurrency
+                        })
+                        .map(|p| p.permits.clone())
+                        .unwrap_or_else(|| {
+                            Arc::new(Semaphore::new(workers_for(&c, self.settings.max_workers)))
+                        });
+                    Arc::new(Pool::new(c, permits))
+                }
             };
-            next.insert(c.name.clone(), pool);
+            next.insert(key, pool);
         }
         *map = next;
     }
@@ -306,19 +322,32 @@ impl Runtime {
     /// Adds or replaces one function.
     pub fn put_function(&self, config: FunctionConfig) {
         let mut map = self.functions.write().unwrap_or_else(|e| e.into_inner());
-        if map.get(&config.name).is_some_and(|p| p.config == config) {
+        let key = version_key(&config.name, &config.version);
+        if map.get(&key).is_some_and(|p| p.config == config) {
             return;
         }
-        let pool = Arc::new(Pool::new(config.clone(), self.settings.max_workers));
-        map.insert(config.name, pool);
+        let permits = map
+            .values()
+            .find(|p| {
+                p.config.name == config.name
+                    && p.config.reserved_concurrency == config.reserved_concurrency
+            })
+            .map(|p| p.permits.clone())
+            .unwrap_or_else(|| {
+                Arc::new(Semaphore::new(workers_for(
+                    &config,
+                    self.settings.max_workers,
+                )))
+            });
+        map.insert(key, Arc::new(Pool::new(config, permits)));
     }
 
-    /// Removes one function (its workers stop).
+    /// Removes one function and its versions (their workers stop).
     pub fn remove_function(&self, name: &str) {
         self.functions
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
+            .retain(|_, p| p.config.name != name);
     }
 
     /// Whether `name` is served.
@@ -329,7 +358,7 @@ impl Runtime {
             .contains_key(name)
     }
 
-    /// Workers alive for `name` (busy or idle).
+    /// Workers alive for `name` (a [`version_key`]; busy or idle).
     pub fn workers(&self, name: &str) -> usize {
         self.pool(name)
             .map_or(0, |p| p.alive.load(Ordering::Relaxed))
@@ -343,7 +372,8 @@ impl Runtime {
             .cloned()
     }
 
-    /// Invokes `name` synchronously (`RequestResponse`).
+    /// Invokes `name` (a [`version_key`]: `name` for `$LATEST`, `name:N`) synchronously
+    /// (`RequestResponse`).
     pub async fn invoke(
         &self,
         name: &str,
@@ -455,15 +485,19 @@ impl Runtime {
     }
 }
 
+/// Workers a function may run at once.
+fn workers_for(config: &FunctionConfig, max_workers: usize) -> usize {
+    match config.reserved_concurrency {
+        Some(n) => (n as usize).max(1),
+        None => max_workers.max(1),
+    }
+}
+
 impl Pool {
-    fn new(config: FunctionConfig, max_workers: usize) -> Self {
-        let workers = match config.reserved_concurrency {
-            Some(n) => (n as usize).max(1),
-            None => max_workers.max(1),
-        };
+    fn new(config: FunctionConfig, permits: Arc<Semaphore>) -> Self {
         Self {
             config,
-            permits: Arc::new(Semaphore::new(workers)),
+            permits,
             waiting: AtomicUsize::new(0),
             idle: Mutex::new(Vec::new()),
             alive: Arc::new(AtomicUsize::new(0)),

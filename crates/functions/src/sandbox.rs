@@ -580,8 +580,10 @@ fn environment(
     if config.runtime.starts_with("nodejs") {
         env.push(("NODE_PATH".into(), format!("{task_root}/node_modules")));
     }
+    // The function's own variables; Lambda's reserved names stay Lambda's (the Lambda API
+    // refuses them too).
     for (k, v) in &config.environment {
-        if k != "AWS_LAMBDA_RUNTIME_API" {
+        if !RESERVED.contains(&k.as_str()) {
             env.retain(|(name, _)| name != k);
             env.push((k.clone(), v.clone()));
         }
@@ -589,6 +591,27 @@ fn environment(
     env.push(("AWS_LAMBDA_RUNTIME_API".into(), api.to_owned()));
     env
 }
+
+/// Variables a function's configuration cannot set (Lambda's reserved names).
+const RESERVED: [&str; 17] = [
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
 
 /// Days since 1970-01-01 → (year, month, day).
 fn civil(days: i64) -> (i64, u32, u32) {

@@ -445,3 +445,66 @@ exec sleep 60
         );
     }
 }
+
+#[tokio::test]
+async fn versions_keep_the_function_name_and_share_reserved_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let mut latest = function(
+        dir.path(),
+        "py",
+        "python3.12",
+        "index.handler",
+        &[("index.py", PY)],
+    );
+    latest.reserved_concurrency = Some(1);
+    let mut v1 = latest.clone();
+    v1.version = "1".into();
+    rt.set_functions(vec![latest, v1]);
+    let env = rt
+        .invoke(
+            &portico_functions::version_key("py", "1"),
+            Bytes::from_static(br#"{"do":"env"}"#),
+            InvokeContext::default(),
+        )
+        .await
+        .unwrap();
+    let env = json(&env.payload);
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "py");
+    assert_eq!(
+        env.get("AWS_LAMBDA_FUNCTION_VERSION"),
+        None,
+        "not asked for"
+    );
+    // One slot for both versions: two 0.4 s calls take 0.8 s.
+    let started = Instant::now();
+    let a = {
+        let rt = rt.clone();
+        tokio::spawn(async move {
+            rt.invoke(
+                "py",
+                Bytes::from_static(br#"{"do":"sleep","secs":0.4}"#),
+                InvokeContext::default(),
+            )
+            .await
+        })
+    };
+    let b = {
+        let rt = rt.clone();
+        tokio::spawn(async move {
+            rt.invoke(
+                "py:1",
+                Bytes::from_static(br#"{"do":"sleep","secs":0.4}"#),
+                InvokeContext::default(),
+            )
+            .await
+        })
+    };
+    assert!(a.await.unwrap().unwrap().function_error.is_none());
+    assert!(b.await.unwrap().unwrap().function_error.is_none());
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+}
