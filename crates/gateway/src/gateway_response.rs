@@ -283,7 +283,9 @@ impl GatewayError {
         .with_status(StatusCode::BAD_GATEWAY)
     }
 
-    /// The integration failed before it answered (Lambda throttled the invocation): 500.
+    /// The integration failed before it answered (Lambda throttled the invocation): what
+    /// clients report seeing is a 500 `Internal server error`, under the `INTEGRATION_FAILURE`
+    /// gateway response (whose own default status is 504).
     pub fn integration_failure() -> Self {
         Self::new(
             GatewayResponseType::IntegrationFailure,
@@ -291,6 +293,7 @@ impl GatewayError {
             "Internal server error",
             r#"{"message": "Internal server error"}"#,
         )
+        .with_status(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// The method's configuration cannot be executed (500).
