@@ -293,3 +293,60 @@ def test_the_example_api_serves_its_lambda_route(portico, apigw, lam):
     st, _, body = call(portico, api, "/hello?name=test")
     assert st == 200, body
     assert json.loads(body)["message"] == "hello, test"
+
+
+STUBBORN = """#!/bin/sh
+# A provided runtime that answers once and then ignores the Runtime API: it would outlive a
+# gateway killed with SIGKILL if nothing reaped it.
+base="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+hdrs=$(mktemp)
+curl -sS -D "$hdrs" "$base/next" >/dev/null
+id=$(grep -i '^lambda-runtime-aws-request-id:' "$hdrs" | cut -d' ' -f2 | tr -d '\\r')
+curl -sS -X POST -d '{"statusCode": 200, "body": "'$$'"}' "$base/$id/response" >/dev/null
+trap '' TERM HUP
+exec sleep 600
+"""
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_do_not_outlive_a_killed_gateway():
+    """kill -9 of Portico: workers that follow the Runtime API exit when it goes away; one that
+    ignores it is reaped by the next start on the same data directory."""
+    p = Portico()
+    apigw, lam = clients(p)
+    try:
+        arn = create_function(lam, "py-pid", "python3.12", "index.handler", {"index.py": FAULTS})
+        api, _ = proxy_api(apigw, "lambda-pid", arn)
+        deploy(apigw, api)
+        py_pid = json.loads(call(p, api, "/x")[2])["pid"]
+        sh = create_function(lam, "stubborn", "provided.al2023", "x", {"bootstrap": STUBBORN},
+                             modes={"bootstrap": 0o755})
+        api2, _ = proxy_api(apigw, "lambda-stubborn", sh)
+        deploy(apigw, api2)
+        st, _, body = call(p, api2, "/x")
+        assert st == 200, body
+        sh_pid = int(body)
+        assert alive(py_pid) and alive(sh_pid)
+    finally:
+        p.proc.kill()
+        p.proc.wait()
+    deadline = time.time() + 5
+    while alive(py_pid) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not alive(py_pid), "the Python worker exits when its Runtime API is gone"
+    assert alive(sh_pid), "the stubborn worker survived the SIGKILL (nothing can stop it then)"
+    again = Portico(data_dir=p.data)
+    try:
+        deadline = time.time() + 5
+        while alive(sh_pid) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not alive(sh_pid), "the next start reaps workers left behind"
+    finally:
+        again.stop()
