@@ -350,3 +350,35 @@ def test_workers_do_not_outlive_a_killed_gateway():
         assert not alive(sh_pid), "the next start reaps workers left behind"
     finally:
         again.stop()
+
+
+def test_a_remote_function_is_invoked_on_another_endpoint_signed_with_sigv4(tmp_path):
+    """Portico A maps `remote-echo` to Portico B's Lambda Invoke endpoint, which verifies SigV4
+    (service `lambda`) against its credentials: A's calls arrive signed, and B's function answers
+    A's data plane. With a wrong secret B refuses, and A answers 500."""
+    creds = tmp_path / "creds"
+    creds.write_text("AKIDREMOTE:remote-secret-123\n")
+    b = Portico(extra=("--access-log", "off", "--admin-credentials", str(creds)))
+    kw = dict(endpoint_url=f"http://{b.admin}", region_name="us-east-1", aws_access_key_id="AKIDREMOTE",
+              aws_secret_access_key="remote-secret-123", config=Config(retries={"max_attempts": 1}))
+    boto3.client("lambda", **kw).create_function(
+        FunctionName="remote-echo", Runtime="python3.12", Handler="index.handler", Role=ROLE,
+        Code={"ZipFile": zip_of({"index.py": PY_ECHO})})
+    good = Portico(extra=("--access-log", "off", "--remote-function", f"remote-echo=http://{b.admin}"),
+                   env={"AWS_ACCESS_KEY_ID": "AKIDREMOTE", "AWS_SECRET_ACCESS_KEY": "remote-secret-123"})
+    bad = Portico(extra=("--access-log", "off", "--remote-function", f"remote-echo=http://{b.admin}"),
+                  env={"AWS_ACCESS_KEY_ID": "AKIDREMOTE", "AWS_SECRET_ACCESS_KEY": "wrong"})
+    try:
+        for p, want in ((good, 200), (bad, 500)):
+            apigw, _ = clients(p)
+            api, _ = proxy_api(apigw, "remote", "arn:aws:lambda:us-east-1:000000000000:function:remote-echo")
+            deploy(apigw, api)
+            st, _, body = call(p, api, "/far/away")
+            assert st == want, body
+            if want == 200:
+                got = json.loads(body)
+                assert got["function"] == "remote-echo"
+                assert got["event"]["path"] == "/far/away"
+    finally:
+        for p in (good, bad, b):
+            p.stop()

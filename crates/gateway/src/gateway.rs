@@ -215,6 +215,17 @@ impl Gateway {
         let _ = self.functions.set(invoker);
     }
 
+    /// Functions invoked on another Lambda-compatible endpoint: `targets` are (name, URL), called
+    /// through this gateway's upstream pools (HTTPS verified as for backends).
+    pub fn remote_functions(
+        &self,
+        targets: &[(String, String)],
+        keys: Option<crate::remote_functions::SigningKeys>,
+        region: &str,
+    ) -> Result<crate::remote_functions::RemoteFunctions, String> {
+        crate::remote_functions::RemoteFunctions::new(&self.upstreams, targets, keys, region)
+    }
+
     /// The TLS listener's certificates, when one is configured.
     pub fn tls_certificates(&self) -> Option<&Arc<crate::tls::Certificates>> {
         self.tls.get()

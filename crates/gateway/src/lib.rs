@@ -40,6 +40,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod params;
 mod pipeline;
+pub mod remote_functions;
 mod server;
 pub mod steps;
 pub mod templating;

@@ -140,6 +140,15 @@ pub struct ServeArgs {
     /// A listener that only redirects (308) plain HTTP to the HTTPS listener.
     #[arg(long, value_name = "ADDR", requires = "tls_listen")]
     pub http_redirect_listen: Option<SocketAddr>,
+    /// A function invoked on a Lambda-compatible endpoint elsewhere instead of locally:
+    /// `NAME=URL` (e.g. `hello=https://lambda.us-east-1.amazonaws.com`; repeatable). Requests
+    /// are SigV4-signed (service `lambda`) with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+    /// AWS_SESSION_TOKEN from Portico's environment (never passed to local workers).
+    #[arg(long = "remote-function", value_name = "NAME=URL")]
+    pub remote_functions: Vec<String>,
+    /// Region remote invocations are signed for when the integration's ARN names none.
+    #[arg(long, default_value = "us-east-1", value_name = "REGION")]
+    pub remote_function_region: String,
     /// Testing only: the management API gets `POST /_portico/clock?advance=SECONDS`, which
     /// moves the data plane's wall clock (quota periods) forward.
     #[arg(long, hide = true)]

@@ -72,7 +72,49 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         portico_functions::work_dir(&args.store.data_dir),
     ))
     .context("cannot prepare the function runtime")?;
-    gateway.attach_functions(functions.clone());
+    if args.remote_functions.is_empty() {
+        gateway.attach_functions(functions.clone());
+    } else {
+        // Names mapped to a remote Invoke endpoint go there; the rest run here.
+        let targets: Vec<(String, String)> = args
+            .remote_functions
+            .iter()
+            .map(|spec| match spec.split_once('=') {
+                Some((name, url)) if !name.is_empty() && !url.is_empty() => {
+                    Ok((name.to_owned(), url.to_owned()))
+                }
+                _ => Err(anyhow::anyhow!(
+                    "--remote-function {spec}: expected NAME=URL (e.g. hello=https://lambda.us-east-1.amazonaws.com)"
+                )),
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let keys = match (
+            std::env::var("AWS_ACCESS_KEY_ID"),
+            std::env::var("AWS_SECRET_ACCESS_KEY"),
+        ) {
+            (Ok(id), Ok(secret)) if !id.is_empty() && !secret.is_empty() => {
+                Some(portico_gateway::remote_functions::SigningKeys {
+                    access_key_id: id,
+                    secret_access_key: secret,
+                    session_token: std::env::var("AWS_SESSION_TOKEN")
+                        .ok()
+                        .filter(|t| !t.is_empty()),
+                })
+            }
+            _ => None,
+        };
+        if keys.is_none() {
+            tracing::warn!(
+                "remote functions are invoked unsigned: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"
+            );
+        }
+        let remote = gateway
+            .remote_functions(&targets, keys, &args.remote_function_region)
+            .map_err(|e| anyhow::anyhow!("--remote-function: {e}"))?;
+        gateway.attach_functions(Arc::new(
+            portico_gateway::remote_functions::FunctionRouter::new(remote, Some(functions.clone())),
+        ));
+    }
     // The first imports ran on this runtime; from here on the control plane has its own.
     store.close().await;
     let tls = match args.tls_listen {
