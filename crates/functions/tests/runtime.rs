@@ -508,3 +508,40 @@ async fn versions_keep_the_function_name_and_share_reserved_concurrency() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_handler_that_floods_its_output_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let flood = r#"
+import sys
+def handler(event, context):
+    line = "x" * 100
+    for _ in range(100000):
+        sys.stdout.write(line + "\n")
+    sys.stdout.write("y" * 100000 + "\n")
+    sys.stdout.flush()
+    return "done"
+"#;
+    rt.put_function(function(
+        dir.path(),
+        "flood",
+        "python3.12",
+        "index.handler",
+        &[("index.py", flood)],
+    ));
+    let started = Instant::now();
+    let r = rt
+        .invoke("flood", Bytes::new(), InvokeContext::default())
+        .await
+        .unwrap();
+    assert_eq!(json(&r.payload), serde_json::json!("done"));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    // 10 MB of output: the tail keeps 4 KB, a 100 KB line is cut.
+    assert!(r.log_tail.len() <= 4096 + 200, "{}", r.log_tail.len());
+    assert!(r.log_tail.contains("REPORT RequestId"));
+}
