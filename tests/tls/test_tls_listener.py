@@ -520,3 +520,23 @@ def test_a_handshake_flood_is_bounded(portico, apigw, https):
         for s in flood:
             s.close()
     assert https.get("localhost", path)[0] == 200
+
+
+def test_returning_clients_resume_their_sessions(https):
+    """Stateless session tickets: 200 clients that come back all resume (rustls's default — a
+    256-entry cache — stopped resuming beyond ~128 returning clients)."""
+    ctx = https.context(alpn=("http/1.1",))
+    sessions = []
+    for _ in range(200):
+        with socket.create_connection((https.host, https.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                while s.recv(65536):
+                    pass
+                sessions.append(s.session)
+    reused = 0
+    for session in sessions:
+        with socket.create_connection((https.host, https.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as s:
+                reused += s.session_reused
+    assert reused == len(sessions), f"{reused} of {len(sessions)} resumed"

@@ -271,6 +271,7 @@ impl TlsTable {
 /// certificate file changes.
 pub struct Certificates {
     settings: TlsSettings,
+    resumption: Resumption,
     ca: Option<local_ca::LocalCa>,
     /// Local-CA certificates issued for domains, by name (kept across rebuilds).
     issued: Mutex<HashMap<String, CertKey>>,
@@ -293,6 +294,7 @@ fn server_config(
     cert: &CertKey,
     policy: Policy,
     truststore: Option<Arc<rustls::RootCertStore>>,
+    resumption: &Resumption,
 ) -> Result<ServerConfig, String> {
     let provider = policy.provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
@@ -310,7 +312,29 @@ fn server_config(
         .with_single_cert(cert.chain.clone(), cert.key.clone_key())
         .map_err(|e| e.to_string())?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if let Some(t) = &resumption.ticketer {
+        config.ticketer = t.clone();
+    }
+    config.session_storage = resumption.sessions.clone();
     Ok(config)
+}
+
+/// Session resumption shared by every site: stateless tickets (keys rotated by rustls every
+/// 6 hours) so any number of returning clients resume, and a bounded session-id cache for
+/// TLS 1.2 clients that do not take tickets. rustls's default — a 256-entry cache per config —
+/// stopped resuming beyond ~128 reconnecting clients (bench/tls.py).
+struct Resumption {
+    ticketer: Option<Arc<dyn rustls::server::ProducesTickets>>,
+    sessions: Arc<dyn rustls::server::StoresServerSessions>,
+}
+
+impl Resumption {
+    fn new() -> Self {
+        Self {
+            ticketer: rustls::crypto::aws_lc_rs::Ticketer::new().ok(),
+            sessions: rustls::server::ServerSessionMemoryCache::new(16_384),
+        }
+    }
 }
 
 fn mtime(p: &Path) -> Option<SystemTime> {
@@ -338,9 +362,11 @@ impl Certificates {
             // Custom domains without certificates still need the local CA; made lazily below.
             local_ca::LocalCa::load_or_create(&settings.data_dir.join("tls")).ok()
         };
-        let placeholder = Self::default_config(&settings, ca.as_ref())?;
+        let resumption = Resumption::new();
+        let placeholder = Self::default_config(&settings, ca.as_ref(), &resumption)?;
         let me = Self {
             settings,
+            resumption,
             ca,
             issued: Mutex::new(HashMap::new()),
             domains: Mutex::new(Vec::new()),
@@ -364,6 +390,7 @@ impl Certificates {
     fn default_config(
         settings: &TlsSettings,
         ca: Option<&local_ca::LocalCa>,
+        resumption: &Resumption,
     ) -> Result<(ServerConfig, CertStatus), String> {
         let (ck, source) = match (&settings.default_cert, ca) {
             (Some((c, k)), _) => (CertKey::from_files(c, k)?, "file"),
@@ -386,7 +413,7 @@ impl Certificates {
             source,
             not_after: ck.not_after,
         };
-        Ok((server_config(&ck, Policy::Tls12, None)?, status))
+        Ok((server_config(&ck, Policy::Tls12, None, resumption)?, status))
     }
 
     /// The table handshakes read.
@@ -438,7 +465,8 @@ impl Certificates {
             files.push((c.clone(), mtime(c)));
             files.push((k.clone(), mtime(k)));
         }
-        let (default, default_status) = Self::default_config(&self.settings, self.ca.as_ref())?;
+        let (default, default_status) =
+            Self::default_config(&self.settings, self.ca.as_ref(), &self.resumption)?;
         let default = Arc::new(default);
         let mut certs = vec![default_status];
         let mut exact = HashMap::new();
@@ -532,7 +560,12 @@ impl Certificates {
             not_after: ck.not_after,
         };
         Ok((
-            server_config(&ck, Policy::parse(d.policy.as_deref()), truststore)?,
+            server_config(
+                &ck,
+                Policy::parse(d.policy.as_deref()),
+                truststore,
+                &self.resumption,
+            )?,
             status,
         ))
     }
