@@ -448,13 +448,24 @@ mod tests {
         .unwrap();
         st.reserved_concurrency = Some(3);
         let (configs, aliases) = served_functions(&[st, FunctionState::new("gone")]);
+        // Every version keeps the function's name (AWS_LAMBDA_FUNCTION_NAME); the runtime keys
+        // its pools `f` and `f:1` (portico_functions::version_key).
         let seen: Vec<_> = configs
             .iter()
-            .map(|c| (c.name.as_str(), c.version.as_str(), c.code_dir.to_str()))
+            .map(|c| {
+                (
+                    portico_functions::version_key(&c.name, &c.version),
+                    c.name.as_str(),
+                    c.code_dir.to_str(),
+                )
+            })
             .collect();
         assert_eq!(
             seen,
-            [("f", "$LATEST", Some("/c/2")), ("f:1", "1", Some("/c/1"))]
+            [
+                ("f".to_owned(), "f", Some("/c/2")),
+                ("f:1".to_owned(), "f", Some("/c/1"))
+            ]
         );
         let c = &configs[0];
         assert_eq!(c.arn, "arn:aws:lambda:us-east-1:000000000000:function:f");
