@@ -775,7 +775,7 @@ fn is_lambda_uri(i: &Integration) -> bool {
 fn lambda_target(i: &Integration, stage: &Stage) -> Result<LambdaProxyIntegration, String> {
     let raw = i.uri.as_deref().unwrap_or("");
     let uri = substitute_stage_variables(raw, &stage.variables);
-    let (function, qualifier, arn) = crate::integrations::lambda::parse_uri(&uri)?;
+    let (function, qualifier, arn) = crate::uri::lambda_invocation(&uri)?;
     Ok(LambdaProxyIntegration {
         function: function.into(),
         qualifier: qualifier.map(Into::into),

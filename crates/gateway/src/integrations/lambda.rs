@@ -30,33 +30,6 @@ use serde::ser::{SerializeMap, Serializer};
 use std::borrow::Cow;
 use std::time::Instant;
 
-/// The parts of `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations`:
-/// (function name, qualifier, the function ARN as written).
-pub(crate) fn parse_uri(uri: &str) -> Result<(String, Option<String>, String), String> {
-    let rest = uri
-        .strip_prefix("arn:aws:apigateway:")
-        .and_then(|r| r.split_once(":lambda:path/2015-03-31/functions/"))
-        .map(|(_, r)| r)
-        .and_then(|r| r.strip_suffix("/invocations"))
-        .ok_or_else(|| {
-            format!(
-                "AWS_PROXY integration URI {uri} is not a Lambda invocation URI \
-                 (arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations)"
-            )
-        })?;
-    let (_, after) = rest
-        .split_once(":function:")
-        .ok_or_else(|| format!("{rest} is not a Lambda function ARN"))?;
-    let (name, qualifier) = match after.split_once(':') {
-        Some((n, q)) => (n, Some(q.to_owned())),
-        None => (after, None),
-    };
-    if name.is_empty() || qualifier.as_deref() == Some("") {
-        return Err(format!("{rest} is not a Lambda function ARN"));
-    }
-    Ok((name.to_owned(), qualifier, rest.to_owned()))
-}
-
 /// A map written from (key, value) pairs in order.
 struct Pairs<'a, V: Serialize>(&'a [(Cow<'a, str>, V)]);
 
@@ -636,34 +609,6 @@ impl Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn invocation_uris_name_the_function_and_qualifier() {
-        let (n, q, arn) = parse_uri(
-            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:hello/invocations",
-        )
-        .unwrap();
-        assert_eq!(
-            (n.as_str(), q, arn.as_str()),
-            (
-                "hello",
-                None,
-                "arn:aws:lambda:us-east-1:123456789012:function:hello"
-            )
-        );
-        let (n, q, _) = parse_uri(
-            "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:1:function:hello:live/invocations",
-        )
-        .unwrap();
-        assert_eq!((n.as_str(), q.as_deref()), ("hello", Some("live")));
-        assert!(parse_uri("arn:aws:apigateway:us-east-1:firehose:action/PutRecord").is_err());
-        assert!(
-            parse_uri(
-                "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/nope/invocations"
-            )
-            .is_err()
-        );
-    }
 
     type Answer = (u16, String, Vec<(String, String)>);
 
