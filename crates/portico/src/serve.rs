@@ -173,8 +173,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let https = tls_listener.local_addr()?;
         println!("portico: data plane listening on https://{https}");
         if let Some(ca) = certificates.local_ca_path() {
+            let signs = if args.tls_cert.is_some() {
+                "signs the certificates of custom domains that bring none"
+            } else {
+                "signs the HTTPS certificates"
+            };
             println!(
-                "portico: local CA {} signs the HTTPS certificates; trust it with \
+                "portico: local CA {} {signs}; trust it with \
                  `curl --cacert {0} …` or system-wide: `sudo cp {0} \
                  /usr/local/share/ca-certificates/portico-local-ca.crt && sudo update-ca-certificates`",
                 ca.display()
