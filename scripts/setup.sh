@@ -23,7 +23,7 @@ if command -v javac >/dev/null && [ ! -f /usr/share/java/velocity.jar ] && [ "$(
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq velocity) \
     || echo "note: could not install velocity; the Velocity differential test will skip" >&2
 fi
-if ! .venv/bin/python -c 'import boto3, pytest, awscli, h2' 2>/dev/null; then
+if ! .venv/bin/python -c 'import boto3, pytest, awscli, h2, moto.server' 2>/dev/null; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi

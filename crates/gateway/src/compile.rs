@@ -78,6 +78,7 @@ impl Route {
         let integration = match &self.integration {
             CompiledIntegration::Mock(_) => "MOCK",
             CompiledIntegration::HttpProxy(_) => "HTTP_PROXY",
+            CompiledIntegration::Http(h) if h.aws.is_some() => "AWS (service)",
             CompiledIntegration::Http(_) => "HTTP",
             CompiledIntegration::LambdaProxy(_) => "AWS_PROXY (Lambda)",
             CompiledIntegration::LambdaCustom(_) => "AWS (Lambda)",
@@ -197,6 +198,8 @@ pub struct HttpIntegration {
     pub spelled_names: Vec<String>,
     /// hyper's header-case map for `spelled_names`, built on the first request.
     pub spelling: tokio::sync::OnceCell<Option<http::Extensions>>,
+    /// An `AWS` service integration: the service's protocol headers and the signature.
+    pub aws: Option<Box<crate::aws_services::ServiceTarget>>,
 }
 
 /// A stage ready to serve.
@@ -625,10 +628,14 @@ fn compile_integration(
     upstreams: &Upstreams,
     warn: &mut impl FnMut(String),
 ) -> CompiledIntegration {
-    if matches!(i.kind, IntegrationType::Http | IntegrationType::HttpProxy)
+    let aws_service = i.kind == IntegrationType::Aws && !is_lambda_uri(i);
+    if (matches!(i.kind, IntegrationType::Http | IntegrationType::HttpProxy) || aws_service)
         && let Some(dest) = i.request_parameters.keys().find(|d| {
             d.strip_prefix("integration.request.header.")
-                .is_some_and(crate::headers::refused_in_request)
+                .is_some_and(|h| {
+                    crate::headers::refused_in_request(h)
+                        || (aws_service && crate::headers::refused_in_aws_request(h))
+                })
         })
     {
         // AWS accepts the mapping and fails every request with a 500.
@@ -657,74 +664,13 @@ fn compile_integration(
                 CompiledIntegration::Unavailable(e)
             }
         },
-        IntegrationType::Http => {
-            let target = match compile_http_proxy(i, resource, stage, upstreams) {
-                Ok(t) => t,
-                Err(e) => {
-                    warn(format!("{e}; requests answer 500"));
-                    return CompiledIntegration::Unavailable(e);
-                }
-            };
-            let responses = match IntegrationResponses::compile(i, &stage.variables, &mut *warn) {
-                Ok(r) => r,
-                Err(e) => {
-                    warn(format!("{e}; requests answer 500"));
-                    return CompiledIntegration::Unavailable(e);
-                }
-            };
-            let mut headers = Vec::new();
-            let mut query = Vec::new();
-            let mut spelled_names: Vec<String> = ["Content-Type", "User-Agent", "Accept", "Host"]
-                .map(String::from)
-                .to_vec();
-            for (dest, src) in &i.request_parameters {
-                if dest.starts_with("integration.request.path.") {
-                    // Path parameters are bound into the URI template at deploy time.
-                    continue;
-                }
-                let source = match Source::parse(src, &stage.variables, Side::Request) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        warn(format!("request parameter {dest}: {e}; not mapped"));
-                        continue;
-                    }
-                };
-                if let Some(h) = dest.strip_prefix("integration.request.header.") {
-                    match http::HeaderName::from_bytes(h.as_bytes()) {
-                        // Dropped by API Gateway before the backend is called.
-                        Ok(n) if crate::headers::dropped_from_request(&n) => {}
-                        Ok(n) => {
-                            spelled_names.retain(|s| !s.eq_ignore_ascii_case(h));
-                            spelled_names.push(h.to_owned());
-                            headers.push((n, source));
-                        }
-                        Err(_) => warn(format!("request parameter {dest}: invalid header name")),
-                    }
-                } else if let Some(q) = dest.strip_prefix("integration.request.querystring.") {
-                    query.push((q.to_owned(), source));
-                } else {
-                    warn(format!("request parameter {dest}: unsupported destination"));
-                }
+        IntegrationType::Http => match compile_http_proxy(i, resource, stage, upstreams) {
+            Ok(target) => compile_http_custom(i, target, None, stage, warn),
+            Err(e) => {
+                warn(format!("{e}; requests answer 500"));
+                CompiledIntegration::Unavailable(e)
             }
-            let reads_body = headers
-                .iter()
-                .map(|(_, s)| s)
-                .chain(query.iter().map(|(_, s)| s))
-                .any(Source::reads_request_body);
-            CompiledIntegration::Http(Box::new(HttpIntegration {
-                target,
-                headers,
-                query,
-                reads_body,
-                content_handling: crate::binary::ContentHandling::parse(
-                    i.content_handling.as_deref(),
-                ),
-                request_templates: RequestTemplates::compile(i, &mut *warn),
-                responses,
-                spelled_names,
-                spelling: tokio::sync::OnceCell::new(),
-            }))
-        }
+        },
         IntegrationType::AwsProxy => match lambda_target(i, stage) {
             Ok(t) => CompiledIntegration::LambdaProxy(t),
             Err(e) => {
@@ -753,15 +699,83 @@ fn compile_integration(
                 responses,
             }))
         }
-        other => {
-            let reason = format!(
-                "integration type {} is not executed by this Portico version",
-                other.as_str()
-            );
-            warn(format!("{reason}; requests answer 500"));
-            CompiledIntegration::Unavailable(reason)
+        IntegrationType::Aws => match compile_aws_service(i, resource, stage, upstreams) {
+            Ok((target, aws)) => compile_http_custom(i, target, Some(Box::new(aws)), stage, warn),
+            Err(e) => {
+                warn(format!("{e}; requests answer 500"));
+                CompiledIntegration::Unavailable(e)
+            }
+        },
+    }
+}
+
+/// An `HTTP` (non-proxy) integration to `target`, or an `AWS` service integration (`aws`):
+/// mapped parameters, request templates and integration responses.
+fn compile_http_custom(
+    i: &Integration,
+    target: HttpProxyIntegration,
+    aws: Option<Box<crate::aws_services::ServiceTarget>>,
+    stage: &Stage,
+    warn: &mut impl FnMut(String),
+) -> CompiledIntegration {
+    let responses = match IntegrationResponses::compile(i, &stage.variables, &mut *warn) {
+        Ok(r) => r,
+        Err(e) => {
+            warn(format!("{e}; requests answer 500"));
+            return CompiledIntegration::Unavailable(e);
+        }
+    };
+    let mut headers = Vec::new();
+    let mut query = Vec::new();
+    let mut spelled_names: Vec<String> = ["Content-Type", "User-Agent", "Accept", "Host"]
+        .map(String::from)
+        .to_vec();
+    for (dest, src) in &i.request_parameters {
+        if dest.starts_with("integration.request.path.") {
+            // Path parameters are bound into the URI template at deploy time.
+            continue;
+        }
+        let source = match Source::parse(src, &stage.variables, Side::Request) {
+            Ok(s) => s,
+            Err(e) => {
+                warn(format!("request parameter {dest}: {e}; not mapped"));
+                continue;
+            }
+        };
+        if let Some(h) = dest.strip_prefix("integration.request.header.") {
+            match http::HeaderName::from_bytes(h.as_bytes()) {
+                // Dropped by API Gateway before the backend is called.
+                Ok(n) if crate::headers::dropped_from_request(&n) => {}
+                Ok(n) => {
+                    spelled_names.retain(|s| !s.eq_ignore_ascii_case(h));
+                    spelled_names.push(h.to_owned());
+                    headers.push((n, source));
+                }
+                Err(_) => warn(format!("request parameter {dest}: invalid header name")),
+            }
+        } else if let Some(q) = dest.strip_prefix("integration.request.querystring.") {
+            query.push((q.to_owned(), source));
+        } else {
+            warn(format!("request parameter {dest}: unsupported destination"));
         }
     }
+    let reads_body = headers
+        .iter()
+        .map(|(_, s)| s)
+        .chain(query.iter().map(|(_, s)| s))
+        .any(Source::reads_request_body);
+    CompiledIntegration::Http(Box::new(HttpIntegration {
+        target,
+        headers,
+        query,
+        reads_body,
+        content_handling: crate::binary::ContentHandling::parse(i.content_handling.as_deref()),
+        request_templates: RequestTemplates::compile(i, &mut *warn),
+        responses,
+        spelled_names,
+        spelling: tokio::sync::OnceCell::new(),
+        aws,
+    }))
 }
 
 /// Whether an integration's URI invokes a Lambda function.
@@ -797,6 +811,38 @@ fn compile_http_proxy(
         .as_deref()
         .ok_or_else(|| "HTTP_PROXY integration has no uri".to_string())?;
     let uri = substitute_stage_variables(raw, &stage.variables);
+    compile_target(i, &uri, resource, stage, upstreams)
+}
+
+/// An `AWS` service integration's destination: the service URI resolved to an endpoint URL
+/// (placeholders filled per request, as for `HTTP`) and how requests to it are signed.
+fn compile_aws_service(
+    i: &Integration,
+    resource: &Resource,
+    stage: &Stage,
+    upstreams: &Upstreams,
+) -> Result<(HttpProxyIntegration, crate::aws_services::ServiceTarget), String> {
+    let raw = i.uri.as_deref().unwrap_or("");
+    let uri = substitute_stage_variables(raw, &stage.variables);
+    let service = crate::aws_services::ServiceUri::parse(&uri)?;
+    let credentials = i
+        .credentials
+        .as_deref()
+        .map(|c| substitute_stage_variables(c, &stage.variables));
+    let (url, target) =
+        crate::aws_services::resolve(&upstreams.aws_services(), &service, credentials.as_deref())?;
+    let compiled = compile_target(i, &url, resource, stage, upstreams)?;
+    Ok((compiled, target))
+}
+
+/// The backend of an `HTTP`/`HTTP_PROXY` integration (or an AWS service's endpoint) at `uri`.
+fn compile_target(
+    i: &Integration,
+    uri: &str,
+    resource: &Resource,
+    stage: &Stage,
+    upstreams: &Upstreams,
+) -> Result<HttpProxyIntegration, String> {
     let resource_params: Vec<(&str, bool)> = resource
         .path
         .split('/')
@@ -819,7 +865,7 @@ fn compile_http_proxy(
             .find(|(p, _)| *p == wanted)
             .map(|(p, greedy)| ((*p).to_owned(), *greedy))
     };
-    let template = UriTemplate::compile(&uri, param_source)?;
+    let template = UriTemplate::compile(uri, param_source)?;
     let method = match i.http_method.as_deref() {
         None | Some("ANY") => None,
         Some(m) => Some(

@@ -177,6 +177,12 @@ impl Gateway {
     }
 
     /// The upstream connection pools.
+    /// Sets where `AWS` service integrations send requests and which keys sign them, for the
+    /// stages compiled from now on.
+    pub fn set_aws_services(&self, services: crate::aws_services::AwsServices) {
+        self.upstreams.set_aws_services(services);
+    }
+
     pub(crate) fn upstreams(&self) -> &Upstreams {
         &self.upstreams
     }

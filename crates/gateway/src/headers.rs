@@ -37,6 +37,23 @@ pub fn refused_in_request(name: &str) -> bool {
         .any(|r| r.eq_ignore_ascii_case(name))
 }
 
+/// Integration request headers an `AWS` service integration may not map besides
+/// [`refused_in_request`]'s: the signature and the connection are API Gateway's.
+const REFUSED_IN_AWS_REQUEST: [&str; 5] = [
+    "authorization",
+    "connection",
+    "expect",
+    "proxy-authenticate",
+    "te",
+];
+
+/// Whether mapping `name` into an `AWS` service integration's request fails the request.
+pub fn refused_in_aws_request(name: &str) -> bool {
+    REFUSED_IN_AWS_REQUEST
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+}
+
 /// Whether a mapped header is dropped before the backend is called.
 pub fn dropped_from_request(name: &HeaderName) -> bool {
     DROPPED_FROM_REQUEST.contains(name)

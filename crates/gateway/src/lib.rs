@@ -23,6 +23,7 @@
 pub mod access_log;
 pub mod account;
 pub mod addressing;
+pub mod aws_services;
 pub mod binary;
 mod body;
 pub mod budget;

@@ -15,27 +15,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-/// Keys that sign remote invocations.
-#[derive(Clone)]
-pub struct SigningKeys {
-    /// Access key id.
-    pub access_key_id: String,
-    /// Secret access key.
-    pub secret_access_key: String,
-    /// Session token (temporary credentials).
-    pub session_token: Option<String>,
-}
-
-impl std::fmt::Debug for SigningKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print secrets.
-        f.debug_struct("SigningKeys")
-            .field("access_key_id", &self.access_key_id)
-            .finish()
-    }
-}
+pub use crate::aws_services::SigningKeys;
 
 #[derive(Debug)]
 struct Remote {
@@ -152,8 +134,21 @@ impl RemoteFunctions {
                 .authority()
                 .map_or("", |a| a.as_str())
                 .to_owned();
-            let signed = sign(keys, &region, &url, &host, &headers, &payload)
-                .map_err(|e| InvokeError::Start(format!("cannot sign the invocation: {e}")))?;
+            let mut signed_headers: Vec<(&str, &str)> = vec![("host", host.as_str())];
+            signed_headers.extend(headers.iter().map(|(k, v)| (*k, v.as_str())));
+            let signed = crate::aws_services::sign(
+                keys,
+                crate::aws_services::Scope {
+                    service: "lambda",
+                    region: &region,
+                    s3: false,
+                },
+                "POST",
+                &url,
+                &signed_headers,
+                &payload,
+            )
+            .map_err(|e| InvokeError::Start(format!("cannot sign the invocation: {e}")))?;
             for (k, v) in signed {
                 req = req.header(k, v);
             }
@@ -200,48 +195,6 @@ impl RemoteFunctions {
             ))),
         }
     }
-}
-
-/// SigV4 headers (`authorization`, `x-amz-date`, `x-amz-content-sha256` as the signer sets
-/// them, `x-amz-security-token`) for a request to `url` with `headers` and `body`.
-fn sign(
-    keys: &SigningKeys,
-    region: &str,
-    url: &str,
-    host: &str,
-    headers: &[(&'static str, String)],
-    body: &[u8],
-) -> Result<Vec<(String, String)>, String> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    let identity = aws_credential_types::Credentials::new(
-        keys.access_key_id.clone(),
-        keys.secret_access_key.clone(),
-        keys.session_token.clone(),
-        None,
-        "portico",
-    )
-    .into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("lambda")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| e.to_string())?
-        .into();
-    let mut all: Vec<(&str, &str)> = vec![("host", host)];
-    all.extend(headers.iter().map(|(k, v)| (*k, v.as_str())));
-    let signable = SignableRequest::new("POST", url, all.into_iter(), SignableBody::Bytes(body))
-        .map_err(|e| e.to_string())?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| e.to_string())?
-        .into_parts();
-    let (out, _params) = instructions.into_parts();
-    Ok(out
-        .into_iter()
-        .map(|h| (h.name().to_owned(), h.value().to_owned()))
-        .collect())
 }
 
 /// Remote functions by name, the local runtime for the rest.

@@ -218,6 +218,11 @@ impl UpstreamPool {
         }
     }
 
+    /// The `Host` header this pool sends.
+    pub fn host(&self) -> &HeaderValue {
+        &self.host
+    }
+
     /// The `host:port` this pool connects to.
     pub fn addr(&self) -> &str {
         &self.addr
@@ -463,6 +468,8 @@ pub struct Upstreams {
     pools: Mutex<HashMap<PoolKey, Weak<UpstreamPool>>>,
     config: PoolConfig,
     tls: BackendTls,
+    /// Endpoints and keys of `AWS` service integrations.
+    aws: Mutex<Arc<crate::aws_services::AwsServices>>,
 }
 
 /// What tells two pools apart: `None` for plain TCP.
@@ -498,6 +505,7 @@ impl Upstreams {
         Self {
             pools: Mutex::default(),
             config,
+            aws: Mutex::default(),
             tls: BackendTls {
                 extra_roots,
                 ..BackendTls::default()
@@ -594,6 +602,17 @@ impl Upstreams {
         }
         *lock(&self.tls.client_certs) = parsed;
         lock(&self.tls.configs).retain(|k, _| k.client_certificate.is_none());
+    }
+
+    /// Sets where `AWS` service integrations send their requests and what signs them; stages
+    /// compiled afterwards use it.
+    pub fn set_aws_services(&self, services: crate::aws_services::AwsServices) {
+        *lock(&self.aws) = Arc::new(services);
+    }
+
+    /// Where `AWS` service integrations send their requests and what signs them.
+    pub fn aws_services(&self) -> Arc<crate::aws_services::AwsServices> {
+        lock(&self.aws).clone()
     }
 
     /// Backends with a live pool.

@@ -149,6 +149,18 @@ pub struct ServeArgs {
     /// Region remote invocations are signed for when the integration's ARN names none.
     #[arg(long, default_value = "us-east-1", value_name = "REGION")]
     pub remote_function_region: String,
+    /// Where `AWS` service integrations (SQS, DynamoDB, Step Functions, …) send requests:
+    /// `SERVICE=URL`, service as the integration URI names it (`sqs`, `dynamodb`, `states`), or
+    /// `*=URL` for every service (one local emulator; repeatable). Default: the regional AWS
+    /// endpoint.
+    #[arg(long = "aws-endpoint", value_name = "SERVICE=URL")]
+    pub aws_endpoints: Vec<String>,
+    /// YAML/JSON file of AWS service settings: `endpoints` (as `--aws-endpoint`), `roles` (an
+    /// integration's `credentials` role ARN → `profile` or `accessKeyId`/`secretAccessKey`) and
+    /// `default` keys. Without it, integrations sign with the environment's AWS_* keys or the
+    /// AWS_PROFILE/default profile of the shared credentials file.
+    #[arg(long, value_name = "FILE", env = "PORTICO_AWS_CONFIG")]
+    pub aws_config: Option<PathBuf>,
     /// Testing only: the management API gets `POST /_portico/clock?advance=SECONDS`, which
     /// moves the data plane's wall clock (quota periods) forward.
     #[arg(long, hide = true)]

@@ -5,6 +5,7 @@
 //! * `portico import FILE` — create or update an API from OpenAPI and deploy it to a stage;
 //! * `portico routes` — print every served route in match order.
 
+mod aws;
 mod cli;
 mod import;
 mod serve;

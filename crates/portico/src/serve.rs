@@ -66,6 +66,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }),
         state,
     );
+    // AWS service integrations: endpoints and keys, before any stage is compiled.
+    gateway.set_aws_services(crate::aws::services(
+        &args.aws_endpoints,
+        args.aws_config.as_deref(),
+    )?);
     // Lambda functions run in worker processes managed on this (the data plane's) runtime; the
     // gateway and the Lambda API's Invoke both call them.
     let functions = portico_functions::Runtime::new(portico_functions::RuntimeSettings::new(

@@ -9,10 +9,12 @@ use crate::exchange::{Exchange, Outcome, context_json, template_inputs};
 use crate::gateway::Gateway;
 use crate::gateway_response::GatewayError;
 use crate::integrations::{
-    X_AMZN_APIGATEWAY_API_ID, method_response_headers, request_template_failed, uri_render_failed,
+    X_AMZN_APIGATEWAY_API_ID, aws_service, method_response_headers, request_template_failed,
+    uri_render_failed,
 };
 use crate::mapping::{Overrides, Selected};
 use crate::params::Env as ParamEnv;
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode};
 use std::time::Instant;
@@ -43,8 +45,10 @@ impl Gateway {
                 (ContentHandling::ConvertToText, true) | (ContentHandling::ConvertToBinary, false)
             )
         });
+        // An AWS service request is signed over its payload: read whole.
         let needs_body = h.reads_body
             || convert.is_some()
+            || h.aws.is_some()
             || matches!(&selected, Selected::Template(_, t) if !t.is_static());
         let mut _held = None;
         let (body, client_bytes) = if needs_body {
@@ -66,10 +70,13 @@ impl Gateway {
             (body, None)
         };
         let mut overrides = Overrides::default();
+        // The payload when it is in memory (what an AWS service request is signed over).
+        let mut payload = Bytes::new();
         let (upstream_body, upstream_ct) = match selected {
             Selected::Template(ct, t) if t.is_static() => {
                 discard_body(body);
-                (GatewayBody::full(t.render_bytes()), ct.cloned())
+                payload = t.render_bytes();
+                (GatewayBody::full(payload.clone()), ct.cloned())
             }
             Selected::Template(ct, t) => {
                 let bytes = client_bytes.clone().unwrap_or_default();
@@ -77,13 +84,17 @@ impl Gateway {
                 match t.render_full(inputs) {
                     Ok((out, o)) => {
                         overrides = o;
+                        payload = out.clone();
                         (GatewayBody::full(out), ct.cloned())
                     }
                     Err(e) => return Outcome::fail(request_template_failed(stage, e)),
                 }
             }
             Selected::Passthrough => match &client_bytes {
-                Some(b) => (GatewayBody::full(b.clone()), content_type.clone()),
+                Some(b) => {
+                    payload = b.clone();
+                    (GatewayBody::full(b.clone()), content_type.clone())
+                }
                 None => (body, content_type.clone()),
             },
             Selected::Unsupported => {
@@ -147,11 +158,10 @@ impl Gateway {
                 headers.insert(name.clone(), v);
             }
         }
-        if let Some((name, _)) = overrides
-            .request_headers
-            .iter()
-            .find(|(n, _)| crate::headers::refused_in_request(n))
-        {
+        if let Some((name, _)) = overrides.request_headers.iter().find(|(n, _)| {
+            crate::headers::refused_in_request(n)
+                || (h.aws.is_some() && crate::headers::refused_in_aws_request(n))
+        }) {
             tracing::warn!(api = %stage.api_id,
                 "Execution failed due to configuration error: $context.requestOverride.header.{name} may not be set");
             return Outcome::fail(GatewayError::configuration_error());
@@ -162,13 +172,25 @@ impl Gateway {
                 headers.remove(name);
             }
         }
+        if let Some(ct) = h.aws.as_ref().and_then(|a| a.json_content_type.clone()) {
+            headers.entry(header::CONTENT_TYPE).or_insert(ct);
+        }
         if let Some(ct) = upstream_ct {
             headers.entry(header::CONTENT_TYPE).or_insert(ct);
         }
-        headers.insert(X_AMZN_APIGATEWAY_API_ID, stage.api_id_header.clone());
+        if h.aws.is_none() {
+            headers.insert(X_AMZN_APIGATEWAY_API_ID, stage.api_id_header.clone());
+        }
         headers
             .entry(header::USER_AGENT)
             .or_insert(stage.default_user_agent.clone());
+        if let Some(aws) = &h.aws
+            && let Err(reason) =
+                aws_service::prepare(aws, &h.target, &mut req, &mut headers, payload)
+        {
+            tracing::warn!(api = %stage.api_id, "Execution failed due to configuration error: {reason}");
+            return Outcome::fail(GatewayError::configuration_error());
+        }
         *req.headers_mut() = headers;
         // Mapped header names go out spelled as the mappings wrote them (HTTP/1.1).
         if let Some(spelling) = h
@@ -198,9 +220,15 @@ impl Gateway {
             }
             Err(e) => {
                 tracing::warn!(api = %stage.api_id, error = %e, "Execution failed due to an integration error");
+                // An AWS service that cannot be reached is AWS's 500.
+                let err = match h.aws {
+                    Some(_) => GatewayError::integration_unreachable()
+                        .with_status(StatusCode::INTERNAL_SERVER_ERROR),
+                    None => GatewayError::integration_unreachable(),
+                };
                 return Outcome {
                     integration_latency,
-                    ..Outcome::fail(GatewayError::integration_unreachable())
+                    ..Outcome::fail(err)
                 };
             }
             Ok(r) => r,

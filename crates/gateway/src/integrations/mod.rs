@@ -1,12 +1,15 @@
 //! Integrations behind one seam: each type is one module with its call; what they share
 //! (hop-by-hop headers, method response headers, the answers to failed renders) is here.
 
+mod aws_service;
 mod http_custom;
 mod http_proxy;
 pub(crate) mod lambda;
 mod lambda_custom;
 mod mock;
 mod response;
+
+pub(crate) use http_custom::QUERY_ENCODE;
 
 use crate::Gateway;
 use crate::body::GatewayBody;

@@ -1,0 +1,258 @@
+//! Where `AWS` service integrations send their requests and which keys sign them:
+//! `--aws-endpoint SERVICE=URL` flags, an `--aws-config` file (YAML or JSON), and the default
+//! credential chain (the environment's `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/
+//! `AWS_SESSION_TOKEN`, else the `AWS_PROFILE` — or `default` — profile of the shared
+//! credentials file).
+//!
+//! The config file:
+//!
+//! ```yaml
+//! endpoints:                      # service (as the integration URI names it) → URL
+//!   "*": http://127.0.0.1:5000    # every service not named
+//!   sqs: http://127.0.0.1:4566
+//! roles:                          # an integration's `credentials` → keys
+//!   arn:aws:iam::123456789012:role/orders-api:
+//!     profile: orders             # a profile of the shared credentials file
+//!   arn:aws:iam::123456789012:role/audit:
+//!     accessKeyId: AKIA…
+//!     secretAccessKey: …
+//! default:                        # keys for any other role (instead of the chain)
+//!   profile: ci
+//! ```
+
+use anyhow::{Context, anyhow, bail};
+use portico_gateway::aws_services::{AwsServices, SigningKeys};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Largest config or credentials file read.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The AWS service settings from the flags, the config file and the environment.
+pub fn services(endpoint_flags: &[String], config: Option<&Path>) -> anyhow::Result<AwsServices> {
+    let mut endpoints = Vec::new();
+    let mut roles = HashMap::new();
+    let mut default_keys = None;
+    if let Some(path) = config {
+        let text = read_limited(path)?;
+        let doc: Value = serde_saphyr::from_str(&text)
+            .map_err(|e| anyhow!("{}: {}", path.display(), e.without_snippet()))?;
+        let Value::Object(doc) = doc else {
+            bail!("{}: expected a mapping at the top", path.display());
+        };
+        for (key, value) in &doc {
+            match key.as_str() {
+                "endpoints" => {
+                    for (service, url) in object(value, path, "endpoints")? {
+                        let url = url.as_str().ok_or_else(|| {
+                            anyhow!("{}: endpoints.{service} is not a URL", path.display())
+                        })?;
+                        endpoints.push((service.clone(), url.to_owned()));
+                    }
+                }
+                "roles" => {
+                    for (role, spec) in object(value, path, "roles")? {
+                        let keys = keys_from(spec)
+                            .with_context(|| format!("{}: roles.{role}", path.display()))?;
+                        roles.insert(role.clone(), keys);
+                    }
+                }
+                "default" => {
+                    default_keys = Some(
+                        keys_from(value).with_context(|| format!("{}: default", path.display()))?,
+                    );
+                }
+                other => bail!(
+                    "{}: unknown key {other} (endpoints, roles, default)",
+                    path.display()
+                ),
+            }
+        }
+    }
+    // Flags after the file: a flag overrides the file's endpoint for the same service.
+    for spec in endpoint_flags {
+        match spec.split_once('=') {
+            Some((service, url)) if !service.is_empty() && !url.is_empty() => {
+                endpoints.retain(|(s, _)| s != service);
+                endpoints.push((service.to_owned(), url.to_owned()));
+            }
+            _ => bail!(
+                "--aws-endpoint {spec}: expected SERVICE=URL (e.g. sqs=http://127.0.0.1:4566, or *=URL for every service)"
+            ),
+        }
+    }
+    if default_keys.is_none() {
+        default_keys = default_chain()?;
+    }
+    AwsServices::new(&endpoints, roles, default_keys).map_err(|e| anyhow!("--aws-endpoint: {e}"))
+}
+
+fn object<'a>(
+    value: &'a Value,
+    path: &Path,
+    what: &str,
+) -> anyhow::Result<&'a serde_json::Map<String, Value>> {
+    value
+        .as_object()
+        .ok_or_else(|| anyhow!("{}: {what} is not a mapping", path.display()))
+}
+
+/// Keys from `{profile}` or `{accessKeyId, secretAccessKey, sessionToken?}`.
+fn keys_from(spec: &Value) -> anyhow::Result<SigningKeys> {
+    let field = |k: &str| spec.get(k).and_then(Value::as_str).map(str::to_owned);
+    if let Some(profile) = field("profile") {
+        return profile_keys(&profile)?.ok_or_else(|| {
+            anyhow!(
+                "profile {profile} is not in {}",
+                credentials_file().display()
+            )
+        });
+    }
+    match (field("accessKeyId"), field("secretAccessKey")) {
+        (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Ok(SigningKeys {
+            access_key_id: id,
+            secret_access_key: secret,
+            session_token: field("sessionToken").filter(|t| !t.is_empty()),
+        }),
+        _ => bail!("expected profile, or accessKeyId and secretAccessKey"),
+    }
+}
+
+/// The environment's keys, else the `AWS_PROFILE` (or `default`) profile, else none.
+fn default_chain() -> anyhow::Result<Option<SigningKeys>> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        return Ok(Some(SigningKeys {
+            access_key_id: id,
+            secret_access_key: secret,
+            session_token: env("AWS_SESSION_TOKEN"),
+        }));
+    }
+    let named = env("AWS_PROFILE");
+    match profile_keys(named.as_deref().unwrap_or("default"))? {
+        Some(k) => Ok(Some(k)),
+        None if named.is_some() => bail!(
+            "AWS_PROFILE {} is not in {}",
+            named.unwrap_or_default(),
+            credentials_file().display()
+        ),
+        None => Ok(None),
+    }
+}
+
+fn credentials_file() -> PathBuf {
+    if let Some(p) = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    Path::new(&home).join(".aws").join("credentials")
+}
+
+/// The keys of `profile` in the shared credentials file (`None`: no file, or no such profile).
+fn profile_keys(profile: &str) -> anyhow::Result<Option<SigningKeys>> {
+    let path = credentials_file();
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = read_limited(&path)?;
+    Ok(parse_profile(&text, profile))
+}
+
+/// The INI subset of the shared credentials file: `[name]` sections of `key = value` lines,
+/// `#`/`;` comments.
+fn parse_profile(text: &str, profile: &str) -> Option<SigningKeys> {
+    let mut in_section = false;
+    let mut id = None;
+    let mut secret = None;
+    let mut token = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            in_section = name.trim() == profile;
+            continue;
+        }
+        if !in_section {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            let v = v.trim().to_owned();
+            match k.trim() {
+                "aws_access_key_id" => id = Some(v),
+                "aws_secret_access_key" => secret = Some(v),
+                "aws_session_token" => token = Some(v),
+                _ => {}
+            }
+        }
+    }
+    Some(SigningKeys {
+        access_key_id: id.filter(|v| !v.is_empty())?,
+        secret_access_key: secret.filter(|v| !v.is_empty())?,
+        session_token: token.filter(|v| !v.is_empty()),
+    })
+}
+
+fn read_limited(path: &Path) -> anyhow::Result<String> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.len() > MAX_FILE_BYTES {
+        bail!("{} is larger than {MAX_FILE_BYTES} bytes", path.display());
+    }
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_from_the_credentials_file() {
+        let text = "# comment\n[default]\naws_access_key_id = AKID1\naws_secret_access_key=s1\n\n\
+                    [ci]\naws_access_key_id=AKID2\n; c\naws_secret_access_key = s2\naws_session_token = t2\n\
+                    [broken]\naws_access_key_id = AKID3\n";
+        let d = parse_profile(text, "default").unwrap();
+        assert_eq!((d.access_key_id.as_str(), d.session_token), ("AKID1", None));
+        let ci = parse_profile(text, "ci").unwrap();
+        assert_eq!(ci.secret_access_key, "s2");
+        assert_eq!(ci.session_token.as_deref(), Some("t2"));
+        assert!(parse_profile(text, "broken").is_none());
+        assert!(parse_profile(text, "missing").is_none());
+    }
+
+    #[test]
+    fn config_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("aws.yaml");
+        std::fs::write(
+            &file,
+            "endpoints:\n  \"*\": http://127.0.0.1:5000\n  sqs: http://127.0.0.1:1\nroles:\n  arn:aws:iam::1:role/r:\n    accessKeyId: AK\n    secretAccessKey: SK\ndefault:\n  accessKeyId: DEF\n  secretAccessKey: DS\n",
+        )
+        .unwrap();
+        let s = services(&["sqs=http://127.0.0.1:4566".into()], Some(&file)).unwrap();
+        let u = portico_gateway::aws_services::ServiceUri::parse(
+            "arn:aws:apigateway:us-east-1:sqs:path/1/q",
+        )
+        .unwrap();
+        let (url, t) =
+            portico_gateway::aws_services::resolve(&s, &u, Some("arn:aws:iam::1:role/r")).unwrap();
+        assert_eq!(url, "http://127.0.0.1:4566/1/q");
+        assert!(matches!(
+            t.signer,
+            portico_gateway::aws_services::Signer::Keys(k) if k.access_key_id == "AK"
+        ));
+        let (_, t) = portico_gateway::aws_services::resolve(&s, &u, Some("arn:other")).unwrap();
+        assert!(matches!(
+            t.signer,
+            portico_gateway::aws_services::Signer::Keys(k) if k.access_key_id == "DEF"
+        ));
+        std::fs::write(&file, "endpoint:\n  sqs: x\n").unwrap();
+        assert!(services(&[], Some(&file)).is_err());
+        std::fs::write(&file, "roles:\n  r:\n    accessKeyId: only\n").unwrap();
+        assert!(services(&[], Some(&file)).is_err());
+        assert!(services(&["sqs".into()], None).is_err());
+        assert!(services(&["sqs=ftp://x".into()], None).is_err());
+    }
+}
