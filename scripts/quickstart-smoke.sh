@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=$(mktemp -d)
 log=$(mktemp)
-BACKEND_PORT=18481 PORTICO_PROFILE="${PORTICO_PROFILE:-dev}" timeout 120 \
+BACKEND_PORT=18481 AWS_PORT=18482 PORTICO_PROFILE="${PORTICO_PROFILE:-dev}" timeout 120 \
   bash examples/quickstart.sh --listen 127.0.0.1:18480 --admin-listen 127.0.0.1:18490 \
   --data-dir "$data" --access-log off --tls-listen 127.0.0.1:18443 >"$log" 2>&1 &
 pid=$!
@@ -42,7 +42,24 @@ second=$(curl -sf "$base/clock")
 [ "$first" = "$second" ] || { echo "/clock not served from the cache: $first then $second"; exit 1; }
 hello=$(curl -sf "$base/hello?name=smoke")
 echo "$hello" | grep -q '"message": "hello, smoke"' || { echo "unexpected /hello (Lambda): $hello"; exit 1; }
+# AWS service integrations (examples/orders-aws.yaml) against the local moto_server.
+orders_api=$(grep -o '"orders-aws" (id [a-z0-9]\{10\}' "$log" | head -1 | grep -o '[a-z0-9]\{10\}$')
+[ -n "$orders_api" ] || { cat "$log"; echo "orders-aws was not imported"; exit 1; }
+for _ in $(seq 1 300); do
+  grep -q "provision_aws: queue, table and state machine ready" "$log" && break
+  sleep 0.2
+done
+aws_base="http://127.0.0.1:18480/restapis/$orders_api/dev/_user_request_"
+queued=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"item": "book"}' "$aws_base/orders")
+echo "$queued" | grep -q '"orderId": "[0-9a-f-]\{36\}"' || { echo "unexpected POST /orders (SQS): $queued"; exit 1; }
+stored=$(curl -s -X PUT -H 'Content-Type: application/json' -d '{"item": "lamp", "qty": 2}' "$aws_base/orders/o-1")
+[ "$stored" = '{"stored": "o-1"}' ] || { echo "unexpected PUT /orders/o-1 (DynamoDB): $stored"; exit 1; }
+order=$(curl -s "$aws_base/orders/o-1" | tr -d ' \n')
+[ "$order" = '{"id":"o-1","item":"lamp","qty":2}' ] || { echo "unexpected GET /orders/o-1 (DynamoDB): $order"; exit 1; }
+started=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"order": "o-1"}' "$aws_base/workflows")
+echo "$started" | grep -q '"executionArn": "arn:aws:states:us-east-1:123456789012:execution:fulfil-order:' \
+  || { echo "unexpected POST /workflows (Step Functions): $started"; exit 1; }
 # HTTPS with the one flag: the local CA in the data directory signs the listener's certificate.
 secure=$(curl -sf --cacert "$data/tls/ca.pem" "https://localhost:18443/restapis/$api/dev/_user_request_/ping")
 [ "$secure" = '{"message": "pong"}' ] || { echo "unexpected /ping over HTTPS: $secure"; exit 1; }
-echo "quickstart smoke: ok (api $api, http and https)"
+echo "quickstart smoke: ok (api $api, http and https; AWS services api $orders_api)"
