@@ -285,8 +285,7 @@ pub fn resolve(
             }
             let (base, prefix) =
                 services.base_url(endpoint_service, uri.subdomain.as_deref(), &uri.region);
-            let action =
-                percent_encoding::utf8_percent_encode(name, crate::integrations::QUERY_ENCODE);
+            let action = percent_encoding::utf8_percent_encode(name, crate::uri::QUERY_ENCODE);
             let mut url = format!("{base}{prefix}/?Action={action}");
             if !extra_query.is_empty() {
                 url.push('&');

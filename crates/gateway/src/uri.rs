@@ -8,6 +8,13 @@ use http::Uri;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use std::collections::BTreeMap;
 
+/// Query names and values sent to `HTTP` and AWS service integrations.
+pub(crate) const QUERY_ENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Characters encoded in a single path segment value.
 const SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')

@@ -14,6 +14,7 @@ use crate::integrations::{
 };
 use crate::mapping::{Overrides, Selected};
 use crate::params::Env as ParamEnv;
+use crate::uri::QUERY_ENCODE;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode};
@@ -364,10 +365,3 @@ impl Gateway {
         }
     }
 }
-
-/// Query names and values sent to `HTTP` integrations.
-pub(crate) const QUERY_ENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');

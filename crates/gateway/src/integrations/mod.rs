@@ -9,8 +9,6 @@ mod lambda_custom;
 mod mock;
 mod response;
 
-pub(crate) use http_custom::QUERY_ENCODE;
-
 use crate::Gateway;
 use crate::body::GatewayBody;
 use crate::compile::CompiledStage;
