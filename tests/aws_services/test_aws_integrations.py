@@ -566,3 +566,18 @@ def test_the_signature_matches_botocores():
         assert "host" in signed and "x-amz-date" in signed
         got = h["authorization"].split("Signature=")[1]
         assert got == want, (service, h)
+
+
+def test_test_invoke_method_runs_an_aws_integration(portico, apigw, orders_table):
+    orders_table.put_item(TableName="orders", Item={"id": {"S": "t-1"}, "item": {"S": "pen"},
+                                                    "qty": {"N": "7"}})
+    api = service_api(
+        apigw, "ddb-test-invoke", "orders/{id}", "GET", "arn:aws:apigateway:us-east-1:dynamodb:action/GetItem",
+        templates={"application/json": json.dumps(
+            {"TableName": "orders", "Key": {"id": {"S": "$input.params('id')"}}})},
+        responses=[("200", None, {"application/json": GET_ITEM_RESHAPED})])
+    res = [r for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/orders/{id}"][0]["id"]
+    out = apigw.test_invoke_method(restApiId=api, resourceId=res, httpMethod="GET",
+                                   pathWithQueryString="/orders/t-1")
+    assert out["status"] == 200, out
+    assert json.loads(out["body"]) == {"id": "t-1", "item": "pen", "qty": 7}
