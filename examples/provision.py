@@ -2,7 +2,8 @@
 """Provisions the quick start's examples through Portico's management API (the same calls
 `aws apigateway` and `aws lambda` make): the `hello` Lambda function (examples/functions/hello,
 served from that directory), an API key with a known value, a usage plan for stage `dev`
-(10 requests/s, burst 20, 1000 a day) holding it, and the stage cache serving GET /clock for 10 s.
+(10 requests/s, burst 20, 1000 a day) holding it, the stage cache serving GET /clock for 10 s, and
+GET /me behind a Lambda TOKEN authorizer (examples/functions/authorizer).
 
     python3 examples/provision.py [--admin 127.0.0.1:9090] [--stage dev]
 
@@ -17,6 +18,7 @@ import urllib.request
 
 KEY = "portico-quickstart-key-0123456789"
 HELLO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "functions", "hello")
+AUTHORIZER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "functions", "authorizer")
 
 
 def call(admin, method, path, body=None):
@@ -66,6 +68,37 @@ def main():
         })
         call(args.admin, "POST", f"/usageplans/{plan['id']}/keys",
              {"keyId": key["id"], "keyType": "API_KEY"})
+    # GET /me behind a Lambda TOKEN authorizer (examples/functions/authorizer), then a
+    # deployment that serves it.
+    try:
+        call(args.admin, "POST", "/2015-03-31/functions", {
+            "FunctionName": "authorizer", "Runtime": "python3.12", "Handler": "index.handler",
+            "Role": "arn:aws:iam::000000000000:role/quickstart",
+            "Code": {"S3Bucket": "hot-reload", "S3Key": AUTHORIZER},
+        })
+    except urllib.error.HTTPError as e:
+        if e.code != 409:
+            raise
+    resources = call(args.admin, "GET", f"/restapis/{api}/resources?limit=500")["item"]
+    if not any(r["path"] == "/me" for r in resources):
+        uri = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+               "arn:aws:lambda:us-east-1:000000000000:function:authorizer/invocations")
+        auth = call(args.admin, "POST", f"/restapis/{api}/authorizers", {
+            "name": "quickstart-token", "type": "TOKEN", "authorizerUri": uri,
+            "identitySource": "method.request.header.Authorization",
+            "authorizerResultTtlInSeconds": 60,
+        })
+        root = next(r["id"] for r in resources if r["path"] == "/")
+        me = call(args.admin, "POST", f"/restapis/{api}/resources/{root}", {"pathPart": "me"})
+        base = f"/restapis/{api}/resources/{me['id']}/methods/GET"
+        call(args.admin, "PUT", base, {"authorizationType": "CUSTOM", "authorizerId": auth["id"]})
+        call(args.admin, "PUT", base + "/integration", {
+            "type": "MOCK", "requestTemplates": {"application/json": '{"statusCode": 200}'}})
+        call(args.admin, "PUT", base + "/responses/200", {})
+        call(args.admin, "PUT", base + "/integration/responses/200", {"responseTemplates": {
+            "application/json": '{"principalId": "$context.authorizer.principalId", '
+                                '"scope": "$context.authorizer.scope"}'}})
+        call(args.admin, "POST", f"/restapis/{api}/deployments", {"stageName": args.stage})
     call(args.admin, "PATCH", f"/restapis/{api}/stages/{args.stage}", {"patchOperations": [
         {"op": "replace", "path": "/cacheClusterEnabled", "value": "true"},
         {"op": "replace", "path": "/*/*/caching/enabled", "value": "false"},
@@ -73,7 +106,8 @@ def main():
         {"op": "replace", "path": "/~1clock/GET/caching/ttlInSeconds", "value": "10"},
     ]})
     print(f"portico: API key for /orders: {KEY} (usage plan: 10 rps, burst 20, 1000/day); "
-          f"GET /clock is cached for 10 s; GET /hello runs the Lambda function hello", flush=True)
+          f"GET /clock is cached for 10 s; GET /hello runs the Lambda function hello; "
+          f"GET /me takes 'Authorization: Bearer <name>' (a Lambda authorizer)", flush=True)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,13 @@ second=$(curl -sf "$base/clock")
 [ "$first" = "$second" ] || { echo "/clock not served from the cache: $first then $second"; exit 1; }
 hello=$(curl -sf "$base/hello?name=smoke")
 echo "$hello" | grep -q '"message": "hello, smoke"' || { echo "unexpected /hello (Lambda): $hello"; exit 1; }
+# GET /me behind the Lambda TOKEN authorizer.
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/me")
+[ "$code" = 401 ] || { echo "unexpected status for /me without a token: $code"; exit 1; }
+me=$(curl -sf -H "Authorization: Bearer smoke" "$base/me")
+[ "$me" = '{"principalId": "smoke", "scope": "quickstart"}' ] || { echo "unexpected /me: $me"; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer mallory" "$base/me")
+[ "$code" = 403 ] || { echo "unexpected status for /me as mallory: $code"; exit 1; }
 # AWS service integrations (examples/orders-aws.yaml) against the local moto_server.
 orders_api=$(grep -o '"orders-aws" (id [a-z0-9]\{10\}' "$log" | head -1 | grep -o '[a-z0-9]\{10\}$')
 [ -n "$orders_api" ] || { cat "$log"; echo "orders-aws was not imported"; exit 1; }

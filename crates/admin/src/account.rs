@@ -459,13 +459,16 @@ async fn flush_stage_cache(
     Ok(accepted())
 }
 
-/// `FlushStageAuthorizersCache`: authorizer results are not cached yet (authorizers do not
-/// run); the stage's response cache is left alone.
+/// `FlushStageAuthorizersCache`: the stage's Lambda authorizers forget their cached results
+/// (the canary's too); the stage's response cache is left alone.
 async fn flush_stage_authorizers_cache(
     State(s): State<AdminState>,
     Path((api, stage)): Path<(String, String)>,
 ) -> Result<Response> {
     s.store.stage(&api, &stage).await?;
+    if let Some(compiled) = s.gateway.snapshot().stage(&api, &stage) {
+        compiled.flush_authorizer_caches();
+    }
     Ok(accepted())
 }
 

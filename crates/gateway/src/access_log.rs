@@ -74,6 +74,8 @@ pub struct AccessLogRecord<'a> {
     pub base_path_matched: Option<&'a str>,
     /// `$context.isCanaryRequest` (`-` on a stage without a canary).
     pub is_canary_request: Option<bool>,
+    /// What a Lambda authorizer allowed (`$context.authorizer.*`; `-` without one).
+    pub authorizer: Option<&'a crate::steps::authorizer::Authorized>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +113,8 @@ enum Var {
     ClientNotAfter,
     BasePathMatched,
     IsCanaryRequest,
+    AuthorizerPrincipalId,
+    AuthorizerLatency,
 }
 
 const VARS: &[(&str, Var)] = &[
@@ -129,6 +133,9 @@ const VARS: &[(&str, Var)] = &[
     ("identity.sourceIp", Var::SourceIp),
     ("customDomain.basePathMatched", Var::BasePathMatched),
     ("isCanaryRequest", Var::IsCanaryRequest),
+    ("authorizer.principalId", Var::AuthorizerPrincipalId),
+    ("authorizer.integrationLatency", Var::AuthorizerLatency),
+    ("authorizer.latency", Var::AuthorizerLatency),
     ("identity.userAgent", Var::UserAgent),
     ("identity.apiKeyId", Var::ApiKeyId),
     ("identity.apiKey", Var::ApiKey),
@@ -256,6 +263,18 @@ impl AccessLogFormat {
             Var::ClientNotBefore => r.client_cert.map_or("-", |c| c.not_before.as_str()),
             Var::ClientNotAfter => r.client_cert.map_or("-", |c| c.not_after.as_str()),
             Var::BasePathMatched => r.base_path_matched.unwrap_or("-"),
+            Var::AuthorizerPrincipalId => r
+                .authorizer
+                .map_or("-", |a| a.decision.principal_id.as_str()),
+            Var::AuthorizerLatency => {
+                match r.authorizer {
+                    Some(a) => {
+                        let _ = write!(out, "{}", a.integration_latency_ms);
+                    }
+                    None => out.push('-'),
+                }
+                return;
+            }
             Var::IsCanaryRequest => match r.is_canary_request {
                 Some(true) => "true",
                 Some(false) => "false",
@@ -464,6 +483,7 @@ mod tests {
             api_key_id: "-",
             client_cert: None,
             base_path_matched: None,
+            authorizer: None,
             is_canary_request: None,
         }
     }

@@ -129,6 +129,18 @@ pub enum CompiledIntegration {
     Unavailable(String),
 }
 
+impl CompiledStage {
+    /// Forgets every cached Lambda authorizer result of the stage and its canary.
+    pub fn flush_authorizer_caches(&self) {
+        for c in &self.authorizer_caches {
+            c.flush();
+        }
+        if let Some(c) = &self.canary {
+            c.stage.flush_authorizer_caches();
+        }
+    }
+}
+
 /// A `MOCK` integration.
 #[derive(Debug)]
 pub struct MockIntegration {
@@ -205,6 +217,8 @@ pub struct HttpIntegration {
 /// A stage ready to serve.
 #[derive(Debug)]
 pub struct CompiledStage {
+    /// The result caches of the stage's Lambda authorizers (`FlushStageAuthorizersCache`).
+    pub authorizer_caches: Vec<Arc<crate::steps::authorizer::AuthorizerCache>>,
     /// API id.
     pub api_id: String,
     /// API name.
@@ -482,6 +496,8 @@ fn compile_stage(
     // MOCK integrations compiled without a warning, for the methods with an equal one: CORS
     // preflights and other canned answers repeat across a stage.
     let mut mocks: Vec<(&Integration, Arc<MockIntegration>)> = Vec::new();
+    let mut authorizer_caches: HashMap<String, Arc<crate::steps::authorizer::AuthorizerCache>> =
+        HashMap::new();
     let labels = |resource: Arc<str>, method: Arc<str>| Labels {
         api: api_label.clone(),
         api_name: name_label.clone(),
@@ -537,15 +553,14 @@ fn compile_stage(
                 &mut models,
                 &mut warn,
             );
-            if method.api_key_required
-                && api.api_key_source == portico_model::ApiKeySource::Authorizer
-            {
-                warn(
-                    "apiKeySource AUTHORIZER: the key comes from a Lambda authorizer's \
-                     usageIdentifierKey, and authorizers do not run yet; requests answer 403"
-                        .into(),
-                );
-            }
+            let authorization = compile_authorization(
+                method,
+                &snapshot.authorizers,
+                api_id,
+                stage,
+                &mut authorizer_caches,
+                &mut warn,
+            );
             let traffic = state.map(|_| crate::steps::TrafficSteps {
                 throttle: crate::steps::Throttle::compile(
                     api_label.clone(),
@@ -572,7 +587,8 @@ fn compile_stage(
                 integration,
                 CompiledIntegration::HttpProxy(_) | CompiledIntegration::Http(_)
             );
-            let method_request = crate::steps::steps_for(http_backend, validation, traffic);
+            let method_request =
+                crate::steps::steps_for(http_backend, authorization, validation, traffic);
             let route = Route {
                 resource_id: resource_id.clone(),
                 resource_path: SharedStr(resource_label.clone()),
@@ -596,6 +612,7 @@ fn compile_stage(
         None => AccessLogFormat::default(),
     };
     CompiledStage {
+        authorizer_caches: authorizer_caches.into_values().collect(),
         api_id: api_id.to_owned(),
         api_name: api.name.clone(),
         stage_name: stage.stage_name.clone(),
@@ -706,6 +723,60 @@ fn compile_integration(
                 CompiledIntegration::Unavailable(e)
             }
         },
+    }
+}
+
+/// The method's authorization step: a Lambda authorizer for `CUSTOM` (TOKEN/REQUEST); a step
+/// that refuses every request (500) for an authorization this version does not enforce, so a
+/// protected method never runs unprotected.
+fn compile_authorization(
+    method: &portico_model::Method,
+    authorizers: &[portico_model::Authorizer],
+    api_id: &str,
+    stage: &Stage,
+    caches: &mut HashMap<String, Arc<crate::steps::authorizer::AuthorizerCache>>,
+    warn: &mut impl FnMut(String),
+) -> Option<crate::steps::Step> {
+    use crate::steps::Step;
+    let unenforced = |reason: String, warn: &mut dyn FnMut(String)| {
+        warn(format!("{reason}; requests answer 500"));
+        Some(Step::Unenforced(reason.into()))
+    };
+    match method.authorization_type.as_str() {
+        "NONE" | "" => None,
+        "CUSTOM" => {
+            let Some(a) = method
+                .authorizer_id
+                .as_deref()
+                .and_then(|id| authorizers.iter().find(|a| a.id == id))
+            else {
+                return unenforced("the method's authorizer does not exist".into(), warn);
+            };
+            if a.kind == "COGNITO_USER_POOLS" {
+                return unenforced(
+                    format!(
+                        "authorizer {} (COGNITO_USER_POOLS) is not enforced by this Portico version",
+                        a.id
+                    ),
+                    warn,
+                );
+            }
+            let cache = caches.entry(a.id.clone()).or_default().clone();
+            match crate::steps::authorizer::LambdaAuthorizer::compile(
+                a,
+                api_id,
+                &stage.stage_name,
+                &stage.variables,
+                cache,
+            ) {
+                Ok(l) => Some(Step::Authorize(Box::new(l))),
+                Err(e) => unenforced(format!("authorizer {}: {e}", a.id), warn),
+            }
+        }
+        other => unenforced(
+            format!("authorization type {other} is not enforced by this Portico version"),
+            warn,
+        ),
     }
 }
 

@@ -35,6 +35,8 @@ pub(crate) struct Exchange<'a> {
     pub(crate) address_style: crate::addressing::Style,
     /// Written by the method request steps.
     pub(crate) identity: Identity,
+    /// What the route's Lambda authorizer allowed (`$context.authorizer`).
+    pub(crate) authorizer: Option<std::sync::Arc<crate::steps::authorizer::Authorized>>,
     /// A cache miss to fill with the integration's answer.
     pub(crate) cache_store: Option<crate::steps::cache::PendingStore>,
     /// The response says that the caller's `Cache-Control` was ignored.
@@ -150,6 +152,7 @@ pub(crate) fn request_context<'a>(
         is_canary_request: stage.is_canary_request,
         client_cert: x.client.client_cert(),
         base_path_matched: x.base_path,
+        authorizer: x.authorizer.as_deref(),
         api_key: x
             .identity
             .api_key

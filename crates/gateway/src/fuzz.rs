@@ -284,6 +284,7 @@ pub fn access_log_one(data: &[u8]) {
         api_key_id: "-",
         client_cert: None,
         base_path_matched: None,
+        authorizer: None,
         is_canary_request: None,
     };
     let line = AccessLogFormat::default().render(&record);
@@ -336,6 +337,7 @@ fn fixed_record(epoch_ms: u64) -> AccessLogRecord<'static> {
         api_key_id: "-",
         client_cert: None,
         base_path_matched: None,
+        authorizer: None,
         is_canary_request: None,
     }
 }

@@ -241,6 +241,57 @@ impl GatewayError {
         .with_status(StatusCode::FORBIDDEN)
     }
 
+    /// A Lambda authorizer's identity is missing or fails `identityValidationExpression`, or
+    /// the function answered the error `Unauthorized` (401).
+    pub fn unauthorized() -> Self {
+        Self::new(
+            GatewayResponseType::Unauthorized,
+            "UnauthorizedException",
+            "Unauthorized",
+            r#"{"message":"Unauthorized"}"#,
+        )
+    }
+
+    /// The authorizer's policy denies the method (403; `Message` capitalised, as AWS answers).
+    pub fn access_denied(explicit: bool) -> Self {
+        if explicit {
+            Self::new(
+                GatewayResponseType::AccessDenied,
+                "AccessDeniedException",
+                "User is not authorized to access this resource with an explicit deny",
+                r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#,
+            )
+        } else {
+            Self::new(
+                GatewayResponseType::AccessDenied,
+                "AccessDeniedException",
+                "User is not authorized to access this resource",
+                r#"{"Message":"User is not authorized to access this resource"}"#,
+            )
+        }
+    }
+
+    /// The authorizer function failed or answered what is not an authorizer's output (500,
+    /// `{"message": null}` as AWS answers).
+    pub fn authorizer_configuration_error() -> Self {
+        Self::new(
+            GatewayResponseType::AuthorizerConfigurationError,
+            "AuthorizerConfigurationException",
+            "null",
+            r#"{"message": null}"#,
+        )
+    }
+
+    /// The authorizer function could not be called or did not answer in time (500).
+    pub fn authorizer_failure() -> Self {
+        Self::new(
+            GatewayResponseType::AuthorizerFailure,
+            "AuthorizerFailureException",
+            "null",
+            r#"{"message": null}"#,
+        )
+    }
+
     /// A method that requires an API key got none, an unknown or disabled one, or one in no
     /// usage plan of the stage (403, as API Gateway answers every one of these).
     pub fn invalid_api_key() -> Self {
@@ -660,6 +711,17 @@ fn substitute(template: &[Piece], err: &GatewayError, lookup: RequestLookup<'_>)
         match p {
             Piece::Text(t) => out.push_str(t),
             Piece::Error(ErrorField::Message) => out.push_str(&err.message),
+            // An authorizer failure has no message: `null`, unquoted.
+            Piece::Error(ErrorField::MessageString)
+                if err.message == "null"
+                    && matches!(
+                        err.kind,
+                        GatewayResponseType::AuthorizerConfigurationError
+                            | GatewayResponseType::AuthorizerFailure
+                    ) =>
+            {
+                out.push_str("null")
+            }
             Piece::Error(ErrorField::MessageString) => out.push_str(
                 &serde_json::to_string(err.message.as_ref()).unwrap_or_else(|_| "\"\"".into()),
             ),

@@ -426,6 +426,8 @@ pub struct RequestContext<'a> {
     /// `customDomain.basePathMatched`: `customDomain` is a key of `$context` only for a request
     /// that came through a custom domain.
     pub base_path_matched: Option<&'a str>,
+    /// `authorizer`: a key of `$context` only when a Lambda authorizer allowed the request.
+    pub authorizer: Option<&'a crate::steps::authorizer::Authorized>,
 }
 
 /// `$context`'s keys in the order handler code has always filled them: it decides the order of
@@ -538,6 +540,7 @@ enum Field<'a> {
     CustomDomain(&'a str),
     RequestOverride,
     ResponseOverride,
+    Authorizer,
 }
 
 impl<'a> RequestContext<'a> {
@@ -567,11 +570,44 @@ impl<'a> RequestContext<'a> {
             "customDomain" => self
                 .base_path_matched
                 .map_or(Field::Null, Field::CustomDomain),
+            "authorizer" if self.authorizer.is_some() => Field::Authorizer,
             _ => Field::Null,
         }
     }
 
-    fn context_keys(&self) -> &'static [&'static str] {
+    fn context_keys(&self) -> Cow<'static, [&'static str]> {
+        let base = self.base_context_keys();
+        match self.authorizer {
+            // Routes with an authorizer pay for their own key list.
+            Some(_) => Cow::Owned(with_keys(base, &["authorizer"])),
+            None => Cow::Borrowed(base),
+        }
+    }
+
+    fn context_order_of(&self) -> Cow<'static, [&'static str]> {
+        match self.authorizer {
+            Some(_) => Cow::Owned(java_ordered(&self.context_keys())),
+            None => Cow::Borrowed(self.context_order()),
+        }
+    }
+
+    /// `authorizer`'s entries: the context values, then `principalId` (all text).
+    fn authorizer_entries(&self) -> Vec<(String, String)> {
+        let Some(a) = self.authorizer else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, String)> = a
+            .decision
+            .context
+            .iter()
+            .filter(|(k, _)| k != "principalId")
+            .cloned()
+            .collect();
+        out.push(("principalId".into(), a.decision.principal_id.clone()));
+        out
+    }
+
+    fn base_context_keys(&self) -> &'static [&'static str] {
         match (self.is_canary_request, self.base_path_matched) {
             (Some(_), None) => &CONTEXT_KEYS_WITH_CANARY,
             (None, None) => &CONTEXT_KEYS,
@@ -652,6 +688,12 @@ impl<'a> RequestContext<'a> {
                     .into_iter()
                     .collect(),
             ),
+            Field::Authorizer => J::Object(
+                self.authorizer_entries()
+                    .into_iter()
+                    .map(|(k, v)| (k, J::String(v)))
+                    .collect(),
+            ),
         };
         J::Object(
             self.context_keys()
@@ -697,9 +739,15 @@ impl<'a> RequestContext<'a> {
                     .into_iter()
                     .collect(),
             ),
+            Field::Authorizer => Value::QuietMap(
+                java_order(self.authorizer_entries().into_iter())
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::from(v)))
+                    .collect(),
+            ),
         };
         Value::Map(
-            self.context_order()
+            self.context_order_of()
                 .iter()
                 .map(|k| ((*k).to_owned(), field(k)))
                 .collect(),
@@ -922,6 +970,7 @@ mod tests {
             is_canary_request: None,
             client_cert: None,
             base_path_matched: None,
+            authorizer: None,
         };
         assert_eq!(shape(&c.to_value()), shape(&context_value(c.to_json())));
         c.resource_path = None;

@@ -85,11 +85,19 @@ struct RequestContext<'a> {
     domain_name: &'a str,
     deployment_id: &'a str,
     api_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorizer: Option<Pairs<'a, serde_json::Value>>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Event<'a> {
+    /// `REQUEST` (an authorizer's event).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    /// The method ARN (an authorizer's event).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method_arn: Option<&'a str>,
     resource: &'a str,
     path: &'a str,
     http_method: &'a str,
@@ -100,8 +108,11 @@ struct Event<'a> {
     path_parameters: Option<Pairs<'a, &'a str>>,
     stage_variables: Option<&'a portico_model::Map<String>>,
     request_context: RequestContext<'a>,
-    body: Option<Cow<'a, str>>,
-    is_base64_encoded: bool,
+    /// The body (`None`: left out, in an authorizer's event; `Some(None)`: null).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<Option<Cow<'a, str>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_base64_encoded: Option<bool>,
 }
 
 /// `+` as space, then percent-decoding (a query value).
@@ -134,6 +145,53 @@ fn left_out(name: &HeaderName) -> bool {
 
 /// The proxy event for this request, as JSON bytes.
 pub(crate) async fn event(x: &Exchange<'_>, parts: &http::request::Parts, body: &[u8]) -> Vec<u8> {
+    build_event(x, parts, Some(body), None).await
+}
+
+/// A `REQUEST` authorizer's event for this request: the proxy event's request fields with `type`
+/// and `methodArn` first, and no body.
+pub(crate) async fn authorizer_event(
+    x: &Exchange<'_>,
+    parts: &http::request::Parts,
+    method_arn: &str,
+) -> Vec<u8> {
+    build_event(x, parts, None, Some(method_arn)).await
+}
+
+/// `requestContext.authorizer`: the authorizer's context values (text), `principalId` and
+/// `integrationLatency`.
+fn authorizer_context(
+    a: &crate::steps::authorizer::Authorized,
+) -> Vec<(Cow<'_, str>, serde_json::Value)> {
+    let d = &a.decision;
+    let mut out: Vec<(Cow<'_, str>, serde_json::Value)> = d
+        .context
+        .iter()
+        .filter(|(k, _)| k != "principalId" && k != "integrationLatency")
+        .map(|(k, v)| {
+            (
+                Cow::Borrowed(k.as_str()),
+                serde_json::Value::from(v.as_str()),
+            )
+        })
+        .collect();
+    out.push((
+        Cow::Borrowed("principalId"),
+        serde_json::Value::from(d.principal_id.as_str()),
+    ));
+    out.push((
+        Cow::Borrowed("integrationLatency"),
+        serde_json::Value::from(a.integration_latency_ms),
+    ));
+    out
+}
+
+async fn build_event(
+    x: &Exchange<'_>,
+    parts: &http::request::Parts,
+    body: Option<&[u8]>,
+    method_arn: Option<&str>,
+) -> Vec<u8> {
     let stage = x.stage;
     let host = parts
         .headers
@@ -236,6 +294,8 @@ pub(crate) async fn event(x: &Exchange<'_>, parts: &http::request::Parts, body: 
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
+    let for_authorizer = body.is_none();
+    let body = body.unwrap_or_default();
     let (body, is_base64) = if body.is_empty() {
         (None, false)
     } else if stage.binary_types.matches(content_type) {
@@ -274,7 +334,10 @@ pub(crate) async fn event(x: &Exchange<'_>, parts: &http::request::Parts, body: 
         .and_then(|v| v.to_str().ok());
     let domain_name = host.split(':').next().unwrap_or(host);
     let client_cert = x.client.client_cert().map(|c| c.to_json());
+    let authorizer = x.authorizer.as_deref().map(authorizer_context);
     let event = Event {
+        kind: method_arn.map(|_| "REQUEST"),
+        method_arn,
         resource: route.map_or("", |r| &r.resource_path),
         path: crate::addressing::collapse_leading_slashes(inner_path),
         http_method: parts.method.as_str(),
@@ -317,9 +380,10 @@ pub(crate) async fn event(x: &Exchange<'_>, parts: &http::request::Parts, body: 
             domain_name,
             deployment_id: &stage.deployment_id,
             api_id: &stage.api_id,
+            authorizer: authorizer.as_deref().map(Pairs),
         },
-        body,
-        is_base64_encoded: is_base64,
+        body: (!for_authorizer).then_some(body),
+        is_base64_encoded: (!for_authorizer).then_some(is_base64),
     };
     serde_json::to_vec(&event).unwrap_or_default()
 }

@@ -55,6 +55,14 @@ impl Gateway {
                     Ok(()) => Flow::Continue(body),
                     Err(e) => refuse(body, Outcome::fail(e)),
                 },
+                Step::Authorize(a) => match self.authorize(a, x, parts).await {
+                    Ok(()) => Flow::Continue(body),
+                    Err(e) => refuse(body, Outcome::fail(e)),
+                },
+                Step::Unenforced(reason) => {
+                    tracing::warn!(api = %x.stage.api_id, "Execution failed due to configuration error: {reason}");
+                    refuse(body, Outcome::fail(GatewayError::configuration_error()))
+                }
                 Step::ApiKey(k) => match self.api_key(k, x, parts) {
                     Ok(()) => Flow::Continue(body),
                     Err(e) => refuse(body, Outcome::fail(e)),

@@ -1,6 +1,7 @@
 //! The request lifecycle: resolve → method request → integration request → integration →
 //! integration response → method response → log. Short-circuits are returned values.
 
+mod authorizer;
 mod cache;
 mod method_request;
 mod traffic;
@@ -238,6 +239,7 @@ impl Gateway {
             resource_request_path: address.path,
             address_style: address.style,
             identity: Identity::default(),
+            authorizer: None,
             cache_store: None,
             cache_warning: false,
         };
@@ -254,6 +256,7 @@ impl Gateway {
             outcome.response = stage.responses.render_for(err, &lookup);
         }
         let api_key_id = x.identity.api_key.as_ref().map(|k| k.id.clone());
+        let authorizer = x.authorizer.take();
         drop(x);
         drop(found);
         if outcome.error.as_ref().is_some_and(|e| {
@@ -322,6 +325,7 @@ impl Gateway {
                 client_cert: client.client_cert(),
                 base_path_matched: address.base_path,
                 is_canary_request: stage.is_canary_request,
+                authorizer: authorizer.as_deref(),
                 error_response_type: outcome
                     .error
                     .as_ref()

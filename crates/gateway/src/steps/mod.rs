@@ -8,6 +8,7 @@
 //! HTTP backends, a body of unknown length is read whole. `portico routes` prints each route's
 //! list ([`describe`]).
 
+pub(crate) mod authorizer;
 pub(crate) mod cache;
 pub(crate) mod traffic;
 
@@ -26,6 +27,11 @@ pub enum Step {
     BufferBody,
     /// Account and stage/method throttles, for a method that requires no API key (429).
     Throttle(Box<Throttle>),
+    /// A Lambda authorizer (401, 403, 500).
+    Authorize(Box<authorizer::LambdaAuthorizer>),
+    /// The method's authorization cannot be enforced by this version: every request is refused
+    /// (500, reason in the log) rather than let through.
+    Unenforced(Box<str>),
     /// The API key, its usage plan, every throttle that covers the request and the plan's
     /// quota (403, 429).
     ApiKey(Box<ApiKey>),
@@ -62,6 +68,8 @@ impl Step {
                 },
                 k.throttle.describe()
             ),
+            Step::Authorize(a) => a.describe(),
+            Step::Unenforced(reason) => format!("refuse(500: {reason})"),
             Step::Validate(_) => "validate".into(),
             Step::CacheLookup(c) => c.describe(),
         }
@@ -72,20 +80,31 @@ impl Step {
 /// HTTP backend; `validation` is the method's compiled request validator, if it checks anything.
 pub(crate) fn steps_for(
     http_backend: bool,
+    authorization: Option<Step>,
     validation: Option<RequestValidation>,
     traffic: Option<TrafficSteps>,
 ) -> Box<[Step]> {
     let mut steps = vec![Step::PayloadLimit];
     let mut cache = None;
-    if let Some(t) = traffic {
-        steps.push(match t.key {
-            Some(source) => Step::ApiKey(Box::new(ApiKey {
-                throttle: t.throttle,
-                source,
-            })),
-            None => Step::Throttle(Box::new(t.throttle)),
-        });
-        cache = t.cache;
+    match traffic {
+        Some(t) => {
+            // Throttles come first; the authorizer before the API key (which it may name).
+            match t.key {
+                Some(source) => {
+                    steps.extend(authorization);
+                    steps.push(Step::ApiKey(Box::new(ApiKey {
+                        throttle: t.throttle,
+                        source,
+                    })));
+                }
+                None => {
+                    steps.push(Step::Throttle(Box::new(t.throttle)));
+                    steps.extend(authorization);
+                }
+            }
+            cache = t.cache;
+        }
+        None => steps.extend(authorization),
     }
     if let Some(v) = validation {
         steps.push(Step::Validate(Box::new(v)));

@@ -1,0 +1,174 @@
+//! Runs a route's Lambda authorizer (`steps::authorizer`): the identity (401 when it is
+//! missing or fails `identityValidationExpression`, before any call), the cached result for that
+//! identity or the function's answer, and its policy against this request's method ARN (403);
+//! a function that fails or answers what is not an authorizer's output is AWS's 500
+//! `{"message": null}`. What it allows reaches `$context.authorizer`, the Lambda proxy event and
+//! the API key step (`usageIdentifierKey`).
+
+use crate::exchange::Exchange;
+use crate::gateway::Gateway;
+use crate::gateway_response::GatewayError;
+use crate::steps::authorizer::{
+    Authorized, AuthorizerCache, AuthorizerKind, IdentitySource, LambdaAuthorizer,
+    MAX_OUTPUT_BYTES, Verdict, parse_output,
+};
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Instant;
+
+impl Gateway {
+    /// Authorizes the request; on success `x.authorizer` holds what the authorizer said.
+    pub(crate) async fn authorize(
+        &self,
+        a: &LambdaAuthorizer,
+        x: &mut Exchange<'_>,
+        parts: &http::request::Parts,
+    ) -> Result<(), GatewayError> {
+        let stage = x.stage;
+        let path = crate::addressing::collapse_leading_slashes(x.resource_request_path);
+        let method_arn = format!(
+            "{}{}/{}",
+            a.method_arn_prefix,
+            parts.method.as_str(),
+            path.trim_start_matches('/')
+        );
+        // The identity: every source present and non-empty, else 401 without a call.
+        let identity: Vec<String> = match &a.kind {
+            AuthorizerKind::Token { header, validation } => {
+                let token = parts
+                    .headers
+                    .get(header)
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(GatewayError::unauthorized)?;
+                if validation.as_ref().is_some_and(|re| !re.is_match(token)) {
+                    return Err(GatewayError::unauthorized());
+                }
+                vec![token.to_owned()]
+            }
+            AuthorizerKind::Request { sources } => {
+                let mut values = Vec::with_capacity(sources.len());
+                for s in sources {
+                    let v = identity_value(s, x, parts)
+                        .filter(|v| !v.is_empty())
+                        .ok_or_else(GatewayError::unauthorized)?;
+                    values.push(v);
+                }
+                values
+            }
+        };
+        let cache_key = (!a.ttl.is_zero() && !identity.is_empty()).then(|| {
+            AuthorizerCache::key(&identity.iter().map(String::as_str).collect::<Vec<_>>())
+        });
+        let cached = cache_key.as_ref().and_then(|k| a.cache.get(k));
+        let (decision, latency) = match cached {
+            Some(d) => (d, 0),
+            None => {
+                let event = match &a.kind {
+                    AuthorizerKind::Token { .. } => serde_json::to_vec(&serde_json::json!({
+                        "type": "TOKEN",
+                        "methodArn": method_arn,
+                        "authorizationToken": identity[0],
+                    }))
+                    .unwrap_or_default(),
+                    AuthorizerKind::Request { .. } => {
+                        crate::integrations::lambda::authorizer_event(x, parts, &method_arn).await
+                    }
+                };
+                let started = Instant::now();
+                let invoked = self
+                    .invoke_function(x, &a.function, Bytes::from(event))
+                    .await
+                    .map_err(|e| {
+                        tracing::warn!(api = %stage.api_id, authorizer = %a.id, status = %e.status,
+                            "Execution failed: the authorizer could not be invoked");
+                        GatewayError::authorizer_failure()
+                    })?;
+                let latency = started.elapsed().as_millis() as u64;
+                if invoked.function_error.is_some() {
+                    let message = serde_json::from_slice::<serde_json::Value>(&invoked.payload)
+                        .ok()
+                        .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_owned));
+                    if message.as_deref() == Some("Unauthorized") {
+                        return Err(GatewayError::unauthorized());
+                    }
+                    tracing::warn!(api = %stage.api_id, authorizer = %a.id,
+                        "Execution failed due to configuration error: the authorizer function failed: {}",
+                        message.unwrap_or_default());
+                    return Err(GatewayError::authorizer_configuration_error());
+                }
+                if invoked.payload.len() > MAX_OUTPUT_BYTES {
+                    tracing::warn!(api = %stage.api_id, authorizer = %a.id,
+                        "Execution failed due to configuration error: the authorizer's answer is over {MAX_OUTPUT_BYTES} bytes");
+                    return Err(GatewayError::authorizer_configuration_error());
+                }
+                let decision = match parse_output(&invoked.payload) {
+                    Ok(d) => Arc::new(d),
+                    Err(e) => {
+                        tracing::warn!(api = %stage.api_id, authorizer = %a.id,
+                            "Execution failed due to configuration error: {}", e.0);
+                        return Err(GatewayError::authorizer_configuration_error());
+                    }
+                };
+                if let Some(k) = cache_key {
+                    a.cache.put(k, decision.clone(), a.ttl);
+                }
+                (decision, latency)
+            }
+        };
+        match decision.verdict(&method_arn) {
+            Verdict::Allow => {}
+            Verdict::ExplicitDeny => return Err(GatewayError::access_denied(true)),
+            Verdict::NotAllowed => return Err(GatewayError::access_denied(false)),
+        }
+        x.identity.usage_identifier_key = decision.usage_identifier_key.as_deref().map(Into::into);
+        x.authorizer = Some(Arc::new(Authorized {
+            decision,
+            integration_latency_ms: latency,
+        }));
+        Ok(())
+    }
+}
+
+/// The value of one `REQUEST` identity source for this request.
+fn identity_value(
+    s: &IdentitySource,
+    x: &Exchange<'_>,
+    parts: &http::request::Parts,
+) -> Option<String> {
+    match s {
+        IdentitySource::Header(h) => parts
+            .headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        IdentitySource::Query(name) => {
+            let mut found = None;
+            for pair in parts.uri.query().unwrap_or("").split('&') {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let dec = |s: &str| {
+                    percent_encoding::percent_decode_str(&s.replace('+', " "))
+                        .decode_utf8_lossy()
+                        .into_owned()
+                };
+                if dec(k) == *name {
+                    found = Some(dec(v));
+                }
+            }
+            found
+        }
+        IdentitySource::StageVariable(v) => v.clone(),
+        IdentitySource::Context(path) => {
+            let ctx = crate::exchange::context_json(x, parts);
+            let mut cur = &ctx;
+            for seg in path.split('.') {
+                cur = cur.get(seg)?;
+            }
+            match cur {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Null => None,
+                other => Some(other.to_string()),
+            }
+        }
+    }
+}
