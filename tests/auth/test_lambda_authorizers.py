@@ -267,3 +267,17 @@ def test_authorization_this_version_does_not_enforce_fails_closed(env):
     apigw.create_deployment(restApiId=api, stageName="dev")
     st, _, body = call(p, api, "/iam")
     assert (st, json.loads(body)) == (500, {"message": "Internal server error"})
+
+
+def test_test_invoke_method_skips_the_authorizer_as_on_aws(env):
+    p, apigw, log = env
+    api, _ = api_with_authorizer(
+        apigw, "test-invoke", {"type": "TOKEN", "identitySource": "method.request.header.Authorization"},
+        [("/t", "GET", "mock", {})])
+    res = [r for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/t"][0]["id"]
+    before = len(invocations(log))
+    out = apigw.test_invoke_method(restApiId=api, resourceId=res, httpMethod="GET", pathWithQueryString="/t")
+    assert out["status"] == 200, out
+    assert len(invocations(log)) == before
+    # Deployed, the same method needs the token.
+    assert call(p, api, "/t")[0] == 401

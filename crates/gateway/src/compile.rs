@@ -217,8 +217,6 @@ pub struct HttpIntegration {
 /// A stage ready to serve.
 #[derive(Debug)]
 pub struct CompiledStage {
-    /// The result caches of the stage's Lambda authorizers (`FlushStageAuthorizersCache`).
-    pub authorizer_caches: Vec<Arc<crate::steps::authorizer::AuthorizerCache>>,
     /// API id.
     pub api_id: String,
     /// API name.
@@ -252,6 +250,8 @@ pub struct CompiledStage {
     pub is_canary_request: Option<bool>,
     /// The stage's canary, if it has one.
     pub canary: Option<Canary>,
+    /// The result caches of the stage's Lambda authorizers (`FlushStageAuthorizersCache`).
+    pub authorizer_caches: Vec<Arc<crate::steps::authorizer::AuthorizerCache>>,
 }
 
 /// Every API and stage being served: what one `ArcSwap` load returns.
@@ -553,14 +553,17 @@ fn compile_stage(
                 &mut models,
                 &mut warn,
             );
-            let authorization = compile_authorization(
-                method,
-                &snapshot.authorizers,
-                api_id,
-                stage,
-                &mut authorizer_caches,
-                &mut warn,
-            );
+            // TestInvokeMethod (no runtime state) skips authorization, as on AWS.
+            let authorization = state.and_then(|_| {
+                compile_authorization(
+                    method,
+                    &snapshot.authorizers,
+                    api_id,
+                    stage,
+                    &mut authorizer_caches,
+                    &mut warn,
+                )
+            });
             let traffic = state.map(|_| crate::steps::TrafficSteps {
                 throttle: crate::steps::Throttle::compile(
                     api_label.clone(),
@@ -612,7 +615,6 @@ fn compile_stage(
         None => AccessLogFormat::default(),
     };
     CompiledStage {
-        authorizer_caches: authorizer_caches.into_values().collect(),
         api_id: api_id.to_owned(),
         api_name: api.name.clone(),
         stage_name: stage.stage_name.clone(),
@@ -635,6 +637,7 @@ fn compile_stage(
         binary_types: crate::binary::BinaryTypes::new(&api.binary_media_types),
         is_canary_request: variant.canary,
         canary: None,
+        authorizer_caches: authorizer_caches.into_values().collect(),
     }
 }
 
