@@ -3,7 +3,7 @@
 `aws apigateway` and `aws lambda` make): the `hello` Lambda function (examples/functions/hello,
 served from that directory), an API key with a known value, a usage plan for stage `dev`
 (10 requests/s, burst 20, 1000 a day) holding it, the stage cache serving GET /clock for 10 s, and
-GET /me behind a Lambda TOKEN authorizer (examples/functions/authorizer).
+the `authorizer` function that GET /me's Lambda TOKEN authorizer calls (examples/functions/authorizer).
 
     python3 examples/provision.py [--admin 127.0.0.1:9090] [--stage dev]
 
@@ -68,8 +68,7 @@ def main():
         })
         call(args.admin, "POST", f"/usageplans/{plan['id']}/keys",
              {"keyId": key["id"], "keyType": "API_KEY"})
-    # GET /me behind a Lambda TOKEN authorizer (examples/functions/authorizer), then a
-    # deployment that serves it.
+    # The Lambda TOKEN authorizer of GET /me (examples/functions/authorizer).
     try:
         call(args.admin, "POST", "/2015-03-31/functions", {
             "FunctionName": "authorizer", "Runtime": "python3.12", "Handler": "index.handler",
@@ -79,26 +78,6 @@ def main():
     except urllib.error.HTTPError as e:
         if e.code != 409:
             raise
-    resources = call(args.admin, "GET", f"/restapis/{api}/resources?limit=500")["item"]
-    if not any(r["path"] == "/me" for r in resources):
-        uri = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
-               "arn:aws:lambda:us-east-1:000000000000:function:authorizer/invocations")
-        auth = call(args.admin, "POST", f"/restapis/{api}/authorizers", {
-            "name": "quickstart-token", "type": "TOKEN", "authorizerUri": uri,
-            "identitySource": "method.request.header.Authorization",
-            "authorizerResultTtlInSeconds": 60,
-        })
-        root = next(r["id"] for r in resources if r["path"] == "/")
-        me = call(args.admin, "POST", f"/restapis/{api}/resources/{root}", {"pathPart": "me"})
-        base = f"/restapis/{api}/resources/{me['id']}/methods/GET"
-        call(args.admin, "PUT", base, {"authorizationType": "CUSTOM", "authorizerId": auth["id"]})
-        call(args.admin, "PUT", base + "/integration", {
-            "type": "MOCK", "requestTemplates": {"application/json": '{"statusCode": 200}'}})
-        call(args.admin, "PUT", base + "/responses/200", {})
-        call(args.admin, "PUT", base + "/integration/responses/200", {"responseTemplates": {
-            "application/json": '{"principalId": "$context.authorizer.principalId", '
-                                '"scope": "$context.authorizer.scope"}'}})
-        call(args.admin, "POST", f"/restapis/{api}/deployments", {"stageName": args.stage})
     call(args.admin, "PATCH", f"/restapis/{api}/stages/{args.stage}", {"patchOperations": [
         {"op": "replace", "path": "/cacheClusterEnabled", "value": "true"},
         {"op": "replace", "path": "/*/*/caching/enabled", "value": "false"},

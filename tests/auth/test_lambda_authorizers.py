@@ -281,3 +281,78 @@ def test_test_invoke_method_skips_the_authorizer_as_on_aws(env):
     assert len(invocations(log)) == before
     # Deployed, the same method needs the token.
     assert call(p, api, "/t")[0] == 401
+
+
+OPENAPI = """
+openapi: 3.0.1
+info: {title: imported-authorizers, version: "1"}
+components:
+  securitySchemes:
+    bearer:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer:
+        type: token
+        authorizerUri: URI
+        authorizerResultTtlInSeconds: 0
+    byUser:
+      type: apiKey
+      name: Unused
+      in: header
+      x-amazon-apigateway-authorizer:
+        type: request
+        authorizerUri: URI
+        identitySource: method.request.header.X-User
+        authorizerResultTtlInSeconds: 0
+paths:
+  /token:
+    get:
+      security: [{bearer: []}]
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {application/json: '{"statusCode": 200}'}
+        responses:
+          default:
+            statusCode: "200"
+            responseTemplates: {application/json: '{"principal": "$context.authorizer.principalId"}'}
+  /request:
+    get:
+      security: [{byUser: []}]
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {application/json: '{"statusCode": 200}'}
+        responses:
+          default:
+            statusCode: "200"
+            responseTemplates: {application/json: '{"user": "$context.authorizer.user"}'}
+"""
+
+
+def test_openapi_import_creates_authorizers_and_reimport_keeps_their_ids(env):
+    p, apigw, _ = env
+    body = OPENAPI.replace("URI", fn_uri("authz")).encode()
+    api = apigw.import_rest_api(body=body)["id"]
+    auths = {a["name"]: a for a in apigw.get_authorizers(restApiId=api)["items"]}
+    assert set(auths) == {"bearer", "byUser"}
+    assert auths["bearer"]["type"] == "TOKEN"
+    assert auths["bearer"]["identitySource"] == "method.request.header.Authorization"
+    assert auths["byUser"]["type"] == "REQUEST"
+    resources = {r["path"]: r["id"] for r in apigw.get_resources(restApiId=api)["items"]}
+    m = apigw.get_method(restApiId=api, resourceId=resources["/token"], httpMethod="GET")
+    assert (m["authorizationType"], m["authorizerId"]) == ("CUSTOM", auths["bearer"]["id"])
+    apigw.create_deployment(restApiId=api, stageName="dev")
+    assert call(p, api, "/token")[0] == 401
+    st, _, out = call(p, api, "/token", headers={"Authorization": "alice"})
+    assert (st, json.loads(out)) == (200, {"principal": "user-alice"})
+    st, _, out = call(p, api, "/request", headers={"X-User": "alice"})
+    assert (st, json.loads(out)) == (200, {"user": "alice"})
+    # Re-import (overwrite): the authorizers keep their ids, the methods still point at them.
+    apigw.put_rest_api(restApiId=api, mode="overwrite", body=body)
+    again = {a["name"]: a["id"] for a in apigw.get_authorizers(restApiId=api)["items"]}
+    assert again == {n: a["id"] for n, a in auths.items()}
+    m = apigw.get_method(restApiId=api, resourceId=resources["/token"], httpMethod="GET")
+    assert m["authorizerId"] == auths["bearer"]["id"]

@@ -262,7 +262,10 @@ struct CreateRestApiInput {
 
 /// Parses an OpenAPI body the way `ImportRestApi`/`PutRestApi` do; `failonwarnings=true` turns
 /// warnings into a 400.
-fn definition(raw: &Bytes, q: &HashMap<String, String>) -> Result<(RestApi, Vec<Resource>)> {
+fn definition(
+    raw: &Bytes,
+    q: &HashMap<String, String>,
+) -> Result<(RestApi, Vec<Resource>, Vec<portico_model::Authorizer>)> {
     let imported = portico_openapi::parse_document(raw)
         .and_then(|doc| portico_openapi::import(&doc))
         .map_err(|e| {
@@ -285,8 +288,8 @@ async fn import_rest_api(
     raw: &Bytes,
     q: &HashMap<String, String>,
 ) -> Result<Response> {
-    let (api, resources) = definition(raw, q)?;
-    let state = ApiState::from_definition(api, resources);
+    let (api, resources, authorizers) = definition(raw, q)?;
+    let state = ApiState::from_definition(api, resources, authorizers);
     Ok(created(s.store.create_rest_api(state).await?))
 }
 
@@ -303,14 +306,14 @@ async fn put_rest_api(
             "Invalid mode specified: {mode}. Valid options are merge,overwrite"
         )));
     }
-    let (definition_api, resources) = definition(&raw, &q)?;
+    let (definition_api, resources, authorizers) = definition(&raw, &q)?;
     let out = s
         .store
         .modify_api(&api, |st| {
             if mode == "overwrite" {
-                st.overwrite_definition(definition_api, resources);
+                st.overwrite_definition(definition_api, resources, authorizers);
             } else {
-                st.merge_definition(resources)?;
+                st.merge_definition(resources, authorizers)?;
                 st.api.warnings = definition_api.warnings;
             }
             Ok(st.api.clone())

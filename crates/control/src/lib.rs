@@ -87,7 +87,11 @@ impl ApiState {
     }
 
     /// An API from a definition (import): the root is the resource without a parent.
-    pub fn from_definition(mut api: RestApi, mut resources: Vec<Resource>) -> Self {
+    pub fn from_definition(
+        mut api: RestApi,
+        mut resources: Vec<Resource>,
+        authorizers: Vec<Authorizer>,
+    ) -> Self {
         fill_cache_namespaces(&mut resources);
         if let Some(root) = resources.iter().find(|r| r.parent_id.is_none()) {
             api.root_resource_id = root.id.clone();
@@ -98,7 +102,7 @@ impl ApiState {
             gateway_responses: Map::new(),
             models: Vec::new(),
             request_validators: Vec::new(),
-            authorizers: Vec::new(),
+            authorizers,
             documentation_parts: Vec::new(),
             documentation_versions: Vec::new(),
         }
@@ -555,8 +559,15 @@ impl ApiState {
 
     /// `PutRestApi` with `mode=overwrite`: the definition replaces every resource; resources whose
     /// path survives keep their ids, and the API keeps its id, creation date and tags.
-    pub fn overwrite_definition(&mut self, mut api: RestApi, mut resources: Vec<Resource>) {
+    pub fn overwrite_definition(
+        &mut self,
+        mut api: RestApi,
+        mut resources: Vec<Resource>,
+        mut authorizers: Vec<Authorizer>,
+    ) {
         keep_ids_by_path(&mut resources, &self.resources);
+        keep_authorizer_ids(&mut authorizers, &mut resources, &self.authorizers);
+        self.authorizers = authorizers;
         fill_cache_namespaces(&mut resources);
         api.id = self.api.id.clone();
         api.created_date = self.api.created_date;
@@ -572,8 +583,19 @@ impl ApiState {
 
     /// `PutRestApi` with `mode=merge`: resources of the definition are added; methods it defines
     /// replace the same methods; everything else stays.
-    pub fn merge_definition(&mut self, mut resources: Vec<Resource>) -> Result<(), ControlError> {
+    pub fn merge_definition(
+        &mut self,
+        mut resources: Vec<Resource>,
+        mut authorizers: Vec<Authorizer>,
+    ) -> Result<(), ControlError> {
         keep_ids_by_path(&mut resources, &self.resources);
+        keep_authorizer_ids(&mut authorizers, &mut resources, &self.authorizers);
+        for a in authorizers {
+            match self.authorizers.iter_mut().find(|e| e.id == a.id) {
+                Some(existing) => *existing = a,
+                None => self.authorizers.push(a),
+            }
+        }
         fill_cache_namespaces(&mut resources);
         for r in resources {
             match self.resources.iter_mut().find(|e| e.path == r.path) {
@@ -712,6 +734,35 @@ pub(crate) fn default_connection_type(i: &mut Integration) {
         && matches!(i.kind, IntegrationType::Http | IntegrationType::HttpProxy)
     {
         i.connection_type = Some("INTERNET".to_owned());
+    }
+}
+
+/// An imported definition's authorizers take the ids of the API's authorizers of the same name
+/// (so methods and deployments keep pointing at them); the definition's methods follow.
+fn keep_authorizer_ids(
+    authorizers: &mut [Authorizer],
+    resources: &mut [Resource],
+    existing: &[Authorizer],
+) {
+    let mut renamed: Vec<(String, String)> = Vec::new();
+    for a in authorizers.iter_mut() {
+        if let Some(old) = existing.iter().find(|e| e.name == a.name)
+            && old.id != a.id
+        {
+            renamed.push((std::mem::replace(&mut a.id, old.id.clone()), old.id.clone()));
+        }
+    }
+    if renamed.is_empty() {
+        return;
+    }
+    for r in resources.iter_mut() {
+        for m in r.resource_methods.values_mut() {
+            if let Some(id) = &m.authorizer_id
+                && let Some((_, to)) = renamed.iter().find(|(from, _)| from == id)
+            {
+                m.authorizer_id = Some(to.clone());
+            }
+        }
     }
 }
 

@@ -104,14 +104,14 @@ fn check_tree(resources: &[Resource]) {
 
 /// The snapshot a deployment of the imported API would hold.
 fn snapshot(api: ImportedApi) -> DeploymentSnapshot {
-    let (api, resources): (RestApi, Vec<Resource>) = api.into_rest_api();
+    let (api, resources, authorizers): (RestApi, Vec<Resource>, _) = api.into_rest_api();
     DeploymentSnapshot {
         api,
         resources,
         gateway_responses: Map::new(),
         models: Vec::new(),
         request_validators: Vec::new(),
-        authorizers: Vec::new(),
+        authorizers,
     }
 }
 

@@ -4,7 +4,7 @@ use crate::diag::{Diagnostic, Diags, ImportError, JsonPath};
 use crate::fields::{Obj, kind, member, object, opt_i64, opt_str, opt_string_list, opt_text};
 use crate::operation::build_path_item;
 use crate::paths::{MAX_RESOURCES, ResourceTree, parse_path};
-use portico_model::{ApiKeySource, Resource};
+use portico_model::{ApiKeySource, Authorizer, Resource};
 use serde_json::Value;
 
 /// Largest `minimumCompressionSize` AWS accepts (10 MiB).
@@ -31,14 +31,17 @@ pub struct ImportedApi {
     /// Every resource: root `/` first, then parents before children (sorted by path segments).
     /// Intermediate path segments get their own resource, without methods.
     pub resources: Vec<Resource>,
+    /// The authorizers (`x-amazon-apigateway-authorizer` security schemes) the methods name.
+    pub authorizers: Vec<Authorizer>,
     /// Problems that did not prevent the import.
     pub warnings: Vec<Diagnostic>,
 }
 
 impl ImportedApi {
     /// The API as a fresh [`portico_model::RestApi`] (new id, root resource id set, warnings as
-    /// strings) and its resources: what `ImportRestApi`, `PutRestApi` and `portico import` store.
-    pub fn into_rest_api(self) -> (portico_model::RestApi, Vec<Resource>) {
+    /// strings), its resources and its authorizers: what `ImportRestApi`, `PutRestApi` and
+    /// `portico import` store.
+    pub fn into_rest_api(self) -> (portico_model::RestApi, Vec<Resource>, Vec<Authorizer>) {
         let root = self
             .resources
             .iter()
@@ -55,7 +58,7 @@ impl ImportedApi {
         api.minimum_compression_size = self.minimum_compression_size;
         api.policy = self.policy;
         api.warnings = self.warnings.iter().map(|w| w.to_string()).collect();
-        (api, self.resources)
+        (api, self.resources, self.authorizers)
     }
 }
 
@@ -73,6 +76,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) doc: &'a Value,
     pub(crate) flavor: Flavor,
     pub(crate) diags: Diags,
+    /// Security schemes that are authorizers: name → (authorizer id, Cognito or not).
+    pub(crate) authorizers: std::collections::HashMap<String, (String, bool)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -100,7 +105,12 @@ pub fn import(doc: &Value) -> Result<ImportedApi, ImportError> {
     };
     let mut diags = Diags::default();
     let flavor = flavor(&mut diags, top, &root);
-    let mut ctx = Ctx { doc, flavor, diags };
+    let mut ctx = Ctx {
+        doc,
+        flavor,
+        diags,
+        authorizers: Default::default(),
+    };
     let d = &mut ctx.diags;
 
     let (name, description, version) = info(d, top, &root);
@@ -124,6 +134,7 @@ pub fn import(doc: &Value) -> Result<ImportedApi, ImportError> {
         );
     }
 
+    let authorizers = authorizers(&mut ctx);
     let resources = paths(&mut ctx, top, &root);
 
     if !ctx.diags.errors.is_empty() {
@@ -140,8 +151,112 @@ pub fn import(doc: &Value) -> Result<ImportedApi, ImportError> {
         minimum_compression_size,
         policy,
         resources,
+        authorizers,
         warnings: ctx.diags.warnings,
     })
+}
+
+/// The security schemes with `x-amazon-apigateway-authorizer`, as the API's authorizers (fresh
+/// ids; a re-import keeps the ids of same-named ones). A TOKEN authorizer's identity source
+/// defaults to the scheme's header (`in: header`, `name`), as on AWS.
+fn authorizers(ctx: &mut Ctx<'_>) -> Vec<Authorizer> {
+    let (schemes, at) = match ctx.flavor {
+        Flavor::OpenApi3 => (
+            ctx.doc
+                .get("components")
+                .and_then(|c| c.get("securitySchemes")),
+            JsonPath::root().key("components").key("securitySchemes"),
+        ),
+        Flavor::Swagger2 => (
+            ctx.doc.get("securityDefinitions"),
+            JsonPath::root().key("securityDefinitions"),
+        ),
+    };
+    let Some(Value::Object(schemes)) = schemes else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, scheme) in schemes {
+        let Some(Value::Object(scheme)) = Some(scheme) else {
+            continue;
+        };
+        let Some(raw) = member(scheme, "x-amazon-apigateway-authorizer") else {
+            continue;
+        };
+        let here = at.key(name).key("x-amazon-apigateway-authorizer");
+        let d = &mut ctx.diags;
+        let Some(a) = object(d, raw, &here, "x-amazon-apigateway-authorizer") else {
+            continue;
+        };
+        let kind = match opt_str(d, a, "type", &here).map(str::to_ascii_lowercase).as_deref() {
+            Some("token") | None => "TOKEN",
+            Some("request") => "REQUEST",
+            Some("cognito_user_pools") => "COGNITO_USER_POOLS",
+            Some(other) => {
+                d.error(
+                    &here.key("type"),
+                    format!("unknown authorizer type {other} (token, request, cognito_user_pools)"),
+                );
+                continue;
+            }
+        };
+        let uri = opt_text(d, a, "authorizerUri", &here);
+        if kind != "COGNITO_USER_POOLS" && uri.is_none() {
+            d.error(&here, "authorizerUri is required for token and request authorizers");
+            continue;
+        }
+        let provider_arns = opt_string_list(d, a, "providerARNs", &here);
+        if kind == "COGNITO_USER_POOLS" && provider_arns.is_empty() {
+            d.error(&here, "providerARNs is required for cognito_user_pools authorizers");
+            continue;
+        }
+        let header_source = (scheme.get("in").and_then(Value::as_str) == Some("header"))
+            .then(|| scheme.get("name").and_then(Value::as_str))
+            .flatten()
+            .map(|h| format!("method.request.header.{h}"));
+        let identity_source = opt_text(d, a, "identitySource", &here)
+            .or(header_source.filter(|_| kind != "REQUEST"));
+        let ttl = opt_i64(d, a, "authorizerResultTtlInSeconds", &here);
+        if ttl.is_some_and(|t| !(0..=3600).contains(&t)) {
+            d.error(
+                &here.key("authorizerResultTtlInSeconds"),
+                "authorizerResultTtlInSeconds must be between 0 and 3600",
+            );
+            continue;
+        }
+        let auth_type = scheme
+            .get("x-amazon-apigateway-authtype")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| {
+                Some(if kind == "COGNITO_USER_POOLS" {
+                    "cognito_user_pools".to_owned()
+                } else {
+                    "custom".to_owned()
+                })
+            });
+        let id = portico_model::new_resource_id();
+        ctx.authorizers
+            .insert(name.clone(), (id.clone(), kind == "COGNITO_USER_POOLS"));
+        out.push(Authorizer {
+            id,
+            name: name.clone(),
+            kind: kind.to_owned(),
+            provider_arns,
+            auth_type,
+            authorizer_uri: uri,
+            authorizer_credentials: opt_text(d, a, "authorizerCredentials", &here),
+            identity_source,
+            identity_validation_expression: opt_text(
+                d,
+                a,
+                "identityValidationExpression",
+                &here,
+            ),
+            authorizer_result_ttl_in_seconds: ttl,
+        });
+    }
+    out
 }
 
 const HANDLED_TOP_LEVEL: [&str; 4] = [

@@ -290,7 +290,8 @@ fn classify_scheme(scheme: &Obj) -> SchemeUse {
     })
 }
 
-/// Operation-level `security`: API keys and SigV4 are honoured; authorizers are not yet.
+/// Operation-level `security`: API keys, SigV4 and authorizers (`x-amazon-apigateway-authorizer`
+/// schemes) are honoured.
 fn security_requirements(ctx: &mut Ctx<'_>, value: &Value, path: &JsonPath, method: &mut Method) {
     let Value::Array(requirements) = value else {
         ctx.diags.error(
@@ -332,12 +333,31 @@ fn security_requirements(ctx: &mut Ctx<'_>, value: &Value, path: &JsonPath, meth
             match classify_scheme(scheme) {
                 SchemeUse::ApiKey => method.api_key_required = true,
                 SchemeUse::Iam => method.authorization_type = "AWS_IAM".to_owned(),
-                SchemeUse::Authorizer => ctx.diags.warn(
-                    &here,
-                    format!(
-                        "security scheme '{name}' is an authorizer; authorizers are not supported yet, the method is imported with authorizationType NONE"
+                SchemeUse::Authorizer => match ctx.authorizers.get(name.as_str()) {
+                    Some((id, cognito)) => {
+                        method.authorization_type = if *cognito {
+                            "COGNITO_USER_POOLS".to_owned()
+                        } else {
+                            "CUSTOM".to_owned()
+                        };
+                        method.authorizer_id = Some(id.clone());
+                        if *cognito
+                            && let Some(Value::Array(scopes)) = requirement.get(name.as_str())
+                        {
+                            method.authorization_scopes = scopes
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_owned)
+                                .collect();
+                        }
+                    }
+                    None => ctx.diags.warn(
+                        &here,
+                        format!(
+                            "security scheme '{name}' has an authtype but no x-amazon-apigateway-authorizer; the method is imported with authorizationType NONE"
+                        ),
                     ),
-                ),
+                },
                 SchemeUse::Unsupported(what) => ctx.diags.warn(
                     &here,
                     format!(

@@ -496,7 +496,7 @@ paths:
     assert!(has(
         w,
         "$.paths['/x'].get.security[0].lambda",
-        "authorizers are not supported yet"
+        "no x-amazon-apigateway-authorizer"
     ));
     assert_eq!(w.len(), 6, "{w:?}");
     let get = method(&api, "/x", "GET");

@@ -50,16 +50,16 @@ pub async fn import_file(
     // The same commands as the management API: ImportRestApi for a new title, PutRestApi
     // (overwrite) for an existing one (its id and surviving resource ids are kept), then
     // CreateDeployment to the stage.
-    let (api, resources) = imported.into_rest_api();
+    let (api, resources, authorizers) = imported.into_rest_api();
     // Refuse what CreateDeployment would refuse before writing anything.
-    ApiState::from_definition(api.clone(), resources.clone())
+    ApiState::from_definition(api.clone(), resources.clone(), authorizers.clone())
         .deployable_snapshot()
         .map_err(|e| anyhow::anyhow!("{}: cannot deploy: {e}", file.display()))?;
     let (api, created) = match store.find_rest_api_by_name(&api.name).await? {
         Some(existing) => {
             let updated = store
                 .modify_api(&existing.id, |st| {
-                    st.overwrite_definition(api, resources);
+                    st.overwrite_definition(api, resources, authorizers);
                     Ok(st.api.clone())
                 })
                 .await
@@ -68,7 +68,7 @@ pub async fn import_file(
         }
         None => (
             store
-                .create_rest_api(ApiState::from_definition(api, resources))
+                .create_rest_api(ApiState::from_definition(api, resources, authorizers))
                 .await
                 .context("cannot store the API")?,
             true,
