@@ -356,3 +356,26 @@ def test_openapi_import_creates_authorizers_and_reimport_keeps_their_ids(env):
     assert again == {n: a["id"] for n, a in auths.items()}
     m = apigw.get_method(restApiId=api, resourceId=resources["/token"], httpMethod="GET")
     assert m["authorizerId"] == auths["bearer"]["id"]
+
+
+def test_test_invoke_authorizer(env):
+    p, apigw, _ = env
+    api, auth = api_with_authorizer(
+        apigw, "test-invoke-authorizer",
+        {"type": "TOKEN", "identitySource": "method.request.header.Authorization"},
+        [("/x", "GET", "mock", {})])
+    out = apigw.test_invoke_authorizer(restApiId=api, authorizerId=auth,
+                                       headers={"Authorization": "alice"}, pathWithQueryString="/x")
+    assert out["clientStatus"] == 0, out
+    assert out["principalId"] == "user-alice"
+    policy = json.loads(out["policy"])
+    assert policy["Statement"][0]["Effect"] == "Allow"
+    assert f"{api}/ESTestInvoke-stage/GET/x" in out["log"]
+    assert "Successfully completed authorizer execution" in out["log"]
+    assert apigw.test_invoke_authorizer(restApiId=api, authorizerId=auth,
+                                        headers={"Authorization": "deny"})["clientStatus"] == 403
+    assert apigw.test_invoke_authorizer(restApiId=api, authorizerId=auth, headers={})["clientStatus"] == 401
+    assert apigw.test_invoke_authorizer(restApiId=api, authorizerId=auth,
+                                        headers={"Authorization": "boom"})["clientStatus"] == 500
+    with pytest.raises(apigw.exceptions.NotFoundException):
+        apigw.test_invoke_authorizer(restApiId=api, authorizerId="nope00")

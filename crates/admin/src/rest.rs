@@ -160,6 +160,7 @@ pub fn object_routes() -> axum::Router<AdminState> {
         .route(
             "/restapis/{api}/authorizers/{id}",
             get(get_authorizer)
+                .post(test_invoke_authorizer)
                 .patch(update_authorizer)
                 .delete(delete_authorizer),
         )
@@ -1127,6 +1128,73 @@ struct TestInvokeMethodInput {
     headers: Option<Map<String>>,
     multi_value_headers: Option<Map<Vec<String>>>,
     stage_variables: Option<Map<String>>,
+}
+
+/// `TestInvokeAuthorizer`'s input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct TestInvokeAuthorizerInput {
+    headers: Option<Map<String>>,
+    multi_value_headers: Option<Map<Vec<String>>>,
+    path_with_query_string: Option<String>,
+    stage_variables: Option<Map<String>>,
+}
+
+/// `TestInvokeAuthorizer`: the authorizer as currently defined, run once by the data plane's
+/// function runtime (Lambda authorizers; a Cognito authorizer is refused).
+async fn test_invoke_authorizer(
+    State(s): State<AdminState>,
+    Path((api, id)): Path<(String, String)>,
+    raw: Bytes,
+) -> Result<Response> {
+    let input: TestInvokeAuthorizerInput = body(&raw)?;
+    let state = s.store.api_state(&api).await?;
+    let authorizer = state
+        .authorizers
+        .iter()
+        .find(|a| a.id == id)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::from(portico_control::ControlError::not_found(
+                "Invalid authorizer identifier specified",
+            ))
+        })?;
+    if authorizer.kind == "COGNITO_USER_POOLS" {
+        return Err(ApiError::bad_request(
+            "TestInvokeAuthorizer of COGNITO_USER_POOLS authorizers is not supported by this Portico version",
+        ));
+    }
+    let mut headers: Vec<(String, String)> =
+        input.headers.unwrap_or_default().into_iter().collect();
+    for (k, vs) in input.multi_value_headers.unwrap_or_default() {
+        for v in vs {
+            headers.push((k.clone(), v));
+        }
+    }
+    let out = s
+        .gateway
+        .test_invoke_authorizer(
+            &api,
+            &authorizer,
+            portico_gateway::test_invoke_authorizer::TestInvokeAuthorizerRequest {
+                headers,
+                path_with_query: input.path_with_query_string,
+                stage_variables: input.stage_variables.unwrap_or_default(),
+            },
+        )
+        .await;
+    let mut v = json!({
+        "clientStatus": out.client_status,
+        "log": out.log,
+        "latency": out.latency_ms,
+    });
+    if let Some(p) = out.principal_id {
+        v["principalId"] = Value::String(p);
+    }
+    if let Some(p) = out.policy {
+        v["policy"] = Value::String(p);
+    }
+    Ok(Json(v).into_response())
 }
 
 /// `TestInvokeMethod`: the method as currently defined (no deployment needed), with an execution

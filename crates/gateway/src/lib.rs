@@ -46,6 +46,7 @@ mod server;
 pub mod steps;
 pub mod templating;
 pub mod test_invoke;
+pub mod test_invoke_authorizer;
 pub mod tls;
 pub mod upstream;
 pub mod uri;

@@ -188,7 +188,10 @@ fn authorizers(ctx: &mut Ctx<'_>) -> Vec<Authorizer> {
         let Some(a) = object(d, raw, &here, "x-amazon-apigateway-authorizer") else {
             continue;
         };
-        let kind = match opt_str(d, a, "type", &here).map(str::to_ascii_lowercase).as_deref() {
+        let kind = match opt_str(d, a, "type", &here)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("token") | None => "TOKEN",
             Some("request") => "REQUEST",
             Some("cognito_user_pools") => "COGNITO_USER_POOLS",
@@ -202,20 +205,26 @@ fn authorizers(ctx: &mut Ctx<'_>) -> Vec<Authorizer> {
         };
         let uri = opt_text(d, a, "authorizerUri", &here);
         if kind != "COGNITO_USER_POOLS" && uri.is_none() {
-            d.error(&here, "authorizerUri is required for token and request authorizers");
+            d.error(
+                &here,
+                "authorizerUri is required for token and request authorizers",
+            );
             continue;
         }
         let provider_arns = opt_string_list(d, a, "providerARNs", &here);
         if kind == "COGNITO_USER_POOLS" && provider_arns.is_empty() {
-            d.error(&here, "providerARNs is required for cognito_user_pools authorizers");
+            d.error(
+                &here,
+                "providerARNs is required for cognito_user_pools authorizers",
+            );
             continue;
         }
         let header_source = (scheme.get("in").and_then(Value::as_str) == Some("header"))
             .then(|| scheme.get("name").and_then(Value::as_str))
             .flatten()
             .map(|h| format!("method.request.header.{h}"));
-        let identity_source = opt_text(d, a, "identitySource", &here)
-            .or(header_source.filter(|_| kind != "REQUEST"));
+        let identity_source =
+            opt_text(d, a, "identitySource", &here).or(header_source.filter(|_| kind != "REQUEST"));
         let ttl = opt_i64(d, a, "authorizerResultTtlInSeconds", &here);
         if ttl.is_some_and(|t| !(0..=3600).contains(&t)) {
             d.error(
@@ -247,12 +256,7 @@ fn authorizers(ctx: &mut Ctx<'_>) -> Vec<Authorizer> {
             authorizer_uri: uri,
             authorizer_credentials: opt_text(d, a, "authorizerCredentials", &here),
             identity_source,
-            identity_validation_expression: opt_text(
-                d,
-                a,
-                "identityValidationExpression",
-                &here,
-            ),
+            identity_validation_expression: opt_text(d, a, "identityValidationExpression", &here),
             authorizer_result_ttl_in_seconds: ttl,
         });
     }

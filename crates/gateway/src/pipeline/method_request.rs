@@ -55,7 +55,9 @@ impl Gateway {
                     Ok(()) => Flow::Continue(body),
                     Err(e) => refuse(body, Outcome::fail(e)),
                 },
-                Step::Authorize(a) => match self.authorize(a, x, parts).await {
+                // Boxed: the authorizer's future (event, invocation) would otherwise grow every
+                // route's request future, authorizer or not.
+                Step::Authorize(a) => match Box::pin(self.authorize(a, x, parts)).await {
                     Ok(()) => Flow::Continue(body),
                     Err(e) => refuse(body, Outcome::fail(e)),
                 },
