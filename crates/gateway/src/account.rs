@@ -10,6 +10,10 @@
 //!
 //! Nothing here is written by requests: counters and token buckets live in `portico-state`.
 
+/// The account id Portico reports (`$context.accountId`, method ARNs), as the management API
+/// does.
+pub(crate) const ACCOUNT_ID: &str = "000000000000";
+
 use arc_swap::ArcSwap;
 use portico_model::{ApiKey, UsagePlan};
 use std::collections::HashMap;

@@ -4,6 +4,7 @@
 
 use crate::access_log::AccessLogFormat;
 use crate::gateway_response::GatewayResponses;
+pub use crate::lambda_target::LambdaProxyIntegration;
 use crate::mapping::{IntegrationResponses, RequestTemplates};
 use crate::metrics::{Labels, Registry, RouteMetrics};
 use crate::params::{Side, Source};
@@ -148,19 +149,6 @@ pub struct MockIntegration {
     pub request_templates: RequestTemplates,
     /// Integration responses.
     pub responses: IntegrationResponses,
-}
-
-/// An `AWS_PROXY` integration to a Lambda function.
-#[derive(Debug)]
-pub struct LambdaProxyIntegration {
-    /// The function's name.
-    pub function: Box<str>,
-    /// Its version or alias, from the ARN.
-    pub qualifier: Option<Box<str>>,
-    /// The function ARN as the URI names it (`Lambda-Runtime-Invoked-Function-Arn`).
-    pub arn: Box<str>,
-    /// `timeoutInMillis`.
-    pub timeout: Duration,
 }
 
 /// An `AWS` integration to a Lambda function: the request template builds the payload, the
@@ -770,6 +758,7 @@ fn compile_authorization(
                 api_id,
                 &stage.stage_name,
                 &stage.variables,
+                crate::account::ACCOUNT_ID,
                 cache,
             ) {
                 Ok(l) => Some(Step::Authorize(Box::new(l))),

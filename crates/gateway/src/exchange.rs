@@ -166,8 +166,7 @@ pub(crate) fn context_json(x: &Exchange<'_>, parts: &http::request::Parts) -> se
     request_context(x, parts).to_json()
 }
 
-/// The account id Portico reports (`$context.accountId`), as the management API does.
-pub(crate) const ACCOUNT_ID: &str = "000000000000";
+pub(crate) use crate::account::ACCOUNT_ID;
 
 /// A request variable for a gateway response: `method.request.{header,querystring,path}.x`,
 /// `stageVariables.x` or `context.a.b` (the `$context` JSON is built once, on first use).

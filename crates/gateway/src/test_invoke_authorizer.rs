@@ -84,6 +84,7 @@ impl Gateway {
             api_id,
             TEST_STAGE,
             &req.stage_variables,
+            crate::exchange::ACCOUNT_ID,
             Arc::new(AuthorizerCache::default()),
         ) {
             Ok(c) => c,

@@ -5,7 +5,7 @@
 //! against the request's method ARN (an explicit `Deny` wins, else an `Allow` must match).
 //! `pipeline::authorizer` runs it.
 
-use crate::compile::LambdaProxyIntegration;
+use crate::lambda_target::LambdaProxyIntegration;
 use http::HeaderName;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -76,6 +76,7 @@ impl LambdaAuthorizer {
         api_id: &str,
         stage_name: &str,
         stage_variables: &portico_model::Map<String>,
+        account_id: &str,
         cache: Arc<AuthorizerCache>,
     ) -> Result<Self, String> {
         let uri = a
@@ -136,8 +137,7 @@ impl LambdaAuthorizer {
                 timeout: Duration::from_secs(10),
             },
             method_arn_prefix: format!(
-                "arn:aws:execute-api:{region}:{}:{api_id}/{stage_name}/",
-                crate::exchange::ACCOUNT_ID
+                "arn:aws:execute-api:{region}:{account_id}:{api_id}/{stage_name}/"
             )
             .into(),
             ttl: Duration::from_secs(ttl as u64),
