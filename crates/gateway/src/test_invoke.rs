@@ -46,7 +46,8 @@ pub const TEST_INVOKE_STAGE: &str = "test-invoke-stage";
 /// Largest response body a test invocation reads.
 const MAX_TEST_BODY: usize = 10 * 1024 * 1024;
 
-fn stamp() -> String {
+/// The time as AWS's execution logs write it.
+pub(crate) fn stamp() -> String {
     let fmt = time::macros::format_description!(
         "[weekday repr:short] [month repr:short] [day] [hour]:[minute]:[second] UTC [year]"
     );

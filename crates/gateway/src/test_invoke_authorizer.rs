@@ -8,6 +8,7 @@ use crate::Gateway;
 use crate::steps::authorizer::{
     AuthorizerCache, AuthorizerKind, IdentitySource, LambdaAuthorizer, Verdict, parse_output,
 };
+use crate::test_invoke::stamp;
 use bytes::Bytes;
 use portico_functions::InvokeContext;
 use portico_model::{Authorizer, Map};
@@ -44,15 +45,6 @@ pub struct TestInvokeAuthorizerResult {
 
 /// The stage AWS's test invocations put in the method ARN.
 const TEST_STAGE: &str = "ESTestInvoke-stage";
-
-fn stamp() -> String {
-    let fmt = time::macros::format_description!(
-        "[weekday repr:short] [month repr:short] [day] [hour]:[minute]:[second] UTC [year]"
-    );
-    time::OffsetDateTime::now_utc()
-        .format(&fmt)
-        .unwrap_or_default()
-}
 
 /// A secret shown as AWS's logs show it: stars, then the last 6 characters.
 fn masked(s: &str) -> String {

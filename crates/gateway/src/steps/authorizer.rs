@@ -212,7 +212,7 @@ pub struct Authorized {
 pub struct Statement {
     /// `Effect: Allow` (else `Deny`).
     pub allow: bool,
-    /// `Action` patterns.
+    /// `Action` patterns, lowercased (IAM actions match without regard to case).
     pub actions: Vec<String>,
     /// `Resource` patterns.
     pub resources: Vec<String>,
@@ -336,7 +336,10 @@ fn statement(v: &Value) -> Result<Statement, BadOutput> {
     };
     Ok(Statement {
         allow,
-        actions: list("Action")?,
+        actions: list("Action")?
+            .into_iter()
+            .map(|a| a.to_ascii_lowercase())
+            .collect(),
         resources: list("Resource")?,
     })
 }
