@@ -263,13 +263,13 @@ impl AccessLogFormat {
             Var::ClientNotBefore => r.client_cert.map_or("-", |c| c.not_before.as_str()),
             Var::ClientNotAfter => r.client_cert.map_or("-", |c| c.not_after.as_str()),
             Var::BasePathMatched => r.base_path_matched.unwrap_or("-"),
-            Var::AuthorizerPrincipalId => r
-                .authorizer
-                .map_or("-", |a| a.decision.principal_id.as_str()),
+            Var::AuthorizerPrincipalId => {
+                r.authorizer.and_then(|a| a.principal_id()).unwrap_or("-")
+            }
             Var::AuthorizerLatency => {
-                match r.authorizer {
-                    Some(a) => {
-                        let _ = write!(out, "{}", a.integration_latency_ms);
+                match r.authorizer.and_then(|a| a.integration_latency_ms()) {
+                    Some(ms) => {
+                        let _ = write!(out, "{ms}");
                     }
                     None => out.push('-'),
                 }

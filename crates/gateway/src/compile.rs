@@ -549,6 +549,7 @@ fn compile_stage(
                     api_id,
                     stage,
                     &mut authorizer_caches,
+                    upstreams.jwks(),
                     &mut warn,
                 )
             });
@@ -717,7 +718,8 @@ fn compile_integration(
     }
 }
 
-/// The method's authorization step: a Lambda authorizer for `CUSTOM` (TOKEN/REQUEST); a step
+/// The method's authorization step: a Lambda authorizer for `CUSTOM` (TOKEN/REQUEST), a token
+/// check for `COGNITO_USER_POOLS`; a step
 /// that refuses every request (500) for an authorization this version does not enforce, so a
 /// protected method never runs unprotected.
 fn compile_authorization(
@@ -726,6 +728,7 @@ fn compile_authorization(
     api_id: &str,
     stage: &Stage,
     caches: &mut HashMap<String, Arc<crate::steps::authorizer::AuthorizerCache>>,
+    jwks: &crate::jwt::JwksRegistry,
     warn: &mut impl FnMut(String),
 ) -> Option<crate::steps::Step> {
     use crate::steps::Step;
@@ -735,7 +738,7 @@ fn compile_authorization(
     };
     match method.authorization_type.as_str() {
         "NONE" | "" => None,
-        "CUSTOM" => {
+        "CUSTOM" | "COGNITO_USER_POOLS" => {
             let Some(a) = method
                 .authorizer_id
                 .as_deref()
@@ -744,13 +747,10 @@ fn compile_authorization(
                 return unenforced("the method's authorizer does not exist".into(), warn);
             };
             if a.kind == "COGNITO_USER_POOLS" {
-                return unenforced(
-                    format!(
-                        "authorizer {} (COGNITO_USER_POOLS) is not enforced by this Portico version",
-                        a.id
-                    ),
-                    warn,
-                );
+                return match crate::steps::cognito::CognitoAuthorizer::compile(a, method, jwks) {
+                    Ok(c) => Some(Step::Cognito(Box::new(c))),
+                    Err(e) => unenforced(format!("authorizer {}: {e}", a.id), warn),
+                };
             }
             let cache = caches.entry(a.id.clone()).or_default().clone();
             match crate::steps::authorizer::LambdaAuthorizer::compile(

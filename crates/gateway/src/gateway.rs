@@ -183,6 +183,12 @@ impl Gateway {
         self.upstreams.set_aws_services(services);
     }
 
+    /// Which issuer each provider ARN of a `COGNITO_USER_POOLS` authorizer names, for the
+    /// stages compiled from now on.
+    pub fn set_jwt_issuers(&self, issuers: crate::jwt::Issuers) {
+        self.upstreams.jwks().set_issuers(issuers);
+    }
+
     pub(crate) fn upstreams(&self) -> &Upstreams {
         &self.upstreams
     }

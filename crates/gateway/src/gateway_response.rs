@@ -252,6 +252,16 @@ impl GatewayError {
         )
     }
 
+    /// A user pool token past its `exp` (401, the `UNAUTHORIZED` response type).
+    pub fn token_expired() -> Self {
+        Self::new(
+            GatewayResponseType::Unauthorized,
+            "UnauthorizedException",
+            "The incoming token has expired",
+            r#"{"message":"The incoming token has expired"}"#,
+        )
+    }
+
     /// The authorizer's policy denies the method (403; `Message` capitalised, as AWS answers).
     pub fn access_denied(explicit: bool) -> Self {
         if explicit {

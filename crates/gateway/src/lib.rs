@@ -37,6 +37,7 @@ pub mod gateway_response;
 mod header_case;
 pub mod headers;
 mod integrations;
+pub mod jwt;
 mod lambda_target;
 pub mod mapping;
 pub mod metrics;

@@ -1,6 +1,7 @@
 //! API Gateway's objects for mapping templates: `$input`, `$util`, `$context`, `$stageVariables`
 //! on top of the Velocity engine (`portico-vtl`) and Jayway JSONPath (`portico-jsonpath`).
 
+use crate::steps::authorizer::AuthorizerValue;
 use portico_vtl::{Object, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -591,20 +592,9 @@ impl<'a> RequestContext<'a> {
         }
     }
 
-    /// `authorizer`'s entries: the context values, then `principalId` (all text).
-    fn authorizer_entries(&self) -> Vec<(String, String)> {
-        let Some(a) = self.authorizer else {
-            return Vec::new();
-        };
-        let mut out: Vec<(String, String)> = a
-            .decision
-            .context
-            .iter()
-            .filter(|(k, _)| k != "principalId")
-            .cloned()
-            .collect();
-        out.push(("principalId".into(), a.decision.principal_id.clone()));
-        out
+    /// `authorizer`'s entries (`Authorized::entries`).
+    fn authorizer_entries(&self) -> Vec<(String, crate::steps::authorizer::AuthorizerValue)> {
+        self.authorizer.map(|a| a.entries()).unwrap_or_default()
     }
 
     fn base_context_keys(&self) -> &'static [&'static str] {
@@ -691,7 +681,15 @@ impl<'a> RequestContext<'a> {
             Field::Authorizer => J::Object(
                 self.authorizer_entries()
                     .into_iter()
-                    .map(|(k, v)| (k, J::String(v)))
+                    .map(|(k, v)| {
+                        let v = match v {
+                            AuthorizerValue::Text(t) => J::String(t),
+                            AuthorizerValue::Map(m) => {
+                                J::Object(m.into_iter().map(|(k, v)| (k, J::String(v))).collect())
+                            }
+                        };
+                        (k, v)
+                    })
                     .collect(),
             ),
         };
@@ -742,7 +740,18 @@ impl<'a> RequestContext<'a> {
             Field::Authorizer => Value::QuietMap(
                 java_order(self.authorizer_entries().into_iter())
                     .into_iter()
-                    .map(|(k, v)| (k, Value::from(v)))
+                    .map(|(k, v)| {
+                        let v = match v {
+                            AuthorizerValue::Text(t) => Value::from(t),
+                            AuthorizerValue::Map(m) => Value::Map(
+                                java_order(m.into_iter())
+                                    .into_iter()
+                                    .map(|(k, v)| (k, Value::from(v)))
+                                    .collect(),
+                            ),
+                        };
+                        (k, v)
+                    })
                     .collect(),
             ),
         };

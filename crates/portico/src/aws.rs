@@ -18,10 +18,19 @@
 //!     secretAccessKey: …
 //! default:                        # keys for any other role (instead of the chain)
 //!   profile: ci
+//! issuers:                        # COGNITO_USER_POOLS providerARNs → token issuer
+//!   arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc:
+//!     issuer: https://login.example.com/realms/main   # the tokens' `iss`
+//!     jwks: https://login.example.com/certs           # else the issuer's discovery document
+//!     audiences: [web-client]                         # accepted app clients (else any)
 //! ```
+//!
+//! A user pool ARN not listed is the real Cognito issuer; its keys come from the `cognito-idp`
+//! endpoint when one is configured (a local emulator), else from AWS.
 
 use anyhow::{Context, anyhow, bail};
 use portico_gateway::aws_services::{AwsServices, SigningKeys};
+use portico_gateway::jwt::{IssuerConfig, Issuers};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,11 +38,17 @@ use std::path::{Path, PathBuf};
 /// Largest config or credentials file read.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
-/// The AWS service settings from the flags, the config file and the environment.
-pub fn services(endpoint_flags: &[String], config: Option<&Path>) -> anyhow::Result<AwsServices> {
+/// The AWS service settings and token issuers from the flags (`--aws-endpoint`,
+/// `--jwt-issuer`), the config file and the environment.
+pub fn settings(
+    endpoint_flags: &[String],
+    issuer_flags: &[String],
+    config: Option<&Path>,
+) -> anyhow::Result<(AwsServices, Issuers)> {
     let mut endpoints = Vec::new();
     let mut roles = HashMap::new();
     let mut default_keys = None;
+    let mut issuers = HashMap::new();
     if let Some(path) = config {
         let text = read_limited(path)?;
         let doc: Value = serde_saphyr::from_str(&text)
@@ -63,8 +78,15 @@ pub fn services(endpoint_flags: &[String], config: Option<&Path>) -> anyhow::Res
                         keys_from(value).with_context(|| format!("{}: default", path.display()))?,
                     );
                 }
+                "issuers" => {
+                    for (provider, spec) in object(value, path, "issuers")? {
+                        let i = issuer_from(spec)
+                            .with_context(|| format!("{}: issuers.{provider}", path.display()))?;
+                        issuers.insert(provider.clone(), i);
+                    }
+                }
                 other => bail!(
-                    "{}: unknown key {other} (endpoints, roles, default)",
+                    "{}: unknown key {other} (endpoints, roles, default, issuers)",
                     path.display()
                 ),
             }
@@ -82,10 +104,71 @@ pub fn services(endpoint_flags: &[String], config: Option<&Path>) -> anyhow::Res
             ),
         }
     }
+    for spec in issuer_flags {
+        match spec.split_once('=') {
+            Some((provider, url)) if !provider.is_empty() && !url.is_empty() => {
+                issuers.insert(
+                    provider.to_owned(),
+                    IssuerConfig {
+                        issuer: url.trim_end_matches('/').to_owned(),
+                        jwks_uri: None,
+                        audiences: Vec::new(),
+                    },
+                );
+            }
+            _ => bail!(
+                "--jwt-issuer {spec}: expected PROVIDER=ISSUER_URL (e.g. arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc=https://login.example.com)"
+            ),
+        }
+    }
+    let cognito_endpoint = endpoints
+        .iter()
+        .find(|(s, _)| s == "cognito-idp")
+        .or_else(|| endpoints.iter().find(|(s, _)| s == "*"))
+        .map(|(_, u)| u.clone());
+    let issuers = Issuers::new(issuers, cognito_endpoint).map_err(|e| anyhow!("issuers: {e}"))?;
     if default_keys.is_none() {
         default_keys = default_chain()?;
     }
-    AwsServices::new(&endpoints, roles, default_keys).map_err(|e| anyhow!("--aws-endpoint: {e}"))
+    let services = AwsServices::new(&endpoints, roles, default_keys)
+        .map_err(|e| anyhow!("--aws-endpoint: {e}"))?;
+    Ok((services, issuers))
+}
+
+fn issuer_from(spec: &Value) -> anyhow::Result<IssuerConfig> {
+    let Value::Object(o) = spec else {
+        bail!("expected a mapping with issuer (and jwks, audiences)");
+    };
+    let text = |k: &str| -> anyhow::Result<Option<String>> {
+        match o.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.trim_end_matches('/').to_owned())),
+            Some(_) => bail!("{k} is not text"),
+        }
+    };
+    for k in o.keys() {
+        if !matches!(k.as_str(), "issuer" | "jwks" | "audiences") {
+            bail!("unknown key {k} (issuer, jwks, audiences)");
+        }
+    }
+    let audiences = match o.get("audiences") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| anyhow!("audiences holds text"))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => bail!("audiences is not a list"),
+    };
+    Ok(IssuerConfig {
+        issuer: text("issuer")?.ok_or_else(|| anyhow!("issuer is missing"))?,
+        jwks_uri: text("jwks")?,
+        audiences,
+    })
 }
 
 fn object<'a>(
@@ -228,10 +311,37 @@ mod tests {
         let file = dir.path().join("aws.yaml");
         std::fs::write(
             &file,
-            "endpoints:\n  \"*\": http://127.0.0.1:5000\n  sqs: http://127.0.0.1:1\nroles:\n  arn:aws:iam::1:role/r:\n    accessKeyId: AK\n    secretAccessKey: SK\ndefault:\n  accessKeyId: DEF\n  secretAccessKey: DS\n",
+            "endpoints:\n  \"*\": http://127.0.0.1:5000\n  sqs: http://127.0.0.1:1\nroles:\n  arn:aws:iam::1:role/r:\n    accessKeyId: AK\n    secretAccessKey: SK\ndefault:\n  accessKeyId: DEF\n  secretAccessKey: DS\nissuers:\n  pool-a:\n    issuer: http://127.0.0.1:9/\n    audiences: [web]\n",
         )
         .unwrap();
-        let s = services(&["sqs=http://127.0.0.1:4566".into()], Some(&file)).unwrap();
+        let (s, issuers) = settings(
+            &["sqs=http://127.0.0.1:4566".into()],
+            &["pool-b=https://login.example".into()],
+            Some(&file),
+        )
+        .unwrap();
+        let a = issuers.resolve("pool-a").unwrap();
+        assert_eq!(
+            (a.issuer.as_str(), a.audiences.as_slice()),
+            ("http://127.0.0.1:9", &["web".to_owned()][..])
+        );
+        assert_eq!(
+            issuers.resolve("pool-b").unwrap().issuer,
+            "https://login.example"
+        );
+        // A user pool not configured: Cognito's issuer, its keys from the `*` endpoint.
+        let c = issuers
+            .resolve("arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_X")
+            .unwrap();
+        assert_eq!(
+            c.issuer,
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X"
+        );
+        assert_eq!(
+            c.jwks_uri.as_deref(),
+            Some("http://127.0.0.1:5000/eu-west-1_X/.well-known/jwks.json")
+        );
+        assert!(issuers.resolve("not-an-issuer").is_err());
         let u = portico_gateway::aws_services::ServiceUri::parse(
             "arn:aws:apigateway:us-east-1:sqs:path/1/q",
         )
@@ -249,10 +359,14 @@ mod tests {
             portico_gateway::aws_services::Signer::Keys(k) if k.access_key_id == "DEF"
         ));
         std::fs::write(&file, "endpoint:\n  sqs: x\n").unwrap();
-        assert!(services(&[], Some(&file)).is_err());
+        assert!(settings(&[], &[], Some(&file)).is_err());
         std::fs::write(&file, "roles:\n  r:\n    accessKeyId: only\n").unwrap();
-        assert!(services(&[], Some(&file)).is_err());
-        assert!(services(&["sqs".into()], None).is_err());
-        assert!(services(&["sqs=ftp://x".into()], None).is_err());
+        assert!(settings(&[], &[], Some(&file)).is_err());
+        std::fs::write(&file, "issuers:\n  p:\n    jwks: http://x\n").unwrap();
+        assert!(settings(&[], &[], Some(&file)).is_err());
+        assert!(settings(&["sqs".into()], &[], None).is_err());
+        assert!(settings(&["sqs=ftp://x".into()], &[], None).is_err());
+        assert!(settings(&[], &["p".into()], None).is_err());
+        assert!(settings(&[], &["p=ftp://x".into()], None).is_err());
     }
 }

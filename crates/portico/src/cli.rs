@@ -161,6 +161,12 @@ pub struct ServeArgs {
     /// AWS_PROFILE/default profile of the shared credentials file.
     #[arg(long, value_name = "FILE", env = "PORTICO_AWS_CONFIG")]
     pub aws_config: Option<PathBuf>,
+    /// The token issuer a `COGNITO_USER_POOLS` authorizer's provider names:
+    /// `PROVIDER=ISSUER_URL`, e.g. a user pool ARN mapped to a local OpenID Connect issuer
+    /// (keys from its discovery document; repeatable; `issuers` in `--aws-config` says more).
+    /// A user pool ARN not mapped is the real Cognito issuer.
+    #[arg(long = "jwt-issuer", value_name = "PROVIDER=ISSUER_URL")]
+    pub jwt_issuers: Vec<String>,
     /// Testing only: the management API gets `POST /_portico/clock?advance=SECONDS`, which
     /// moves the data plane's wall clock (quota periods) forward.
     #[arg(long, hide = true)]

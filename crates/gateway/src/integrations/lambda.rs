@@ -158,32 +158,48 @@ pub(crate) async fn authorizer_event(
     build_event(x, parts, None, Some(method_arn)).await
 }
 
-/// `requestContext.authorizer`: the authorizer's context values (text), `principalId` and
-/// `integrationLatency`.
+/// `requestContext.authorizer`: a Lambda authorizer's context values (text), `principalId` and
+/// `integrationLatency`; a token's `claims`.
 fn authorizer_context(
     a: &crate::steps::authorizer::Authorized,
 ) -> Vec<(Cow<'_, str>, serde_json::Value)> {
-    let d = &a.decision;
-    let mut out: Vec<(Cow<'_, str>, serde_json::Value)> = d
-        .context
-        .iter()
-        .filter(|(k, _)| k != "principalId" && k != "integrationLatency")
-        .map(|(k, v)| {
-            (
-                Cow::Borrowed(k.as_str()),
-                serde_json::Value::from(v.as_str()),
-            )
-        })
-        .collect();
-    out.push((
-        Cow::Borrowed("principalId"),
-        serde_json::Value::from(d.principal_id.as_str()),
-    ));
-    out.push((
-        Cow::Borrowed("integrationLatency"),
-        serde_json::Value::from(a.integration_latency_ms),
-    ));
-    out
+    use crate::steps::authorizer::Authorized;
+    match a {
+        Authorized::Lambda {
+            decision: d,
+            integration_latency_ms,
+        } => {
+            let mut out: Vec<(Cow<'_, str>, serde_json::Value)> = d
+                .context
+                .iter()
+                .filter(|(k, _)| k != "principalId" && k != "integrationLatency")
+                .map(|(k, v)| {
+                    (
+                        Cow::Borrowed(k.as_str()),
+                        serde_json::Value::from(v.as_str()),
+                    )
+                })
+                .collect();
+            out.push((
+                Cow::Borrowed("principalId"),
+                serde_json::Value::from(d.principal_id.as_str()),
+            ));
+            out.push((
+                Cow::Borrowed("integrationLatency"),
+                serde_json::Value::from(*integration_latency_ms),
+            ));
+            out
+        }
+        Authorized::Claims(c) => vec![(
+            Cow::Borrowed("claims"),
+            serde_json::Value::Object(
+                c.as_text()
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect(),
+            ),
+        )],
+    }
 }
 
 async fn build_event(

@@ -8,10 +8,12 @@
 use crate::exchange::Exchange;
 use crate::gateway::Gateway;
 use crate::gateway_response::GatewayError;
+use crate::jwt::Refused;
 use crate::steps::authorizer::{
     Authorized, AuthorizerCache, AuthorizerKind, IdentitySource, LambdaAuthorizer,
     MAX_OUTPUT_BYTES, Verdict, parse_output,
 };
+use crate::steps::cognito::CognitoAuthorizer;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
@@ -122,7 +124,7 @@ impl Gateway {
             Verdict::NotAllowed => return Err(GatewayError::access_denied(false)),
         }
         x.identity.usage_identifier_key = decision.usage_identifier_key.as_deref().map(Into::into);
-        x.authorizer = Some(Arc::new(Authorized {
+        x.authorizer = Some(Arc::new(Authorized::Lambda {
             decision,
             integration_latency_ms: latency,
         }));
@@ -170,5 +172,51 @@ fn identity_value(
                 other => Some(other.to_string()),
             }
         }
+    }
+}
+
+impl Gateway {
+    /// Checks the route's `COGNITO_USER_POOLS` token (raw or after `Bearer `); on success
+    /// `x.authorizer` holds its claims. Every refusal is AWS's 401 before anything else runs:
+    /// `Unauthorized`, or `The incoming token has expired`.
+    pub(crate) async fn authorize_token(
+        &self,
+        c: &CognitoAuthorizer,
+        x: &mut Exchange<'_>,
+        parts: &http::request::Parts,
+    ) -> Result<(), GatewayError> {
+        let token = parts
+            .headers
+            .get(&c.header)
+            .and_then(|v| v.to_str().ok())
+            .map(bearer)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(GatewayError::unauthorized)?;
+        let jwks = c.issuer_of(token);
+        match crate::jwt::verify(jwks, &self.upstreams, token, &c.requirements).await {
+            Ok(claims) => {
+                x.authorizer = Some(Arc::new(Authorized::Claims(claims)));
+                Ok(())
+            }
+            Err(Refused::Expired) => Err(GatewayError::token_expired()),
+            Err(Refused::KeysUnavailable) => {
+                tracing::warn!(api = %x.stage.api_id, authorizer = %c.id,
+                    "Execution failed: the issuer's keys could not be fetched");
+                Err(GatewayError::unauthorized())
+            }
+            Err(Refused::Invalid(why)) => {
+                tracing::debug!(api = %x.stage.api_id, authorizer = %c.id, "token refused: {why}");
+                Err(GatewayError::unauthorized())
+            }
+        }
+    }
+}
+
+/// The token of an `Authorization`-style value: raw, or after a `Bearer ` scheme (any case).
+fn bearer(v: &str) -> &str {
+    let v = v.trim();
+    match v.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim_start(),
+        _ => v,
     }
 }

@@ -61,6 +61,10 @@ impl Gateway {
                     Ok(()) => Flow::Continue(body),
                     Err(e) => refuse(body, Outcome::fail(e)),
                 },
+                Step::Cognito(c) => match Box::pin(self.authorize_token(c, x, parts)).await {
+                    Ok(()) => Flow::Continue(body),
+                    Err(e) => refuse(body, Outcome::fail(e)),
+                },
                 Step::Unenforced(reason) => {
                     tracing::warn!(api = %x.stage.api_id, "Execution failed due to configuration error: {reason}");
                     refuse(body, Outcome::fail(GatewayError::configuration_error()))

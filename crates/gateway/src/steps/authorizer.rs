@@ -200,11 +200,67 @@ pub struct Decision {
 
 /// What an authorizer allowed, as the rest of the request reads it (`$context.authorizer`).
 #[derive(Debug)]
-pub struct Authorized {
-    /// The authorizer's answer.
-    pub decision: Arc<Decision>,
-    /// How long the function took, in ms (0 for a cached answer).
-    pub integration_latency_ms: u64,
+pub enum Authorized {
+    /// A Lambda authorizer's answer.
+    Lambda {
+        /// The authorizer's answer.
+        decision: Arc<Decision>,
+        /// How long the function took, in ms (0 for a cached answer).
+        integration_latency_ms: u64,
+    },
+    /// A verified token's claims (`COGNITO_USER_POOLS`): `$context.authorizer.claims`.
+    Claims(crate::jwt::Claims),
+}
+
+/// One entry of `$context.authorizer`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthorizerValue {
+    /// Text (a Lambda authorizer's context value, `principalId`).
+    Text(String),
+    /// A map of text (`claims`).
+    Map(Vec<(String, String)>),
+}
+
+impl Authorized {
+    /// `principalId` (a Lambda authorizer's).
+    pub fn principal_id(&self) -> Option<&str> {
+        match self {
+            Self::Lambda { decision, .. } => Some(&decision.principal_id),
+            Self::Claims(_) => None,
+        }
+    }
+
+    /// How long the authorizer function took (a Lambda authorizer's).
+    pub fn integration_latency_ms(&self) -> Option<u64> {
+        match self {
+            Self::Lambda {
+                integration_latency_ms,
+                ..
+            } => Some(*integration_latency_ms),
+            Self::Claims(_) => None,
+        }
+    }
+
+    /// `$context.authorizer`'s entries: a Lambda authorizer's context values then
+    /// `principalId`; a token's `claims`.
+    pub fn entries(&self) -> Vec<(String, AuthorizerValue)> {
+        match self {
+            Self::Lambda { decision, .. } => {
+                let mut out: Vec<(String, AuthorizerValue)> = decision
+                    .context
+                    .iter()
+                    .filter(|(k, _)| k != "principalId")
+                    .map(|(k, v)| (k.clone(), AuthorizerValue::Text(v.clone())))
+                    .collect();
+                out.push((
+                    "principalId".into(),
+                    AuthorizerValue::Text(decision.principal_id.clone()),
+                ));
+                out
+            }
+            Self::Claims(c) => vec![("claims".into(), AuthorizerValue::Map(c.as_text()))],
+        }
+    }
 }
 
 /// One policy statement.

@@ -10,6 +10,7 @@
 
 pub(crate) mod authorizer;
 pub(crate) mod cache;
+pub(crate) mod cognito;
 pub(crate) mod traffic;
 
 pub use cache::CacheLookup;
@@ -29,6 +30,8 @@ pub enum Step {
     Throttle(Box<Throttle>),
     /// A Lambda authorizer (401, 403, 500).
     Authorize(Box<authorizer::LambdaAuthorizer>),
+    /// A `COGNITO_USER_POOLS` (any OIDC issuer's) token check (401).
+    Cognito(Box<cognito::CognitoAuthorizer>),
     /// The method's authorization cannot be enforced by this version: every request is refused
     /// (500, reason in the log) rather than let through.
     Unenforced(Box<str>),
@@ -69,6 +72,7 @@ impl Step {
                 k.throttle.describe()
             ),
             Step::Authorize(a) => a.describe(),
+            Step::Cognito(c) => c.describe(),
             Step::Unenforced(reason) => format!("refuse(500: {reason})"),
             Step::Validate(_) => "validate".into(),
             Step::CacheLookup(c) => c.describe(),
