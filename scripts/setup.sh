@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: curl and python3 (the example backend and
-# the management-API tests), and a virtualenv in .venv with boto3 and pytest from PyPI.
+# the management-API tests), and a virtualenv in .venv with boto3 and pytest from PyPI; optionally
+# Debian's chromium and playwright-core (npm) for the real-browser tests in tests/browser.
 # Rust comes from rust-toolchain.toml. Benchmarks need more: see bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,33 @@ if command -v javac >/dev/null && [ ! -f /usr/share/java/velocity.jar ] && [ "$(
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq velocity) \
     || echo "note: could not install velocity; the Velocity differential test will skip" >&2
 fi
-if ! .venv/bin/python -c 'import boto3, pytest, awscli, h2, moto.server' 2>/dev/null; then
+if ! .venv/bin/python -c 'import boto3, pytest, awscli, h2, moto.server, jwt' 2>/dev/null; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+fi
+# Optional: the real-browser CORS tests (tests/browser) drive Debian's headless Chromium through
+# playwright-core, pinned in tests/browser/package-lock.json and installed with the machine's node
+# (>= 20). Playwright never downloads a browser: it runs /usr/bin/chromium. Without either, those
+# tests print why they skip. Quick when both are already there (no apt, no npm call).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+      || echo "note: could not install chromium; the browser tests will skip" >&2
+  else
+    echo "note: /usr/bin/chromium is missing (apt-get install chromium, as root); the browser tests will skip" >&2
+  fi
+fi
+browser=tests/browser
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "note: node/npm are missing; the browser tests will skip" >&2
+elif [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "note: node $(node -v) is older than 20 (playwright-core needs 20); the browser tests will skip" >&2
+elif ! cmp -s "$browser/package-lock.json" "$browser/node_modules/.portico-installed-lock" \
+    || [ ! -f "$browser/node_modules/playwright-core/package.json" ]; then
+  # Missing or stale node_modules: reinstall exactly the lock file, then stamp it.
+  if (cd "$browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+    cp "$browser/package-lock.json" "$browser/node_modules/.portico-installed-lock"
+  else
+    echo "note: npm ci in $browser failed; the browser tests will skip" >&2
+  fi
 fi
