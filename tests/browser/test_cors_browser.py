@@ -8,12 +8,14 @@ the page only once the DEFAULT_4XX gateway response carries Access-Control-Allow
 `enable_cors_manually` is the console's way; a test of `portico cors enable` can pass its own
 `enable_cors` to `check_cors_in_browser` instead."""
 import json
+import subprocess
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 from browser import PageServer, browser_unavailable, call, probe
+from conftest import BIN
 
 STAGE = "dev"
 ITEMS = '{"items": ["a", "b"]}'
@@ -203,3 +205,56 @@ def test_gateway_errors_are_readable_only_with_cors_on_default_4xx(portico, apig
         assert (got_missing.ok, got_missing.status, got_missing.type) == (False, 403, "cors"), explain(got_missing)
         assert got_missing.json == {"message": "Missing Authentication Token"}
         assert got_missing.console == []
+
+
+def enable_cors_with_the_command(portico):
+    """`portico cors enable` on the running Portico's store, with the DEFAULT_4XX/5XX gateway
+    responses too (the caller redeploys, as after the console)."""
+
+    def enable(apigw, api_id, resource_id, methods, allow_headers=CONSOLE_ALLOW_HEADERS):
+        path = next(r["path"] for r in apigw.get_resources(restApiId=api_id)["items"]
+                    if r["id"] == resource_id)
+        out = subprocess.run(
+            [BIN, "cors", "enable", "--data-dir", portico.data, "--api", api_id, "--path", path,
+             "--allow-headers", allow_headers, "--gateway-responses"],
+            capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        for m in methods:
+            assert f"{m}: Access-Control-Allow-Origin added" in out.stdout, out.stdout
+    return enable
+
+
+def test_portico_cors_enable_lets_the_browser_call_the_api_and_read_its_errors(portico, apigw):
+    check_cors_in_browser(portico, apigw, enable_cors_with_the_command(portico), "browser-cors-command")
+    api_id = next(a["id"] for a in apigw.get_rest_apis()["items"] if a["name"] == "browser-cors-command")
+    # What the command made is what the console makes, read back through the management API.
+    items = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/items")
+    options = apigw.get_method(restApiId=api_id, resourceId=items["id"], httpMethod="OPTIONS")
+    assert options["authorizationType"] == "NONE" and options["apiKeyRequired"] is False
+    assert options["methodIntegration"]["type"] == "MOCK"
+    assert options["methodIntegration"]["requestTemplates"] == {"application/json": '{"statusCode": 200}'}
+    assert options["methodResponses"]["200"]["responseModels"] == {"application/json": "Empty"}
+    gr = apigw.get_gateway_response(restApiId=api_id, responseType="DEFAULT_4XX")
+    assert gr["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'"
+    # A gateway-made error is readable from the page.
+    missing = portico.invoke_url(api_id, STAGE, "/nothing-here")
+    with PageServer() as page:
+        (got,) = probe(page.url, [call(missing)])
+    assert (got.ok, got.status, got.type) == (False, 403, "cors"), explain(got)
+    assert got.json == {"message": "Missing Authentication Token"}
+
+
+def test_portico_cors_enable_refuses_a_wildcard_with_credentials(portico, apigw):
+    api_id, _ = items_api(apigw, "browser-cors-refused")
+    out = subprocess.run(
+        [BIN, "cors", "enable", "--data-dir", portico.data, "--api", api_id, "--path", "/items",
+         "--allow-credentials"], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "Access-Control-Allow-Credentials cannot be used with Access-Control-Allow-Origin *" in out.stderr
+    out = subprocess.run(
+        [BIN, "cors", "enable", "--data-dir", portico.data, "--api", api_id, "--path", "/nope"],
+        capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "has no resource /nope" in out.stderr, out.stderr
+    # Nothing was written: /items still has no OPTIONS method.
+    items = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/items")
+    assert "OPTIONS" not in items.get("resourceMethods", {})

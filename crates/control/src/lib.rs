@@ -16,6 +16,7 @@
 
 pub mod account;
 pub mod api_keys;
+pub mod cors;
 pub mod docs;
 mod error;
 mod inputs;

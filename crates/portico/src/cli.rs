@@ -32,6 +32,55 @@ pub enum Command {
     Import(ImportArgs),
     /// Print every served route in match order.
     Routes(StoreArgs),
+    /// CORS for a REST API resource, as the API Gateway console's "Enable CORS".
+    #[command(subcommand)]
+    Cors(CorsCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CorsCommand {
+    /// Create the resource's OPTIONS method (MOCK preflight with Access-Control-Allow-*
+    /// headers), add Access-Control-Allow-Origin to its other methods' 200 responses, and
+    /// optionally to the DEFAULT_4XX/5XX gateway responses.
+    Enable(CorsEnableArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CorsEnableArgs {
+    /// The REST API: its id or its name.
+    #[arg(long)]
+    pub api: String,
+    /// The resource's path (`/items`, `/items/{id}`).
+    #[arg(long)]
+    pub path: String,
+    /// Access-Control-Allow-Origin: `*` or one origin (`https://app.example.com`).
+    #[arg(long, default_value = "*")]
+    pub allow_origin: String,
+    /// Access-Control-Allow-Headers.
+    #[arg(long, default_value = portico_control::cors::DEFAULT_ALLOW_HEADERS)]
+    pub allow_headers: String,
+    /// Access-Control-Allow-Methods (comma-separated); default: the resource's methods and
+    /// OPTIONS.
+    #[arg(long)]
+    pub allow_methods: Option<String>,
+    /// Access-Control-Expose-Headers.
+    #[arg(long)]
+    pub expose_headers: Option<String>,
+    /// Access-Control-Max-Age, in seconds.
+    #[arg(long)]
+    pub max_age: Option<u32>,
+    /// Access-Control-Allow-Credentials: true (needs a named origin, never `*`).
+    #[arg(long)]
+    pub allow_credentials: bool,
+    /// Also add the headers to the DEFAULT_4XX and DEFAULT_5XX gateway responses, so browsers
+    /// can read the gateway's errors.
+    #[arg(long)]
+    pub gateway_responses: bool,
+    /// Deploy the API to this stage afterwards.
+    #[arg(long, value_name = "STAGE")]
+    pub deploy: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args, Clone)]

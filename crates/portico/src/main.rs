@@ -7,6 +7,7 @@
 
 mod aws;
 mod cli;
+mod cors;
 mod import;
 mod serve;
 
@@ -36,6 +37,7 @@ fn main() -> std::process::ExitCode {
             cli::Command::Serve(args) => serve::run(*args).await,
             cli::Command::Import(args) => import::run(args).await,
             cli::Command::Routes(args) => serve::routes(args).await,
+            cli::Command::Cors(cli::CorsCommand::Enable(args)) => cors::enable(args).await,
         }
     });
     match result {
