@@ -446,6 +446,21 @@ fn compile_stage(
     warnings: &mut Vec<CompileWarning>,
 ) -> CompiledStage {
     let api = &snapshot.api;
+    // The resource policy, parsed once for the stage (`None`: the API has none).
+    let policy = api
+        .policy
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            crate::steps::resource_policy::ResourcePolicy::compile(
+                p,
+                "us-east-1",
+                crate::account::ACCOUNT_ID,
+                api_id,
+                &stage.stage_name,
+                crate::steps::resource_policy::Mode::RequireAllow,
+            )
+        });
     let is_canary = variant.canary == Some(true);
     // The stage's cache: kept across redeploys of the stage, dropped when it is turned off.
     let cache = state.and_then(|st| {
@@ -542,17 +557,22 @@ fn compile_stage(
                 &mut warn,
             );
             // TestInvokeMethod (no runtime state) skips authorization, as on AWS.
-            let authorization = state.and_then(|_| {
-                compile_authorization(
-                    method,
-                    &snapshot.authorizers,
-                    api_id,
-                    stage,
-                    &mut authorizer_caches,
-                    upstreams.jwks(),
+            let authorization = match state {
+                None => Vec::new(),
+                Some(_) => with_resource_policy(
+                    compile_authorization(
+                        method,
+                        &snapshot.authorizers,
+                        api_id,
+                        stage,
+                        &mut authorizer_caches,
+                        upstreams.jwks(),
+                        &mut warn,
+                    ),
+                    policy.as_ref(),
                     &mut warn,
-                )
-            });
+                ),
+            };
             let traffic = state.map(|_| crate::steps::TrafficSteps {
                 throttle: crate::steps::Throttle::compile(
                     api_label.clone(),
@@ -715,6 +735,36 @@ fn compile_integration(
                 CompiledIntegration::Unavailable(e)
             }
         },
+    }
+}
+
+/// The authorization step with the API's resource policy where AWS evaluates it: alone, before a
+/// Lambda authorizer, after a token check (`steps::resource_policy`). A policy that cannot be
+/// evaluated refuses every request (500) rather than let them through.
+fn with_resource_policy(
+    authorization: Option<crate::steps::Step>,
+    policy: Option<&Result<crate::steps::resource_policy::ResourcePolicy, String>>,
+    warn: &mut impl FnMut(String),
+) -> Vec<crate::steps::Step> {
+    use crate::steps::Step;
+    use crate::steps::resource_policy::Mode;
+    let Some(policy) = policy else {
+        return authorization.into_iter().collect();
+    };
+    let policy = match policy {
+        Ok(p) => p,
+        Err(e) => {
+            warn(format!("{e}; requests answer 500"));
+            return vec![Step::Unenforced(e.as_str().into())];
+        }
+    };
+    let step = |mode| Step::ResourcePolicy(Box::new(policy.with_mode(mode)));
+    match authorization {
+        None => vec![step(Mode::RequireAllow)],
+        Some(a @ Step::Authorize(_)) => vec![step(Mode::BeforeAuthorizer), a],
+        Some(a @ Step::Cognito(_)) => vec![a, step(Mode::RequireAllow)],
+        // AWS_IAM and what is not enforced: refused before the policy matters.
+        Some(other) => vec![other],
     }
 }
 

@@ -51,6 +51,9 @@ pub(crate) struct Identity {
     /// The API key a Lambda authorizer named (`usageIdentifierKey`), for APIs whose
     /// `apiKeySource` is `AUTHORIZER` (set by the authorizer step).
     pub(crate) usage_identifier_key: Option<Box<str>>,
+    /// The API's resource policy explicitly allows this request (checked before a Lambda
+    /// authorizer, whose "nothing allowed" it then overrides, as AWS combines them).
+    pub(crate) policy_allows: bool,
 }
 
 impl Exchange<'_> {

@@ -252,6 +252,30 @@ impl GatewayError {
         )
     }
 
+    /// The API's resource policy refuses an anonymous caller (403; `Message` capitalised, the
+    /// account masked in the ARN, as AWS answers).
+    pub fn resource_policy_denied(masked_arn: &str, explicit: bool) -> Self {
+        let message = if explicit {
+            format!(
+                "User: anonymous is not authorized to perform: execute-api:Invoke on resource: {masked_arn} with an explicit deny"
+            )
+        } else {
+            format!(
+                "User: anonymous is not authorized to perform: execute-api:Invoke on resource: {masked_arn} because no resource-based policy allows the execute-api:Invoke action"
+            )
+        };
+        let body = serde_json::json!({ "Message": message }).to_string();
+        let mut e = Self::new(
+            GatewayResponseType::AccessDenied,
+            "AccessDeniedException",
+            "",
+            "",
+        );
+        e.body = Cow::Owned(body);
+        e.message = Cow::Owned(message);
+        e
+    }
+
     /// A user pool token past its `exp` (401, the `UNAUTHORIZED` response type).
     pub fn token_expired() -> Self {
         Self::new(

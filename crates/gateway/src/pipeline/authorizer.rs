@@ -14,6 +14,7 @@ use crate::steps::authorizer::{
     MAX_OUTPUT_BYTES, Verdict, parse_output,
 };
 use crate::steps::cognito::CognitoAuthorizer;
+use crate::steps::resource_policy::{Mode, ResourcePolicy};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
@@ -121,6 +122,9 @@ impl Gateway {
         match decision.verdict(&method_arn) {
             Verdict::Allow => {}
             Verdict::ExplicitDeny => return Err(GatewayError::access_denied(true)),
+            // The resource policy's explicit Allow makes up for an authorizer that allows
+            // nothing (AWS's table: "neither" + Allow = Allow).
+            Verdict::NotAllowed if x.identity.policy_allows => {}
             Verdict::NotAllowed => return Err(GatewayError::access_denied(false)),
         }
         x.identity.usage_identifier_key = decision.usage_identifier_key.as_deref().map(Into::into);
@@ -218,5 +222,36 @@ fn bearer(v: &str) -> &str {
     match v.get(..7) {
         Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim_start(),
         _ => v,
+    }
+}
+
+impl Gateway {
+    /// Evaluates the API's resource policy for this request (an anonymous caller from the
+    /// client's address); see `steps::resource_policy` for how it combines with the authorizer.
+    pub(crate) fn resource_policy(
+        &self,
+        p: &ResourcePolicy,
+        x: &mut Exchange<'_>,
+        parts: &http::request::Parts,
+    ) -> Result<(), GatewayError> {
+        let path = crate::addressing::collapse_leading_slashes(x.resource_request_path);
+        let tail = format!("{}/{}", parts.method.as_str(), path.trim_start_matches('/'));
+        let method_arn = format!("{}{tail}", p.method_arn_prefix);
+        let ip = x.client.ip.parse().ok();
+        let verdict = p.verdict(&method_arn, ip);
+        let masked = || format!("{}{tail}", p.masked_prefix);
+        match (verdict, p.mode) {
+            (Verdict::ExplicitDeny, _) => {
+                Err(GatewayError::resource_policy_denied(&masked(), true))
+            }
+            (Verdict::Allow, _) => {
+                x.identity.policy_allows = true;
+                Ok(())
+            }
+            (Verdict::NotAllowed, Mode::BeforeAuthorizer) => Ok(()),
+            (Verdict::NotAllowed, Mode::RequireAllow) => {
+                Err(GatewayError::resource_policy_denied(&masked(), false))
+            }
+        }
     }
 }

@@ -65,6 +65,10 @@ impl Gateway {
                     Ok(()) => Flow::Continue(body),
                     Err(e) => refuse(body, Outcome::fail(e)),
                 },
+                Step::ResourcePolicy(p) => match self.resource_policy(p, x, parts) {
+                    Ok(()) => Flow::Continue(body),
+                    Err(e) => refuse(body, Outcome::fail(e)),
+                },
                 Step::Unenforced(reason) => {
                     tracing::warn!(api = %x.stage.api_id, "Execution failed due to configuration error: {reason}");
                     refuse(body, Outcome::fail(GatewayError::configuration_error()))

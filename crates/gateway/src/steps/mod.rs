@@ -11,6 +11,7 @@
 pub(crate) mod authorizer;
 pub(crate) mod cache;
 pub(crate) mod cognito;
+pub(crate) mod resource_policy;
 pub(crate) mod traffic;
 
 pub use cache::CacheLookup;
@@ -32,6 +33,8 @@ pub enum Step {
     Authorize(Box<authorizer::LambdaAuthorizer>),
     /// A `COGNITO_USER_POOLS` (any OIDC issuer's) token check (401).
     Cognito(Box<cognito::CognitoAuthorizer>),
+    /// The API's resource policy (403).
+    ResourcePolicy(Box<resource_policy::ResourcePolicy>),
     /// The method's authorization cannot be enforced by this version: every request is refused
     /// (500, reason in the log) rather than let through.
     Unenforced(Box<str>),
@@ -73,6 +76,7 @@ impl Step {
             ),
             Step::Authorize(a) => a.describe(),
             Step::Cognito(c) => c.describe(),
+            Step::ResourcePolicy(p) => p.describe(),
             Step::Unenforced(reason) => format!("refuse(500: {reason})"),
             Step::Validate(_) => "validate".into(),
             Step::CacheLookup(c) => c.describe(),
@@ -84,7 +88,7 @@ impl Step {
 /// HTTP backend; `validation` is the method's compiled request validator, if it checks anything.
 pub(crate) fn steps_for(
     http_backend: bool,
-    authorization: Option<Step>,
+    authorization: Vec<Step>,
     validation: Option<RequestValidation>,
     traffic: Option<TrafficSteps>,
 ) -> Box<[Step]> {
