@@ -15,7 +15,7 @@ pub mod fuzz;
 pub mod lambda;
 mod publish;
 mod rest;
-pub mod sigv4;
+pub use portico_sigv4 as sigv4;
 
 pub use error::ApiError;
 pub use publish::{Published, Publisher};

@@ -1,4 +1,5 @@
-//! AWS Signature Version 4 verification for the management API.
+//! AWS Signature Version 4 verification, for the management API and the data plane's `AWS_IAM`
+//! authorization.
 //!
 //! With credentials configured, every management call must carry an `AWS4-HMAC-SHA256`
 //! `Authorization` header scoped to the service whose route it calls (`apigateway` for the REST

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use portico_admin::sigv4::{Credentials, SignedRequest, parse_amz_date, verify_for};
+use portico_sigv4::{Credentials, SignedRequest, parse_amz_date, verify_for};
 use std::path::PathBuf;
 
 fn suite_dir() -> Option<PathBuf> {
