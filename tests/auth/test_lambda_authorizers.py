@@ -254,18 +254,24 @@ def test_the_api_key_can_come_from_the_authorizer(env):
     assert (st, json.loads(body)) == (403, {"message": "Forbidden"})
 
 
-def test_authorization_this_version_does_not_enforce_fails_closed(env):
+def test_an_authorizer_portico_cannot_run_fails_closed(env):
+    # A user pool authorizer whose provider names no issuer Portico can resolve: the method
+    # answers 500 rather than run unprotected.
     p, apigw, _ = env
     api = apigw.create_rest_api(name="closed")["id"]
     root = apigw.get_resources(restApiId=api)["items"][0]["id"]
-    res = apigw.create_resource(restApiId=api, parentId=root, pathPart="iam")["id"]
-    apigw.put_method(restApiId=api, resourceId=res, httpMethod="GET", authorizationType="AWS_IAM")
+    res = apigw.create_resource(restApiId=api, parentId=root, pathPart="pool")["id"]
+    auth = apigw.create_authorizer(restApiId=api, name="nowhere", type="COGNITO_USER_POOLS",
+                                   providerARNs=["arn:aws:cognito-idp:us-east-1:000000000000:userpool/"],
+                                   identitySource="method.request.header.Authorization")["id"]
+    apigw.put_method(restApiId=api, resourceId=res, httpMethod="GET",
+                     authorizationType="COGNITO_USER_POOLS", authorizerId=auth)
     apigw.put_integration(restApiId=api, resourceId=res, httpMethod="GET", type="MOCK",
                           requestTemplates={"application/json": '{"statusCode": 200}'})
     apigw.put_method_response(restApiId=api, resourceId=res, httpMethod="GET", statusCode="200")
     apigw.put_integration_response(restApiId=api, resourceId=res, httpMethod="GET", statusCode="200")
     apigw.create_deployment(restApiId=api, stageName="dev")
-    st, _, body = call(p, api, "/iam")
+    st, _, body = call(p, api, "/pool", headers={"Authorization": "eyJ.x.y"})
     assert (st, json.loads(body)) == (500, {"message": "Internal server error"})
 
 

@@ -55,6 +55,9 @@ pub enum Signer {
     Keys(SigningKeys),
     /// No keys are configured: requests go unsigned (a local endpoint that checks nothing).
     Unsigned,
+    /// The caller's own keys (`credentials: arn:aws:iam::*:user/*`): the verified SigV4 signer of
+    /// an `AWS_IAM` method.
+    Caller,
 }
 
 impl AwsServices {
@@ -91,15 +94,12 @@ impl AwsServices {
     }
 
     /// What an integration with `credentials` signs with: the role's keys, else the default
-    /// keys, else nothing. The caller-credentials form is refused here: it needs the caller's
-    /// verified SigV4 identity (`AWS_IAM` authorization).
+    /// keys, else nothing; the caller's own keys for `arn:aws:iam::*:user/*` (which needs an
+    /// `AWS_IAM` method).
     pub fn signer(&self, credentials: Option<&str>) -> Result<Signer, String> {
         let credentials = credentials.map(str::trim).filter(|c| !c.is_empty());
         if credentials == Some(CALLER_CREDENTIALS) {
-            return Err(format!(
-                "credentials {CALLER_CREDENTIALS} (the caller's own) need the caller's verified \
-                 SigV4 identity, which this Portico version does not establish"
-            ));
+            return Ok(Signer::Caller);
         }
         let keys = credentials
             .and_then(|c| self.roles.get(c))
@@ -494,7 +494,7 @@ mod tests {
         let u = ServiceUri::parse("arn:aws:apigateway:eu-west-1:b1.s3:path/k").unwrap();
         let (url, _) = resolve(&aws, &u, None).unwrap();
         assert_eq!(url, "https://b1.s3.eu-west-1.amazonaws.com/k");
-        assert!(s.signer(Some(CALLER_CREDENTIALS)).is_err());
+        assert_eq!(s.signer(Some(CALLER_CREDENTIALS)), Ok(Signer::Caller));
     }
 
     #[test]

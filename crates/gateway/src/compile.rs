@@ -763,6 +763,10 @@ fn with_resource_policy(
         None => vec![step(Mode::RequireAllow)],
         Some(a @ Step::Authorize(_)) => vec![step(Mode::BeforeAuthorizer), a],
         Some(a @ Step::Cognito(_)) => vec![a, step(Mode::RequireAllow)],
+        Some(Step::Iam(mut i)) => {
+            i.policy_follows = true;
+            vec![Step::Iam(i), step(Mode::AfterIam)]
+        }
         // AWS_IAM and what is not enforced: refused before the policy matters.
         Some(other) => vec![other],
     }
@@ -814,6 +818,24 @@ fn compile_authorization(
                 Ok(l) => Some(Step::Authorize(Box::new(l))),
                 Err(e) => unenforced(format!("authorizer {}: {e}", a.id), warn),
             }
+        }
+        "AWS_IAM" => {
+            let prefix = format!(
+                "arn:aws:execute-api:us-east-1:{}:{api_id}/{}/",
+                crate::account::ACCOUNT_ID,
+                stage.stage_name
+            );
+            let acct = crate::account::ACCOUNT_ID;
+            Some(Step::Iam(Box::new(crate::iam::IamStep {
+                masked_prefix: format!(
+                    "arn:aws:execute-api:us-east-1:********{}:{api_id}/{}/",
+                    &acct[acct.len().saturating_sub(4)..],
+                    stage.stage_name
+                )
+                .into(),
+                method_arn_prefix: prefix.into(),
+                policy_follows: false,
+            })))
         }
         other => unenforced(
             format!("authorization type {other} is not enforced by this Portico version"),

@@ -54,6 +54,10 @@ pub(crate) struct Identity {
     /// The API's resource policy explicitly allows this request (checked before a Lambda
     /// authorizer, whose "nothing allowed" it then overrides, as AWS combines them).
     pub(crate) policy_allows: bool,
+    /// The verified SigV4 signer (`AWS_IAM`): `$context.identity.caller`, `userArn`, ….
+    pub(crate) caller: Option<std::sync::Arc<crate::iam::Principal>>,
+    /// What the signer's own policy says about this method (for the resource policy step).
+    pub(crate) identity_verdict: Option<crate::steps::authorizer::Verdict>,
 }
 
 impl Exchange<'_> {
@@ -156,6 +160,7 @@ pub(crate) fn request_context<'a>(
         client_cert: x.client.client_cert(),
         base_path_matched: x.base_path,
         authorizer: x.authorizer.as_deref(),
+        caller: x.identity.caller.as_deref(),
         api_key: x
             .identity
             .api_key

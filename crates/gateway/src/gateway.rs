@@ -87,6 +87,8 @@ pub struct Gateway {
     /// hyper's header-case map spelling Portico's own response headers as AWS does (set by the
     /// listener at start-up; see `header_case`).
     pub(crate) aws_case: std::sync::OnceLock<http::Extensions>,
+    /// The IAM principals `AWS_IAM` methods accept (`--aws-config` `principals`).
+    pub(crate) principals: ArcSwap<crate::iam::Principals>,
 }
 
 impl Gateway {
@@ -123,6 +125,7 @@ impl Gateway {
             accounts,
             config,
             aws_case: std::sync::OnceLock::new(),
+            principals: ArcSwap::from_pointee(crate::iam::Principals::default()),
         })
     }
 
@@ -181,6 +184,11 @@ impl Gateway {
     /// stages compiled from now on.
     pub fn set_aws_services(&self, services: crate::aws_services::AwsServices) {
         self.upstreams.set_aws_services(services);
+    }
+
+    /// The IAM principals (keys, ARNs, what they may invoke) `AWS_IAM` methods accept.
+    pub fn set_iam_principals(&self, principals: crate::iam::Principals) {
+        self.principals.store(Arc::new(principals));
     }
 
     /// Which issuer each provider ARN of a `COGNITO_USER_POOLS` authorizer names, for the

@@ -276,6 +276,56 @@ impl GatewayError {
         e
     }
 
+    /// An `AWS_IAM` request whose signature is refused (403 with AWS's message and error type).
+    pub fn signature_refused(r: &portico_sigv4::InvokeRejection) -> Self {
+        use portico_sigv4::InvokeRejection as R;
+        if *r == R::Missing {
+            return Self::missing_authentication_token();
+        }
+        let (kind, error_type) = match r {
+            R::Incomplete(_) => (
+                GatewayResponseType::InvalidSignature,
+                "IncompleteSignatureException",
+            ),
+            R::UnknownKey => (
+                GatewayResponseType::InvalidSignature,
+                "UnrecognizedClientException",
+            ),
+            _ => (
+                GatewayResponseType::InvalidSignature,
+                "InvalidSignatureException",
+            ),
+        };
+        let message = r.message();
+        let mut e = Self::new(kind, error_type, "", "");
+        e.body = Cow::Owned(serde_json::json!({ "message": message }).to_string());
+        e.message = Cow::Owned(message);
+        e
+    }
+
+    /// A verified IAM caller whose policies do not allow the method (403; `Message` capitalised,
+    /// the resource's account masked, as AWS answers).
+    pub fn identity_denied(caller_arn: &str, masked_arn: &str, explicit: bool) -> Self {
+        let message = if explicit {
+            format!(
+                "User: {caller_arn} is not authorized to perform: execute-api:Invoke on resource: {masked_arn} with an explicit deny"
+            )
+        } else {
+            format!(
+                "User: {caller_arn} is not authorized to perform: execute-api:Invoke on resource: {masked_arn} because no identity-based policy allows the execute-api:Invoke action"
+            )
+        };
+        let mut e = Self::new(
+            GatewayResponseType::AccessDenied,
+            "AccessDeniedException",
+            "",
+            "",
+        );
+        e.body = Cow::Owned(serde_json::json!({ "Message": message }).to_string());
+        e.message = Cow::Owned(message);
+        e
+    }
+
     /// A user pool token past its `exp` (401, the `UNAUTHORIZED` response type).
     pub fn token_expired() -> Self {
         Self::new(

@@ -36,6 +36,7 @@ mod gateway;
 pub mod gateway_response;
 mod header_case;
 pub mod headers;
+pub mod iam;
 mod integrations;
 pub mod jwt;
 mod lambda_target;

@@ -429,6 +429,9 @@ pub struct RequestContext<'a> {
     pub base_path_matched: Option<&'a str>,
     /// `authorizer`: a key of `$context` only when a Lambda authorizer allowed the request.
     pub authorizer: Option<&'a crate::steps::authorizer::Authorized>,
+    /// The verified SigV4 signer of an `AWS_IAM` method (`identity.caller`, `user`, `userArn`,
+    /// `accessKey`, `accountId`).
+    pub caller: Option<&'a crate::iam::Principal>,
 }
 
 /// `$context`'s keys in the order handler code has always filled them: it decides the order of
@@ -639,6 +642,10 @@ impl<'a> RequestContext<'a> {
             "userAgent" => Some(self.user_agent),
             "apiKey" => self.api_key.map(|k| k.0),
             "apiKeyId" => self.api_key.map(|k| k.1),
+            "caller" | "user" => self.caller.map(|c| c.user_id.as_str()),
+            "userArn" => self.caller.map(|c| c.arn.as_str()),
+            "accessKey" => self.caller.map(|c| c.access_key_id.as_str()),
+            "accountId" => self.caller.map(|c| c.account_id()),
             _ => None,
         }
     }
@@ -980,6 +987,7 @@ mod tests {
             client_cert: None,
             base_path_matched: None,
             authorizer: None,
+            caller: None,
         };
         assert_eq!(shape(&c.to_value()), shape(&context_value(c.to_json())));
         c.resource_path = None;

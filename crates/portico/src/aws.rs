@@ -23,6 +23,14 @@
 //!     issuer: https://login.example.com/realms/main   # the tokens' `iss`
 //!     jwks: https://login.example.com/certs           # else the issuer's discovery document
 //!     audiences: [web-client]                         # accepted app clients (else any)
+//! principals:                     # who may call AWS_IAM methods, by access key id
+//!   AKIAIOSFODNN7EXAMPLE:
+//!     secretAccessKey: …
+//!     arn: arn:aws:iam::000000000000:user/alice
+//!     invoke: ["arn:aws:execute-api:*:*:*/*/GET/*"]     # method ARNs its policy allows
+//!     deny: []                                          # and explicitly denies (optional)
+//!     sessionToken: …                                   # temporary credentials (optional)
+//!     userId: AIDA…                                     # $context.identity.user (optional)
 //! ```
 //!
 //! A user pool ARN not listed is the real Cognito issuer; its keys come from the `cognito-idp`
@@ -30,7 +38,15 @@
 
 use anyhow::{Context, anyhow, bail};
 use portico_gateway::aws_services::{AwsServices, SigningKeys};
+use portico_gateway::iam::{Principal, Principals};
 use portico_gateway::jwt::{IssuerConfig, Issuers};
+
+/// Everything `--aws-endpoint`, `--jwt-issuer` and `--aws-config` configure.
+pub struct AwsSettings {
+    pub services: AwsServices,
+    pub issuers: Issuers,
+    pub principals: Principals,
+}
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -44,7 +60,8 @@ pub fn settings(
     endpoint_flags: &[String],
     issuer_flags: &[String],
     config: Option<&Path>,
-) -> anyhow::Result<(AwsServices, Issuers)> {
+) -> anyhow::Result<AwsSettings> {
+    let mut principals = Vec::new();
     let mut endpoints = Vec::new();
     let mut roles = HashMap::new();
     let mut default_keys = None;
@@ -85,8 +102,16 @@ pub fn settings(
                         issuers.insert(provider.clone(), i);
                     }
                 }
+                "principals" => {
+                    for (key, spec) in object(value, path, "principals")? {
+                        principals
+                            .push(principal_from(key, spec).with_context(|| {
+                                format!("{}: principals.{key}", path.display())
+                            })?);
+                    }
+                }
                 other => bail!(
-                    "{}: unknown key {other} (endpoints, roles, default, issuers)",
+                    "{}: unknown key {other} (endpoints, roles, default, issuers, principals)",
                     path.display()
                 ),
             }
@@ -132,7 +157,63 @@ pub fn settings(
     }
     let services = AwsServices::new(&endpoints, roles, default_keys)
         .map_err(|e| anyhow!("--aws-endpoint: {e}"))?;
-    Ok((services, issuers))
+    let principals = Principals::new(principals).map_err(|e| anyhow!("principals: {e}"))?;
+    Ok(AwsSettings {
+        services,
+        issuers,
+        principals,
+    })
+}
+
+fn principal_from(access_key_id: &str, spec: &Value) -> anyhow::Result<Principal> {
+    let Value::Object(o) = spec else {
+        bail!("expected a mapping with secretAccessKey, arn and invoke");
+    };
+    for k in o.keys() {
+        if !matches!(
+            k.as_str(),
+            "secretAccessKey" | "sessionToken" | "arn" | "userId" | "invoke" | "deny"
+        ) {
+            bail!("unknown key {k} (secretAccessKey, sessionToken, arn, userId, invoke, deny)");
+        }
+    }
+    let text = |k: &str| -> anyhow::Result<Option<String>> {
+        match o.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(_) => bail!("{k} is not text"),
+        }
+    };
+    let list = |k: &str| -> anyhow::Result<Option<Vec<String>>> {
+        match o.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
+            Some(Value::Array(a)) => Ok(Some(
+                a.iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| anyhow!("{k} holds text"))
+                    })
+                    .collect::<Result<_, _>>()?,
+            )),
+            Some(_) => bail!("{k} is not a list"),
+        }
+    };
+    let arn = text("arn")?.ok_or_else(|| anyhow!("arn is missing (the IAM user or role ARN)"))?;
+    let invoke = list("invoke")?.ok_or_else(|| {
+        anyhow!("invoke is missing: the method ARNs this principal may invoke (e.g. [\"*\"])")
+    })?;
+    Ok(Principal {
+        access_key_id: access_key_id.to_owned(),
+        secret_access_key: text("secretAccessKey")?
+            .ok_or_else(|| anyhow!("secretAccessKey is missing"))?,
+        session_token: text("sessionToken")?,
+        user_id: text("userId")?.unwrap_or_else(|| Principal::derived_user_id(&arn)),
+        arn,
+        invoke,
+        deny: list("deny")?.unwrap_or_default(),
+    })
 }
 
 fn issuer_from(spec: &Value) -> anyhow::Result<IssuerConfig> {
@@ -314,7 +395,11 @@ mod tests {
             "endpoints:\n  \"*\": http://127.0.0.1:5000\n  sqs: http://127.0.0.1:1\nroles:\n  arn:aws:iam::1:role/r:\n    accessKeyId: AK\n    secretAccessKey: SK\ndefault:\n  accessKeyId: DEF\n  secretAccessKey: DS\nissuers:\n  pool-a:\n    issuer: http://127.0.0.1:9/\n    audiences: [web]\n",
         )
         .unwrap();
-        let (s, issuers) = settings(
+        let AwsSettings {
+            services: s,
+            issuers,
+            ..
+        } = settings(
             &["sqs=http://127.0.0.1:4566".into()],
             &["pool-b=https://login.example".into()],
             Some(&file),
@@ -363,6 +448,26 @@ mod tests {
         std::fs::write(&file, "roles:\n  r:\n    accessKeyId: only\n").unwrap();
         assert!(settings(&[], &[], Some(&file)).is_err());
         std::fs::write(&file, "issuers:\n  p:\n    jwks: http://x\n").unwrap();
+        assert!(settings(&[], &[], Some(&file)).is_err());
+        std::fs::write(
+            &file,
+            "principals:\n  AK:\n    secretAccessKey: s\n    arn: arn:aws:iam::1:user/a\n",
+        )
+        .unwrap();
+        // No `invoke`: refused rather than allowing everything or nothing silently.
+        assert!(settings(&[], &[], Some(&file)).is_err());
+        std::fs::write(
+            &file,
+            "principals:\n  AK:\n    secretAccessKey: s\n    arn: arn:aws:iam::1:user/a\n    invoke: '*'\n",
+        )
+        .unwrap();
+        let p = settings(&[], &[], Some(&file)).unwrap().principals;
+        assert!(p.get("AK").unwrap().user_id.starts_with("AIDA"));
+        std::fs::write(
+            &file,
+            "principals:\n  AK:\n    secretAccessKey: s\n    arn: alice\n    invoke: '*'\n",
+        )
+        .unwrap();
         assert!(settings(&[], &[], Some(&file)).is_err());
         assert!(settings(&["sqs".into()], &[], None).is_err());
         assert!(settings(&["sqs=ftp://x".into()], &[], None).is_err());

@@ -67,13 +67,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         state,
     );
     // AWS service integrations: endpoints and keys, before any stage is compiled.
-    let (aws_services, jwt_issuers) = crate::aws::settings(
+    let aws = crate::aws::settings(
         &args.aws_endpoints,
         &args.jwt_issuers,
         args.aws_config.as_deref(),
     )?;
-    gateway.set_aws_services(aws_services);
-    gateway.set_jwt_issuers(jwt_issuers);
+    gateway.set_aws_services(aws.services);
+    gateway.set_jwt_issuers(aws.issuers);
+    gateway.set_iam_principals(aws.principals);
     // Lambda functions run in worker processes managed on this (the data plane's) runtime; the
     // gateway and the Lambda API's Invoke both call them.
     let functions = portico_functions::Runtime::new(portico_functions::RuntimeSettings::new(

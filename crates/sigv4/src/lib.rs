@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use subtle::ConstantTimeEq;
 
+mod invoke;
+pub use invoke::{InvokeRejection, Verified, verify_invoke};
+
 /// Access key id → secret.
 #[derive(Clone, Default)]
 pub struct Credentials {
@@ -93,7 +96,7 @@ pub struct SignedRequest<'a> {
 }
 
 impl SignedRequest<'_> {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
@@ -105,7 +108,7 @@ impl SignedRequest<'_> {
 const MAX_SKEW_SECS: i64 = 15 * 60;
 const SERVICE: &str = "apigateway";
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+pub(crate) fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     // HMAC accepts keys of any length; the error case cannot happen.
     match <Hmac<Sha256> as KeyInit>::new_from_slice(key) {
         Ok(mut m) => {
@@ -116,7 +119,7 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const D: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -133,13 +136,13 @@ const ENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-fn uri_encode(s: &str) -> String {
+pub(crate) fn uri_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, ENCODE).to_string()
 }
 
 /// The canonical URI. Every service but S3 normalises the path (dot segments and empty segments
 /// removed, RFC 3986 §5.2.4) and then encodes each segment of the path as received again.
-fn canonical_path(path: &str, normalize: bool) -> String {
+pub(crate) fn canonical_path(path: &str, normalize: bool) -> String {
     if path.is_empty() {
         return "/".into();
     }
@@ -175,7 +178,7 @@ fn canonical_path(path: &str, normalize: bool) -> String {
     c
 }
 
-fn canonical_query(query: Option<&str>) -> String {
+pub(crate) fn canonical_query(query: Option<&str>) -> String {
     let Some(q) = query.filter(|q| !q.is_empty()) else {
         return String::new();
     };
@@ -203,7 +206,7 @@ fn canonical_query(query: Option<&str>) -> String {
 /// A header value as signed: leading and trailing spaces trimmed, runs of spaces squeezed to one.
 /// Spaces only, as the AWS SDKs do (`aws-sigv4`'s `trim_all`): a tab inside a value is signed as
 /// is. Line breaks (obs-fold, which only AWS's test suite still sends) count as spaces.
-fn trim_value(v: &str) -> String {
+pub(crate) fn trim_value(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
         let c = if matches!(c, '\r' | '\n') { ' ' } else { c };
@@ -318,24 +321,6 @@ pub fn verify_for(
             "'Host' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
     }
-    let mut canonical_headers = String::new();
-    for name in &names {
-        let values: Vec<String> = req
-            .headers
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| trim_value(v))
-            .collect();
-        if values.is_empty() {
-            return Err(Rejection::Invalid(format!(
-                "signed header {name} is missing from the request"
-            )));
-        }
-        canonical_headers.push_str(name);
-        canonical_headers.push(':');
-        canonical_headers.push_str(&values.join(","));
-        canonical_headers.push('\n');
-    }
     let payload_hash = hex(&Sha256::digest(req.body));
     if let Some(claimed) = req.header("x-amz-content-sha256")
         && claimed != "UNSIGNED-PAYLOAD"
@@ -345,25 +330,25 @@ pub fn verify_for(
             "The provided 'x-amz-content-sha256' header does not match what was computed.".into(),
         ));
     }
-    let canonical_request = format!(
-        "{}\n{}\n{}\n{}\n{}\n{}",
-        req.method,
-        canonical_path(req.path, normalize),
-        canonical_query(req.query),
-        canonical_headers,
+    let canonical = canonical_request(
+        req,
+        &names,
         signed_headers,
-        payload_hash
+        &canonical_path(req.path, normalize),
+        &canonical_query(req.query),
+        &payload_hash,
+    )
+    .map_err(Rejection::Invalid)?;
+    let (_, expected) = string_to_sign_and_signature(
+        secret,
+        &Scope {
+            date,
+            region,
+            service,
+        },
+        amz_date,
+        &canonical,
     );
-    let scope = format!("{date}/{region}/{service}/aws4_request");
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical_request.as_bytes()))
-    );
-    let k_date = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
-    let k_region = hmac(&k_date, region.as_bytes());
-    let k_service = hmac(&k_region, service.as_bytes());
-    let k_signing = hmac(&k_service, b"aws4_request");
-    let expected = hex(&hmac(&k_signing, string_to_sign.as_bytes()));
     if expected.as_bytes().ct_eq(signature.as_bytes()).into() {
         Ok(())
     } else {
@@ -371,6 +356,66 @@ pub fn verify_for(
             "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
         ))
     }
+}
+
+/// A credential scope's parts.
+pub(crate) struct Scope<'a> {
+    pub(crate) date: &'a str,
+    pub(crate) region: &'a str,
+    pub(crate) service: &'a str,
+}
+
+/// The canonical request: `names` are the signed headers (lowercase, in the order signed).
+pub(crate) fn canonical_request(
+    req: &SignedRequest<'_>,
+    names: &[&str],
+    signed_headers: &str,
+    path: &str,
+    query: &str,
+    payload_hash: &str,
+) -> Result<String, String> {
+    let mut canonical_headers = String::new();
+    for name in names {
+        let values: Vec<String> = req
+            .headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| trim_value(v))
+            .collect();
+        if values.is_empty() {
+            return Err(format!("signed header {name} is missing from the request"));
+        }
+        canonical_headers.push_str(name);
+        canonical_headers.push(':');
+        canonical_headers.push_str(&values.join(","));
+        canonical_headers.push('\n');
+    }
+    Ok(format!(
+        "{}\n{path}\n{query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}",
+        req.method
+    ))
+}
+
+/// The string to sign and the hex signature of `canonical_request` with `secret`.
+pub(crate) fn string_to_sign_and_signature(
+    secret: &str,
+    scope: &Scope<'_>,
+    amz_date: &str,
+    canonical_request: &str,
+) -> (String, String) {
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{}/{}/{}/aws4_request\n{}",
+        scope.date,
+        scope.region,
+        scope.service,
+        hex(&Sha256::digest(canonical_request.as_bytes()))
+    );
+    let k_date = hmac(format!("AWS4{secret}").as_bytes(), scope.date.as_bytes());
+    let k_region = hmac(&k_date, scope.region.as_bytes());
+    let k_service = hmac(&k_region, scope.service.as_bytes());
+    let k_signing = hmac(&k_service, b"aws4_request");
+    let signature = hex(&hmac(&k_signing, string_to_sign.as_bytes()));
+    (string_to_sign, signature)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub(crate) fn prepare(
     req: &mut Request<GatewayBody>,
     headers: &mut HeaderMap,
     payload: Bytes,
+    caller: Option<&crate::iam::Principal>,
 ) -> Result<(), String> {
     headers
         .entry(header::ACCEPT)
@@ -35,8 +36,24 @@ pub(crate) fn prepare(
     } else {
         payload
     };
-    let Signer::Keys(keys) = &aws.signer else {
-        return Ok(());
+    let caller_keys;
+    let keys = match &aws.signer {
+        Signer::Keys(k) => k,
+        Signer::Unsigned => return Ok(()),
+        Signer::Caller => {
+            let c = caller.ok_or_else(|| {
+                format!(
+                    "credentials {} sign with the caller's keys: the method's authorization must be AWS_IAM",
+                    crate::aws_services::CALLER_CREDENTIALS
+                )
+            })?;
+            caller_keys = crate::aws_services::SigningKeys {
+                access_key_id: c.access_key_id.clone(),
+                secret_access_key: c.secret_access_key.clone(),
+                session_token: c.session_token.clone(),
+            };
+            &caller_keys
+        }
     };
     let host = target
         .pool

@@ -186,8 +186,14 @@ impl Gateway {
             .entry(header::USER_AGENT)
             .or_insert(stage.default_user_agent.clone());
         if let Some(aws) = &h.aws
-            && let Err(reason) =
-                aws_service::prepare(aws, &h.target, &mut req, &mut headers, payload)
+            && let Err(reason) = aws_service::prepare(
+                aws,
+                &h.target,
+                &mut req,
+                &mut headers,
+                payload,
+                x.identity.caller.as_deref(),
+            )
         {
             tracing::warn!(api = %stage.api_id, "Execution failed due to configuration error: {reason}");
             return Outcome::fail(GatewayError::configuration_error());

@@ -351,6 +351,8 @@ async fn build_event(
     let domain_name = host.split(':').next().unwrap_or(host);
     let client_cert = x.client.client_cert().map(|c| c.to_json());
     let authorizer = x.authorizer.as_deref().map(authorizer_context);
+    // The verified SigV4 signer of an `AWS_IAM` method.
+    let signer = x.identity.caller.as_deref();
     let event = Event {
         kind: method_arn.map(|_| "REQUEST"),
         method_arn,
@@ -378,17 +380,17 @@ async fn build_event(
             request_id: x.rid,
             identity: Identity {
                 cognito_identity_pool_id: None,
-                account_id: None,
+                account_id: signer.map(|c| c.account_id()),
                 cognito_identity_id: None,
-                caller: None,
+                caller: signer.map(|c| c.user_id.as_str()),
                 source_ip: &x.client.ip,
                 principal_org_id: None,
-                access_key: None,
+                access_key: signer.map(|c| c.access_key_id.as_str()),
                 cognito_authentication_type: None,
                 cognito_authentication_provider: None,
-                user_arn: None,
+                user_arn: signer.map(|c| c.arn.as_str()),
                 user_agent,
-                user: None,
+                user: signer.map(|c| c.user_id.as_str()),
                 api_key: x.identity.api_key.as_ref().map(|k| k.value.as_ref()),
                 api_key_id: x.identity.api_key.as_ref().map(|k| k.id.as_ref()),
                 client_cert,

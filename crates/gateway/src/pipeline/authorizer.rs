@@ -5,10 +5,15 @@
 //! `{"message": null}`. What it allows reaches `$context.authorizer`, the Lambda proxy event and
 //! the API key step (`usageIdentifierKey`).
 
+use crate::body::GatewayBody;
+use crate::budget::Hold;
 use crate::exchange::Exchange;
+use crate::exchange::Outcome;
 use crate::gateway::Gateway;
 use crate::gateway_response::GatewayError;
+use crate::iam::IamStep;
 use crate::jwt::Refused;
+use crate::pipeline::method_request::Flow;
 use crate::steps::authorizer::{
     Authorized, AuthorizerCache, AuthorizerKind, IdentitySource, LambdaAuthorizer,
     MAX_OUTPUT_BYTES, Verdict, parse_output,
@@ -238,8 +243,24 @@ impl Gateway {
         let tail = format!("{}/{}", parts.method.as_str(), path.trim_start_matches('/'));
         let method_arn = format!("{}{tail}", p.method_arn_prefix);
         let ip = x.client.ip.parse().ok();
-        let verdict = p.verdict(&method_arn, ip);
+        let caller = x.identity.caller.clone();
+        let verdict = p.verdict(&method_arn, ip, caller.as_deref());
         let masked = || format!("{}{tail}", p.masked_prefix);
+        if let (Mode::AfterIam, Some(c)) = (p.mode, caller) {
+            let own = x.identity.identity_verdict.unwrap_or(Verdict::NotAllowed);
+            let same_account = c.account_id() == crate::account::ACCOUNT_ID;
+            let allowed = match (own, verdict) {
+                (Verdict::ExplicitDeny, _) | (_, Verdict::ExplicitDeny) => false,
+                (Verdict::Allow, Verdict::Allow) => true,
+                (Verdict::Allow, _) | (_, Verdict::Allow) => same_account,
+                _ => false,
+            };
+            if allowed {
+                return Ok(());
+            }
+            let explicit = own == Verdict::ExplicitDeny || verdict == Verdict::ExplicitDeny;
+            return Err(GatewayError::identity_denied(&c.arn, &masked(), explicit));
+        }
         match (verdict, p.mode) {
             (Verdict::ExplicitDeny, _) => {
                 Err(GatewayError::resource_policy_denied(&masked(), true))
@@ -249,9 +270,97 @@ impl Gateway {
                 Ok(())
             }
             (Verdict::NotAllowed, Mode::BeforeAuthorizer) => Ok(()),
-            (Verdict::NotAllowed, Mode::RequireAllow) => {
+            (Verdict::NotAllowed, Mode::RequireAllow | Mode::AfterIam) => {
                 Err(GatewayError::resource_policy_denied(&masked(), false))
             }
         }
+    }
+}
+
+impl Gateway {
+    /// `AWS_IAM`: verifies the request's SigV4 signature (header or presigned URL; the body read
+    /// whole for its hash) against the configured principals, then — unless the resource policy
+    /// decides next — the signer's own policy for this method.
+    pub(crate) async fn authorize_iam<'g>(
+        &'g self,
+        step: &IamStep,
+        x: &mut Exchange<'_>,
+        parts: &http::request::Parts,
+        body: GatewayBody,
+        held: &mut Vec<Hold<'g>>,
+    ) -> Flow {
+        let fail = |e: GatewayError| Flow::Respond(Outcome::fail(e));
+        let has_signature = parts.headers.contains_key(http::header::AUTHORIZATION)
+            || parts
+                .uri
+                .query()
+                .is_some_and(|q| q.contains("X-Amz-Signature="));
+        if !has_signature {
+            crate::body::discard_body(body);
+            return fail(GatewayError::missing_authentication_token());
+        }
+        let bytes = match self.collect_body(body).await {
+            Ok((b, hold)) => {
+                held.push(hold);
+                b
+            }
+            Err(e) => return fail(e),
+        };
+        let principals = self.principals.load();
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let signed = portico_sigv4::SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            headers,
+            body: &bytes,
+        };
+        let verified = portico_sigv4::verify_invoke(
+            |key| principals.get(key).map(|p| p.secret_access_key.clone()),
+            &signed,
+            self.now_epoch_seconds(),
+        );
+        let verified = match verified {
+            Ok(v) => v,
+            Err(r) => {
+                tracing::debug!(api = %x.stage.api_id, "SigV4 refused: {}", r.message());
+                return fail(GatewayError::signature_refused(&r));
+            }
+        };
+        let Some(principal) = principals.get(&verified.access_key_id).cloned() else {
+            return fail(GatewayError::signature_refused(
+                &portico_sigv4::InvokeRejection::UnknownKey,
+            ));
+        };
+        if verified.session_token != principal.session_token {
+            return fail(GatewayError::signature_refused(
+                &portico_sigv4::InvokeRejection::UnknownKey,
+            ));
+        }
+        let path = crate::addressing::collapse_leading_slashes(x.resource_request_path);
+        let tail = format!("{}/{}", parts.method.as_str(), path.trim_start_matches('/'));
+        let verdict = principal.verdict(&format!("{}{tail}", step.method_arn_prefix));
+        // Without a resource policy only the signer's own policy can allow, and only within the
+        // API's account (another account's caller needs the API's policy too).
+        let same_account = principal.account_id() == crate::account::ACCOUNT_ID;
+        if !step.policy_follows && (verdict != Verdict::Allow || !same_account) {
+            return fail(GatewayError::identity_denied(
+                &principal.arn,
+                &format!("{}{tail}", step.masked_prefix),
+                verdict == Verdict::ExplicitDeny,
+            ));
+        }
+        x.identity.caller = Some(principal);
+        x.identity.identity_verdict = Some(verdict);
+        Flow::Continue(GatewayBody::full(bytes))
     }
 }

@@ -65,6 +65,7 @@ impl Gateway {
                     Ok(()) => Flow::Continue(body),
                     Err(e) => refuse(body, Outcome::fail(e)),
                 },
+                Step::Iam(i) => Box::pin(self.authorize_iam(i, x, parts, body, held)).await,
                 Step::ResourcePolicy(p) => match self.resource_policy(p, x, parts) {
                     Ok(()) => Flow::Continue(body),
                     Err(e) => refuse(body, Outcome::fail(e)),

@@ -35,6 +35,8 @@ pub enum Step {
     Cognito(Box<cognito::CognitoAuthorizer>),
     /// The API's resource policy (403).
     ResourcePolicy(Box<resource_policy::ResourcePolicy>),
+    /// `AWS_IAM`: the SigV4 signature and the signer's permission (403).
+    Iam(Box<crate::iam::IamStep>),
     /// The method's authorization cannot be enforced by this version: every request is refused
     /// (500, reason in the log) rather than let through.
     Unenforced(Box<str>),
@@ -77,6 +79,7 @@ impl Step {
             Step::Authorize(a) => a.describe(),
             Step::Cognito(c) => c.describe(),
             Step::ResourcePolicy(p) => p.describe(),
+            Step::Iam(i) => i.describe(),
             Step::Unenforced(reason) => format!("refuse(500: {reason})"),
             Step::Validate(_) => "validate".into(),
             Step::CacheLookup(c) => c.describe(),

@@ -19,8 +19,10 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq)]
 struct Statement {
     allow: bool,
-    /// `Principal: "*"` or `{"AWS": "*"}` (else only IAM callers match, and none is anonymous).
+    /// `Principal: "*"` or `{"AWS": "*"}`.
     anyone: bool,
+    /// `Principal: {"AWS": […]}`: IAM ARNs (wildcards), `arn:aws:iam::ACCOUNT:root` or account ids.
+    principals: Vec<String>,
     /// `Resource` patterns (full ARNs); `None` with `not_resources`.
     resources: Option<Vec<String>>,
     /// `NotResource` patterns.
@@ -49,6 +51,10 @@ pub enum Mode {
     /// Before a Lambda authorizer: only an explicit `Deny` refuses; the verdict is kept for the
     /// authorizer step.
     BeforeAuthorizer,
+    /// After an `AWS_IAM` signature check: the signer's own policy and this one together (same
+    /// account: either may allow; another account: both must; an explicit `Deny` in either
+    /// refuses).
+    AfterIam,
 }
 
 /// A compiled resource policy on one route.
@@ -109,11 +115,23 @@ impl ResourcePolicy {
         }
     }
 
-    /// What the policy says about an anonymous caller from `ip` invoking `method_arn`.
-    pub fn verdict(&self, method_arn: &str, ip: Option<IpAddr>) -> Verdict {
+    /// What the policy says about `caller` (`None`: anonymous) from `ip` invoking `method_arn`.
+    pub fn verdict(
+        &self,
+        method_arn: &str,
+        ip: Option<IpAddr>,
+        caller: Option<&crate::iam::Principal>,
+    ) -> Verdict {
         let mut allowed = false;
         for s in self.statements.iter() {
-            if !s.anyone {
+            let names_caller = caller.is_some_and(|c| {
+                s.principals.iter().any(|p| {
+                    wildcard_match(p, &c.arn)
+                        || *p == c.account_id()
+                        || *p == format!("arn:aws:iam::{}:root", c.account_id())
+                })
+            });
+            if !s.anyone && !names_caller {
                 continue;
             }
             let in_resources = match &s.resources {
@@ -144,6 +162,10 @@ impl ResourcePolicy {
             Mode::RequireAllow => format!("resource-policy({} statements)", self.statements.len()),
             Mode::BeforeAuthorizer => format!(
                 "resource-policy({} statements, deny before the authorizer)",
+                self.statements.len()
+            ),
+            Mode::AfterIam => format!(
+                "resource-policy({} statements, with the signer's policy)",
                 self.statements.len()
             ),
         }
@@ -208,13 +230,16 @@ fn statement(v: &Value, api_arn: &str) -> Result<Option<Statement>, String> {
         // About other actions (e.g. execute-api:ManageConnections): nothing to do with invoking.
         return Ok(None);
     }
-    let anyone = match v.get("Principal") {
-        Some(Value::String(s)) => s == "*",
-        Some(Value::Object(o)) => o
-            .get("AWS")
-            .map(|a| strings(a, "Principal.AWS"))
-            .transpose()?
-            .is_some_and(|a| a.iter().any(|p| p == "*")),
+    let (anyone, principals) = match v.get("Principal") {
+        Some(Value::String(s)) => (s == "*", Vec::new()),
+        Some(Value::Object(o)) => {
+            let aws = o
+                .get("AWS")
+                .map(|a| strings(a, "Principal.AWS"))
+                .transpose()?
+                .unwrap_or_default();
+            (aws.iter().any(|p| p == "*"), aws)
+        }
         _ => return Err("resource policy: a statement has no Principal".into()),
     };
     let (resources, not_resources) = match (v.get("Resource"), v.get("NotResource")) {
@@ -257,6 +282,7 @@ fn statement(v: &Value, api_arn: &str) -> Result<Option<Statement>, String> {
     Ok(Some(Statement {
         allow,
         anyone,
+        principals,
         resources,
         not_resources,
         conditions,
@@ -324,9 +350,9 @@ mod tests {
                 "Action":"execute-api:Invoke","Resource":"execute-api:/*",
                 "Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","127.0.0.1"]}}}]}"#,
         );
-        assert_eq!(p.verdict(ARN, ip("127.0.0.1")), Verdict::Allow);
-        assert_eq!(p.verdict(ARN, ip("10.1.2.3")), Verdict::Allow);
-        assert_eq!(p.verdict(ARN, ip("192.168.0.1")), Verdict::NotAllowed);
+        assert_eq!(p.verdict(ARN, ip("127.0.0.1"), None), Verdict::Allow);
+        assert_eq!(p.verdict(ARN, ip("10.1.2.3"), None), Verdict::Allow);
+        assert_eq!(p.verdict(ARN, ip("192.168.0.1"), None), Verdict::NotAllowed);
         assert_eq!(
             &*p.masked_prefix,
             "arn:aws:execute-api:us-east-1:********0000:abc/dev/"
@@ -344,12 +370,13 @@ mod tests {
               {"Effect":"Allow","Principal":"*","Action":"execute-api:Invoke","Resource":"*",
                "Condition":{"StringEquals":{"aws:SourceVpce":"vpce-1"}}}]}"#,
         );
-        assert_eq!(p.verdict(ARN, ip("127.0.0.1")), Verdict::Allow);
-        assert_eq!(p.verdict(ARN, ip("8.8.8.8")), Verdict::ExplicitDeny);
+        assert_eq!(p.verdict(ARN, ip("127.0.0.1"), None), Verdict::Allow);
+        assert_eq!(p.verdict(ARN, ip("8.8.8.8"), None), Verdict::ExplicitDeny);
         assert_eq!(
             p.verdict(
                 "arn:aws:execute-api:us-east-1:000000000000:abc/dev/POST/pets",
-                ip("8.8.8.8")
+                ip("8.8.8.8"),
+                None
             ),
             Verdict::Allow
         );
@@ -358,9 +385,28 @@ mod tests {
         assert_eq!(
             p.verdict(
                 "arn:aws:execute-api:us-east-1:000000000000:zzz/dev/GET/x",
-                ip("127.0.0.1")
+                ip("127.0.0.1"),
+                None
             ),
             Verdict::NotAllowed
+        );
+        // An IAM caller of account 1 is named by `arn:aws:iam::1:root`.
+        let caller = crate::iam::Principal {
+            access_key_id: "AK".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+            arn: "arn:aws:iam::1:user/bob".into(),
+            user_id: "AIDA".into(),
+            invoke: Vec::new(),
+            deny: Vec::new(),
+        };
+        assert_eq!(
+            p.verdict(
+                "arn:aws:execute-api:us-east-1:000000000000:zzz/dev/GET/x",
+                ip("127.0.0.1"),
+                Some(&caller)
+            ),
+            Verdict::Allow
         );
     }
 
@@ -391,6 +437,6 @@ mod tests {
         let p = policy(
             r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"execute-api:ManageConnections","Resource":"*"}]}"#,
         );
-        assert_eq!(p.verdict(ARN, ip("127.0.0.1")), Verdict::NotAllowed);
+        assert_eq!(p.verdict(ARN, ip("127.0.0.1"), None), Verdict::NotAllowed);
     }
 }
