@@ -41,6 +41,7 @@ fi
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
 cargo run --quiet --profile "${PORTICO_PROFILE:-release}" -p portico -- serve \
   --import examples/petstore.yaml \
+  --aws-config examples/portico-aws.yaml \
   "${aws_args[@]}" \
   --stage dev \
   --stage-variable "backend=127.0.0.1:${backend_port}" \

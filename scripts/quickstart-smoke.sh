@@ -49,6 +49,13 @@ me=$(curl -sf -H "Authorization: Bearer smoke" "$base/me")
 [ "$me" = '{"principalId": "smoke", "scope": "quickstart"}' ] || { echo "unexpected /me: $me"; exit 1; }
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer mallory" "$base/me")
 [ "$code" = 403 ] || { echo "unexpected status for /me as mallory: $code"; exit 1; }
+# GET /admin: AWS_IAM, signed by curl with the example principal (examples/portico-aws.yaml).
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/admin")
+[ "$code" = 403 ] || { echo "unexpected status for unsigned /admin: $code"; exit 1; }
+admin=$(curl -sf --aws-sigv4 "aws:amz:us-east-1:execute-api" \
+  --user AKIAPORTICOEXAMPLE01:portico-example-secret-do-not-use "$base/admin")
+echo "$admin" | grep -q '"userArn": "arn:aws:iam::000000000000:user/example-admin"' \
+  || { echo "unexpected signed /admin: $admin"; exit 1; }
 # AWS service integrations (examples/orders-aws.yaml) against the local moto_server.
 orders_api=$(grep -o '"orders-aws" (id [a-z0-9]\{10\}' "$log" | head -1 | grep -o '[a-z0-9]\{10\}$')
 [ -n "$orders_api" ] || { cat "$log"; echo "orders-aws was not imported"; exit 1; }
