@@ -50,10 +50,12 @@ pub fn resolve<'a>(host: Option<&'a str>, path: &'a str) -> Option<Address<'a>> 
     let (api_id, tail) = tail.split_once('/')?;
     let (stage, tail) = tail.split_once('/')?;
     let rest = tail.strip_prefix(USER_REQUEST)?;
+    // Slashes right after the stage collapse for routing, as in the host form (AWS: `/stage//x`
+    // is routed as `/x`): the path every later step reads is this one.
     let rest = if rest.is_empty() {
         "/"
     } else if rest.starts_with('/') {
-        rest
+        collapse_leading_slashes(rest)
     } else {
         return None;
     };

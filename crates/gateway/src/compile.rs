@@ -112,6 +112,17 @@ pub struct Route {
     pub metrics: Arc<RouteMetrics>,
 }
 
+impl Route {
+    /// The integration sends path parameters into an HTTP backend's path (an encoded `/` or `\`
+    /// in the request path is then refused). Asked only of requests that hold one.
+    pub fn forwards_path(&self) -> bool {
+        matches!(
+            self.integration,
+            CompiledIntegration::HttpProxy(_) | CompiledIntegration::Http(_)
+        ) && self.resource_path.as_str().contains('{')
+    }
+}
+
 /// A compiled integration.
 #[derive(Debug)]
 pub enum CompiledIntegration {

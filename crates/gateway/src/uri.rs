@@ -213,6 +213,71 @@ impl UriTemplate {
     }
 }
 
+/// Why a request path is refused before routing (400): what would let a path mean one resource
+/// to the gateway and another to a backend (security-tests T11).
+#[derive(Debug, PartialEq, Eq)]
+pub enum PathRefusal {
+    /// A `.` or `..` segment — raw, percent-encoded (`%2e%2e`) or with `;…` path parameters
+    /// (`..;`): a backend that resolves dot segments would serve another path.
+    DotSegment,
+    /// `%00`, or a raw backslash (which some servers read as `/`).
+    Forbidden,
+}
+
+/// Checks the request path every step reads (routing, authorizers, policies, keys, cache,
+/// forwarding): no dot segment in any spelling (raw, encoded once or twice, with `;…`), no NUL,
+/// no raw backslash.
+pub fn check_request_path(path: &str) -> Result<(), PathRefusal> {
+    if path.contains('\\') {
+        return Err(PathRefusal::Forbidden);
+    }
+    let b = path.as_bytes();
+    let mut i = 0;
+    while i + 2 < b.len() {
+        if b[i] == b'%' && b[i + 1] == b'0' && b[i + 2] == b'0' {
+            return Err(PathRefusal::Forbidden);
+        }
+        i += 1;
+    }
+    for seg in path.split('/') {
+        let seg = seg.split(';').next().unwrap_or(seg);
+        if seg.is_empty() {
+            continue;
+        }
+        if seg == "." || seg == ".." {
+            return Err(PathRefusal::DotSegment);
+        }
+        if !seg.contains('%') {
+            continue;
+        }
+        let once = percent_encoding::percent_decode_str(seg).collect::<Vec<u8>>();
+        let twice = percent_encoding::percent_decode(&once).collect::<Vec<u8>>();
+        let twice = twice.split(|b| *b == b';').next().unwrap_or(&[]);
+        if [once.as_slice(), twice]
+            .iter()
+            .any(|d| *d == b"." || *d == b"..")
+        {
+            return Err(PathRefusal::DotSegment);
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path`, forwarded to an HTTP backend, could name another resource there than the one
+/// the gateway routed and authorized: an encoded `/` or `\` (`%2F`, `%5C`, or encoded twice,
+/// `%252F`), which a path parameter would turn into a real separator, or a `;` (servers such as
+/// Tomcat read `/admin;x` as `/admin`).
+pub fn forward_hazard(path: &str) -> bool {
+    let b = path.as_bytes();
+    let separator = |w: &[u8]| {
+        (w[0] == b'2' && (w[1] | 0x20) == b'f') || (w[0] == b'5' && (w[1] | 0x20) == b'c')
+    };
+    b.contains(&b';')
+        || b.windows(3).any(|w| w[0] == b'%' && separator(&w[1..]))
+        || b.windows(5)
+            .any(|w| w[0] == b'%' && w[1] == b'2' && w[2] == b'5' && separator(&w[3..]))
+}
+
 /// Why a [`UriTemplate`] did not render for a request.
 #[derive(Debug)]
 pub enum RenderError {
@@ -274,6 +339,59 @@ pub(crate) fn lambda_invocation(uri: &str) -> Result<(String, Option<String>, St
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn request_paths_that_could_mean_another_resource_are_refused() {
+        use super::{PathRefusal, check_request_path, forward_hazard};
+        for bad in [
+            "/admin/../x",
+            "/a/./b",
+            "/admin/.",
+            "/..",
+            "/public/%2e%2e/admin",
+            "/public/%2E%2e/admin",
+            "/public/.%2e/admin",
+            "/..;/admin",
+            "/public/..;x=1/admin",
+            "/%2e;/admin",
+            "/public/%252e%252e/admin",
+            "/%252E%252e;x/admin",
+            "/%25%32%65%25%32%65/admin",
+        ] {
+            assert_eq!(
+                check_request_path(bad),
+                Err(PathRefusal::DotSegment),
+                "{bad}"
+            );
+        }
+        for bad in ["/admin%00", "/a\\admin", "/a/%00/b"] {
+            assert_eq!(
+                check_request_path(bad),
+                Err(PathRefusal::Forbidden),
+                "{bad}"
+            );
+        }
+        for good in [
+            "/",
+            "/admin;x",
+            "/a..b/c",
+            "/.well-known/x",
+            "/...",
+            "/a//b",
+            "/%2e%2e%2fadmin",
+            "/x%2e",
+        ] {
+            assert_eq!(check_request_path(good), Ok(()), "{good}");
+        }
+        assert!(forward_hazard("/a%2fb"));
+        assert!(forward_hazard("/a%2Fb"));
+        assert!(forward_hazard("/a%5cb"));
+        assert!(forward_hazard("/a%252fb"));
+        assert!(forward_hazard("/admin;x"));
+        assert!(!forward_hazard("/a%2520b"));
+        assert!(!forward_hazard("/a/b%2"));
+        assert!(!forward_hazard("/a/b%25"));
+    }
+
     use super::*;
 
     fn src(name: &str) -> Option<(String, bool)> {

@@ -338,7 +338,13 @@ async fn build_event(
     // `/restapis/…` form as API Gateway's own endpoint would have it.
     let context_path = match x.address_style {
         crate::addressing::Style::Path => {
-            Cow::Owned(format!("/{}{}", stage.stage_name, inner_path))
+            // As sent: the slashes after the stage were collapsed only for routing (recorded:
+            // `/stage//proxy-value` stays so here).
+            let raw = request_path
+                .split_once("/_user_request_")
+                .map_or(inner_path, |(_, r)| r);
+            let raw = if raw.is_empty() { "/" } else { raw };
+            Cow::Owned(format!("/{}{}", stage.stage_name, raw))
         }
         _ => Cow::Borrowed(crate::addressing::collapse_leading_slashes(request_path)),
     };

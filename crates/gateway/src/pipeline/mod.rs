@@ -212,15 +212,29 @@ impl Gateway {
         };
 
         // `disableExecuteApiEndpoint` closes the default endpoint, not the API's custom domains.
-        let lookup =
-            if stage.execute_api_disabled && address.style != addressing::Style::CustomDomain {
-                Err(GatewayError::forbidden())
-            } else {
-                match stage.router.find(parts.method.as_str(), address.path) {
+        let lookup = if stage.execute_api_disabled
+            && address.style != addressing::Style::CustomDomain
+        {
+            Err(GatewayError::forbidden())
+        } else {
+            match crate::uri::check_request_path(address.path) {
+                Err(why) => {
+                    tracing::debug!(path = address.path, ?why, "request path refused");
+                    Err(GatewayError::bad_request())
+                }
+                Ok(()) => match stage.router.find(parts.method.as_str(), address.path) {
+                    // A route that forwards to an HTTP backend never passes on a path the
+                    // backend could read as another resource (encoded separators, `;`).
+                    Lookup::Found(m)
+                        if crate::uri::forward_hazard(address.path) && m.value.forwards_path() =>
+                    {
+                        Err(GatewayError::bad_request())
+                    }
                     Lookup::Found(m) => Ok(m),
                     Lookup::NotFound => Err(GatewayError::missing_authentication_token()),
-                }
-            };
+                },
+            }
+        };
         let rid = ids.request_id.to_str().unwrap_or("-");
         let (found, refused) = match lookup {
             Ok(m) => (Some(m), None),
