@@ -30,7 +30,8 @@ if [ -x "$moto" ]; then
   aws_port="${AWS_PORT:-5000}"
   "$moto" -H 127.0.0.1 -p "$aws_port" >/dev/null 2>&1 &
   pids+=($!)
-  "$(dirname "$moto")/python" examples/provision_aws.py --endpoint "http://127.0.0.1:$aws_port" &
+  "$(dirname "$moto")/python" examples/provision_aws.py --endpoint "http://127.0.0.1:$aws_port" \
+    --admin "$admin" &
   pids+=($!)
   aws_args=(--import examples/orders-aws.yaml --aws-endpoint "*=http://127.0.0.1:$aws_port")
   # moto checks no signature; keys already in the environment are used as they are.

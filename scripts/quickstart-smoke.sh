@@ -73,6 +73,27 @@ order=$(curl -s "$aws_base/orders/o-1" | tr -d ' \n')
 started=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"order": "o-1"}' "$aws_base/workflows")
 echo "$started" | grep -q '"executionArn": "arn:aws:states:us-east-1:123456789012:execution:fulfil-order:' \
   || { echo "unexpected POST /workflows (Step Functions): $started"; exit 1; }
+# GET /me of orders-aws: a COGNITO_USER_POOLS authorizer for moto's user pool (provision_aws.py).
+for _ in $(seq 1 300); do
+  grep -q "takes the pool's ID tokens" "$log" && break
+  sleep 0.2
+done
+grep -q "takes the pool's ID tokens" "$log" || { cat "$log"; echo "the user pool route was not provisioned"; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' "$aws_base/me")
+[ "$code" = 401 ] || { echo "unexpected status for /me (Cognito) without a token: $code"; exit 1; }
+token=$(.venv/bin/python - <<'PY'
+import boto3
+idp = boto3.client("cognito-idp", endpoint_url="http://127.0.0.1:18482", region_name="us-east-1",
+                   aws_access_key_id="test", aws_secret_access_key="test")
+pool = next(p for p in idp.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == "quickstart-users")["Id"]
+client = idp.list_user_pool_clients(UserPoolId=pool, MaxResults=60)["UserPoolClients"][0]["ClientId"]
+print(idp.admin_initiate_auth(UserPoolId=pool, ClientId=client, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                              AuthParameters={"USERNAME": "alice", "PASSWORD": "Quickstart-Passw0rd!"})
+      ["AuthenticationResult"]["IdToken"])
+PY
+)
+me=$(curl -s -H "Authorization: Bearer $token" "$aws_base/me")
+[ "$me" = '{"username": "alice", "tokenUse": "id"}' ] || { echo "unexpected /me (Cognito): $me"; exit 1; }
 # HTTPS with the one flag: the local CA in the data directory signs the listener's certificate.
 secure=$(curl -sf --cacert "$data/tls/ca.pem" "https://localhost:18443/restapis/$api/dev/_user_request_/ping")
 [ "$secure" = '{"message": "pong"}' ] || { echo "unexpected /ping over HTTPS: $secure"; exit 1; }
