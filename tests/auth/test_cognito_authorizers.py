@@ -322,3 +322,18 @@ def test_a_slow_or_huge_key_set_is_a_bounded_401(env):
     r = get(env, "huge", issuer.token(issuer.claims(iss=issuer.url + "/huge")))
     assert r.status == 401, r
     assert backend.count("/slow") == backend.count("/huge") == 0
+
+
+def test_test_invoke_authorizer_checks_a_token_and_shows_its_claims(env):
+    p, _, api, issuer, _ = env
+    apigw = client(p)
+    pool = next(a["id"] for a in apigw.get_authorizers(restApiId=api)["items"] if a["name"] == "pool")
+    out = apigw.test_invoke_authorizer(restApiId=api, authorizerId=pool,
+                                       headers={"Authorization": "Bearer " + issuer.token()})
+    assert out["clientStatus"] == 0, out
+    assert out["claims"]["sub"] == "user-1"
+    assert out["claims"]["cognito:groups"] == "admins,ops"
+    bad = apigw.test_invoke_authorizer(restApiId=api, authorizerId=pool,
+                                       headers={"Authorization": issuer.token(kid="nope")})
+    assert bad["clientStatus"] == 401 and "claims" not in bad
+    assert apigw.test_invoke_authorizer(restApiId=api, authorizerId=pool)["clientStatus"] == 401

@@ -1159,11 +1159,6 @@ async fn test_invoke_authorizer(
                 "Invalid authorizer identifier specified",
             ))
         })?;
-    if authorizer.kind == "COGNITO_USER_POOLS" {
-        return Err(ApiError::bad_request(
-            "TestInvokeAuthorizer of COGNITO_USER_POOLS authorizers is not supported by this Portico version",
-        ));
-    }
     let mut headers: Vec<(String, String)> =
         input.headers.unwrap_or_default().into_iter().collect();
     for (k, vs) in input.multi_value_headers.unwrap_or_default() {
@@ -1193,6 +1188,9 @@ async fn test_invoke_authorizer(
     }
     if let Some(p) = out.policy {
         v["policy"] = Value::String(p);
+    }
+    if let Some(c) = out.claims {
+        v["claims"] = Value::Object(c.into_iter().map(|(k, v)| (k, Value::String(v))).collect());
     }
     Ok(Json(v).into_response())
 }

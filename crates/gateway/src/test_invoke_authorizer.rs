@@ -41,6 +41,8 @@ pub struct TestInvokeAuthorizerResult {
     pub principal_id: Option<String>,
     /// The policy document, as JSON text.
     pub policy: Option<String>,
+    /// A user pool token's claims, as `$context.authorizer.claims` shows them.
+    pub claims: Option<Vec<(String, String)>>,
 }
 
 /// The stage AWS's test invocations put in the method ARN.
@@ -71,6 +73,11 @@ impl Gateway {
             stamp(),
             a.id
         );
+        if a.kind == "COGNITO_USER_POOLS" {
+            self.test_invoke_token(a, &req, &rid, started, &mut out)
+                .await;
+            return out;
+        }
         let compiled = match LambdaAuthorizer::compile(
             a,
             api_id,
@@ -372,5 +379,72 @@ impl Gateway {
             Verdict::ExplicitDeny | Verdict::NotAllowed => 403,
         };
         out
+    }
+
+    /// A `COGNITO_USER_POOLS` authorizer: the token from its header checked as a method without
+    /// scopes would check it; the claims when it is accepted (client status 0), else 401.
+    async fn test_invoke_token(
+        &self,
+        a: &Authorizer,
+        req: &TestInvokeAuthorizerRequest,
+        rid: &str,
+        started: Instant,
+        out: &mut TestInvokeAuthorizerResult,
+    ) {
+        let method = portico_model::Method::new("GET");
+        let compiled = match crate::steps::cognito::CognitoAuthorizer::compile(
+            a,
+            &method,
+            self.upstreams.jwks(),
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = writeln!(
+                    out.log,
+                    "{} : Execution failed due to configuration error: {e}",
+                    stamp()
+                );
+                out.client_status = 500;
+                return;
+            }
+        };
+        let token = req
+            .headers
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(compiled.header.as_str()))
+            .map(|(_, v)| v.trim())
+            .map(|v| match v.get(..7) {
+                Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim_start(),
+                _ => v,
+            })
+            .unwrap_or("");
+        let verified = if token.is_empty() {
+            Err(crate::jwt::Refused::Invalid("no token"))
+        } else {
+            crate::jwt::verify(
+                compiled.issuer_of(token),
+                &self.upstreams,
+                token,
+                &compiled.requirements,
+            )
+            .await
+        };
+        match verified {
+            Ok(claims) => {
+                let _ = writeln!(out.log, "{} : Authorized request: {rid}", stamp());
+                out.claims = Some(claims.as_text());
+                out.client_status = 0;
+            }
+            Err(why) => {
+                let _ = writeln!(
+                    out.log,
+                    "{} : Unauthorized request: {rid} ({why:?})",
+                    stamp()
+                );
+                out.client_status = 401;
+            }
+        }
+        out.latency_ms = started.elapsed().as_millis() as u64;
     }
 }
