@@ -311,12 +311,20 @@ pub struct SnapshotBuilder<'a> {
     /// Runtime state for the traffic steps; without it (`TestInvokeMethod`) routes run no
     /// throttle, API key or cache step.
     state: Option<&'a portico_state::SharedState>,
+    /// Token issuers' key sets for `COGNITO_USER_POOLS` authorizers (none: such methods refuse).
+    jwks: Option<&'a crate::jwt::JwksRegistry>,
 }
 
 impl<'a> SnapshotBuilder<'a> {
     /// Routes get their throttle, API key and cache steps, on `state`.
     pub fn with_state(mut self, state: &'a portico_state::SharedState) -> Self {
         self.state = Some(state);
+        self
+    }
+
+    /// `COGNITO_USER_POOLS` authorizers get their issuers' key sets from `jwks`.
+    pub fn with_jwks(mut self, jwks: &'a crate::jwt::JwksRegistry) -> Self {
+        self.jwks = Some(jwks);
         self
     }
 
@@ -328,6 +336,7 @@ impl<'a> SnapshotBuilder<'a> {
             metrics,
             upstreams,
             state: None,
+            jwks: None,
         }
     }
 
@@ -350,6 +359,7 @@ impl<'a> SnapshotBuilder<'a> {
             self.metrics,
             self.upstreams,
             self.state,
+            self.jwks,
             &mut self.warnings,
         );
         if let Some((settings, snapshot)) = canary {
@@ -374,6 +384,7 @@ impl<'a> SnapshotBuilder<'a> {
                 self.metrics,
                 self.upstreams,
                 self.state,
+                self.jwks,
                 &mut self.warnings,
             );
             stage.canary = Some(Canary {
@@ -454,6 +465,7 @@ fn compile_stage(
     metrics: &Registry,
     upstreams: &Upstreams,
     state: Option<&portico_state::SharedState>,
+    jwks: Option<&crate::jwt::JwksRegistry>,
     warnings: &mut Vec<CompileWarning>,
 ) -> CompiledStage {
     let api = &snapshot.api;
@@ -577,7 +589,7 @@ fn compile_stage(
                         api_id,
                         stage,
                         &mut authorizer_caches,
-                        upstreams.jwks(),
+                        jwks,
                         &mut warn,
                     ),
                     policy.as_ref(),
@@ -793,7 +805,7 @@ fn compile_authorization(
     api_id: &str,
     stage: &Stage,
     caches: &mut HashMap<String, Arc<crate::steps::authorizer::AuthorizerCache>>,
-    jwks: &crate::jwt::JwksRegistry,
+    jwks: Option<&crate::jwt::JwksRegistry>,
     warn: &mut impl FnMut(String),
 ) -> Option<crate::steps::Step> {
     use crate::steps::Step;
@@ -812,6 +824,9 @@ fn compile_authorization(
                 return unenforced("the method's authorizer does not exist".into(), warn);
             };
             if a.kind == "COGNITO_USER_POOLS" {
+                let Some(jwks) = jwks else {
+                    return unenforced(format!("authorizer {}: no token issuers", a.id), warn);
+                };
                 return match crate::steps::cognito::CognitoAuthorizer::compile(a, method, jwks) {
                     Ok(c) => Some(Step::Cognito(Box::new(c))),
                     Err(e) => unenforced(format!("authorizer {}: {e}", a.id), warn),

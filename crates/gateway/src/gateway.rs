@@ -87,6 +87,8 @@ pub struct Gateway {
     /// hyper's header-case map spelling Portico's own response headers as AWS does (set by the
     /// listener at start-up; see `header_case`).
     pub(crate) aws_case: std::sync::OnceLock<http::Extensions>,
+    /// Token issuers and their key sets (`COGNITO_USER_POOLS` authorizers).
+    pub(crate) jwks: crate::jwt::JwksRegistry,
     /// The IAM principals `AWS_IAM` methods accept (`--aws-config` `principals`).
     pub(crate) principals: ArcSwap<crate::iam::Principals>,
 }
@@ -126,6 +128,7 @@ impl Gateway {
             config,
             aws_case: std::sync::OnceLock::new(),
             principals: ArcSwap::from_pointee(crate::iam::Principals::default()),
+            jwks: crate::jwt::JwksRegistry::default(),
         })
     }
 
@@ -160,7 +163,9 @@ impl Gateway {
     /// A snapshot to fill one stage at a time, then publish with [`Gateway::publish_built`]: what
     /// [`Gateway::publish`] does, without holding every stage's input at once.
     pub fn snapshot_builder(&self) -> crate::compile::SnapshotBuilder<'_> {
-        crate::compile::SnapshotBuilder::new(&self.metrics, &self.upstreams).with_state(&self.state)
+        crate::compile::SnapshotBuilder::new(&self.metrics, &self.upstreams)
+            .with_state(&self.state)
+            .with_jwks(&self.jwks)
     }
 
     /// Makes a built snapshot the served set, atomically; returns what compiling it reported.
@@ -194,7 +199,7 @@ impl Gateway {
     /// Which issuer each provider ARN of a `COGNITO_USER_POOLS` authorizer names, for the
     /// stages compiled from now on.
     pub fn set_jwt_issuers(&self, issuers: crate::jwt::Issuers) {
-        self.upstreams.jwks().set_issuers(issuers);
+        self.jwks.set_issuers(issuers);
     }
 
     pub(crate) fn upstreams(&self) -> &Upstreams {

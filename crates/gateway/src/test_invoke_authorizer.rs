@@ -392,22 +392,19 @@ impl Gateway {
         out: &mut TestInvokeAuthorizerResult,
     ) {
         let method = portico_model::Method::new("GET");
-        let compiled = match crate::steps::cognito::CognitoAuthorizer::compile(
-            a,
-            &method,
-            self.upstreams.jwks(),
-        ) {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = writeln!(
-                    out.log,
-                    "{} : Execution failed due to configuration error: {e}",
-                    stamp()
-                );
-                out.client_status = 500;
-                return;
-            }
-        };
+        let compiled =
+            match crate::steps::cognito::CognitoAuthorizer::compile(a, &method, &self.jwks) {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = writeln!(
+                        out.log,
+                        "{} : Execution failed due to configuration error: {e}",
+                        stamp()
+                    );
+                    out.client_status = 500;
+                    return;
+                }
+            };
         let token = req
             .headers
             .iter()

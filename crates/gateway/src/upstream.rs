@@ -470,8 +470,6 @@ pub struct Upstreams {
     tls: BackendTls,
     /// Endpoints and keys of `AWS` service integrations.
     aws: Mutex<Arc<crate::aws_services::AwsServices>>,
-    /// Token issuers' key sets (`COGNITO_USER_POOLS` authorizers), fetched over these pools.
-    jwks: crate::jwt::JwksRegistry,
 }
 
 /// What tells two pools apart: `None` for plain TCP.
@@ -508,7 +506,6 @@ impl Upstreams {
             pools: Mutex::default(),
             config,
             aws: Mutex::default(),
-            jwks: crate::jwt::JwksRegistry::default(),
             tls: BackendTls {
                 extra_roots,
                 ..BackendTls::default()
@@ -611,11 +608,6 @@ impl Upstreams {
     /// compiled afterwards use it.
     pub fn set_aws_services(&self, services: crate::aws_services::AwsServices) {
         *lock(&self.aws) = Arc::new(services);
-    }
-
-    /// Token issuers and their key sets.
-    pub fn jwks(&self) -> &crate::jwt::JwksRegistry {
-        &self.jwks
     }
 
     /// Where `AWS` service integrations send their requests and what signs them.
