@@ -31,6 +31,10 @@ pub const REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 pub const KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
 /// The longest token looked at; a longer one is refused unread.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// How long a token whose signature verified is remembered (never past its `exp`).
+pub const VERIFIED_TTL: Duration = Duration::from_secs(300);
+/// Most verified tokens remembered per issuer.
+const VERIFIED_CAP: usize = 10_000;
 
 /// One token issuer as Portico's configuration names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +154,9 @@ pub struct Jwks {
     state: Mutex<KeyState>,
     /// Held while fetching: one fetch at a time.
     fetching: tokio::sync::Mutex<()>,
+    /// Tokens whose signature, issuer and times verified (by SHA-256 of the token), until
+    /// their `exp` or [`VERIFIED_TTL`]: a token seen again skips the signature check.
+    verified: Mutex<HashMap<[u8; 32], (Instant, Claims)>>,
 }
 
 /// Why a key could not be had.
@@ -168,6 +175,7 @@ impl Jwks {
             upstreams_pool: Mutex::default(),
             state: Mutex::default(),
             fetching: tokio::sync::Mutex::new(()),
+            verified: Mutex::default(),
         }
     }
 
@@ -383,9 +391,10 @@ pub enum Refused {
     KeysUnavailable,
 }
 
-/// What a verified token says: its claims, in the token's order.
+/// What a verified token says: its claims, in the token's order (shared: a remembered token's
+/// claims are not copied per request).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Claims(pub serde_json::Map<String, Value>);
+pub struct Claims(pub Arc<serde_json::Map<String, Value>>);
 
 impl Claims {
     /// The claims as `$context.authorizer.claims` and a Lambda proxy event show them, every
@@ -450,22 +459,67 @@ pub async fn verify(
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Refused::Invalid("token too long"));
     }
-    let header = jsonwebtoken::decode_header(token).map_err(|_| Refused::Invalid("header"))?;
-    let kid = header.kid.as_deref().ok_or(Refused::Invalid("no kid"))?;
-    let key = match jwks.key(upstreams, kid).await {
-        Ok(k) => k,
-        Err(KeyError::Unknown) => return Err(Refused::Invalid("unknown kid")),
-        Err(KeyError::Unavailable(_)) => return Err(Refused::KeysUnavailable),
+    let digest: [u8; 32] = {
+        use sha2::Digest;
+        sha2::Sha256::digest(token.as_bytes()).into()
     };
-    check(token, &key, jwks.issuer(), req)
+    let remembered = {
+        let mut m = jwks.verified.lock().unwrap_or_else(|e| e.into_inner());
+        match m.get(&digest) {
+            Some((until, c)) if *until > Instant::now() => Some(c.clone()),
+            Some(_) => {
+                m.remove(&digest);
+                None
+            }
+            None => None,
+        }
+    };
+    let claims = match remembered {
+        Some(c) => c,
+        None => {
+            let header =
+                jsonwebtoken::decode_header(token).map_err(|_| Refused::Invalid("header"))?;
+            let kid = header.kid.as_deref().ok_or(Refused::Invalid("no kid"))?;
+            let key = match jwks.key(upstreams, kid).await {
+                Ok(k) => k,
+                Err(KeyError::Unknown) => return Err(Refused::Invalid("unknown kid")),
+                Err(KeyError::Unavailable(_)) => return Err(Refused::KeysUnavailable),
+            };
+            let c = verify_signature(token, &key, jwks.issuer())?;
+            remember(jwks, digest, &c);
+            c
+        }
+    };
+    check_requirements(&claims, jwks.issuer(), req)?;
+    Ok(claims)
 }
 
-fn check(
-    token: &str,
-    key: &Key,
-    issuer: &IssuerConfig,
-    req: &Requirements,
-) -> Result<Claims, Refused> {
+/// Keeps verified `claims` until their `exp` (at most [`VERIFIED_TTL`]).
+fn remember(jwks: &Jwks, digest: [u8; 32], claims: &Claims) {
+    let now = Instant::now();
+    let left = claims
+        .0
+        .get("exp")
+        .and_then(Value::as_i64)
+        .map(|exp| exp - time::OffsetDateTime::now_utc().unix_timestamp())
+        .unwrap_or(0);
+    if left <= 0 {
+        return;
+    }
+    let until = now + VERIFIED_TTL.min(Duration::from_secs(left as u64));
+    let mut m = jwks.verified.lock().unwrap_or_else(|e| e.into_inner());
+    if m.len() >= VERIFIED_CAP {
+        m.retain(|_, (u, _)| *u > now);
+        if m.len() >= VERIFIED_CAP {
+            m.clear();
+        }
+    }
+    m.insert(digest, (until, claims.clone()));
+}
+
+/// The checks that hold for the token whoever asks: signature by `key` with that key's
+/// algorithm, `exp` and `nbf` (no leeway), `iss`.
+fn verify_signature(token: &str, key: &Key, issuer: &IssuerConfig) -> Result<Claims, Refused> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| Refused::Invalid("header"))?;
     if header.alg != key.alg {
         return Err(Refused::Invalid("algorithm is not the key's"));
@@ -481,7 +535,17 @@ fn check(
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => Refused::Expired,
             _ => Refused::Invalid("signature or claims"),
         })?;
-    let claims = data.claims;
+    Ok(Claims(Arc::new(data.claims)))
+}
+
+/// What the method and the issuer's configuration ask of a verified token: `token_use` and
+/// scopes, `identityValidationExpression` against `aud`, the accepted app clients.
+fn check_requirements(
+    claims: &Claims,
+    issuer: &IssuerConfig,
+    req: &Requirements,
+) -> Result<(), Refused> {
+    let claims = &claims.0;
     let token_use = claims.get("token_use").and_then(Value::as_str);
     if req.scopes.is_empty() {
         // Without scopes the method wants an identity (ID) token.
@@ -527,7 +591,19 @@ fn check(
             return Err(Refused::Invalid("audience"));
         }
     }
-    Ok(Claims(claims))
+    Ok(())
+}
+
+#[cfg(test)]
+fn check(
+    token: &str,
+    key: &Key,
+    issuer: &IssuerConfig,
+    req: &Requirements,
+) -> Result<Claims, Refused> {
+    let c = verify_signature(token, key, issuer)?;
+    check_requirements(&c, issuer, req)?;
+    Ok(c)
 }
 
 #[cfg(test)]
