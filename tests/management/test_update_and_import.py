@@ -132,7 +132,8 @@ def test_import_and_put_rest_api_with_openapi(apigw, portico):
     assert api["name"] == "petstore" and api["version"] == "1.0"
     api_id = api["id"]
     paths = sorted(r["path"] for r in apigw.get_resources(restApiId=api_id)["items"])
-    assert paths == ["/", "/clock", "/files", "/files/{proxy+}", "/hello", "/me", "/orders", "/pets", "/pets/{petId}", "/ping"]
+    assert paths == ["/", "/admin", "/clock", "/files", "/files/{proxy+}", "/hello", "/me", "/orders", "/pets",
+                     "/pets/{petId}", "/ping"]
     ping = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/ping")
     integ = apigw.get_integration(restApiId=api_id, resourceId=ping["id"], httpMethod="GET")
     assert integ["type"] == "MOCK"
