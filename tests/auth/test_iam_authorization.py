@@ -258,3 +258,43 @@ def test_an_aws_integration_can_sign_with_the_callers_own_keys(env):
     assert backend.count("/000000000000/open") == 0
     assert send("GET", url(p, api, "/open"))[::2] == (500, {"message": "Internal server error"})
     assert backend.count("/000000000000/open") == 0
+
+
+IDENTITY_ECHO = r'''
+import json
+def handler(event, context):
+    return {"statusCode": 200, "body": json.dumps(event["requestContext"]["identity"])}
+'''
+
+
+def test_the_lambda_proxy_event_names_the_signer(env):
+    import io
+    import zipfile
+
+    import boto3
+    from botocore.config import Config
+    p, apigw, _ = env
+    lam = boto3.client("lambda", endpoint_url=f"http://{p.admin}", region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test",
+                       config=Config(retries={"max_attempts": 1}))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("index.py", IDENTITY_ECHO)
+    lam.create_function(FunctionName="identity-echo", Runtime="python3.12", Handler="index.handler",
+                        Role="arn:aws:iam::000000000000:role/lambda", Code={"ZipFile": buf.getvalue()})
+    api = apigw.create_rest_api(name="iam-lambda")["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    res = apigw.create_resource(restApiId=api, parentId=root, pathPart="who")["id"]
+    apigw.put_method(restApiId=api, resourceId=res, httpMethod="GET", authorizationType="AWS_IAM")
+    apigw.put_integration(
+        restApiId=api, resourceId=res, httpMethod="GET", type="AWS_PROXY", integrationHttpMethod="POST",
+        uri="arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+            "arn:aws:lambda:us-east-1:000000000000:function:identity-echo/invocations")
+    apigw.create_deployment(restApiId=api, stageName="dev")
+    status, _, identity = send(*signed(BOB, "GET", url(p, api, "/who")))
+    assert status == 200, identity
+    assert identity["userArn"] == BOB[3]
+    assert identity["accessKey"] == BOB[0]
+    assert identity["caller"] == identity["user"] == "AROAEXAMPLEROLEID:bob"
+    assert identity["accountId"] == "000000000000"
+    assert identity["sourceIp"] == "127.0.0.1"
