@@ -256,13 +256,28 @@ pub struct CompiledStage {
 /// Every API and stage being served: what one `ArcSwap` load returns.
 #[derive(Debug, Default)]
 pub struct ServingSnapshot {
-    apis: HashMap<String, HashMap<String, Arc<CompiledStage>>>,
+    apis: HashMap<String, ServedApi>,
+}
+
+/// One served API with its stages, by API type: each type has its own stage shape, addressing
+/// rule and request phases (`pipeline` for REST).
+#[derive(Debug)]
+pub enum ServedApi {
+    /// A REST API (v1): the first path segment names the stage.
+    Rest(HashMap<String, Arc<CompiledStage>>),
 }
 
 impl ServingSnapshot {
-    /// The compiled stage, if served.
+    /// The served API, of whatever type.
+    pub fn api(&self, api_id: &str) -> Option<&ServedApi> {
+        self.apis.get(api_id)
+    }
+
+    /// The compiled REST stage, if served.
     pub fn stage(&self, api_id: &str, stage: &str) -> Option<&Arc<CompiledStage>> {
-        self.apis.get(api_id)?.get(stage)
+        match self.apis.get(api_id)? {
+            ServedApi::Rest(stages) => stages.get(stage),
+        }
     }
 
     /// Whether the API is known at all.
@@ -270,9 +285,11 @@ impl ServingSnapshot {
         self.apis.contains_key(api_id)
     }
 
-    /// Every served (api id, stage name).
+    /// Every served REST stage.
     pub fn stages(&self) -> impl Iterator<Item = &Arc<CompiledStage>> {
-        self.apis.values().flat_map(|s| s.values())
+        self.apis.values().flat_map(|a| match a {
+            ServedApi::Rest(stages) => stages.values(),
+        })
     }
 }
 
@@ -392,11 +409,16 @@ impl<'a> SnapshotBuilder<'a> {
                 stage: Arc::new(compiled),
             });
         }
-        self.snapshot
+        let api = self
+            .snapshot
             .apis
             .entry(input.api_id.clone())
-            .or_default()
-            .insert(input.stage.stage_name.clone(), Arc::new(stage));
+            .or_insert_with(|| ServedApi::Rest(HashMap::new()));
+        match api {
+            ServedApi::Rest(stages) => {
+                stages.insert(input.stage.stage_name.clone(), Arc::new(stage));
+            }
+        }
     }
 
     /// The snapshot and what compiling it reported.
