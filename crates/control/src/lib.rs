@@ -19,6 +19,7 @@ pub mod api_keys;
 pub mod cors;
 pub mod docs;
 mod error;
+pub mod http;
 mod inputs;
 pub mod lambda;
 mod objects;

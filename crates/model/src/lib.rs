@@ -2,7 +2,7 @@
 //! defaults of the AWS wire format (`RestApi`, `Resource`, `Method`, `Integration`, `Deployment`,
 //! `Stage`, …).
 //!
-//! The Lambda API's objects live in [`lambda`] (`FunctionConfiguration`, `AliasConfiguration`, …).
+//! HTTP APIs (v2) live in [`http`]. The Lambda API's objects live in [`lambda`] (`FunctionConfiguration`, `AliasConfiguration`, …).
 //!
 //! The management API serialises these types as they are; the store persists them as JSON; the
 //! gateway compiles a [`DeploymentSnapshot`] into a route table. This crate does no IO.
@@ -16,6 +16,7 @@
 //! ```
 
 pub mod checks;
+pub mod http;
 mod ids;
 pub mod lambda;
 mod rest;

@@ -10,7 +10,9 @@
 //! tables and are read and written row by row ([`Store::create_api_key`],
 //! [`Store::import_api_keys`], [`Store::for_each_api_key`], [`Store::add_usage`], …); the few
 //! other account objects go through [`Store::modify_account`]. Lambda functions (with their
-//! versions, aliases, policies and concurrency) go through [`Store::modify_function`].
+//! versions, aliases, policies and concurrency) go through [`Store::modify_function`]. HTTP APIs
+//! (`apigatewayv2`) go through [`Store::modify_http_api`] and their own stage and deployment
+//! calls; a change to what an `autoDeploy` stage serves re-deploys it in the same transaction.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), portico_store::StoreError> {
@@ -25,6 +27,7 @@ mod account;
 mod changes;
 mod error;
 mod functions;
+mod http_apis;
 mod keys;
 mod management;
 mod migrate;
@@ -32,6 +35,7 @@ mod sqlite;
 
 pub use changes::{ACCOUNT_KINDS, Change, ChangeBatch};
 pub use error::StoreError;
+pub use http_apis::ServingHttpStage;
 pub use keys::{ApiKeyQuery, Page, RemainingOverride, UsageCount};
 pub use management::DeployToStage;
 pub use sqlite::{ImportAndDeploy, ImportOutcome, ServingStage, Store};

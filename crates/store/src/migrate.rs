@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "lambda functions, versions, aliases, permissions, reserved concurrency",
         include_str!("migrations/0006_lambda_functions.sql"),
     ),
+    (
+        7,
+        "http apis (apigatewayv2): apis with routes and integrations, deployments, stages",
+        include_str!("migrations/0007_http_apis.sql"),
+    ),
 ];
 
 /// The newest schema version this build understands.
