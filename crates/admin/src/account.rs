@@ -427,16 +427,7 @@ async fn untag_resource(
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response> {
     let t = parse_arn(&arn)?;
-    let keys: Vec<String> = raw
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|p| p.strip_prefix("tagKeys="))
-        .map(|k| {
-            percent_encoding::percent_decode_str(k)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
+    let keys = tag_keys(raw.as_deref());
     set_tags(&s, &t, |tags| {
         for k in &keys {
             tags.remove(k);
@@ -738,4 +729,17 @@ async fn update_usage(
 ) -> Result<Response> {
     let ops = patch_ops(&raw, "updateUsageInput")?;
     Ok(Json(s.store.update_usage(&id, &key, &ops).await?).into_response())
+}
+
+/// The `tagKeys` of an `UntagResource` query, decoded.
+pub(crate) fn tag_keys(raw: Option<&str>) -> Vec<String> {
+    raw.unwrap_or_default()
+        .split('&')
+        .filter_map(|p| p.strip_prefix("tagKeys="))
+        .map(|k| {
+            percent_encoding::percent_decode_str(k)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
 }

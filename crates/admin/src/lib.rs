@@ -1,7 +1,8 @@
 //! Portico's management listener.
 //!
 //! The AWS-compatible management API (`apigateway`, REST v1: REST APIs, resources, methods,
-//! integrations and their responses, deployments, stages — so far — and the `lambda` subset of
+//! integrations and their responses, deployments, stages; `apigatewayv2` for HTTP APIs: apis,
+//! routes, integrations, authorizers, stages, deployments, tags; and the `lambda` subset of
 //! [`lambda`]) on botocore's paths, JSON names and status codes, so the aws CLI and boto3 work
 //! with `--endpoint-url`; plus `/health` and the Prometheus `/metrics`. With credentials, each
 //! service's routes accept signatures for that service's own signing name (`apigateway`,
@@ -12,6 +13,7 @@ mod account;
 mod error;
 #[doc(hidden)]
 pub mod fuzz;
+mod http_api;
 pub mod lambda;
 mod publish;
 mod rest;
@@ -61,6 +63,7 @@ pub fn router(state: AdminState) -> Router {
             rest::routes()
                 .merge(rest::object_routes())
                 .merge(account::routes())
+                .merge(http_api::routes())
                 .route_layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     publish_changes,

@@ -373,6 +373,24 @@ impl Store {
         Ok(stage)
     }
 
+    /// Replaces a stage's tags.
+    pub async fn set_http_stage_tags(
+        &self,
+        api_id: &str,
+        name: &str,
+        tags: portico_model::Map<String>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        load(&mut tx, api_id).await?;
+        let mut stage = stage_row(&mut tx, api_id, name)
+            .await?
+            .ok_or_else(|| invalid_stage(name))?;
+        stage.tags = tags;
+        put_stage(&mut tx, api_id, &stage).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// `DeleteStage`.
     pub async fn delete_http_stage(&self, api_id: &str, name: &str) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;

@@ -1,0 +1,608 @@
+//! The `apigatewayv2` management operations for HTTP APIs, on botocore's paths (`/v2/…`) and
+//! status codes: ISO-8601 dates, `items`/`nextToken` listings, 204 deletes. Each handler parses
+//! the body and runs one [`portico_control::http`] command through the store.
+
+use crate::AdminState;
+use crate::error::ApiError;
+use crate::rest::{body, created, no_content};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use bytes::Bytes;
+use portico_control::http::{
+    CreateApiInput, CreateAuthorizerInput, CreateIntegrationInput, CreateRouteInput,
+    CreateStageInput, HttpApiState,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// The region Portico reports in endpoints and ARNs.
+const REGION: &str = "us-east-1";
+
+/// The `/v2` routes.
+pub fn routes() -> axum::Router<AdminState> {
+    axum::Router::new()
+        .route("/v2/apis", get(list_apis).post(create_api))
+        .route(
+            "/v2/apis/{api}",
+            get(get_api).patch(update_api).delete(delete_api),
+        )
+        .route("/v2/apis/{api}/cors", delete(delete_cors))
+        .route("/v2/apis/{api}/routes", get(list_routes).post(create_route))
+        .route(
+            "/v2/apis/{api}/routes/{id}",
+            get(get_route).patch(update_route).delete(delete_route),
+        )
+        .route(
+            "/v2/apis/{api}/routes/{id}/requestparameters/{key}",
+            delete(delete_route_parameter),
+        )
+        .route(
+            "/v2/apis/{api}/integrations",
+            get(list_integrations).post(create_integration),
+        )
+        .route(
+            "/v2/apis/{api}/integrations/{id}",
+            get(get_integration)
+                .patch(update_integration)
+                .delete(delete_integration),
+        )
+        .route(
+            "/v2/apis/{api}/authorizers",
+            get(list_authorizers).post(create_authorizer),
+        )
+        .route(
+            "/v2/apis/{api}/authorizers/{id}",
+            get(get_authorizer)
+                .patch(update_authorizer)
+                .delete(delete_authorizer),
+        )
+        .route("/v2/apis/{api}/stages", get(list_stages).post(create_stage))
+        .route(
+            "/v2/apis/{api}/stages/{stage}",
+            get(get_stage).patch(update_stage).delete(delete_stage),
+        )
+        .route(
+            "/v2/apis/{api}/stages/{stage}/routesettings/{key}",
+            delete(delete_route_settings),
+        )
+        .route(
+            "/v2/apis/{api}/stages/{stage}/accesslogsettings",
+            delete(delete_access_log_settings),
+        )
+        .route(
+            "/v2/apis/{api}/stages/{stage}/cache/authorizers",
+            delete(reset_authorizers_cache),
+        )
+        .route(
+            "/v2/apis/{api}/deployments",
+            get(list_deployments).post(create_deployment),
+        )
+        .route(
+            "/v2/apis/{api}/deployments/{id}",
+            get(get_deployment)
+                .patch(update_deployment)
+                .delete(delete_deployment),
+        )
+        .route(
+            "/v2/tags/{*arn}",
+            get(get_tags).post(tag_resource).delete(untag_resource),
+        )
+}
+
+/// One page of a listing: `{"items": [...], "nextToken": "…"}` (`maxResults` 1–500 text,
+/// `nextToken` the position).
+fn page<T: serde::Serialize>(items: Vec<T>, q: &HashMap<String, String>) -> Result<Response> {
+    let start = match q.get("nextToken") {
+        None => 0,
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad_request("Invalid nextToken"))?,
+    };
+    let max = match q.get("maxResults") {
+        None => 500,
+        Some(m) => match m.parse::<usize>() {
+            Ok(n) if (1..=500).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "Invalid maxResults: must be a number between 1 and 500",
+                ));
+            }
+        },
+    };
+    let total = items.len();
+    let slice: Vec<T> = items.into_iter().skip(start).take(max).collect();
+    let mut out = json!({ "items": slice });
+    if start + max < total {
+        out["nextToken"] = Value::String((start + max).to_string());
+    }
+    Ok(Json(out).into_response())
+}
+
+/// AWS answers `UpdateApi`, `UpdateRoute` and `UpdateDeployment` with 201 (recorded).
+fn updated_201(v: impl serde::Serialize) -> Response {
+    (StatusCode::CREATED, Json(v)).into_response()
+}
+
+async fn list_apis(
+    State(s): State<AdminState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    page(s.store.http_apis().await?, &q)
+}
+
+async fn create_api(State(s): State<AdminState>, bytes: Bytes) -> Result<Response> {
+    let input: CreateApiInput = body(&bytes)?;
+    let quick = input.target.is_some();
+    let state = HttpApiState::create(input, REGION)?;
+    Ok(created(s.store.create_http_api(state, quick).await?))
+}
+
+async fn get_api(State(s): State<AdminState>, Path(api): Path<String>) -> Result<Response> {
+    Ok(Json(s.store.http_api(&api).await?.api).into_response())
+}
+
+async fn update_api(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: CreateApiInput = body(&bytes)?;
+    if input.target.is_some() || input.route_key.is_some() {
+        return Err(ApiError::bad_request(
+            "Target and RouteKey can be set only when the API is created (quick create)",
+        ));
+    }
+    let out = s
+        .store
+        .modify_http_api(&api, |st| st.update_api(input))
+        .await?;
+    Ok(updated_201(out))
+}
+
+async fn delete_api(State(s): State<AdminState>, Path(api): Path<String>) -> Result<Response> {
+    s.store.delete_http_api(&api).await?;
+    Ok(no_content())
+}
+
+async fn delete_cors(State(s): State<AdminState>, Path(api): Path<String>) -> Result<Response> {
+    s.store
+        .modify_http_api(&api, |st| {
+            st.delete_cors();
+            Ok(())
+        })
+        .await?;
+    Ok(no_content())
+}
+
+async fn list_routes(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    page(s.store.http_api(&api).await?.routes, &q)
+}
+
+async fn create_route(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: CreateRouteInput = body(&bytes)?;
+    let r = s
+        .store
+        .modify_http_api(&api, |st| st.create_route(input))
+        .await?;
+    Ok(created(r))
+}
+
+async fn get_route(
+    State(s): State<AdminState>,
+    Path((api, id)): Path<(String, String)>,
+) -> Result<Response> {
+    let st = s.store.http_api(&api).await?;
+    Ok(Json(st.route(&id)?).into_response())
+}
+
+async fn update_route(
+    State(s): State<AdminState>,
+    Path((api, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: CreateRouteInput = body(&bytes)?;
+    let r = s
+        .store
+        .modify_http_api(&api, |st| {
+            if input.route_key.is_some() && st.route(&id)?.api_gateway_managed == Some(true) {
+                return Err(portico_control::ControlError::bad_request(
+                    "$default route key can't be modified",
+                ));
+            }
+            st.update_route(&id, input)
+        })
+        .await?;
+    Ok(updated_201(r))
+}
+
+async fn delete_route(
+    State(s): State<AdminState>,
+    Path((api, id)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store
+        .modify_http_api(&api, |st| st.delete_route(&id))
+        .await?;
+    Ok(no_content())
+}
+
+async fn delete_route_parameter(
+    State(s): State<AdminState>,
+    Path((api, id, key)): Path<(String, String, String)>,
+) -> Result<Response> {
+    s.store
+        .modify_http_api(&api, |st| {
+            let mut r = st.route(&id)?.clone();
+            let removed = r
+                .request_parameters
+                .as_mut()
+                .and_then(|p| p.remove(&key))
+                .is_some();
+            if !removed {
+                return Err(portico_control::ControlError::not_found(format!(
+                    "Invalid request parameter key specified: {key}"
+                )));
+            }
+            st.update_route(
+                &id,
+                CreateRouteInput {
+                    request_parameters: r.request_parameters,
+                    ..Default::default()
+                },
+            )
+        })
+        .await?;
+    Ok(no_content())
+}
+
+async fn list_integrations(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    page(s.store.http_api(&api).await?.integrations, &q)
+}
+
+async fn create_integration(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: CreateIntegrationInput = body(&bytes)?;
+    let i = s
+        .store
+        .modify_http_api(&api, |st| st.create_integration(input))
+        .await?;
+    Ok(created(i))
+}
+
+async fn get_integration(
+    State(s): State<AdminState>,
+    Path((api, id)): Path<(String, String)>,
+) -> Result<Response> {
+    let st = s.store.http_api(&api).await?;
+    Ok(Json(st.integration(&id)?).into_response())
+}
+
+async fn update_integration(
+    State(s): State<AdminState>,
+    Path((api, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: CreateIntegrationInput = body(&bytes)?;
+    let i = s
+        .store
+        .modify_http_api(&api, |st| st.update_integration(&id, input))
+        .await?;
+    Ok(Json(i).into_response())
+}
+
+async fn delete_integration(
+    State(s): State<AdminState>,
+    Path((api, id)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store
+        .modify_http_api(&api, |st| st.delete_integration(&id))
+        .await?;
+    Ok(no_content())
+}
+
+async fn list_authorizers(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    page(s.store.http_api(&api).await?.authorizers, &q)
+}
+
+async fn create_authorizer(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: CreateAuthorizerInput = body(&bytes)?;
+    let a = s
+        .store
+        .modify_http_api(&api, |st| st.create_authorizer(input))
+        .await?;
+    Ok(created(a))
+}
+
+async fn get_authorizer(
+    State(s): State<AdminState>,
+    Path((api, id)): Path<(String, String)>,
+) -> Result<Response> {
+    let st = s.store.http_api(&api).await?;
+    Ok(Json(st.authorizer(&id)?).into_response())
+}
+
+async fn update_authorizer(
+    State(s): State<AdminState>,
+    Path((api, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: CreateAuthorizerInput = body(&bytes)?;
+    let a = s
+        .store
+        .modify_http_api(&api, |st| st.update_authorizer(&id, input))
+        .await?;
+    Ok(Json(a).into_response())
+}
+
+async fn delete_authorizer(
+    State(s): State<AdminState>,
+    Path((api, id)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store
+        .modify_http_api(&api, |st| st.delete_authorizer(&id))
+        .await?;
+    Ok(no_content())
+}
+
+async fn list_stages(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    page(s.store.http_stages(&api).await?, &q)
+}
+
+async fn create_stage(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: CreateStageInput = body(&bytes)?;
+    Ok(created(s.store.create_http_stage(&api, input).await?))
+}
+
+async fn get_stage(
+    State(s): State<AdminState>,
+    Path((api, stage)): Path<(String, String)>,
+) -> Result<Response> {
+    Ok(Json(s.store.http_stage(&api, &stage).await?).into_response())
+}
+
+async fn update_stage(
+    State(s): State<AdminState>,
+    Path((api, stage)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: CreateStageInput = body(&bytes)?;
+    if input.stage_name.as_deref().is_some_and(|n| n != stage) {
+        return Err(ApiError::bad_request("A stage cannot be renamed"));
+    }
+    Ok(Json(s.store.update_http_stage(&api, &stage, input).await?).into_response())
+}
+
+async fn delete_stage(
+    State(s): State<AdminState>,
+    Path((api, stage)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store.delete_http_stage(&api, &stage).await?;
+    Ok(no_content())
+}
+
+async fn delete_route_settings(
+    State(s): State<AdminState>,
+    Path((api, stage, key)): Path<(String, String, String)>,
+) -> Result<Response> {
+    let current = s.store.http_stage(&api, &stage).await?;
+    let mut settings = current.route_settings.clone();
+    if settings.remove(&key).is_none() {
+        return Err(portico_control::ControlError::not_found(format!(
+            "Unable to find route settings for route key {key}"
+        ))
+        .into());
+    }
+    s.store
+        .update_http_stage(
+            &api,
+            &stage,
+            CreateStageInput {
+                route_settings: Some(settings),
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(no_content())
+}
+
+async fn delete_access_log_settings(
+    State(s): State<AdminState>,
+    Path((api, stage)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store
+        .update_http_stage(
+            &api,
+            &stage,
+            CreateStageInput {
+                access_log_settings: Some(Default::default()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(no_content())
+}
+
+async fn reset_authorizers_cache(
+    State(s): State<AdminState>,
+    Path((api, stage)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store.http_stage(&api, &stage).await?;
+    Ok(no_content())
+}
+
+/// `CreateDeployment`'s body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateDeploymentInput {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    stage_name: Option<String>,
+}
+
+async fn list_deployments(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    page(s.store.http_deployments(&api).await?, &q)
+}
+
+async fn create_deployment(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: CreateDeploymentInput = body(&bytes)?;
+    let d = s
+        .store
+        .create_http_deployment(&api, input.description, input.stage_name)
+        .await?;
+    Ok(created(d))
+}
+
+async fn get_deployment(
+    State(s): State<AdminState>,
+    Path((api, id)): Path<(String, String)>,
+) -> Result<Response> {
+    Ok(Json(s.store.http_deployment(&api, &id).await?).into_response())
+}
+
+async fn update_deployment(
+    State(s): State<AdminState>,
+    Path((api, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: CreateDeploymentInput = body(&bytes)?;
+    let d = s
+        .store
+        .update_http_deployment(&api, &id, input.description)
+        .await?;
+    Ok(updated_201(d))
+}
+
+async fn delete_deployment(
+    State(s): State<AdminState>,
+    Path((api, id)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store.delete_http_deployment(&api, &id).await?;
+    Ok(no_content())
+}
+
+/// What a v2 tag ARN names: `arn:aws:apigateway:{region}::/apis/{id}[/stages/{name}]`.
+enum Tagged {
+    Api(String),
+    Stage(String, String),
+}
+
+fn tagged(arn: &str) -> Result<Tagged> {
+    let arn = arn.trim_start_matches('/');
+    let path = arn
+        .strip_prefix("arn:aws:apigateway:")
+        .and_then(|r| r.split_once("::"))
+        .map(|(_, p)| p)
+        .ok_or_else(|| ApiError::bad_request(format!("Invalid resource ARN: {arn}")))?;
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["apis", id] => Ok(Tagged::Api((*id).into())),
+        ["apis", id, "stages", name] => Ok(Tagged::Stage((*id).into(), (*name).into())),
+        _ => Err(ApiError::bad_request(format!(
+            "Invalid resource ARN: {arn}"
+        ))),
+    }
+}
+
+async fn get_tags(State(s): State<AdminState>, Path(arn): Path<String>) -> Result<Response> {
+    let tags = match tagged(&arn)? {
+        Tagged::Api(id) => s.store.http_api(&id).await?.api.tags,
+        Tagged::Stage(id, name) => s.store.http_stage(&id, &name).await?.tags,
+    };
+    Ok(Json(json!({ "tags": tags })).into_response())
+}
+
+/// `TagResource`'s body.
+#[derive(Debug, Default, Deserialize)]
+struct TagsInput {
+    #[serde(default)]
+    tags: portico_model::Map<String>,
+}
+
+async fn tag_resource(
+    State(s): State<AdminState>,
+    Path(arn): Path<String>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: TagsInput = body(&bytes)?;
+    change_tags(&s, &arn, |t| t.extend(input.tags)).await?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+async fn untag_resource(
+    State(s): State<AdminState>,
+    Path(arn): Path<String>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Result<Response> {
+    let keys = crate::account::tag_keys(q.as_deref());
+    change_tags(&s, &arn, |t| t.retain(|k, _| !keys.contains(k))).await?;
+    Ok(no_content())
+}
+
+async fn change_tags(
+    s: &AdminState,
+    arn: &str,
+    f: impl FnOnce(&mut portico_model::Map<String>),
+) -> Result<()> {
+    match tagged(arn)? {
+        Tagged::Api(id) => {
+            s.store
+                .modify_http_api(&id, |st| {
+                    f(&mut st.api.tags);
+                    Ok(())
+                })
+                .await?;
+        }
+        Tagged::Stage(id, name) => {
+            let mut tags = s.store.http_stage(&id, &name).await?.tags;
+            f(&mut tags);
+            // Tags replace, they do not merge, here: the stage's set becomes `tags`.
+            s.store.set_http_stage_tags(&id, &name, tags).await?;
+        }
+    }
+    Ok(())
+}
