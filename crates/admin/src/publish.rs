@@ -123,8 +123,18 @@ impl Publisher {
                     })
                 })
                 .await?;
+            let http = self
+                .store
+                .for_each_serving_http_stage(|s| {
+                    built.add_http(&portico_gateway::HttpStageInput {
+                        api_id: s.api_id,
+                        stage: s.stage,
+                        snapshot: s.snapshot,
+                    })
+                })
+                .await?;
             published.warnings = self.gateway.publish_built(built);
-            published.stages = Some(n);
+            published.stages = Some(n + http);
         }
         *seen = Some(seq);
         Ok(published)

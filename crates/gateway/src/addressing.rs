@@ -13,6 +13,9 @@ pub struct Address<'a> {
     pub stage: &'a str,
     /// The path inside the stage, starting with `/` (still percent-encoded).
     pub path: &'a str,
+    /// The whole path after the API part, leading slashes collapsed: host style, the request
+    /// path (an HTTP API's `$default` stage serves it); otherwise [`Address::path`].
+    pub whole: &'a str,
     /// The request path as the client addressed the stage (`/{stage}/…` for host style).
     pub style: Style,
     /// The custom domain's base path that matched (`(none)` for the root mapping);
@@ -42,6 +45,7 @@ pub fn resolve<'a>(host: Option<&'a str>, path: &'a str) -> Option<Address<'a>> 
             api_id,
             stage,
             path: rest,
+            whole: collapse_leading_slashes(path),
             style: Style::Host,
             base_path: None,
         });
@@ -66,6 +70,7 @@ pub fn resolve<'a>(host: Option<&'a str>, path: &'a str) -> Option<Address<'a>> 
         api_id,
         stage,
         path: rest,
+        whole: rest,
         style: Style::Path,
         base_path: None,
     })

@@ -59,6 +59,12 @@ impl SharedStr {
     }
 }
 
+impl From<&str> for SharedStr {
+    fn from(s: &str) -> Self {
+        Self(s.into())
+    }
+}
+
 impl std::ops::Deref for SharedStr {
     type Target = str;
     fn deref(&self) -> &str {
@@ -265,6 +271,8 @@ pub struct ServingSnapshot {
 pub enum ServedApi {
     /// A REST API (v1): the first path segment names the stage.
     Rest(HashMap<String, Arc<CompiledStage>>),
+    /// An HTTP API (v2): `$default` serves at the root, named stages under `/{stage}`.
+    Http(HashMap<String, Arc<crate::http_api::CompiledHttpStage>>),
 }
 
 impl ServingSnapshot {
@@ -277,6 +285,7 @@ impl ServingSnapshot {
     pub fn stage(&self, api_id: &str, stage: &str) -> Option<&Arc<CompiledStage>> {
         match self.apis.get(api_id)? {
             ServedApi::Rest(stages) => stages.get(stage),
+            ServedApi::Http(_) => None,
         }
     }
 
@@ -287,8 +296,25 @@ impl ServingSnapshot {
 
     /// Every served REST stage.
     pub fn stages(&self) -> impl Iterator<Item = &Arc<CompiledStage>> {
-        self.apis.values().flat_map(|a| match a {
-            ServedApi::Rest(stages) => stages.values(),
+        self.apis.values().flat_map(|a| {
+            match a {
+                ServedApi::Rest(stages) => Some(stages.values()),
+                ServedApi::Http(_) => None,
+            }
+            .into_iter()
+            .flatten()
+        })
+    }
+
+    /// Every served HTTP API stage.
+    pub fn http_stages(&self) -> impl Iterator<Item = &Arc<crate::http_api::CompiledHttpStage>> {
+        self.apis.values().flat_map(|a| {
+            match a {
+                ServedApi::Http(stages) => Some(stages.values()),
+                ServedApi::Rest(_) => None,
+            }
+            .into_iter()
+            .flatten()
         })
     }
 }
@@ -418,6 +444,32 @@ impl<'a> SnapshotBuilder<'a> {
             ServedApi::Rest(stages) => {
                 stages.insert(input.stage.stage_name.clone(), Arc::new(stage));
             }
+            ServedApi::Http(_) => self.warnings.push(CompileWarning {
+                location: input.api_id.clone(),
+                message: "a REST API and an HTTP API share this id: the REST stage is not served"
+                    .into(),
+            }),
+        }
+    }
+
+    /// Compiles one HTTP API stage into the snapshot.
+    pub fn add_http(&mut self, input: &crate::http_api::HttpStageInput) {
+        let stage =
+            crate::http_api::compile_stage(input, self.metrics, self.upstreams, &mut self.warnings);
+        let api = self
+            .snapshot
+            .apis
+            .entry(input.api_id.clone())
+            .or_insert_with(|| ServedApi::Http(HashMap::new()));
+        match api {
+            ServedApi::Http(stages) => {
+                stages.insert(input.stage.stage_name.clone(), Arc::new(stage));
+            }
+            ServedApi::Rest(_) => self.warnings.push(CompileWarning {
+                location: input.api_id.clone(),
+                message: "a REST API and an HTTP API share this id: the HTTP stage is not served"
+                    .into(),
+            }),
         }
     }
 

@@ -106,6 +106,7 @@ impl DomainTable {
                 api_id: &m.api_id,
                 stage,
                 path: rest,
+                whole: rest,
                 style: Style::CustomDomain,
                 base_path: Some(if m.base_path.is_empty() {
                     "(none)"

@@ -36,6 +36,7 @@ mod gateway;
 pub mod gateway_response;
 mod header_case;
 pub mod headers;
+pub mod http_api;
 pub mod iam;
 mod integrations;
 pub mod jwt;
@@ -62,6 +63,7 @@ pub use compile::{
 pub use gateway::{Gateway, GatewayConfig, MAX_PAYLOAD_BYTES};
 pub use gateway_response::{GatewayError, GatewayResponseType, GatewayResponses};
 pub use http::HeaderValue;
+pub use http_api::{CompiledHttpStage, HttpStageInput};
 pub use pipeline::{ConnInfo, TlsInfo};
 pub use server::{ListenerLimits, TlsListener, serve, serve_redirect, serve_tls, serve_with};
 pub use steps::{Step, describe as describe_steps};

@@ -584,14 +584,26 @@ impl Gateway {
         l: &LambdaProxyIntegration,
         payload: Bytes,
     ) -> Result<portico_functions::Invoked, GatewayError> {
-        let stage = x.stage;
+        self.invoke_lambda(&x.stage.api_id, x.trace_id, l, payload)
+            .await
+    }
+
+    /// [`Gateway::invoke_function`] for any API type: `api_id` for the log, `trace_id` for the
+    /// function's context.
+    pub(crate) async fn invoke_lambda(
+        &self,
+        api_id: &str,
+        trace_id: &str,
+        l: &LambdaProxyIntegration,
+        payload: Bytes,
+    ) -> Result<portico_functions::Invoked, GatewayError> {
         let Some(functions) = self.functions.get() else {
-            tracing::warn!(api = %stage.api_id, "Execution failed due to configuration error: no function runtime");
+            tracing::warn!(api = %api_id, "Execution failed due to configuration error: no function runtime");
             return Err(GatewayError::configuration_error());
         };
         let ctx = InvokeContext {
             request_id: None,
-            trace_id: Some(format!("{};Sampled=0", x.trace_id)),
+            trace_id: Some(format!("{trace_id};Sampled=0")),
             client_context: None,
             cognito_identity: None,
             invoked_arn: Some(l.arn.to_string()),
@@ -600,12 +612,12 @@ impl Gateway {
         match tokio::time::timeout(l.timeout, call).await {
             Err(_) => Err(GatewayError::integration_timeout()),
             Ok(Err(InvokeError::TooManyRequests)) => {
-                tracing::warn!(api = %stage.api_id, function = %l.function,
+                tracing::warn!(api = %api_id, function = %l.function,
                     "Execution failed due to an integration error: Lambda throttled the invocation (TooManyRequestsException)");
                 Err(GatewayError::integration_failure())
             }
             Ok(Err(e)) => {
-                tracing::warn!(api = %stage.api_id, function = %l.function,
+                tracing::warn!(api = %api_id, function = %l.function,
                     "Execution failed due to configuration error: {e}");
                 Err(GatewayError::configuration_error())
             }

@@ -122,7 +122,7 @@ impl Gateway {
         Flow::Respond(outcome)
     }
 
-    async fn buffer_unknown_length<'g>(
+    pub(crate) async fn buffer_unknown_length<'g>(
         &'g self,
         parts: &mut http::request::Parts,
         body: GatewayBody,

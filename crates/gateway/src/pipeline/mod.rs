@@ -30,8 +30,9 @@ use std::time::Instant;
 /// Ids every response carries.
 pub(crate) struct RequestIds {
     request_id: HeaderValue,
-    apigw_id: HeaderValue,
-    trace_id: HeaderValue,
+    /// `x-amz-apigw-id` of REST APIs; an HTTP API's `apigw-requestid` (16 characters, `=` last).
+    pub(crate) apigw_id: HeaderValue,
+    pub(crate) trace_id: HeaderValue,
 }
 
 impl RequestIds {
@@ -189,6 +190,20 @@ impl Gateway {
         {
             domains = self.domains.load();
             address = domains.resolve(h, path);
+        }
+        if let Some(a) = address
+            && let Some(crate::compile::ServedApi::Http(stages)) = snapshot.api(a.api_id)
+        {
+            let req = crate::http_api::serve::HttpRequest {
+                address: a,
+                whole_path: a.whole,
+                host,
+                client,
+                ids: &ids,
+                start,
+                epoch_ms,
+            };
+            return self.serve_http(stages, req, parts, body).await;
         }
         let stage = address.and_then(|a| snapshot.stage(a.api_id, a.stage));
         let Some((address, stage)) = address.zip(stage) else {

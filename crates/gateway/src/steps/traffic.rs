@@ -50,6 +50,22 @@ impl Throttle {
         }
     }
 
+    /// A throttle with the stage's limits for `method` given directly (HTTP API route settings:
+    /// `method` is the route key).
+    pub(crate) fn with_limits(
+        api: Arc<str>,
+        stage: Arc<str>,
+        method: &str,
+        method_limits: Option<Limits>,
+    ) -> Self {
+        Self {
+            api,
+            stage,
+            method: method.into(),
+            method_limits,
+        }
+    }
+
     /// For `portico routes`.
     pub(crate) fn describe(&self) -> String {
         match self.method_limits {

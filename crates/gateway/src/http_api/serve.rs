@@ -1,0 +1,493 @@
+//! Serving an HTTP API request: stage → route (`$default` last) → CORS preflight → throttle →
+//! integration → CORS headers → `apigw-requestid` → log. Errors are AWS's HTTP API bodies:
+//! `{"message":"Not Found"}`, `{"message":"Internal Server Error"}`, …
+
+use super::payload::{self, EventInput};
+use super::{CompiledHttpStage, HttpProxyTarget, HttpRoute, LambdaTarget, Target};
+use crate::access_log::AccessLogRecord;
+use crate::addressing::{Address, Style};
+use crate::body::{GatewayBody, discard_body};
+use crate::exchange::{ConnInfo, protocol};
+use crate::gateway::Gateway;
+use crate::integrations::{X_FORWARDED_FOR, X_FORWARDED_PROTO, strip_hop_by_hop};
+use crate::pipeline::{Flow, RequestIds};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `apigw-requestid`: the one id HTTP API responses carry.
+const APIGW_REQUESTID: HeaderName = HeaderName::from_static("apigw-requestid");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+
+/// An answer the gateway makes: status and `{"message": …}`.
+fn answer(status: StatusCode, message: &'static str) -> Response<GatewayBody> {
+    let body = format!("{{\"message\":\"{message}\"}}");
+    let mut r = Response::new(GatewayBody::full(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn not_found() -> Response<GatewayBody> {
+    answer(StatusCode::NOT_FOUND, "Not Found")
+}
+
+fn internal_error() -> Response<GatewayBody> {
+    answer(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+}
+
+/// What the integration phase reports to the log phase.
+#[derive(Default)]
+struct Ran {
+    integration_latency: Option<Duration>,
+    integration_status: Option<u16>,
+    error: Option<&'static str>,
+}
+
+/// The request facts the phases share.
+pub(crate) struct HttpRequest<'a> {
+    pub(crate) address: Address<'a>,
+    /// The path as the client sent it (host style: with a named stage's prefix).
+    pub(crate) whole_path: &'a str,
+    pub(crate) host: Option<&'a str>,
+    pub(crate) client: &'a ConnInfo,
+    pub(crate) ids: &'a RequestIds,
+    pub(crate) start: Instant,
+    pub(crate) epoch_ms: u64,
+}
+
+impl Gateway {
+    /// Serves a request addressed to an HTTP API.
+    pub(crate) async fn serve_http(
+        &self,
+        stages: &HashMap<String, Arc<CompiledHttpStage>>,
+        req: HttpRequest<'_>,
+        mut parts: http::request::Parts,
+        body: GatewayBody,
+    ) -> Response<GatewayBody> {
+        let a = req.address;
+        // Host style: a first segment naming a stage selects it; else the `$default` stage
+        // serves the whole path.
+        let picked = match a.style {
+            Style::Host => match stages.get(a.stage) {
+                Some(s) if a.stage != portico_model::http::Stage::DEFAULT => Some((s, a.path)),
+                _ => stages
+                    .get(portico_model::http::Stage::DEFAULT)
+                    .map(|s| (s, req.whole_path)),
+            },
+            Style::Path | Style::CustomDomain => stages.get(a.stage).map(|s| (s, a.path)),
+        };
+        let Some((stage, path)) = picked else {
+            discard_body(body);
+            return self.finish_http(None, None, &req, &parts, not_found(), Ran::default());
+        };
+        let stage = stage.as_ref();
+        if stage.execute_api_disabled && a.style != Style::CustomDomain {
+            discard_body(body);
+            let r = answer(StatusCode::FORBIDDEN, "Forbidden");
+            return self.finish_http(Some(stage), None, &req, &parts, r, Ran::default());
+        }
+        if crate::uri::check_request_path(path).is_err() {
+            discard_body(body);
+            let r = answer(StatusCode::BAD_REQUEST, "Bad Request");
+            return self.finish_http(Some(stage), None, &req, &parts, r, Ran::default());
+        }
+        let found = stage.router.find(parts.method.as_str(), path).found();
+        let (route, params) = match &found {
+            Some(m) => (Some(m.value), Some(&m.params)),
+            None => (stage.default_route.as_ref(), None),
+        };
+        let preflight =
+            stage.cors.is_some() && super::cors::Cors::is_preflight(&parts.method, &parts.headers);
+        let Some(route) = route else {
+            discard_body(body);
+            let r = match (&stage.cors, preflight) {
+                (Some(cors), true) => {
+                    let mut r = Response::new(GatewayBody::Empty);
+                    *r.status_mut() = StatusCode::NO_CONTENT;
+                    cors.preflight_headers(&parts.headers, r.headers_mut());
+                    r
+                }
+                _ => not_found(),
+            };
+            return self.finish_http(Some(stage), None, &req, &parts, r, Ran::default());
+        };
+        if found.is_some()
+            && crate::uri::forward_hazard(path)
+            && matches!(route.target, Target::HttpProxy(_))
+        {
+            discard_body(body);
+            let r = answer(StatusCode::BAD_REQUEST, "Bad Request");
+            return self.finish_http(Some(stage), Some(route), &req, &parts, r, Ran::default());
+        }
+        if self.throttle(&route.throttle).is_err() {
+            discard_body(body);
+            let r = answer(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+            return self.finish_http(Some(stage), Some(route), &req, &parts, r, Ran::default());
+        }
+        let origin = stage
+            .cors
+            .as_ref()
+            .and_then(|_| parts.headers.get(header::ORIGIN).cloned());
+        let request_headers = preflight.then(|| parts.headers.clone());
+        let (mut response, ran) = match &route.target {
+            Target::HttpProxy(p) => {
+                self.http_api_proxy(p, &req, path, params, &mut parts, body)
+                    .await
+            }
+            Target::Lambda(l) => {
+                let ev = EventCtx {
+                    stage,
+                    route,
+                    path,
+                    params,
+                };
+                self.http_api_lambda(l, &req, &ev, &parts, body).await
+            }
+            Target::Unavailable(why) => {
+                discard_body(body);
+                tracing::warn!(api = %stage.api_id, stage = %stage.stage_name,
+                    route = %route.route_key, "Execution failed due to configuration error: {why}");
+                (
+                    internal_error(),
+                    Ran {
+                        error: Some("Internal Server Error"),
+                        ..Ran::default()
+                    },
+                )
+            }
+        };
+        if let Some(cors) = &stage.cors {
+            match &request_headers {
+                Some(h) => {
+                    cors.response_headers(None, response.headers_mut());
+                    cors.preflight_headers(h, response.headers_mut());
+                }
+                None => cors.response_headers(origin.as_ref(), response.headers_mut()),
+            }
+        }
+        self.finish_http(Some(stage), Some(route), &req, &parts, response, ran)
+    }
+
+    /// The ids, metrics and access log of every HTTP API response.
+    fn finish_http(
+        &self,
+        stage: Option<&CompiledHttpStage>,
+        route: Option<&HttpRoute>,
+        req: &HttpRequest<'_>,
+        parts: &http::request::Parts,
+        mut response: Response<GatewayBody>,
+        ran: Ran,
+    ) -> Response<GatewayBody> {
+        response
+            .headers_mut()
+            .insert(APIGW_REQUESTID, req.ids.apigw_id.clone());
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            *response.status_mut() = StatusCode::BAD_GATEWAY;
+        }
+        let latency = req.start.elapsed();
+        let status = response.status().as_u16();
+        let Some(stage) = stage else {
+            self.metrics
+                .unrouted
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return response;
+        };
+        match route {
+            Some(r) => &r.metrics,
+            None => &stage.unmatched_metrics,
+        }
+        .record(status, latency, ran.integration_latency);
+        if self.config.access_log.enabled() {
+            let route_key = route.map(|r| r.route_key.as_str()).unwrap_or("-");
+            let record = AccessLogRecord {
+                request_id: req.ids.apigw_id.to_str().unwrap_or("-"),
+                extended_request_id: req.ids.apigw_id.to_str().unwrap_or("-"),
+                source_ip: &req.client.ip,
+                user_agent: parts
+                    .headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-"),
+                http_method: parts.method.as_str(),
+                resource_path: route_key,
+                resource_id: route_key,
+                path: req.whole_path,
+                status,
+                protocol: protocol(parts.version),
+                response_length: response
+                    .headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .or_else(|| http_body::Body::size_hint(response.body()).exact()),
+                request_time_epoch_ms: req.epoch_ms,
+                integration_latency_ms: ran.integration_latency.map(|d| d.as_millis() as u64),
+                integration_status: ran.integration_status,
+                response_latency_ms: latency.as_millis() as u64,
+                api_id: &stage.api_id,
+                stage: &stage.stage_name,
+                domain_name: req.host.unwrap_or("-"),
+                error_message: ran.error.unwrap_or(""),
+                api_key_id: "-",
+                client_cert: req.client.client_cert(),
+                base_path_matched: req.address.base_path,
+                is_canary_request: None,
+                authorizer: None,
+                error_response_type: "",
+            };
+            self.config
+                .access_log
+                .write(stage.access_log.render(&record));
+        }
+        response
+    }
+
+    /// `HTTP_PROXY`: the request to the integration URI (the `$default` route appends the
+    /// request path), the backend's answer back as it is.
+    async fn http_api_proxy(
+        &self,
+        p: &HttpProxyTarget,
+        req: &HttpRequest<'_>,
+        path: &str,
+        params: Option<&portico_router::Params>,
+        parts: &mut http::request::Parts,
+        body: GatewayBody,
+    ) -> (Response<GatewayBody>, Ran) {
+        let mut held = Vec::new();
+        let body = match self.buffer_unknown_length(parts, body, &mut held).await {
+            Flow::Continue(b) => b,
+            Flow::Respond(o) => {
+                let status = o.response.status();
+                let r = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    answer(status, "Request Entity Too Large")
+                } else {
+                    answer(status, "Bad Request")
+                };
+                return (r, Ran::default());
+            }
+        };
+        let query = parts.uri.query();
+        let rendered = if p.append_path {
+            p.uri
+                .render(|n| params.and_then(|m| m.get(n)), None)
+                .and_then(|base| {
+                    let mut s = base.path().trim_end_matches('/').to_owned();
+                    s.push_str(path);
+                    if let Some(bq) = base.query() {
+                        s.push('?');
+                        s.push_str(bq);
+                    }
+                    if let Some(q) = query.filter(|q| !q.is_empty()) {
+                        s.push(if base.query().is_some() { '&' } else { '?' });
+                        s.push_str(q);
+                    }
+                    http::Uri::try_from(s).map_err(crate::uri::RenderError::Invalid)
+                })
+        } else {
+            p.uri.render(|n| params.and_then(|m| m.get(n)), query)
+        };
+        let uri = match rendered {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(error = ?e, "HTTP API integration URI refused");
+                return (
+                    answer(StatusCode::BAD_REQUEST, "Bad Request"),
+                    Ran::default(),
+                );
+            }
+        };
+        let mut out = Request::new(body);
+        *out.method_mut() = p.method.clone().unwrap_or_else(|| parts.method.clone());
+        *out.uri_mut() = uri;
+        *out.extensions_mut() = std::mem::take(&mut parts.extensions);
+        let headers = out.headers_mut();
+        *headers = parts.headers.clone();
+        strip_hop_by_hop(headers);
+        headers.remove(header::HOST);
+        let xff = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            Some(prev) => HeaderValue::from_str(&format!("{prev}, {}", req.client.ip)).ok(),
+            None => Some(req.client.ip_header.clone()),
+        };
+        if let Some(v) = xff {
+            headers.insert(X_FORWARDED_FOR, v);
+        }
+        let proto = req.client.proto_header();
+        headers.insert(
+            X_FORWARDED_PORT,
+            HeaderValue::from_static(if req.client.tls.is_some() {
+                "443"
+            } else {
+                "80"
+            }),
+        );
+        headers.insert(X_FORWARDED_PROTO, proto);
+
+        let started = Instant::now();
+        let result = p.pool.send_within(out, p.timeout).await;
+        let integration_latency = Some(started.elapsed());
+        drop(held);
+        match result {
+            Err(e) if e.is_timeout() => (
+                answer(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+                Ran {
+                    integration_latency,
+                    error: Some("Service Unavailable"),
+                    ..Ran::default()
+                },
+            ),
+            Err(e) if e.is_body_too_large() => (
+                answer(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+                Ran::default(),
+            ),
+            Err(e) if e.is_client_body() => (
+                answer(StatusCode::BAD_REQUEST, "Bad Request"),
+                Ran::default(),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, connect = e.is_connect(),
+                    "Execution failed due to an integration error (HTTP API)");
+                (
+                    internal_error(),
+                    Ran {
+                        integration_latency,
+                        error: Some("Internal Server Error"),
+                        ..Ran::default()
+                    },
+                )
+            }
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let mut response = r.map(GatewayBody::from);
+                strip_hop_by_hop(response.headers_mut());
+                (
+                    response,
+                    Ran {
+                        integration_latency,
+                        integration_status: Some(status),
+                        error: None,
+                    },
+                )
+            }
+        }
+    }
+
+    /// `AWS_PROXY`: the event (2.0 or 1.0) to the function, its answer back by the format's
+    /// rules.
+    async fn http_api_lambda(
+        &self,
+        l: &LambdaTarget,
+        req: &HttpRequest<'_>,
+        ev: &EventCtx<'_>,
+        parts: &http::request::Parts,
+        body: GatewayBody,
+    ) -> (Response<GatewayBody>, Ran) {
+        let failed = |integration_latency| Ran {
+            integration_latency,
+            error: Some("Internal Server Error"),
+            ..Ran::default()
+        };
+        let (bytes, _held) = match self.collect_body(body).await {
+            Ok(b) => b,
+            Err(e) if e.status == StatusCode::PAYLOAD_TOO_LARGE => {
+                return (
+                    answer(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+                    Ran::default(),
+                );
+            }
+            Err(_) => {
+                return (
+                    answer(StatusCode::BAD_REQUEST, "Bad Request"),
+                    Ran::default(),
+                );
+            }
+        };
+        let domain = req
+            .host
+            .map(|h| h.split(':').next().unwrap_or(h))
+            .unwrap_or("");
+        let input = EventInput {
+            api_id: &ev.stage.api_id,
+            stage: &ev.stage.stage_name,
+            route_key: ev.route.route_key.as_str(),
+            raw_path: req.whole_path,
+            resource_path: ev.path,
+            query: parts.uri.query(),
+            parts,
+            path_params: ev.params,
+            stage_variables: &ev.stage.stage_variables,
+            request_id: req.ids.apigw_id.to_str().unwrap_or("-"),
+            source_ip: &req.client.ip,
+            domain_name: domain,
+            epoch_ms: req.epoch_ms,
+            body: &bytes,
+        };
+        let event = if l.v2 {
+            payload::event_v2(&input)
+        } else {
+            payload::event_v1(&input)
+        };
+        drop(bytes);
+        let started = Instant::now();
+        let trace = req.ids.trace_id.to_str().unwrap_or("-");
+        let result = self
+            .invoke_lambda(&ev.stage.api_id, trace, &l.function, event.into())
+            .await;
+        let integration_latency = Some(started.elapsed());
+        let invoked = match result {
+            Ok(i) => i,
+            Err(e) if e.status == StatusCode::GATEWAY_TIMEOUT => {
+                return (
+                    answer(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+                    Ran {
+                        integration_latency,
+                        error: Some("Service Unavailable"),
+                        ..Ran::default()
+                    },
+                );
+            }
+            Err(_) => return (internal_error(), failed(integration_latency)),
+        };
+        if invoked.function_error.is_some() {
+            tracing::warn!(api = %ev.stage.api_id, function = %l.function.function,
+                "Execution failed: the function returned an error");
+            return (internal_error(), failed(integration_latency));
+        }
+        let parsed = if l.v2 {
+            payload::response_v2(&invoked.payload)
+        } else {
+            payload::response_v1(&invoked.payload)
+        };
+        match parsed {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (
+                    r,
+                    Ran {
+                        integration_latency,
+                        integration_status: Some(status),
+                        error: None,
+                    },
+                )
+            }
+            Err(payload::Malformed(why)) => {
+                tracing::warn!(api = %ev.stage.api_id, function = %l.function.function,
+                    "Execution failed due to configuration error: Malformed Lambda proxy response ({why})");
+                (internal_error(), failed(integration_latency))
+            }
+        }
+    }
+}
+
+/// The stage and route facts a Lambda event needs.
+struct EventCtx<'a> {
+    stage: &'a CompiledHttpStage,
+    route: &'a HttpRoute,
+    path: &'a str,
+    params: Option<&'a portico_router::Params>,
+}
