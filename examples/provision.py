@@ -3,9 +3,12 @@
 `aws apigateway` and `aws lambda` make): the `hello` Lambda function (examples/functions/hello,
 served from that directory), an API key with a known value, a usage plan for stage `dev`
 (10 requests/s, burst 20, 1000 a day) holding it, the stage cache serving GET /clock for 10 s, and
-the `authorizer` function that GET /me's Lambda TOKEN authorizer calls (examples/functions/authorizer).
+the `authorizer` function that GET /me's Lambda TOKEN authorizer calls (examples/functions/authorizer),
+and the HTTP API `petstore-http` (apigatewayv2): a quick-created `$default` route proxying to the
+example backend, `GET /hello` to the `hello` function with payload 2.0, and native CORS for
+https://example.com, on its auto-deployed `$default` stage.
 
-    python3 examples/provision.py [--admin 127.0.0.1:9090] [--stage dev]
+    python3 examples/provision.py [--admin 127.0.0.1:9090] [--stage dev] [--backend 127.0.0.1:8081]
 
 Standard library only; waits up to 60 s for the management listener.
 """
@@ -33,6 +36,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--admin", default="127.0.0.1:9090")
     ap.add_argument("--stage", default="dev")
+    ap.add_argument("--backend", default="127.0.0.1:8081")
     args = ap.parse_args()
     deadline = time.time() + 60
     while True:
@@ -84,9 +88,35 @@ def main():
         {"op": "replace", "path": "/~1clock/GET/caching/enabled", "value": "true"},
         {"op": "replace", "path": "/~1clock/GET/caching/ttlInSeconds", "value": "10"},
     ]})
+    http_api = provision_http_api(args)
+    print(f"portico: HTTP API petstore-http (id {http_api}): "
+          f"curl -H 'Host: {http_api}.execute-api.localhost' http://127.0.0.1:8080/pets/1", flush=True)
     print(f"portico: API key for /orders: {KEY} (usage plan: 10 rps, burst 20, 1000/day); "
           f"GET /clock is cached for 10 s; GET /hello runs the Lambda function hello; "
           f"GET /me takes 'Authorization: Bearer <name>' (a Lambda authorizer)", flush=True)
+
+
+def provision_http_api(args):
+    """The HTTP API example, created once (a re-run with a kept data directory finds it)."""
+    apis = call(args.admin, "GET", "/v2/apis")["items"]
+    existing = next((a for a in apis if a["name"] == "petstore-http"), None)
+    if existing is not None:
+        return existing["apiId"]
+    api = call(args.admin, "POST", "/v2/apis", {
+        "name": "petstore-http", "protocolType": "HTTP",
+        # Quick create: a `$default` route to the backend and an auto-deployed `$default` stage.
+        "target": f"http://{args.backend}",
+        "corsConfiguration": {"allowOrigins": ["https://example.com"],
+                              "allowMethods": ["GET", "POST"], "allowHeaders": ["content-type"],
+                              "maxAge": 300},
+    })["apiId"]
+    hello = call(args.admin, "POST", f"/v2/apis/{api}/integrations", {
+        "integrationType": "AWS_PROXY", "payloadFormatVersion": "2.0",
+        "integrationUri": "arn:aws:lambda:us-east-1:000000000000:function:hello",
+    })["integrationId"]
+    call(args.admin, "POST", f"/v2/apis/{api}/routes",
+         {"routeKey": "GET /hello", "target": f"integrations/{hello}"})
+    return api
 
 
 if __name__ == "__main__":

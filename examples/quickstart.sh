@@ -20,7 +20,7 @@ for arg in "$@"; do
   prev="$arg"
 done
 # Once the server is up: an API key and usage plan for /orders, the stage cache for /clock.
-python3 examples/provision.py --admin "$admin" &
+python3 examples/provision.py --admin "$admin" --backend "127.0.0.1:$backend_port" &
 provision=$!
 # The AWS service example, against a local moto_server when there is one.
 aws_args=()

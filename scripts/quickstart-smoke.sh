@@ -42,6 +42,17 @@ second=$(curl -sf "$base/clock")
 [ "$first" = "$second" ] || { echo "/clock not served from the cache: $first then $second"; exit 1; }
 hello=$(curl -sf "$base/hello?name=smoke")
 echo "$hello" | grep -q '"message": "hello, smoke"' || { echo "unexpected /hello (Lambda): $hello"; exit 1; }
+# The HTTP API (apigatewayv2) example: $default route to the backend, GET /hello (payload 2.0),
+# native CORS for https://example.com.
+http_api=$(grep -o 'HTTP API petstore-http (id [a-z0-9]\{10\}' "$log" | head -1 | grep -o '[a-z0-9]\{10\}$')
+[ -n "$http_api" ] || { cat "$log"; echo "the HTTP API was not provisioned"; exit 1; }
+pets=$(curl -sf -H "Host: $http_api.execute-api.localhost" "http://127.0.0.1:18480/pets/1")
+echo "$pets" | grep -q '"type": "dog"' || { echo "unexpected HTTP API /pets/1: $pets"; exit 1; }
+hello=$(curl -sf -H "Host: $http_api.execute-api.localhost" "http://127.0.0.1:18480/hello?name=v2")
+echo "$hello" | grep -q '"payloadVersion": "2.0"' || { echo "unexpected HTTP API /hello: $hello"; exit 1; }
+cors=$(curl -s -D - -o /dev/null -H "Host: $http_api.execute-api.localhost" -H "Origin: https://example.com" \
+  "http://127.0.0.1:18480/pets/1" | tr -d '\r' | grep -i '^access-control-allow-origin:')
+[ "$cors" = "access-control-allow-origin: https://example.com" ] || { echo "unexpected HTTP API CORS header: $cors"; exit 1; }
 # GET /me behind the Lambda TOKEN authorizer.
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/me")
 [ "$code" = 401 ] || { echo "unexpected status for /me without a token: $code"; exit 1; }

@@ -498,6 +498,12 @@ pub async fn routes(args: StoreArgs) -> anyhow::Result<()> {
         );
         println!("{}", s.router.explain_with(|r| r.explain()));
     }
+    let mut http: Vec<_> = snapshot.http_stages().collect();
+    http.sort_by(|a, b| (&a.api_id, &a.stage_name).cmp(&(&b.api_id, &b.stage_name)));
+    for s in http {
+        println!("{} (HTTP API) stage {}", s.api_id, s.stage_name);
+        println!("{}", s.explain());
+    }
     store.close().await;
     Ok(())
 }

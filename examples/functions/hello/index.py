@@ -1,5 +1,6 @@
 """The quick start's Lambda handler (python3.12, handler `index.handler`): an unmodified Lambda
-proxy handler, run by Portico's local runtime with no Docker."""
+proxy handler, run by Portico's local runtime with no Docker. It answers REST API events
+(payload 1.0) and HTTP API events (payload 2.0, `rawPath`) alike."""
 import json
 import os
 
@@ -13,7 +14,8 @@ def handler(event, context):
             "message": f"hello, {name}",
             "function": context.function_name,
             "requestId": context.aws_request_id,
-            "path": event["path"],
+            "path": event.get("path") or event.get("rawPath"),
+            "payloadVersion": event.get("version", "1.0"),
             "stage": event["requestContext"]["stage"],
             "runtime": os.environ.get("AWS_EXECUTION_ENV"),
         }),
