@@ -50,9 +50,10 @@ def require_browser():
 
 class PageServer:
     """A tiny HTML page on http://127.0.0.1:<port>/ (a context manager). `origin` is its origin,
-    `url` the page to load; `requests` lists the paths asked for."""
+    `url` the page to load; `requests` lists the paths asked for. With `set_cookie`, the page
+    comes with that `Set-Cookie` header (cookies ignore the port: it goes to Portico too)."""
 
-    def __init__(self, host="127.0.0.1"):
+    def __init__(self, host="127.0.0.1", set_cookie=None):
         self.requests = []
         server = self
 
@@ -68,6 +69,8 @@ class PageServer:
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
+                if set_cookie:
+                    self.send_header("Set-Cookie", set_cookie)
                 self.send_header("Content-Length", str(len(PAGE)))
                 self.end_headers()
                 self.wfile.write(PAGE)

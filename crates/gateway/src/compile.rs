@@ -454,8 +454,13 @@ impl<'a> SnapshotBuilder<'a> {
 
     /// Compiles one HTTP API stage into the snapshot.
     pub fn add_http(&mut self, input: &crate::http_api::HttpStageInput) {
-        let stage =
-            crate::http_api::compile_stage(input, self.metrics, self.upstreams, &mut self.warnings);
+        let stage = crate::http_api::compile_stage(
+            input,
+            self.metrics,
+            self.upstreams,
+            self.jwks,
+            &mut self.warnings,
+        );
         let api = self
             .snapshot
             .apis

@@ -105,9 +105,21 @@ impl Issuers {
         }
         if provider.starts_with("https://") || provider.starts_with("http://") {
             check_url(provider)?;
+            let issuer = provider.trim_end_matches('/').to_owned();
+            // A Cognito user pool's issuer URL (HTTP APIs' JWT authorizers name it so): its
+            // keys from the `cognito-idp` endpoint when one is configured.
+            let pool = issuer
+                .strip_prefix("https://cognito-idp.")
+                .and_then(|r| r.split_once(".amazonaws.com/"))
+                .map(|(_, p)| p)
+                .filter(|p| !p.is_empty() && !p.contains('/'));
+            let jwks_uri = match (pool, &self.cognito_endpoint) {
+                (Some(pool), Some(e)) => Some(format!("{e}/{pool}/.well-known/jwks.json")),
+                _ => None,
+            };
             return Ok(IssuerConfig {
-                issuer: provider.trim_end_matches('/').to_owned(),
-                jwks_uri: None,
+                issuer,
+                jwks_uri,
                 audiences: Vec::new(),
             });
         }
@@ -436,6 +448,15 @@ fn java_date(seconds: i64) -> Option<String> {
     t.format(&f).ok()
 }
 
+/// The token of an `Authorization`-style value: raw, or after a `Bearer ` scheme (any case).
+pub(crate) fn bearer(v: &str) -> &str {
+    let v = v.trim();
+    match v.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim_start(),
+        _ => v,
+    }
+}
+
 /// What a method asks of a token besides a valid signature.
 #[derive(Debug, Clone, Default)]
 pub struct Requirements {
@@ -455,6 +476,20 @@ pub async fn verify(
     upstreams: &Upstreams,
     token: &str,
     req: &Requirements,
+) -> Result<Claims, Refused> {
+    let claims = verify_token(jwks, upstreams, token).await?;
+    check_requirements(&claims, jwks.issuer(), req)?;
+    Ok(claims)
+}
+
+/// What holds for a token whoever asks: signature by the key its `kid` names with that key's
+/// algorithm, `exp` and `nbf` (no leeway), `iss` — remembered per issuer until `exp` (at most
+/// [`VERIFIED_TTL`]), so a repeated token skips the signature check. The caller checks what
+/// its route asks (audiences, scopes).
+pub async fn verify_token(
+    jwks: &Jwks,
+    upstreams: &Upstreams,
+    token: &str,
 ) -> Result<Claims, Refused> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Refused::Invalid("token too long"));
@@ -490,7 +525,6 @@ pub async fn verify(
             c
         }
     };
-    check_requirements(&claims, jwks.issuer(), req)?;
     Ok(claims)
 }
 

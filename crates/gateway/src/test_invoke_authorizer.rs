@@ -410,11 +410,7 @@ impl Gateway {
             .iter()
             .rev()
             .find(|(k, _)| k.eq_ignore_ascii_case(compiled.header.as_str()))
-            .map(|(_, v)| v.trim())
-            .map(|v| match v.get(..7) {
-                Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim_start(),
-                _ => v,
-            })
+            .map(|(_, v)| crate::jwt::bearer(v))
             .unwrap_or("");
         let verified = if token.is_empty() {
             Err(crate::jwt::Refused::Invalid("no token"))

@@ -6,6 +6,7 @@
 //! Everything a request reads is built here at deploy time; a route pays for no feature it does
 //! not use.
 
+pub(crate) mod auth;
 pub(crate) mod cors;
 pub(crate) mod payload;
 pub(crate) mod serve;
@@ -65,6 +66,8 @@ pub(crate) struct HttpRoute {
     pub(crate) route_key: SharedStr,
     /// What runs.
     pub(crate) target: Target,
+    /// Who may call (`authorizationType`): checked before the integration.
+    pub(crate) auth: auth::RouteAuth,
     /// The stage's throttle for the route (route settings, else the stage default) and the
     /// account's.
     pub(crate) throttle: Throttle,
@@ -116,6 +119,7 @@ pub(crate) fn compile_stage(
     input: &HttpStageInput,
     metrics: &Registry,
     upstreams: &Upstreams,
+    jwks: Option<&crate::jwt::JwksRegistry>,
     warnings: &mut Vec<CompileWarning>,
 ) -> CompiledHttpStage {
     let stage = &input.stage;
@@ -144,17 +148,20 @@ pub(crate) fn compile_stage(
                 message,
             });
         };
-        let target = match compile_target(r, snap, stage, upstreams) {
+        let (target, auth) = match compile_target(r, snap, stage, upstreams)
+            .and_then(|t| auth::RouteAuth::compile(r, snap, jwks).map(|a| (t, a)))
+        {
             Ok(t) => t,
             Err(e) => {
                 warn(format!("route answers 500: {e}"));
-                Target::Unavailable(e.into())
+                (Target::Unavailable(e.into()), auth::RouteAuth::None)
             }
         };
         let limits = route_limits(stage, &r.route_key);
         let route = HttpRoute {
             route_key: SharedStr::from(r.route_key.as_str()),
             target,
+            auth,
             throttle: Throttle::with_limits(
                 api_label.clone(),
                 stage_label.clone(),
@@ -235,13 +242,6 @@ fn compile_target(
         .iter()
         .find(|i| i.integration_id == id)
         .ok_or_else(|| format!("the route's integration {id} does not exist"))?;
-    if !matches!(r.authorization_type.as_str(), "NONE") {
-        // Fail closed: a route that asks for authorization is never served without it.
-        return Err(format!(
-            "authorization type {} is not supported for HTTP APIs yet",
-            r.authorization_type
-        ));
-    }
     if i.integration_subtype.is_some() {
         return Err(format!(
             "AWS service integrations ({}) are not supported for HTTP APIs yet",
@@ -371,7 +371,13 @@ impl HttpRoute {
             Target::Lambda(_) => "AWS_PROXY (Lambda, payload 1.0)".into(),
             Target::Unavailable(why) => format!("unavailable (500): {why}"),
         };
-        format!("{} → integration {integration}", self.throttle.describe())
+        match self.auth.describe() {
+            Some(a) => format!(
+                "{} → {a} → integration {integration}",
+                self.throttle.describe()
+            ),
+            None => format!("{} → integration {integration}", self.throttle.describe()),
+        }
     }
 }
 

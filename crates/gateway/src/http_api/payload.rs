@@ -32,6 +32,8 @@ pub(crate) struct EventInput<'a> {
     pub(crate) domain_name: &'a str,
     pub(crate) epoch_ms: u64,
     pub(crate) body: &'a [u8],
+    /// `requestContext.authorizer` (2.0: `{"jwt": …}`), when an authorizer ran.
+    pub(crate) authorizer: Option<&'a Value>,
 }
 
 /// Whether a request body goes to the function as text: text, JSON, XML and JavaScript media
@@ -142,6 +144,9 @@ pub(crate) fn event_v2(input: &EventInput<'_>) -> Vec<u8> {
     let mut ctx = Map::new();
     ctx.insert("accountId".into(), json!(portico_control_account()));
     ctx.insert("apiId".into(), json!(input.api_id));
+    if let Some(a) = input.authorizer {
+        ctx.insert("authorizer".into(), a.clone());
+    }
     ctx.insert("domainName".into(), json!(input.domain_name));
     ctx.insert(
         "domainPrefix".into(),
@@ -286,7 +291,11 @@ pub(crate) fn event_v1(input: &EventInput<'_>) -> Vec<u8> {
         "requestContext": {
             "accountId": portico_control_account(),
             "apiId": input.api_id,
-            "authorizer": null,
+            "authorizer": input
+                .authorizer
+                .and_then(|a| a.get("jwt"))
+                .cloned()
+                .unwrap_or_else(|| json!({"claims": null, "scopes": null})),
             "domainName": input.domain_name,
             "domainPrefix": input.domain_name.split('.').next().unwrap_or(""),
             "extendedRequestId": input.request_id,

@@ -80,6 +80,12 @@ impl Gateway {
                     .get(portico_model::http::Stage::DEFAULT)
                     .map(|s| (s, req.whole_path)),
             },
+            // `$default` may come percent-encoded in a path-style URL.
+            Style::Path | Style::CustomDomain if a.stage.eq_ignore_ascii_case("%24default") => {
+                stages
+                    .get(portico_model::http::Stage::DEFAULT)
+                    .map(|s| (s, a.path))
+            }
             Style::Path | Style::CustomDomain => stages.get(a.stage).map(|s| (s, a.path)),
         };
         let Some((stage, path)) = picked else {
@@ -87,6 +93,15 @@ impl Gateway {
             return self.finish_http(None, None, &req, &parts, not_found(), Ran::default());
         };
         let stage = stage.as_ref();
+        // `rawPath` as the client would have sent it to AWS: a named stage's prefix included
+        // (path style names the stage apart from the path).
+        let raw_path: std::borrow::Cow<'_, str> = match a.style {
+            Style::Path if &*stage.stage_name != portico_model::http::Stage::DEFAULT => {
+                format!("/{}{}", stage.stage_name, a.path).into()
+            }
+            Style::Path | Style::CustomDomain => a.path.into(),
+            Style::Host => req.whole_path.into(),
+        };
         if stage.execute_api_disabled && a.style != Style::CustomDomain {
             discard_body(body);
             let r = answer(StatusCode::FORBIDDEN, "Forbidden");
@@ -130,6 +145,36 @@ impl Gateway {
             let r = answer(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
             return self.finish_http(Some(stage), Some(route), &req, &parts, r, Ran::default());
         }
+        let authorizer = match &route.auth {
+            super::auth::RouteAuth::None => None,
+            super::auth::RouteAuth::Jwt(j) => {
+                match Box::pin(j.check(&self.upstreams, &parts)).await {
+                    Ok(a) => Some(a),
+                    Err(denied) => {
+                        discard_body(body);
+                        let (mut r, www) = match denied {
+                            super::auth::Denied::Unauthorized(w) => {
+                                (answer(StatusCode::UNAUTHORIZED, "Unauthorized"), w)
+                            }
+                            super::auth::Denied::Forbidden(w) => {
+                                (answer(StatusCode::FORBIDDEN, "Forbidden"), w)
+                            }
+                        };
+                        if let Ok(v) = HeaderValue::from_str(&www) {
+                            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                        }
+                        return self.finish_http(
+                            Some(stage),
+                            Some(route),
+                            &req,
+                            &parts,
+                            r,
+                            Ran::default(),
+                        );
+                    }
+                }
+            }
+        };
         let origin = stage
             .cors
             .as_ref()
@@ -146,6 +191,8 @@ impl Gateway {
                     route,
                     path,
                     params,
+                    authorizer: authorizer.as_ref(),
+                    raw_path: &raw_path,
                 };
                 self.http_api_lambda(l, &req, &ev, &parts, body).await
             }
@@ -187,6 +234,15 @@ impl Gateway {
         response
             .headers_mut()
             .insert(APIGW_REQUESTID, req.ids.apigw_id.clone());
+        // What the gateway answered itself (404, 400, 429, 401, …) is readable by an allowed
+        // origin too.
+        if let Some(cors) = stage.and_then(|s| s.cors.as_ref())
+            && !response
+                .headers()
+                .contains_key(http::header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        {
+            cors.response_headers(parts.headers.get(header::ORIGIN), response.headers_mut());
+        }
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             *response.status_mut() = StatusCode::BAD_GATEWAY;
         }
@@ -415,7 +471,7 @@ impl Gateway {
             api_id: &ev.stage.api_id,
             stage: &ev.stage.stage_name,
             route_key: ev.route.route_key.as_str(),
-            raw_path: req.whole_path,
+            raw_path: ev.raw_path,
             resource_path: ev.path,
             query: parts.uri.query(),
             parts,
@@ -426,6 +482,7 @@ impl Gateway {
             domain_name: domain,
             epoch_ms: req.epoch_ms,
             body: &bytes,
+            authorizer: ev.authorizer,
         };
         let event = if l.v2 {
             payload::event_v2(&input)
@@ -490,4 +547,8 @@ struct EventCtx<'a> {
     route: &'a HttpRoute,
     path: &'a str,
     params: Option<&'a portico_router::Params>,
+    /// `requestContext.authorizer` when an authorizer allowed the request.
+    authorizer: Option<&'a serde_json::Value>,
+    /// `rawPath`.
+    raw_path: &'a str,
 }

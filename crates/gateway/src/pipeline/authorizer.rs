@@ -198,7 +198,7 @@ impl Gateway {
             .headers
             .get(&c.header)
             .and_then(|v| v.to_str().ok())
-            .map(bearer)
+            .map(crate::jwt::bearer)
             .filter(|v| !v.is_empty())
             .ok_or_else(GatewayError::unauthorized)?;
         let jwks = c.issuer_of(token);
@@ -218,15 +218,6 @@ impl Gateway {
                 Err(GatewayError::unauthorized())
             }
         }
-    }
-}
-
-/// The token of an `Authorization`-style value: raw, or after a `Bearer ` scheme (any case).
-fn bearer(v: &str) -> &str {
-    let v = v.trim();
-    match v.get(..7) {
-        Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim_start(),
-        _ => v,
     }
 }
 

@@ -1,0 +1,268 @@
+//! Who may call an HTTP API route (`authorizationType`): `NONE`, or a `JWT` authorizer — the
+//! issuer's key set shared through [`crate::jwt::JwksRegistry`], the authorizer's audiences and
+//! the route's scopes, fixed when the stage compiles. Other types are refused at compile time
+//! (the route answers 500: never served without the check it asks for).
+//!
+//! As AWS answers: no token → 401 `{"message":"Unauthorized"}` with `www-authenticate: Bearer`;
+//! an invalid, expired or wrong-audience token → 401 with `error="invalid_token"`; a valid
+//! token without one of the route's scopes → 403 `{"message":"Forbidden"}`.
+
+use crate::jwt::{Claims, Jwks, Refused};
+use crate::upstream::Upstreams;
+use http::HeaderName;
+use portico_model::http::{HttpApiSnapshot, Route};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// A route's authorization, compiled.
+#[derive(Debug)]
+pub(crate) enum RouteAuth {
+    /// `NONE`.
+    None,
+    /// A `JWT` authorizer.
+    Jwt(Box<JwtAuth>),
+}
+
+/// Where a JWT authorizer reads the token.
+#[derive(Debug)]
+enum Source {
+    Header(HeaderName),
+    Query(String),
+}
+
+/// A `JWT` authorizer on one route.
+#[derive(Debug)]
+pub(crate) struct JwtAuth {
+    id: Box<str>,
+    source: Source,
+    jwks: Arc<Jwks>,
+    /// `jwtConfiguration.audience`: the token's `aud` (or an access token's `client_id`) must
+    /// be one of them.
+    audiences: Vec<String>,
+    /// The route's `authorizationScopes`: the token's `scope`/`scp` must hold one.
+    scopes: Vec<String>,
+}
+
+/// Why a request is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Denied {
+    /// 401 with this `www-authenticate` value.
+    Unauthorized(String),
+    /// 403 with this `www-authenticate` value.
+    Forbidden(String),
+}
+
+impl RouteAuth {
+    /// Compiles the route's authorization against the deployment's authorizers.
+    pub(crate) fn compile(
+        r: &Route,
+        snap: &HttpApiSnapshot,
+        registry: Option<&crate::jwt::JwksRegistry>,
+    ) -> Result<Self, String> {
+        match r.authorization_type.as_str() {
+            "NONE" => Ok(Self::None),
+            "JWT" => {
+                let id = r.authorizer_id.as_deref().unwrap_or("");
+                let a = snap
+                    .authorizers
+                    .iter()
+                    .find(|a| a.authorizer_id == id)
+                    .ok_or_else(|| format!("the route's authorizer {id} does not exist"))?;
+                let jwt = a.jwt_configuration.as_ref();
+                let issuer = jwt
+                    .and_then(|j| j.issuer.as_deref())
+                    .ok_or_else(|| format!("JWT authorizer {id} has no issuer"))?;
+                let registry =
+                    registry.ok_or_else(|| "no key sets for JWT authorizers here".to_string())?;
+                let source = a
+                    .identity_source
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or("$request.header.Authorization");
+                let source = if let Some(h) = source.strip_prefix("$request.header.") {
+                    Source::Header(
+                        HeaderName::from_bytes(h.as_bytes())
+                            .map_err(|_| format!("invalid identity source {source}"))?,
+                    )
+                } else if let Some(q) = source.strip_prefix("$request.querystring.") {
+                    Source::Query(q.to_owned())
+                } else {
+                    return Err(format!(
+                        "identity source {source} is not $request.header.X or $request.querystring.X"
+                    ));
+                };
+                Ok(Self::Jwt(Box::new(JwtAuth {
+                    id: id.into(),
+                    source,
+                    jwks: registry.for_provider(issuer)?,
+                    audiences: jwt.and_then(|j| j.audience.clone()).unwrap_or_default(),
+                    scopes: r.authorization_scopes.clone().unwrap_or_default(),
+                })))
+            }
+            other => Err(format!(
+                "authorization type {other} is not supported for HTTP APIs yet"
+            )),
+        }
+    }
+
+    /// For `portico routes`.
+    pub(crate) fn describe(&self) -> Option<String> {
+        match self {
+            Self::None => None,
+            Self::Jwt(j) => Some(format!("jwt({} → {})", j.id, j.jwks.issuer().issuer)),
+        }
+    }
+}
+
+impl JwtAuth {
+    /// Checks the request's token; the `requestContext.authorizer` of the event when it passes.
+    pub(crate) async fn check(
+        &self,
+        upstreams: &Upstreams,
+        parts: &http::request::Parts,
+    ) -> Result<Value, Denied> {
+        let raw = match &self.source {
+            Source::Header(h) => parts
+                .headers
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            Source::Query(q) => parts.uri.query().and_then(|query| {
+                query.split('&').find_map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                    (k == q).then(|| {
+                        percent_encoding::percent_decode_str(v)
+                            .decode_utf8_lossy()
+                            .into_owned()
+                    })
+                })
+            }),
+        };
+        let token = raw.as_deref().map(crate::jwt::bearer).unwrap_or("");
+        if token.is_empty() {
+            return Err(Denied::Unauthorized("Bearer".into()));
+        }
+        let invalid = |why: &str| {
+            Denied::Unauthorized(format!(
+                "Bearer scope=\"\" error=\"invalid_token\" error_description=\"{why}\""
+            ))
+        };
+        let claims = match crate::jwt::verify_token(&self.jwks, upstreams, token).await {
+            Ok(c) => c,
+            Err(Refused::Expired) => return Err(invalid("the token has expired")),
+            Err(Refused::KeysUnavailable) => {
+                tracing::warn!(authorizer = %self.id, issuer = %self.jwks.issuer().issuer,
+                    "the issuer's keys could not be fetched");
+                return Err(invalid("the token could not be verified"));
+            }
+            Err(Refused::Invalid(why)) => {
+                tracing::debug!(authorizer = %self.id, "token refused: {why}");
+                return Err(invalid("the token is not valid"));
+            }
+        };
+        if !self.audiences.is_empty() && !audience_matches(&claims, &self.audiences) {
+            return Err(invalid("the token does not have a valid audience"));
+        }
+        let granted = granted_scopes(&claims);
+        if !self.scopes.is_empty()
+            && !granted
+                .as_ref()
+                .is_some_and(|g| g.iter().any(|s| self.scopes.contains(s)))
+        {
+            return Err(Denied::Forbidden(format!(
+                "Bearer scope=\"{}\" error=\"insufficient_scope\" error_description=\"expected scopes: {}\"",
+                self.scopes.join(" "),
+                self.scopes.join(" ")
+            )));
+        }
+        Ok(json!({
+            "jwt": {
+                "claims": claims_as_text(&claims),
+                "scopes": granted,
+            }
+        }))
+    }
+}
+
+/// `aud` (text or list), else an access token's `client_id`, is one of `audiences`.
+fn audience_matches(claims: &Claims, audiences: &[String]) -> bool {
+    let c = &claims.0;
+    let mut found: Vec<&str> = Vec::new();
+    match c.get("aud") {
+        Some(Value::String(a)) => found.push(a),
+        Some(Value::Array(a)) => found.extend(a.iter().filter_map(Value::as_str)),
+        _ => {
+            if let Some(id) = c.get("client_id").and_then(Value::as_str) {
+                found.push(id);
+            }
+        }
+    }
+    found.iter().any(|f| audiences.iter().any(|a| a == f))
+}
+
+/// The token's scopes (`scope`, space-separated, or `scp`); `None` when it has none.
+fn granted_scopes(claims: &Claims) -> Option<Vec<String>> {
+    match claims.0.get("scope").or_else(|| claims.0.get("scp"))? {
+        Value::String(s) => Some(
+            s.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(Into::into)
+                .collect(),
+        ),
+        Value::Array(a) => Some(a.iter().filter_map(Value::as_str).map(Into::into).collect()),
+        _ => None,
+    }
+}
+
+/// The claims as HTTP APIs hand them on: every value as text (numbers as digits, a list as
+/// `[a b]`).
+fn claims_as_text(claims: &Claims) -> Map<String, Value> {
+    claims
+        .0
+        .iter()
+        .map(|(k, v)| {
+            let t = match v {
+                Value::String(s) => s.clone(),
+                Value::Array(a) => format!(
+                    "[{}]",
+                    a.iter()
+                        .map(|x| match x {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                other => other.to_string(),
+            };
+            (k.clone(), Value::String(t))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(v: Value) -> Claims {
+        let Value::Object(m) = v else { panic!() };
+        Claims(Arc::new(m))
+    }
+
+    #[test]
+    fn audiences_and_scopes() {
+        let id = claims(json!({"aud": "app", "exp": 1785675600, "groups": ["a", "b"]}));
+        assert!(audience_matches(&id, &["app".into()]));
+        assert!(!audience_matches(&id, &["other".into()]));
+        let access = claims(json!({"client_id": "app", "scope": "read write"}));
+        assert!(audience_matches(&access, &["app".into()]));
+        assert_eq!(
+            granted_scopes(&access),
+            Some(vec!["read".to_string(), "write".to_string()])
+        );
+        assert_eq!(granted_scopes(&id), None);
+        let text = claims_as_text(&id);
+        assert_eq!(text["exp"], "1785675600");
+        assert_eq!(text["groups"], "[a b]");
+    }
+}
