@@ -126,6 +126,21 @@ def nginx(conf, prefix):
     return master, int(workers[0])
 
 
+def create_http_api(admin_port, target):
+    """An HTTP API (apigatewayv2 quick create) proxying to `target`; None when the build has no
+    HTTP APIs (an older --baseline)."""
+    import urllib.request
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{admin_port}/v2/apis", method="POST",
+        data=json.dumps({"name": "bench-http", "protocolType": "HTTP", "target": target}).encode(),
+        headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())["apiId"]
+    except Exception:
+        return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--portico", default="target/release/portico")
@@ -169,6 +184,7 @@ def main():
             return p, f"http://127.0.0.1:{port}/restapis/{api}/bench/_user_request_"
 
         p, base = start_portico(args.portico, 18190, os.path.join(prefix, "portico-data"))
+        http_api = create_http_api(18191, "http://127.0.0.1:18181")
         scenarios = {
             "backend-direct": ("http://127.0.0.1:18181/x", None),
             "nginx-proxy": ("http://127.0.0.1:18180/x", gw_worker),
@@ -176,6 +192,10 @@ def main():
             "nginx-return": ("http://127.0.0.1:18182/x", gw_worker),
             "portico-mock": (f"{base}/mock", p.pid),
         }
+        if http_api:
+            # The same backend behind an HTTP API's quick-created `$default` route.
+            scenarios["portico-http-api-proxy"] = (
+                f"http://127.0.0.1:18190/restapis/{http_api}/$default/_user_request_/x", p.pid)
         if args.baseline:
             bp, bbase = start_portico(args.baseline, 18192, os.path.join(prefix, "baseline-data"))
             scenarios["baseline-proxy"] = (f"{bbase}/x", bp.pid)
@@ -224,12 +244,17 @@ def main():
     # rounds is reported; rounds where either gateway waited on its CPU (> 5 %) are left out.
     ratios = {}
     pairs_to_compare = [("portico-proxy", "nginx-proxy"), ("portico-mock", "nginx-return")]
+    if "portico-http-api-proxy" in results:
+        pairs_to_compare.append(("portico-http-api-proxy", "nginx-proxy"))
+        # HTTP API against the same backend behind a REST API's HTTP_PROXY route.
+        pairs_to_compare.append(("portico-http-api-proxy", "portico-proxy"))
     if args.baseline:
         pairs_to_compare += [("baseline-proxy", "nginx-proxy"), ("baseline-mock", "nginx-return")]
     for ours, theirs in pairs_to_compare:
         pairs = [(a, b) for a, b in zip(results[ours], results[theirs])
                  if a["gw_wait"] <= 0.05 and b["gw_wait"] <= 0.05] or list(zip(results[ours], results[theirs]))
-        ratios[ours] = {
+        key = ours if theirs.startswith("nginx") else f"{ours} ÷ {theirs}"
+        ratios[key] = {
             "cpu_per_req": statistics.median(a["gw_cpu_us_per_req"] / b["gw_cpu_us_per_req"] for a, b in pairs),
             "throughput": statistics.median(a["rps"] / b["rps"] for a, b in pairs),
             "p50": statistics.median(a["p50_ms"] / b["p50_ms"] for a, b in pairs),
@@ -251,7 +276,7 @@ def main():
               f"{s['gw_cpu_us_per_req'] if name != 'backend-direct' else float('nan'):.1f} | "
               f"{s['min_gw_cpu_us_per_req'] if name != 'backend-direct' else float('nan'):.1f} |")
     print()
-    print("| Portico / nginx (median of per-round ratios) | CPU per request | throughput | p50 | p99 | rounds |")
+    print("| Portico / nginx (median of per-round ratios; `a ÷ b`: Portico against itself) | CPU per request | throughput | p50 | p99 | rounds |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, r in ratios.items():
         print(f"| {name} | {r['cpu_per_req']:.2f}× | {r['throughput']:.2f}× | {r['p50']:.2f}× | "
