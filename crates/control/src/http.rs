@@ -1002,6 +1002,13 @@ fn check_mapping_key(key: &str, request: bool) -> Result<(), ControlError> {
     if !matches!(op, "overwrite" | "append" | "remove") {
         return Err(bad());
     }
+    if let Some(h) = target.strip_prefix("header.")
+        && portico_model::http::is_reserved_header(h)
+    {
+        return Err(ControlError::bad_request(format!(
+            "Invalid mapping expression specified: {key}. Header {h} is reserved and cannot be mapped"
+        )));
+    }
     let ok = if let Some(h) = target.strip_prefix("header.") {
         !h.is_empty()
             && h.bytes()
@@ -1458,6 +1465,8 @@ mod tests {
             check_mapping_key(ok, true).unwrap();
         }
         check_mapping_key("overwrite:statuscode", false).unwrap();
+        assert!(check_mapping_key("overwrite:header.Authorization", true).is_err());
+        assert!(check_mapping_key("append:header.x-amz-date", true).is_err());
         for bad in [
             "header.x",
             "set:header.x",

@@ -366,6 +366,36 @@ pub struct HttpApiSnapshot {
     pub authorizers: Vec<Authorizer>,
 }
 
+/// Whether a header is one HTTP API parameter mapping may not touch (AWS's reserved list).
+pub fn is_reserved_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("access-control-")
+        || n.starts_with("apigw-")
+        || n.starts_with("x-amz-")
+        || n.starts_with("x-amzn-")
+        || [
+            "authorization",
+            "connection",
+            "content-encoding",
+            "content-length",
+            "content-location",
+            "forwarded",
+            "keep-alive",
+            "origin",
+            "proxy-authenticate",
+            "proxy-authorization",
+            "te",
+            "trailers",
+            "transfer-encoding",
+            "upgrade",
+            "x-forwarded-for",
+            "x-forwarded-host",
+            "x-forwarded-proto",
+            "via",
+        ]
+        .contains(&n.as_str())
+}
+
 /// ISO-8601 UTC text for `epoch` seconds, as the v2 wire writes dates: `2026-12-06T03:50:00Z`.
 pub fn iso_date(epoch: i64) -> String {
     let days = epoch.div_euclid(86_400);

@@ -8,6 +8,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod cors;
+pub(crate) mod mapping;
 pub(crate) mod payload;
 pub(crate) mod serve;
 
@@ -99,6 +100,8 @@ pub(crate) struct HttpProxyTarget {
     pub(crate) pool: Arc<crate::upstream::UpstreamPool>,
     /// `timeoutInMillis`.
     pub(crate) timeout: Duration,
+    /// `requestParameters` / `responseParameters`, when the integration has any.
+    pub(crate) mappings: Option<Box<mapping::Mappings>>,
 }
 
 /// An `AWS_PROXY` (Lambda) integration of an HTTP API.
@@ -248,12 +251,15 @@ fn compile_target(
             i.integration_subtype.as_deref().unwrap_or("")
         ));
     }
-    if i.request_parameters.as_ref().is_some_and(|m| !m.is_empty())
+    let mapped = i.request_parameters.as_ref().is_some_and(|m| !m.is_empty())
         || i.response_parameters
             .as_ref()
-            .is_some_and(|m| !m.is_empty())
-    {
-        return Err("parameter mapping is not supported for HTTP APIs yet".into());
+            .is_some_and(|m| !m.is_empty());
+    if mapped && i.integration_type != "HTTP_PROXY" {
+        return Err(format!(
+            "parameter mapping on {} integrations is not supported",
+            i.integration_type
+        ));
     }
     let timeout = Duration::from_millis(
         u64::try_from(
@@ -353,12 +359,17 @@ fn compile_http_proxy(
         client_certificate: stage.client_certificate_id.as_deref().map(Arc::from),
     });
     let pool = upstreams.pool(template.authority(), tls)?;
+    let mappings = mapping::Mappings::compile(
+        i.request_parameters.as_ref(),
+        i.response_parameters.as_ref(),
+    )?;
     Ok(HttpProxyTarget {
         method,
         uri: template,
         append_path: r.route_key == "$default",
         pool,
         timeout,
+        mappings: (!mappings.is_empty()).then(|| Box::new(mappings)),
     })
 }
 

@@ -71,7 +71,7 @@ fn body_field(input: &EventInput<'_>) -> (String, bool) {
 }
 
 /// Query values decoded, in order, per name.
-fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     query
         .filter(|q| !q.is_empty())
         .map(|q| {

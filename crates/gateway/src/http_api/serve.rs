@@ -182,8 +182,15 @@ impl Gateway {
         let request_headers = preflight.then(|| parts.headers.clone());
         let (mut response, ran) = match &route.target {
             Target::HttpProxy(p) => {
-                self.http_api_proxy(p, &req, path, params, &mut parts, body)
-                    .await
+                let ev = EventCtx {
+                    stage,
+                    route,
+                    path,
+                    params,
+                    authorizer: authorizer.as_ref(),
+                    raw_path: &raw_path,
+                };
+                self.http_api_proxy(p, &req, &ev, &mut parts, body).await
             }
             Target::Lambda(l) => {
                 let ev = EventCtx {
@@ -310,13 +317,13 @@ impl Gateway {
         &self,
         p: &HttpProxyTarget,
         req: &HttpRequest<'_>,
-        path: &str,
-        params: Option<&portico_router::Params>,
+        ev: &EventCtx<'_>,
         parts: &mut http::request::Parts,
         body: GatewayBody,
     ) -> (Response<GatewayBody>, Ran) {
+        let (path, params) = (ev.path, ev.params);
         let mut held = Vec::new();
-        let body = match self.buffer_unknown_length(parts, body, &mut held).await {
+        let mut body = match self.buffer_unknown_length(parts, body, &mut held).await {
             Flow::Continue(b) => b,
             Flow::Respond(o) => {
                 let status = o.response.status();
@@ -328,8 +335,65 @@ impl Gateway {
                 return (r, Ran::default());
             }
         };
-        let query = parts.uri.query();
-        let rendered = if p.append_path {
+        // Parameter mapping: headers, query and path as the integration's rules make them.
+        let mut mapped_query: Option<String> = None;
+        let mut mapped_path: Option<String> = None;
+        if let Some(m) = &p.mappings {
+            let json = if m.reads_body {
+                match self.collect_body(body).await {
+                    Ok((bytes, hold)) => {
+                        held.push(hold);
+                        let v = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+                        body = GatewayBody::full(bytes);
+                        v
+                    }
+                    Err(_) => {
+                        return (
+                            answer(StatusCode::BAD_REQUEST, "Bad Request"),
+                            Ran::default(),
+                        );
+                    }
+                }
+            } else {
+                None
+            };
+            let original = parts.headers.clone();
+            let pairs = payload::query_pairs(parts.uri.query());
+            let context = |name: &str| context_variable(name, req, ev, parts);
+            let vars = super::mapping::Vars {
+                headers: &original,
+                query: &pairs,
+                body: json.as_ref(),
+                path,
+                params,
+                context: &context,
+                stage_variables: &ev.stage.stage_variables,
+                response_headers: None,
+            };
+            let mut query = pairs.clone();
+            let mut headers = original.clone();
+            m.apply_request(&vars, &mut headers, &mut query, &mut mapped_path);
+            if query != pairs {
+                mapped_query = Some(encode_query(&query));
+            }
+            parts.headers = headers;
+        }
+        let query = match &mapped_query {
+            Some(q) => Some(q.as_str()),
+            None => parts.uri.query(),
+        };
+        let rendered = if let Some(new_path) = &mapped_path {
+            let mut s = if new_path.starts_with('/') {
+                new_path.clone()
+            } else {
+                format!("/{new_path}")
+            };
+            if let Some(q) = query.filter(|q| !q.is_empty()) {
+                s.push('?');
+                s.push_str(q);
+            }
+            http::Uri::try_from(s).map_err(crate::uri::RenderError::Invalid)
+        } else if p.append_path {
             p.uri
                 .render(|n| params.and_then(|m| m.get(n)), None)
                 .and_then(|base| {
@@ -421,6 +485,9 @@ impl Gateway {
                 let status = r.status().as_u16();
                 let mut response = r.map(GatewayBody::from);
                 strip_hop_by_hop(response.headers_mut());
+                if let Some(m) = p.mappings.as_ref().filter(|m| m.maps_response(status)) {
+                    response = self.map_response(m, req, ev, parts, response).await;
+                }
                 (
                     response,
                     Ran {
@@ -431,6 +498,43 @@ impl Gateway {
                 )
             }
         }
+    }
+
+    /// The integration's `responseParameters` for the backend's status, applied.
+    async fn map_response(
+        &self,
+        m: &super::mapping::Mappings,
+        req: &HttpRequest<'_>,
+        ev: &EventCtx<'_>,
+        parts: &http::request::Parts,
+        response: Response<GatewayBody>,
+    ) -> Response<GatewayBody> {
+        let (mut head, body) = response.into_parts();
+        let (body, json) = if m.reads_response_body {
+            match self.collect_body(body).await {
+                Ok((bytes, _hold)) => {
+                    let v = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+                    (GatewayBody::full(bytes), v)
+                }
+                Err(_) => return internal_error(),
+            }
+        } else {
+            (body, None)
+        };
+        let pairs = payload::query_pairs(parts.uri.query());
+        let context = |name: &str| context_variable(name, req, ev, parts);
+        let vars = super::mapping::Vars {
+            headers: &parts.headers,
+            query: &pairs,
+            body: None,
+            path: ev.path,
+            params: ev.params,
+            context: &context,
+            stage_variables: &ev.stage.stage_variables,
+            response_headers: None,
+        };
+        m.apply_response(&vars, json.as_ref(), &mut head.status, &mut head.headers);
+        Response::from_parts(head, body)
     }
 
     /// `AWS_PROXY`: the event (2.0 or 1.0) to the function, its answer back by the format's
@@ -551,4 +655,63 @@ struct EventCtx<'a> {
     authorizer: Option<&'a serde_json::Value>,
     /// `rawPath`.
     raw_path: &'a str,
+}
+
+/// A query string from decoded pairs, encoded as a form would be.
+fn encode_query(pairs: &[(String, String)]) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(k, QUERY),
+                utf8_percent_encode(v, QUERY)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `$context.X` for parameter mapping.
+fn context_variable(
+    name: &str,
+    req: &HttpRequest<'_>,
+    ev: &EventCtx<'_>,
+    parts: &http::request::Parts,
+) -> Option<String> {
+    let domain = req
+        .host
+        .map(|h| h.split(':').next().unwrap_or(h))
+        .unwrap_or("");
+    Some(match name {
+        "accountId" => "000000000000".into(),
+        "apiId" => ev.stage.api_id.to_string(),
+        "domainName" => domain.to_owned(),
+        "domainPrefix" => domain.split('.').next().unwrap_or("").to_owned(),
+        "httpMethod" => parts.method.as_str().to_owned(),
+        "path" => ev.raw_path.to_owned(),
+        "protocol" => protocol(parts.version).to_owned(),
+        "requestId" | "extendedRequestId" => req.ids.apigw_id.to_str().ok()?.to_owned(),
+        "requestTime" => crate::access_log::clf_time(req.epoch_ms / 1000),
+        "requestTimeEpoch" => req.epoch_ms.to_string(),
+        "routeKey" => ev.route.route_key.to_string(),
+        "stage" => ev.stage.stage_name.to_string(),
+        "identity.sourceIp" => req.client.ip.clone(),
+        "identity.userAgent" => parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())?
+            .to_owned(),
+        other => {
+            let claim = other.strip_prefix("authorizer.claims.")?;
+            let claims = ev.authorizer?.get("jwt")?.get("claims")?;
+            claims.get(claim)?.as_str()?.to_owned()
+        }
+    })
 }
