@@ -463,6 +463,11 @@ async fn reset_authorizers_cache(
     Path((api, stage)): Path<(String, String)>,
 ) -> Result<Response> {
     s.store.http_stage(&api, &stage).await?;
+    if let Some(portico_gateway::compile::ServedApi::Http(stages)) = s.gateway.snapshot().api(&api)
+        && let Some(st) = stages.get(&stage)
+    {
+        st.flush_authorizer_caches();
+    }
     Ok(no_content())
 }
 

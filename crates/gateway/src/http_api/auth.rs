@@ -21,6 +21,114 @@ pub(crate) enum RouteAuth {
     None,
     /// A `JWT` authorizer.
     Jwt(Box<JwtAuth>),
+    /// A Lambda (`REQUEST`, `CUSTOM` on the route) authorizer.
+    Lambda(Box<LambdaAuth>),
+}
+
+/// One identity source of a Lambda authorizer.
+#[derive(Debug, Clone)]
+pub(crate) enum IdentitySource {
+    Header(HeaderName),
+    Query(String),
+    Context(String),
+    StageVariable(String),
+}
+
+/// A Lambda authorizer on one route.
+#[derive(Debug)]
+pub(crate) struct LambdaAuth {
+    pub(crate) id: Box<str>,
+    /// The function and its timeout.
+    pub(crate) function: crate::lambda_target::LambdaProxyIntegration,
+    /// `authorizerPayloadFormatVersion` 2.0 (else 1.0).
+    pub(crate) v2: bool,
+    /// `enableSimpleResponses`.
+    pub(crate) simple: bool,
+    /// `identitySource`: every one must be present (else 401, the function not called).
+    pub(crate) sources: Vec<IdentitySource>,
+    /// `authorizerResultTtlInSeconds` (0: no caching).
+    pub(crate) ttl: std::time::Duration,
+    /// Results by identity, shared by the routes of the stage that use this authorizer.
+    pub(crate) cache: Arc<crate::steps::authorizer::AuthorizerCache<LambdaResult>>,
+}
+
+/// What a Lambda authorizer answered.
+#[derive(Debug)]
+pub(crate) struct LambdaResult {
+    /// A simple response's `isAuthorized`, or an IAM policy (evaluated per route ARN).
+    pub(crate) verdict: LambdaVerdict,
+    /// `context`, as the function gave it.
+    pub(crate) context: Value,
+    /// `principalId` of a policy response.
+    pub(crate) principal_id: Option<String>,
+}
+
+/// A Lambda authorizer's answer about access.
+#[derive(Debug)]
+pub(crate) enum LambdaVerdict {
+    Simple(bool),
+    Policy(crate::steps::authorizer::Decision),
+}
+
+impl LambdaResult {
+    /// Parses the function's output: `{isAuthorized, context}` (simple responses) or an IAM
+    /// policy `{principalId, policyDocument, context}`.
+    pub(crate) fn parse(payload: &[u8], simple: bool) -> Result<Self, String> {
+        let v: Value = serde_json::from_slice(payload)
+            .map_err(|e| format!("invalid JSON in response: {e}"))?;
+        let context = v.get("context").cloned().unwrap_or(Value::Null);
+        if !(context.is_null() || context.is_object()) {
+            return Err("context is not an object".into());
+        }
+        if simple {
+            let Some(Value::Bool(b)) = v.get("isAuthorized") else {
+                return Err("a simple response needs a boolean isAuthorized".into());
+            };
+            return Ok(Self {
+                verdict: LambdaVerdict::Simple(*b),
+                context,
+                principal_id: None,
+            });
+        }
+        let Value::Object(mut o) = v else {
+            return Err("the response is not a JSON object".into());
+        };
+        // The IAM format of HTTP APIs: context values may be any JSON; the policy is parsed
+        // as REST's.
+        o.remove("context");
+        let d = crate::steps::authorizer::parse_output(
+            &serde_json::to_vec(&Value::Object(o)).unwrap_or_default(),
+        )
+        .map_err(|e| e.0)?;
+        Ok(Self {
+            principal_id: Some(d.principal_id.clone()),
+            verdict: LambdaVerdict::Policy(d),
+            context,
+        })
+    }
+
+    /// Whether the request to `route_arn` is allowed.
+    pub(crate) fn allows(&self, route_arn: &str) -> bool {
+        match &self.verdict {
+            LambdaVerdict::Simple(b) => *b,
+            LambdaVerdict::Policy(d) => {
+                d.verdict(route_arn) == crate::steps::authorizer::Verdict::Allow
+            }
+        }
+    }
+
+    /// `requestContext.authorizer` of the integration's event: `{"lambda": context}` (with
+    /// `principalId` for a policy response).
+    pub(crate) fn event_value(&self) -> Value {
+        let mut ctx = match &self.context {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        if let Some(p) = &self.principal_id {
+            ctx.insert("principalId".into(), json!(p));
+        }
+        json!({ "lambda": ctx })
+    }
 }
 
 /// Where a JWT authorizer reads the token.
@@ -53,14 +161,70 @@ pub(crate) enum Denied {
 }
 
 impl RouteAuth {
-    /// Compiles the route's authorization against the deployment's authorizers.
+    /// Compiles the route's authorization against the deployment's authorizers; Lambda
+    /// authorizers' result caches come from `caches` (one per authorizer in the stage).
     pub(crate) fn compile(
         r: &Route,
         snap: &HttpApiSnapshot,
+        stage: &portico_model::http::Stage,
         registry: Option<&crate::jwt::JwksRegistry>,
+        caches: &mut std::collections::HashMap<
+            String,
+            Arc<crate::steps::authorizer::AuthorizerCache<LambdaResult>>,
+        >,
     ) -> Result<Self, String> {
         match r.authorization_type.as_str() {
             "NONE" => Ok(Self::None),
+            "CUSTOM" => {
+                let id = r.authorizer_id.as_deref().unwrap_or("");
+                let a = snap
+                    .authorizers
+                    .iter()
+                    .find(|a| a.authorizer_id == id)
+                    .ok_or_else(|| format!("the route's authorizer {id} does not exist"))?;
+                let uri = crate::uri::substitute_stage_variables(
+                    a.authorizer_uri.as_deref().unwrap_or(""),
+                    &stage.stage_variables,
+                );
+                let (function, qualifier, arn) = super::lambda_function(&uri)?;
+                let sources = a
+                    .identity_source
+                    .iter()
+                    .map(|s| {
+                        if let Some(h) = s.strip_prefix("$request.header.") {
+                            HeaderName::from_bytes(h.as_bytes())
+                                .map(IdentitySource::Header)
+                                .map_err(|_| format!("invalid identity source {s}"))
+                        } else if let Some(q) = s.strip_prefix("$request.querystring.") {
+                            Ok(IdentitySource::Query(q.to_owned()))
+                        } else if let Some(c) = s.strip_prefix("$context.") {
+                            Ok(IdentitySource::Context(c.to_owned()))
+                        } else if let Some(v) = s.strip_prefix("$stageVariables.") {
+                            Ok(IdentitySource::StageVariable(v.to_owned()))
+                        } else {
+                            Err(format!("invalid identity source {s}"))
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let ttl = a
+                    .authorizer_result_ttl_in_seconds
+                    .unwrap_or(0)
+                    .clamp(0, 3600);
+                Ok(Self::Lambda(Box::new(LambdaAuth {
+                    id: id.into(),
+                    function: crate::lambda_target::LambdaProxyIntegration {
+                        function: function.into(),
+                        qualifier: qualifier.map(Into::into),
+                        arn: arn.into(),
+                        timeout: std::time::Duration::from_secs(10),
+                    },
+                    v2: a.authorizer_payload_format_version.as_deref() == Some("2.0"),
+                    simple: a.enable_simple_responses == Some(true),
+                    sources,
+                    ttl: std::time::Duration::from_secs(ttl as u64),
+                    cache: caches.entry(id.to_owned()).or_default().clone(),
+                })))
+            }
             "JWT" => {
                 let id = r.authorizer_id.as_deref().unwrap_or("");
                 let a = snap
@@ -110,6 +274,17 @@ impl RouteAuth {
         match self {
             Self::None => None,
             Self::Jwt(j) => Some(format!("jwt({} → {})", j.id, j.jwks.issuer().issuer)),
+            Self::Lambda(l) => Some(format!(
+                "lambda-authorizer({} → {}, payload {}{})",
+                l.id,
+                l.function.function,
+                if l.v2 { "2.0" } else { "1.0" },
+                if l.ttl.is_zero() {
+                    String::new()
+                } else {
+                    format!(", cached {} s", l.ttl.as_secs())
+                }
+            )),
         }
     }
 }

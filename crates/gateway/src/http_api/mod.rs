@@ -58,6 +58,9 @@ pub struct CompiledHttpStage {
     pub(crate) access_log: AccessLogFormat,
     /// Metrics of requests no route matched.
     pub(crate) unmatched_metrics: Arc<RouteMetrics>,
+    /// The result caches of the stage's Lambda authorizers (`ResetAuthorizersCache`).
+    pub(crate) authorizer_caches:
+        Vec<Arc<crate::steps::authorizer::AuthorizerCache<auth::LambdaResult>>>,
 }
 
 /// A compiled route.
@@ -144,6 +147,7 @@ pub(crate) fn compile_stage(
     };
     let mut builder = RouterBuilder::new();
     let mut default_route = None;
+    let mut authorizer_caches = std::collections::HashMap::new();
     for r in &snap.routes {
         let mut warn = |message: String| {
             warnings.push(CompileWarning {
@@ -151,9 +155,9 @@ pub(crate) fn compile_stage(
                 message,
             });
         };
-        let (target, auth) = match compile_target(r, snap, stage, upstreams)
-            .and_then(|t| auth::RouteAuth::compile(r, snap, jwks).map(|a| (t, a)))
-        {
+        let (target, auth) = match compile_target(r, snap, stage, upstreams).and_then(|t| {
+            auth::RouteAuth::compile(r, snap, stage, jwks, &mut authorizer_caches).map(|a| (t, a))
+        }) {
             Ok(t) => t,
             Err(e) => {
                 warn(format!("route answers 500: {e}"));
@@ -207,6 +211,7 @@ pub(crate) fn compile_stage(
         stage_variables: stage.stage_variables.clone(),
         access_log,
         unmatched_metrics: metrics.route(labels("")),
+        authorizer_caches: authorizer_caches.into_values().collect(),
     }
 }
 
@@ -393,6 +398,13 @@ impl HttpRoute {
 }
 
 impl CompiledHttpStage {
+    /// Forgets every cached Lambda authorizer result of the stage (`ResetAuthorizersCache`).
+    pub fn flush_authorizer_caches(&self) {
+        for c in &self.authorizer_caches {
+            c.flush();
+        }
+    }
+
     /// Every route with what it runs, for `portico routes`.
     pub fn explain(&self) -> String {
         let mut out = self.router.explain_with(|r| r.explain());

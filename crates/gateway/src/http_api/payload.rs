@@ -100,6 +100,51 @@ fn protocol(v: http::Version) -> &'static str {
 
 /// The 2.0 event.
 pub(crate) fn event_v2(input: &EventInput<'_>) -> Vec<u8> {
+    serde_json::to_vec(&Value::Object(event_v2_map(input))).unwrap_or_default()
+}
+
+/// A 2.0 Lambda authorizer's event: the request's 2.0 event without the body, with `type`,
+/// `routeArn` and the `identitySource` values.
+pub(crate) fn authorizer_event_v2(
+    input: &EventInput<'_>,
+    route_arn: &str,
+    identity: &[String],
+) -> Vec<u8> {
+    let mut e = event_v2_map(input);
+    e.remove("body");
+    e.remove("isBase64Encoded");
+    let mut out = Map::new();
+    out.insert("version".into(), json!("2.0"));
+    out.insert("type".into(), json!("REQUEST"));
+    out.insert("routeArn".into(), json!(route_arn));
+    out.insert("identitySource".into(), json!(identity));
+    for (k, v) in e {
+        if k != "version" {
+            out.insert(k, v);
+        }
+    }
+    serde_json::to_vec(&Value::Object(out)).unwrap_or_default()
+}
+
+/// A 1.0 Lambda authorizer's event: the 1.0 request event without the body, with `type`,
+/// `methodArn` and `identitySource` (the values comma-joined).
+pub(crate) fn authorizer_event_v1(
+    input: &EventInput<'_>,
+    route_arn: &str,
+    identity: &[String],
+) -> Vec<u8> {
+    let Value::Object(mut e) = event_v1_value(input) else {
+        return Vec::new();
+    };
+    e.remove("body");
+    e.remove("isBase64Encoded");
+    e.insert("type".into(), json!("REQUEST"));
+    e.insert("methodArn".into(), json!(route_arn));
+    e.insert("identitySource".into(), json!(identity.join(",")));
+    serde_json::to_vec(&Value::Object(e)).unwrap_or_default()
+}
+
+fn event_v2_map(input: &EventInput<'_>) -> Map<String, Value> {
     let parts = input.parts;
     let mut headers = Map::new();
     let mut cookies: Vec<Value> = Vec::new();
@@ -198,7 +243,7 @@ pub(crate) fn event_v2(input: &EventInput<'_>) -> Vec<u8> {
     } else {
         e.insert("isBase64Encoded".into(), json!(false));
     }
-    serde_json::to_vec(&Value::Object(e)).unwrap_or_default()
+    e
 }
 
 /// The account id events name (one account per Portico).
@@ -209,6 +254,10 @@ fn portico_control_account() -> &'static str {
 /// The 1.0 event as HTTP APIs write it (`version: "1.0"`, lowercase header names, `null` for
 /// what is empty).
 pub(crate) fn event_v1(input: &EventInput<'_>) -> Vec<u8> {
+    serde_json::to_vec(&event_v1_value(input)).unwrap_or_default()
+}
+
+fn event_v1_value(input: &EventInput<'_>) -> Value {
     let parts = input.parts;
     let mut headers = Map::new();
     let mut multi: Map<String, Value> = Map::new();
@@ -291,11 +340,14 @@ pub(crate) fn event_v1(input: &EventInput<'_>) -> Vec<u8> {
         "requestContext": {
             "accountId": portico_control_account(),
             "apiId": input.api_id,
-            "authorizer": input
-                .authorizer
-                .and_then(|a| a.get("jwt"))
-                .cloned()
-                .unwrap_or_else(|| json!({"claims": null, "scopes": null})),
+            "authorizer": match input.authorizer {
+                Some(a) => match (a.get("jwt"), a.get("lambda")) {
+                    (Some(jwt), _) => jwt.clone(),
+                    (None, Some(lambda)) => lambda.clone(),
+                    _ => json!({"claims": null, "scopes": null}),
+                },
+                None => json!({"claims": null, "scopes": null}),
+            },
             "domainName": input.domain_name,
             "domainPrefix": input.domain_name.split('.').next().unwrap_or(""),
             "extendedRequestId": input.request_id,
@@ -322,7 +374,7 @@ pub(crate) fn event_v1(input: &EventInput<'_>) -> Vec<u8> {
         "body": body,
         "isBase64Encoded": b64,
     });
-    serde_json::to_vec(&e).unwrap_or_default()
+    e
 }
 
 impl EventInput<'_> {

@@ -147,6 +147,30 @@ impl Gateway {
         }
         let authorizer = match &route.auth {
             super::auth::RouteAuth::None => None,
+            super::auth::RouteAuth::Lambda(l) => {
+                let ev = EventCtx {
+                    stage,
+                    route,
+                    path,
+                    params,
+                    authorizer: None,
+                    raw_path: &raw_path,
+                };
+                match Box::pin(self.http_lambda_authorize(l, &req, &ev, &parts)).await {
+                    Ok(a) => Some(a),
+                    Err(r) => {
+                        discard_body(body);
+                        return self.finish_http(
+                            Some(stage),
+                            Some(route),
+                            &req,
+                            &parts,
+                            r,
+                            Ran::default(),
+                        );
+                    }
+                }
+            }
             super::auth::RouteAuth::Jwt(j) => {
                 match Box::pin(j.check(&self.upstreams, &parts)).await {
                     Ok(a) => Some(a),
@@ -567,27 +591,7 @@ impl Gateway {
                 );
             }
         };
-        let domain = req
-            .host
-            .map(|h| h.split(':').next().unwrap_or(h))
-            .unwrap_or("");
-        let input = EventInput {
-            api_id: &ev.stage.api_id,
-            stage: &ev.stage.stage_name,
-            route_key: ev.route.route_key.as_str(),
-            raw_path: ev.raw_path,
-            resource_path: ev.path,
-            query: parts.uri.query(),
-            parts,
-            path_params: ev.params,
-            stage_variables: &ev.stage.stage_variables,
-            request_id: req.ids.apigw_id.to_str().unwrap_or("-"),
-            source_ip: &req.client.ip,
-            domain_name: domain,
-            epoch_ms: req.epoch_ms,
-            body: &bytes,
-            authorizer: ev.authorizer,
-        };
+        let input = event_input(req, ev, parts, &bytes);
         let event = if l.v2 {
             payload::event_v2(&input)
         } else {
@@ -655,6 +659,135 @@ struct EventCtx<'a> {
     authorizer: Option<&'a serde_json::Value>,
     /// `rawPath`.
     raw_path: &'a str,
+}
+
+/// What a Lambda event (integration or authorizer) is built from.
+fn event_input<'a>(
+    req: &'a HttpRequest<'_>,
+    ev: &'a EventCtx<'_>,
+    parts: &'a http::request::Parts,
+    body: &'a [u8],
+) -> EventInput<'a> {
+    let domain = req
+        .host
+        .map(|h| h.split(':').next().unwrap_or(h))
+        .unwrap_or("");
+    EventInput {
+        api_id: &ev.stage.api_id,
+        stage: &ev.stage.stage_name,
+        route_key: ev.route.route_key.as_str(),
+        raw_path: ev.raw_path,
+        resource_path: ev.path,
+        query: parts.uri.query(),
+        parts,
+        path_params: ev.params,
+        stage_variables: &ev.stage.stage_variables,
+        request_id: req.ids.apigw_id.to_str().unwrap_or("-"),
+        source_ip: &req.client.ip,
+        domain_name: domain,
+        epoch_ms: req.epoch_ms,
+        body,
+        authorizer: ev.authorizer,
+    }
+}
+
+impl Gateway {
+    /// A Lambda authorizer: identity sources (all present, else 401 without calling), the
+    /// cached or fresh answer, the verdict for the route ARN (403 when it does not allow);
+    /// `requestContext.authorizer` when it does.
+    async fn http_lambda_authorize(
+        &self,
+        l: &super::auth::LambdaAuth,
+        req: &HttpRequest<'_>,
+        ev: &EventCtx<'_>,
+        parts: &http::request::Parts,
+    ) -> Result<serde_json::Value, Response<GatewayBody>> {
+        use super::auth::{IdentitySource, LambdaResult};
+        let unauthorized = || answer(StatusCode::UNAUTHORIZED, "Unauthorized");
+        let pairs = payload::query_pairs(parts.uri.query());
+        let mut identity = Vec::with_capacity(l.sources.len());
+        for s in &l.sources {
+            let v = match s {
+                IdentitySource::Header(h) => {
+                    let all: Vec<String> = parts
+                        .headers
+                        .get_all(h)
+                        .iter()
+                        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                        .collect();
+                    (!all.is_empty()).then(|| all.join(","))
+                }
+                IdentitySource::Query(q) => {
+                    let all: Vec<&str> = pairs
+                        .iter()
+                        .filter(|(k, _)| k == q)
+                        .map(|(_, v)| v.as_str())
+                        .collect();
+                    (!all.is_empty()).then(|| all.join(","))
+                }
+                IdentitySource::Context(c) => context_variable(c, req, ev, parts),
+                IdentitySource::StageVariable(v) => ev.stage.stage_variables.get(v).cloned(),
+            };
+            match v.filter(|v| !v.is_empty()) {
+                Some(v) => identity.push(v),
+                None => return Err(unauthorized()),
+            }
+        }
+        let route_arn = format!(
+            "arn:aws:execute-api:us-east-1:000000000000:{}/{}/{}{}",
+            ev.stage.api_id,
+            ev.stage.stage_name,
+            parts.method.as_str(),
+            ev.path
+        );
+        let key = (!l.ttl.is_zero() && !identity.is_empty()).then(|| {
+            crate::steps::authorizer::AuthorizerCache::key(
+                &identity.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+        });
+        let cached = key.as_ref().and_then(|k| l.cache.get(k));
+        let result = match cached {
+            Some(r) => r,
+            None => {
+                let input = event_input(req, ev, parts, &[]);
+                let event = if l.v2 {
+                    payload::authorizer_event_v2(&input, &route_arn, &identity)
+                } else {
+                    payload::authorizer_event_v1(&input, &route_arn, &identity)
+                };
+                let trace = req.ids.trace_id.to_str().unwrap_or("-");
+                let invoked = self
+                    .invoke_lambda(&ev.stage.api_id, trace, &l.function, event.into())
+                    .await
+                    .map_err(|_| internal_error())?;
+                if invoked.function_error.is_some() {
+                    let message = serde_json::from_slice::<serde_json::Value>(&invoked.payload)
+                        .ok()
+                        .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_owned));
+                    if message.as_deref() == Some("Unauthorized") {
+                        return Err(unauthorized());
+                    }
+                    tracing::warn!(authorizer = %l.id, "the authorizer function failed");
+                    return Err(internal_error());
+                }
+                let r = LambdaResult::parse(&invoked.payload, l.simple).map_err(|why| {
+                    tracing::warn!(authorizer = %l.id,
+                        "Execution failed due to configuration error: invalid authorizer response ({why})");
+                    internal_error()
+                })?;
+                let r = Arc::new(r);
+                if let Some(k) = key {
+                    l.cache.put(k, r.clone(), l.ttl);
+                }
+                r
+            }
+        };
+        if result.allows(&route_arn) {
+            Ok(result.event_value())
+        } else {
+            Err(answer(StatusCode::FORBIDDEN, "Forbidden"))
+        }
+    }
 }
 
 /// A query string from decoded pairs, encoded as a form would be.

@@ -462,16 +462,25 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 }
 
 /// An authorizer's results by identity (a SHA-256 of the identity values: tokens are not
-/// kept), each until its TTL.
-#[derive(Debug, Default)]
-pub struct AuthorizerCache {
-    entries: Mutex<HashMap<[u8; 32], Cached>>,
+/// kept), each until its TTL. `T`: a REST authorizer's [`Decision`], or an HTTP API
+/// authorizer's result.
+#[derive(Debug)]
+pub struct AuthorizerCache<T = Decision> {
+    entries: Mutex<HashMap<[u8; 32], Cached<T>>>,
+}
+
+impl<T> Default for AuthorizerCache<T> {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+        }
+    }
 }
 
 /// A cached result and when it expires.
-type Cached = (Instant, Arc<Decision>);
+type Cached<T> = (Instant, Arc<T>);
 
-impl AuthorizerCache {
+impl AuthorizerCache<Decision> {
     /// The key of an identity.
     pub fn key(parts: &[&str]) -> [u8; 32] {
         use sha2::Digest;
@@ -482,9 +491,11 @@ impl AuthorizerCache {
         }
         h.finalize().into()
     }
+}
 
+impl<T> AuthorizerCache<T> {
     /// A live result.
-    pub fn get(&self, key: &[u8; 32]) -> Option<Arc<Decision>> {
+    pub fn get(&self, key: &[u8; 32]) -> Option<Arc<T>> {
         let mut m = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match m.get(key) {
             Some((until, d)) if *until > Instant::now() => Some(d.clone()),
@@ -497,7 +508,7 @@ impl AuthorizerCache {
     }
 
     /// Keeps `d` for `ttl`.
-    pub fn put(&self, key: [u8; 32], d: Arc<Decision>, ttl: Duration) {
+    pub fn put(&self, key: [u8; 32], d: Arc<T>, ttl: Duration) {
         let now = Instant::now();
         let mut m = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if m.len() >= CACHE_CAP {
