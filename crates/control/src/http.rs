@@ -967,8 +967,9 @@ fn settle_integration(i: &mut Integration) -> Result<(), ControlError> {
             "Invalid connection type {c}: expected INTERNET or VPC_LINK"
         )));
     }
-    for key in i.request_parameters.iter().flat_map(|m| m.keys()) {
+    for (key, value) in i.request_parameters.iter().flatten() {
         check_mapping_key(key, true)?;
+        check_mapping_value(key, value, true)?;
     }
     for (status, m) in i.response_parameters.iter().flatten() {
         if !(status.len() == 3
@@ -979,9 +980,67 @@ fn settle_integration(i: &mut Integration) -> Result<(), ControlError> {
                 "Invalid status code {status} in responseParameters: expected 200-599"
             )));
         }
-        for key in m.keys() {
+        for (key, value) in m {
             check_mapping_key(key, false)?;
+            check_mapping_value(key, value, false)?;
         }
+    }
+    Ok(())
+}
+
+/// The sources a mapping value may name (`$request.header.x`, `${context.requestId}`, …).
+const REQUEST_SOURCES: [&str; 7] = [
+    "request.header.",
+    "request.querystring.",
+    "request.body.",
+    "request.path.",
+    "context.",
+    "stageVariables.",
+    "request.path",
+];
+const RESPONSE_SOURCES: [&str; 2] = ["response.header.", "response.body."];
+
+/// Checks a mapping value: static text, one `$source`, or text with `${source}`s.
+fn check_mapping_value(key: &str, value: &str, request: bool) -> Result<(), ControlError> {
+    let known = |expr: &str| {
+        REQUEST_SOURCES
+            .iter()
+            .chain(if request {
+                [].iter()
+            } else {
+                RESPONSE_SOURCES.iter()
+            })
+            .any(|p| {
+                if p.ends_with('.') {
+                    expr.strip_prefix(p).is_some_and(|rest| !rest.is_empty())
+                } else {
+                    expr == *p
+                }
+            })
+    };
+    let bad = |expr: &str| {
+        ControlError::bad_request(format!(
+            "Invalid mapping expression specified: {value} for {key}. ${expr} is not a known source"
+        ))
+    };
+    if let Some(expr) = value.strip_prefix('$')
+        && !expr.starts_with('{')
+        && !expr.contains(['$', ' '])
+    {
+        return if known(expr) { Ok(()) } else { Err(bad(expr)) };
+    }
+    let mut rest = value;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(ControlError::bad_request(format!(
+                "Invalid mapping expression specified: {value} for {key}. An opening ${{ has no closing }}"
+            )));
+        };
+        if !known(&after[..end]) {
+            return Err(bad(&after[..end]));
+        }
+        rest = &after[end + 1..];
     }
     Ok(())
 }
@@ -1014,7 +1073,7 @@ fn check_mapping_key(key: &str, request: bool) -> Result<(), ControlError> {
             && h.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b))
     } else if request {
-        target == "path"
+        (target == "path" && op == "overwrite")
             || target
                 .strip_prefix("querystring.")
                 .is_some_and(|q| !q.is_empty())
@@ -1467,6 +1526,14 @@ mod tests {
         check_mapping_key("overwrite:statuscode", false).unwrap();
         assert!(check_mapping_key("overwrite:header.Authorization", true).is_err());
         assert!(check_mapping_key("append:header.x-amz-date", true).is_err());
+        assert!(check_mapping_key("append:path", true).is_err());
+        check_mapping_value("k", "$request.header.a", true).unwrap();
+        check_mapping_value("k", "/v2/${request.path.id}-${context.stage}", true).unwrap();
+        check_mapping_value("k", "static", true).unwrap();
+        check_mapping_value("k", "$response.body.error", false).unwrap();
+        assert!(check_mapping_value("k", "$request.nope", true).is_err());
+        assert!(check_mapping_value("k", "$response.header.a", true).is_err());
+        assert!(check_mapping_value("k", "${request.header.a", true).is_err());
         for bad in [
             "header.x",
             "set:header.x",

@@ -362,6 +362,8 @@ impl Gateway {
         // Parameter mapping: headers, query and path as the integration's rules make them.
         let mut mapped_query: Option<String> = None;
         let mut mapped_path: Option<String> = None;
+        // The client's headers as sent, for response rules that read `$request.header.X`.
+        let mut client_headers: Option<http::HeaderMap> = None;
         if let Some(m) = &p.mappings {
             let json = if m.reads_body {
                 match self.collect_body(body).await {
@@ -401,6 +403,7 @@ impl Gateway {
                 mapped_query = Some(encode_query(&query));
             }
             parts.headers = headers;
+            client_headers = Some(original);
         }
         let query = match &mapped_query {
             Some(q) => Some(q.as_str()),
@@ -510,7 +513,8 @@ impl Gateway {
                 let mut response = r.map(GatewayBody::from);
                 strip_hop_by_hop(response.headers_mut());
                 if let Some(m) = p.mappings.as_ref().filter(|m| m.maps_response(status)) {
-                    response = self.map_response(m, req, ev, parts, response).await;
+                    let client = client_headers.as_ref().unwrap_or(&parts.headers);
+                    response = self.map_response(m, req, ev, parts, client, response).await;
                 }
                 (
                     response,
@@ -531,6 +535,7 @@ impl Gateway {
         req: &HttpRequest<'_>,
         ev: &EventCtx<'_>,
         parts: &http::request::Parts,
+        client_headers: &http::HeaderMap,
         response: Response<GatewayBody>,
     ) -> Response<GatewayBody> {
         let (mut head, body) = response.into_parts();
@@ -548,7 +553,7 @@ impl Gateway {
         let pairs = payload::query_pairs(parts.uri.query());
         let context = |name: &str| context_variable(name, req, ev, parts);
         let vars = super::mapping::Vars {
-            headers: &parts.headers,
+            headers: client_headers,
             query: &pairs,
             body: None,
             path: ev.path,
