@@ -27,11 +27,15 @@ const REGION: &str = "us-east-1";
 /// The `/v2` routes.
 pub fn routes() -> axum::Router<AdminState> {
     axum::Router::new()
-        .route("/v2/apis", get(list_apis).post(create_api))
+        .route("/v2/apis", get(list_apis).post(create_api).put(import_api))
         .route(
             "/v2/apis/{api}",
-            get(get_api).patch(update_api).delete(delete_api),
+            get(get_api)
+                .patch(update_api)
+                .delete(delete_api)
+                .put(reimport_api),
         )
+        .route("/v2/apis/{api}/exports/{spec}", get(export_api))
         .route("/v2/apis/{api}/cors", delete(delete_cors))
         .route("/v2/apis/{api}/routes", get(list_routes).post(create_route))
         .route(
@@ -141,6 +145,152 @@ async fn create_api(State(s): State<AdminState>, bytes: Bytes) -> Result<Respons
     let quick = input.target.is_some();
     let state = HttpApiState::create(input, REGION)?;
     Ok(created(s.store.create_http_api(state, quick).await?))
+}
+
+/// `ImportApi` / `ReimportApi`'s body.
+#[derive(Debug, Default, Deserialize)]
+struct ImportBody {
+    #[serde(default)]
+    body: Option<String>,
+}
+
+/// The document of an import call, read (`failOnWarnings` refuses one with warnings).
+fn imported(
+    bytes: &Bytes,
+    q: &HashMap<String, String>,
+) -> Result<portico_openapi::ImportedHttpApi> {
+    let input: ImportBody = body(bytes)?;
+    let text = input
+        .body
+        .ok_or_else(|| ApiError::bad_request("Body is required"))?;
+    let doc = portico_openapi::parse_document(text.as_bytes())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let api =
+        portico_openapi::import_http_api(&doc).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if q.get("failOnWarnings").is_some_and(|v| v == "true") && !api.warnings.is_empty() {
+        let w: Vec<String> = api.warnings.iter().map(|d| d.to_string()).collect();
+        return Err(ApiError::bad_request(format!(
+            "Warnings found during import:\n\t{}",
+            w.join("\n\t")
+        )));
+    }
+    Ok(api)
+}
+
+fn warnings_of(api: &portico_openapi::ImportedHttpApi) -> Option<Vec<String>> {
+    (!api.warnings.is_empty()).then(|| api.warnings.iter().map(|d| d.to_string()).collect())
+}
+
+async fn import_api(
+    State(s): State<AdminState>,
+    Query(q): Query<HashMap<String, String>>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let doc = imported(&bytes, &q)?;
+    let warnings = warnings_of(&doc);
+    let mut state = HttpApiState::create(
+        CreateApiInput {
+            name: Some(doc.name.clone()),
+            protocol_type: Some("HTTP".into()),
+            ..Default::default()
+        },
+        REGION,
+    )?;
+    state.apply_import(
+        doc.routes,
+        doc.integrations,
+        doc.authorizers,
+        doc.cors,
+        doc.disable_execute_api_endpoint,
+        doc.version,
+        doc.description,
+    )?;
+    let mut api = s.store.create_http_api(state, false).await?;
+    api.warnings = warnings;
+    Ok(created(api))
+}
+
+async fn reimport_api(
+    State(s): State<AdminState>,
+    Path(api): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let doc = imported(&bytes, &q)?;
+    let warnings = warnings_of(&doc);
+    let mut out = s
+        .store
+        .modify_http_api(&api, |st| {
+            st.apply_import(
+                doc.routes,
+                doc.integrations,
+                doc.authorizers,
+                doc.cors,
+                doc.disable_execute_api_endpoint,
+                doc.version,
+                doc.description,
+            )?;
+            Ok(st.api.clone())
+        })
+        .await?;
+    out.warnings = warnings;
+    Ok(created(out))
+}
+
+async fn export_api(
+    State(s): State<AdminState>,
+    Path((api, spec)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    if spec != "OAS30" {
+        return Err(ApiError::bad_request(format!(
+            "Invalid specification {spec}: only OAS30 is supported"
+        )));
+    }
+    let format = match q.get("outputType").map(String::as_str) {
+        Some("JSON") => portico_openapi::ExportFormat::Json,
+        Some("YAML") => portico_openapi::ExportFormat::Yaml,
+        _ => {
+            return Err(ApiError::bad_request(
+                "outputType is required and must be JSON or YAML",
+            ));
+        }
+    };
+    let extensions = q.get("includeExtensions").is_none_or(|v| v != "false");
+    let state = s.store.http_api(&api).await?;
+    let stage = q.get("stageName").cloned();
+    let (routes, integrations, authorizers, api_model) = match &stage {
+        Some(name) => {
+            let snap = s.store.http_stage_snapshot(&api, name).await?;
+            let mut a = snap.api.unwrap_or_else(|| state.api.clone());
+            a.api_id = state.api.api_id.clone();
+            (snap.routes, snap.integrations, snap.authorizers, a)
+        }
+        None => (
+            state.routes,
+            state.integrations,
+            state.authorizers,
+            state.api,
+        ),
+    };
+    let doc = portico_openapi::export_http_api(
+        &api_model,
+        &routes,
+        &integrations,
+        &authorizers,
+        portico_openapi::HttpExportOptions {
+            extensions,
+            stage: stage.as_deref(),
+            region: REGION,
+        },
+    );
+    let text = portico_openapi::render(&doc, format)
+        .map_err(|e| ApiError::bad_request(format!("export failed: {e}")))?;
+    let content_type = match format {
+        portico_openapi::ExportFormat::Json => "application/json",
+        portico_openapi::ExportFormat::Yaml => "application/yaml",
+    };
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], text).into_response())
 }
 
 async fn get_api(State(s): State<AdminState>, Path(api): Path<String>) -> Result<Response> {

@@ -823,6 +823,60 @@ impl HttpApiState {
         Ok(())
     }
 
+    /// `ImportApi` / `ReimportApi`: the API's routes, integrations and authorizers become the
+    /// document's (each checked as its create call checks it); CORS, version and description
+    /// too. Ids are the importer's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply_import(
+        &mut self,
+        routes: Vec<Route>,
+        integrations: Vec<Integration>,
+        authorizers: Vec<Authorizer>,
+        cors: Option<Cors>,
+        disable_execute_api_endpoint: bool,
+        version: Option<String>,
+        description: Option<String>,
+    ) -> Result<(), ControlError> {
+        if let Some(c) = &cors {
+            check_cors(c)?;
+        }
+        let mut next = Self {
+            api: self.api.clone(),
+            routes: Vec::new(),
+            integrations: Vec::new(),
+            authorizers: Vec::new(),
+        };
+        for mut i in integrations {
+            settle_integration(&mut i)?;
+            next.integrations.push(i);
+        }
+        for a in authorizers {
+            settle_authorizer(&a)?;
+            next.authorizers.push(a);
+        }
+        for r in routes {
+            check_route_key(&r.route_key)?;
+            next.check_unique_key(&r.route_key, None)?;
+            if let Some(t) = &r.target {
+                next.check_target(t)?;
+            }
+            if r.authorization_type != "AWS_IAM" {
+                next.check_route_auth(&r)?;
+            }
+            next.routes.push(r);
+        }
+        next.api.cors_configuration = cors.map(settle_cors);
+        next.api.disable_execute_api_endpoint = disable_execute_api_endpoint;
+        if version.is_some() {
+            next.api.version = version;
+        }
+        if description.is_some() {
+            next.api.description = description;
+        }
+        *self = next;
+        Ok(())
+    }
+
     /// What a deployment freezes; refused when there is nothing to serve.
     pub fn snapshot(&self) -> Result<HttpApiSnapshot, ControlError> {
         if self.routes.is_empty() {

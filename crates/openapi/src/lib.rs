@@ -13,6 +13,8 @@
 //! 3.0 or Swagger 2.0 document (optionally with the extensions), which [`render`] writes as JSON
 //! or YAML; importing an export with extensions rebuilds the same resources and methods.
 //!
+//! HTTP APIs (apigatewayv2) have their own pair: [`import_http_api`] and [`export_http_api`].
+//!
 //! ```
 //! let yaml = br#"
 //! openapi: 3.0.1
@@ -40,6 +42,7 @@ mod export;
 mod fields;
 #[doc(hidden)]
 pub mod fuzz;
+mod http_api;
 mod import;
 mod integration;
 mod operation;
@@ -49,6 +52,7 @@ mod refs;
 
 pub use diag::{Diagnostic, ImportError};
 pub use export::{ExportError, ExportFormat, ExportOptions, ExportVersion, export, render};
+pub use http_api::{HttpExportOptions, ImportedHttpApi, export_http_api, import_http_api};
 pub use import::{ImportedApi, import};
 pub use parse::{MAX_DOCUMENT_BYTES, parse_document};
 pub use paths::MAX_RESOURCES;

@@ -391,6 +391,25 @@ impl Store {
         Ok(())
     }
 
+    /// What a stage serves: its deployment's frozen API (`ExportApi --stage-name`).
+    pub async fn http_stage_snapshot(
+        &self,
+        api_id: &str,
+        name: &str,
+    ) -> Result<HttpApiSnapshot, StoreError> {
+        let stage = self.http_stage(api_id, name).await?;
+        let id = stage.deployment_id.ok_or_else(|| {
+            ControlError::bad_request(format!("Stage {name} has no deployment to export"))
+        })?;
+        let row = sqlx::query("SELECT snapshot FROM http_deployments WHERE api_id = ? AND id = ?")
+            .bind(api_id)
+            .bind(&id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| invalid_deployment(&id))?;
+        from_json("http deployment snapshot", row.get(0))
+    }
+
     /// `DeleteStage`.
     pub async fn delete_http_stage(&self, api_id: &str, name: &str) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
