@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// What one import made: a REST API, or an HTTP API (apigatewayv2).
 pub enum Imported {
-    Rest(ImportOutcome),
+    Rest(Box<ImportOutcome>),
     Http {
         api_id: String,
         name: String,
@@ -225,7 +225,7 @@ pub async fn import_file(
         stage,
         created,
     };
-    Ok(Imported::Rest(outcome))
+    Ok(Imported::Rest(Box::new(outcome)))
 }
 
 pub fn print_invoke_urls(imported: &Imported, listen: SocketAddr) {
