@@ -126,8 +126,9 @@ pub(crate) fn authorizer_event_v2(
     serde_json::to_vec(&Value::Object(out)).unwrap_or_default()
 }
 
-/// A 1.0 Lambda authorizer's event: the 1.0 request event without the body, with `type`,
-/// `methodArn` and `identitySource` (the values comma-joined).
+/// A 1.0 Lambda authorizer's event: the 1.0 request event without the body (and without
+/// `requestContext.authorizer`), with `type`, `methodArn`, and `identitySource` and
+/// `authorizationToken` (both the values comma-joined, as AWS's example shows).
 pub(crate) fn authorizer_event_v1(
     input: &EventInput<'_>,
     route_arn: &str,
@@ -141,6 +142,10 @@ pub(crate) fn authorizer_event_v1(
     e.insert("type".into(), json!("REQUEST"));
     e.insert("methodArn".into(), json!(route_arn));
     e.insert("identitySource".into(), json!(identity.join(",")));
+    e.insert("authorizationToken".into(), json!(identity.join(",")));
+    if let Some(Value::Object(ctx)) = e.get_mut("requestContext") {
+        ctx.remove("authorizer");
+    }
     serde_json::to_vec(&Value::Object(e)).unwrap_or_default()
 }
 
