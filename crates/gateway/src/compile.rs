@@ -3,6 +3,7 @@
 //! and the access-log format. Requests only read what is built here.
 
 use crate::access_log::AccessLogFormat;
+pub use crate::compiled::{CompileWarning, SharedStr};
 use crate::gateway_response::GatewayResponses;
 pub use crate::lambda_target::LambdaProxyIntegration;
 use crate::mapping::{IntegrationResponses, RequestTemplates};
@@ -45,36 +46,6 @@ impl Canary {
     /// Whether this request goes to the canary: true with probability `percentTraffic` / 100.
     pub fn picks(&self) -> bool {
         self.percent_traffic > 0.0 && fastrand::f64() * 100.0 < self.percent_traffic
-    }
-}
-
-/// A string that the routes and metric labels naming the same thing share.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SharedStr(Arc<str>);
-
-impl SharedStr {
-    /// The string.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<&str> for SharedStr {
-    fn from(s: &str) -> Self {
-        Self(s.into())
-    }
-}
-
-impl std::ops::Deref for SharedStr {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for SharedStr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -317,15 +288,6 @@ impl ServingSnapshot {
             .flatten()
         })
     }
-}
-
-/// A non-fatal problem found while compiling.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompileWarning {
-    /// `{apiId}/{stage} {METHOD} {path}` or `{apiId}/{stage}`.
-    pub location: String,
-    /// What is wrong and what the gateway does about it.
-    pub message: String,
 }
 
 /// Compiles every stage. A broken method never breaks its stage: it answers 500 and is reported.

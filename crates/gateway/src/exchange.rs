@@ -327,3 +327,49 @@ pub(crate) fn protocol(v: Version) -> &'static str {
         _ => "HTTP/1.1",
     }
 }
+
+/// Ids every response carries.
+pub(crate) struct RequestIds {
+    pub(crate) request_id: HeaderValue,
+    /// `x-amz-apigw-id` of REST APIs; an HTTP API's `apigw-requestid` (16 characters, `=` last).
+    pub(crate) apigw_id: HeaderValue,
+    pub(crate) trace_id: HeaderValue,
+}
+
+impl RequestIds {
+    pub(crate) fn new(epoch_ms: u64) -> Self {
+        let (a, b) = (fastrand::u64(..), fastrand::u64(..));
+        // xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx (UUID v4), written without fmt machinery.
+        let mut rid = [b'-'; 36];
+        hex(&mut rid[0..8], a >> 32);
+        hex(&mut rid[9..13], a >> 16);
+        hex(&mut rid[14..18], (a & 0x0fff) | 0x4000);
+        hex(&mut rid[19..23], ((b >> 48) & 0x3fff) | 0x8000);
+        hex(&mut rid[24..36], b);
+        const B62: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut apigw = [b'='; 16];
+        let mut bits = a ^ b.rotate_left(17);
+        for slot in apigw.iter_mut().take(15) {
+            *slot = B62[(bits % 62) as usize];
+            bits = (bits / 62) ^ b.rotate_left(bits as u32 & 63);
+        }
+        let mut trace = *b"Root=1-00000000-000000000000000000000000";
+        hex(&mut trace[7..15], epoch_ms / 1000);
+        hex(&mut trace[16..28], a);
+        hex(&mut trace[28..40], b >> 16);
+        Self {
+            request_id: HeaderValue::from_bytes(&rid).unwrap_or(HeaderValue::from_static("-")),
+            apigw_id: HeaderValue::from_bytes(&apigw).unwrap_or(HeaderValue::from_static("-")),
+            trace_id: HeaderValue::from_bytes(&trace).unwrap_or(HeaderValue::from_static("-")),
+        }
+    }
+}
+
+/// Writes the low `out.len()` hex digits of `v` into `out`.
+pub(crate) fn hex(out: &mut [u8], mut v: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(v & 0xf) as usize];
+        v >>= 4;
+    }
+}

@@ -454,6 +454,34 @@ impl Gateway {
     /// Reads a body for a mapping template, validation or a mapping, up to the payload limit and
     /// against the body budget. Reading it may take at most [`BODY_READ_LIMIT`] in all, however
     /// slowly the bytes trickle in (400 after).
+    /// A body of unknown length (chunked, HTTP/2 without `content-length`) read whole, so the
+    /// backend gets it with a `Content-Length` as from API Gateway (and a trickled body never
+    /// reaches it); other bodies, or with `stream_proxy_bodies`, as they are.
+    pub(crate) async fn whole_if_unknown_length(
+        &self,
+        parts: &mut http::request::Parts,
+        body: GatewayBody,
+    ) -> Result<(GatewayBody, Option<crate::budget::Hold<'_>>), GatewayError> {
+        let unknown_length = matches!(&body, GatewayBody::Client(c)
+            if !http_body::Body::is_end_stream(c) && http_body::Body::size_hint(c).exact().is_none());
+        if !unknown_length || self.config.stream_proxy_bodies {
+            return Ok((body, None));
+        }
+        let (bytes, hold) = self
+            .buffer(
+                body,
+                self.config.body_timeout,
+                GatewayError::request_timeout(),
+            )
+            .await?;
+        parts.headers.remove(http::header::TRANSFER_ENCODING);
+        parts.headers.insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from(bytes.len()),
+        );
+        Ok((GatewayBody::full(bytes), Some(hold)))
+    }
+
     pub(crate) async fn collect_body(
         &self,
         body: GatewayBody,

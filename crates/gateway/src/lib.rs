@@ -28,6 +28,7 @@ pub mod binary;
 mod body;
 pub mod budget;
 pub mod compile;
+mod compiled;
 pub mod domains;
 mod exchange;
 #[doc(hidden)]

@@ -13,7 +13,7 @@ pub(crate) mod payload;
 pub(crate) mod serve;
 
 use crate::access_log::AccessLogFormat;
-use crate::compile::{CompileWarning, SharedStr};
+use crate::compiled::{CompileWarning, SharedStr};
 use crate::lambda_target::LambdaProxyIntegration;
 use crate::metrics::{Labels, Registry, RouteMetrics};
 use crate::steps::Throttle;

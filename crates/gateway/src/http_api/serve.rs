@@ -7,10 +7,10 @@ use super::{CompiledHttpStage, HttpProxyTarget, HttpRoute, LambdaTarget, Target}
 use crate::access_log::AccessLogRecord;
 use crate::addressing::{Address, Style};
 use crate::body::{GatewayBody, discard_body};
+use crate::exchange::RequestIds;
 use crate::exchange::{ConnInfo, protocol};
 use crate::gateway::Gateway;
 use crate::integrations::{X_FORWARDED_FOR, X_FORWARDED_PROTO, strip_hop_by_hop};
-use crate::pipeline::{Flow, RequestIds};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use std::collections::HashMap;
@@ -347,10 +347,13 @@ impl Gateway {
     ) -> (Response<GatewayBody>, Ran) {
         let (path, params) = (ev.path, ev.params);
         let mut held = Vec::new();
-        let mut body = match self.buffer_unknown_length(parts, body, &mut held).await {
-            Flow::Continue(b) => b,
-            Flow::Respond(o) => {
-                let status = o.response.status();
+        let mut body = match self.whole_if_unknown_length(parts, body).await {
+            Ok((b, hold)) => {
+                held.extend(hold);
+                b
+            }
+            Err(e) => {
+                let status = e.status;
                 let r = if status == StatusCode::PAYLOAD_TOO_LARGE {
                     answer(status, "Request Entity Too Large")
                 } else {

@@ -128,28 +128,10 @@ impl Gateway {
         body: GatewayBody,
         held: &mut Vec<Hold<'g>>,
     ) -> Flow {
-        let unknown_length = matches!(&body, GatewayBody::Client(c)
-            if !http_body::Body::is_end_stream(c) && http_body::Body::size_hint(c).exact().is_none());
-        if !unknown_length || self.config.stream_proxy_bodies {
-            return Flow::Continue(body);
-        }
-        // A body of unknown length goes to the backend whole, with a Content-Length, as API
-        // Gateway sends it (and a trickled body never reaches the backend).
-        match self
-            .buffer(
-                body,
-                self.config.body_timeout,
-                GatewayError::request_timeout(),
-            )
-            .await
-        {
-            Ok((bytes, hold)) => {
-                held.push(hold);
-                parts.headers.remove(header::TRANSFER_ENCODING);
-                parts
-                    .headers
-                    .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-                Flow::Continue(GatewayBody::full(bytes))
+        match self.whole_if_unknown_length(parts, body).await {
+            Ok((body, hold)) => {
+                held.extend(hold);
+                Flow::Continue(body)
             }
             Err(e) => Flow::Respond(Outcome::fail(e)),
         }
