@@ -392,6 +392,13 @@ pub fn export_http_api(
     );
     let mut paths: std::collections::BTreeMap<String, serde_json::Map<String, Value>> =
         std::collections::BTreeMap::new();
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for r in routes {
+        if let Some(id) = r.integration_id() {
+            *uses.entry(id).or_default() += 1;
+        }
+    }
+    let mut shared = serde_json::Map::new();
     let mut sorted: Vec<&Route> = routes.iter().collect();
     sorted.sort_by(|a, b| a.route_key.cmp(&b.route_key));
     for r in sorted {
@@ -404,6 +411,10 @@ pub fn export_http_api(
             .find(|(_, m)| *m == method)
             .map(|(k, _)| *k)
             .unwrap_or("x-amazon-apigateway-any-method");
+        // `ANY` (and `$default`) exist only as an extension: left out without extensions.
+        if !ext && key.starts_with("x-amazon-apigateway-") {
+            continue;
+        }
         let mut op = serde_json::Map::new();
         let params: Vec<Value> = path
             .split('/')
@@ -473,7 +484,17 @@ pub fn export_http_api(
             if let Some(v) = &i.tls_config {
                 x.insert("tlsConfig".into(), v.clone());
             }
-            op.insert("x-amazon-apigateway-integration".into(), Value::Object(x));
+            if uses.get(i.integration_id.as_str()).copied().unwrap_or(0) > 1 {
+                // Shared by several routes: one entry in components, referenced.
+                let name = format!("integration-{}", i.integration_id);
+                op.insert(
+                    "x-amazon-apigateway-integration".into(),
+                    json!({ "$ref": format!("#/components/x-amazon-apigateway-integrations/{name}") }),
+                );
+                shared.insert(name, Value::Object(x));
+            } else {
+                op.insert("x-amazon-apigateway-integration".into(), Value::Object(x));
+            }
         }
         paths
             .entry(path.to_owned())
@@ -489,6 +510,13 @@ pub fn export_http_api(
                 .collect(),
         ),
     );
+    let mut components = serde_json::Map::new();
+    if !shared.is_empty() {
+        components.insert(
+            "x-amazon-apigateway-integrations".into(),
+            Value::Object(shared),
+        );
+    }
     if !authorizers.is_empty() {
         let mut schemes = serde_json::Map::new();
         for a in authorizers {
@@ -537,7 +565,10 @@ pub fn export_http_api(
             scheme.extend(x);
             schemes.insert(a.name.clone(), Value::Object(scheme));
         }
-        doc.insert("components".into(), json!({ "securitySchemes": schemes }));
+        components.insert("securitySchemes".into(), Value::Object(schemes));
+    }
+    if !components.is_empty() {
+        doc.insert("components".into(), Value::Object(components));
     }
     if ext {
         if let Some(c) = &api.cors_configuration {
@@ -642,6 +673,23 @@ paths:
             },
         );
         let again = import_http_api(&out).unwrap();
+        assert_eq!(
+            again.integrations.len(),
+            2,
+            "the shared integration stays shared"
+        );
+        let bare = export_http_api(
+            &model,
+            &api.routes,
+            &api.integrations,
+            &api.authorizers,
+            HttpExportOptions {
+                extensions: false,
+                stage: None,
+                region: "us-east-1",
+            },
+        );
+        assert!(!bare.to_string().contains("x-amazon-apigateway"), "{bare}");
         let mut a: Vec<&str> = api.routes.iter().map(|r| r.route_key.as_str()).collect();
         let mut b: Vec<&str> = again.routes.iter().map(|r| r.route_key.as_str()).collect();
         a.sort();
