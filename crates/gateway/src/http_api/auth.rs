@@ -23,6 +23,9 @@ pub(crate) enum RouteAuth {
     Jwt(Box<JwtAuth>),
     /// A Lambda (`REQUEST`, `CUSTOM` on the route) authorizer.
     Lambda(Box<LambdaAuth>),
+    /// `AWS_IAM`: a SigV4-signed request from a configured principal whose policy allows the
+    /// route ARN.
+    Iam,
 }
 
 /// One identity source of a Lambda authorizer.
@@ -263,8 +266,9 @@ impl RouteAuth {
                     scopes: r.authorization_scopes.clone().unwrap_or_default(),
                 })))
             }
+            "AWS_IAM" => Ok(Self::Iam),
             other => Err(format!(
-                "authorization type {other} is not supported for HTTP APIs yet"
+                "authorization type {other} is not supported for HTTP APIs"
             )),
         }
     }
@@ -274,6 +278,7 @@ impl RouteAuth {
         match self {
             Self::None => None,
             Self::Jwt(j) => Some(format!("jwt({} → {})", j.id, j.jwks.issuer().issuer)),
+            Self::Iam => Some("aws-iam".into()),
             Self::Lambda(l) => Some(format!(
                 "lambda-authorizer({} → {}, payload {}{})",
                 l.id,

@@ -333,6 +333,9 @@ fn event_v1_value(input: &EventInput<'_>) -> Value {
         let (b, b64) = body_field(input);
         (json!(b), b64)
     };
+    // An `AWS_IAM` signer fills the identity, as in REST's 1.0 events.
+    let iam = input.authorizer.and_then(|a| a.get("iam"));
+    let from_iam = |k: &str| iam.and_then(|i| i.get(k)).cloned().unwrap_or(Value::Null);
     let e = json!({
         "version": "1.0",
         "resource": resource,
@@ -349,6 +352,7 @@ fn event_v1_value(input: &EventInput<'_>) -> Value {
                 Some(a) => match (a.get("jwt"), a.get("lambda")) {
                     (Some(jwt), _) => jwt.clone(),
                     (None, Some(lambda)) => lambda.clone(),
+                    _ if iam.is_some() => Value::Null,
                     _ => json!({"claims": null, "scopes": null}),
                 },
                 None => json!({"claims": null, "scopes": null}),
@@ -358,11 +362,12 @@ fn event_v1_value(input: &EventInput<'_>) -> Value {
             "extendedRequestId": input.request_id,
             "httpMethod": parts.method.as_str(),
             "identity": {
-                "accessKey": null, "accountId": null, "caller": null,
+                "accessKey": from_iam("accessKey"), "accountId": from_iam("accountId"),
+                "caller": from_iam("callerId"),
                 "cognitoAuthenticationProvider": null, "cognitoAuthenticationType": null,
                 "cognitoIdentityId": null, "cognitoIdentityPoolId": null, "principalOrgId": null,
-                "sourceIp": input.source_ip, "user": null, "userAgent": user_agent,
-                "userArn": null,
+                "sourceIp": input.source_ip, "user": from_iam("userId"), "userAgent": user_agent,
+                "userArn": from_iam("userArn"),
             },
             "path": input.raw_path,
             "protocol": protocol(parts.version),

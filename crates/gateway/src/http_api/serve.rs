@@ -145,8 +145,79 @@ impl Gateway {
             let r = answer(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
             return self.finish_http(Some(stage), Some(route), &req, &parts, r, Ran::default());
         }
+        let mut body = body;
         let authorizer = match &route.auth {
             super::auth::RouteAuth::None => None,
+            super::auth::RouteAuth::Iam => {
+                let refused = |why: &str| {
+                    tracing::debug!(api = %stage.api_id, route = %route.route_key, "AWS_IAM refused: {why}");
+                    answer(StatusCode::FORBIDDEN, "Forbidden")
+                };
+                let checked = if crate::iam::has_signature(&parts) {
+                    match self.collect_body(body).await {
+                        Ok((bytes, hold)) => {
+                            let verdict = self.verify_signer(&parts, &bytes);
+                            body = GatewayBody::full(bytes);
+                            drop(hold);
+                            match verdict {
+                                Err(r) => Err(refused(r.message().as_ref())),
+                                Ok(p) => {
+                                    let arn = format!(
+                                        "arn:aws:execute-api:us-east-1:{}:{}/{}/{}{}",
+                                        crate::account::ACCOUNT_ID,
+                                        stage.api_id,
+                                        stage.stage_name,
+                                        parts.method.as_str(),
+                                        path
+                                    );
+                                    if p.verdict(&arn) == crate::steps::authorizer::Verdict::Allow
+                                        && p.account_id() == crate::account::ACCOUNT_ID
+                                    {
+                                        Ok(serde_json::json!({"iam": {
+                                            "accessKey": p.access_key_id,
+                                            "accountId": p.account_id(),
+                                            "callerId": p.user_id,
+                                            "cognitoIdentity": null,
+                                            "principalOrgId": null,
+                                            "userArn": p.arn,
+                                            "userId": p.user_id,
+                                        }}))
+                                    } else {
+                                        Err(refused("the signer's policy does not allow the route"))
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) if e.status == StatusCode::PAYLOAD_TOO_LARGE => {
+                            body = GatewayBody::Empty;
+                            Err(answer(
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                "Request Entity Too Large",
+                            ))
+                        }
+                        Err(_) => {
+                            body = GatewayBody::Empty;
+                            Err(answer(StatusCode::BAD_REQUEST, "Bad Request"))
+                        }
+                    }
+                } else {
+                    Err(refused("no signature"))
+                };
+                match checked {
+                    Ok(a) => Some(a),
+                    Err(r) => {
+                        discard_body(body);
+                        return self.finish_http(
+                            Some(stage),
+                            Some(route),
+                            &req,
+                            &parts,
+                            r,
+                            Ran::default(),
+                        );
+                    }
+                }
+            }
             super::auth::RouteAuth::Lambda(l) => {
                 let ev = EventCtx {
                     stage,

@@ -281,12 +281,7 @@ impl Gateway {
         held: &mut Vec<Hold<'g>>,
     ) -> Flow {
         let fail = |e: GatewayError| Flow::Respond(Outcome::fail(e));
-        let has_signature = parts.headers.contains_key(http::header::AUTHORIZATION)
-            || parts
-                .uri
-                .query()
-                .is_some_and(|q| q.contains("X-Amz-Signature="));
-        if !has_signature {
+        if !crate::iam::has_signature(parts) {
             crate::body::discard_body(body);
             return fail(GatewayError::missing_authentication_token());
         }
@@ -297,46 +292,13 @@ impl Gateway {
             }
             Err(e) => return fail(e),
         };
-        let principals = self.principals.load();
-        let headers: Vec<(String, String)> = parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let signed = portico_sigv4::SignedRequest {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query(),
-            headers,
-            body: &bytes,
-        };
-        let verified = portico_sigv4::verify_invoke(
-            |key| principals.get(key).map(|p| p.secret_access_key.clone()),
-            &signed,
-            self.now_epoch_seconds(),
-        );
-        let verified = match verified {
-            Ok(v) => v,
+        let principal = match self.verify_signer(parts, &bytes) {
+            Ok(p) => p,
             Err(r) => {
                 tracing::debug!(api = %x.stage.api_id, "SigV4 refused: {}", r.message());
                 return fail(GatewayError::signature_refused(&r));
             }
         };
-        let Some(principal) = principals.get(&verified.access_key_id).cloned() else {
-            return fail(GatewayError::signature_refused(
-                &portico_sigv4::InvokeRejection::UnknownKey,
-            ));
-        };
-        if verified.session_token != principal.session_token {
-            return fail(GatewayError::signature_refused(
-                &portico_sigv4::InvokeRejection::UnknownKey,
-            ));
-        }
         let path = crate::addressing::collapse_leading_slashes(x.resource_request_path);
         let tail = format!("{}/{}", parts.method.as_str(), path.trim_start_matches('/'));
         let verdict = principal.verdict(&format!("{}{tail}", step.method_arn_prefix));
