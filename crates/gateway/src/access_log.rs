@@ -76,6 +76,10 @@ pub struct AccessLogRecord<'a> {
     pub is_canary_request: Option<bool>,
     /// What a Lambda authorizer allowed (`$context.authorizer.*`; `-` without one).
     pub authorizer: Option<&'a crate::steps::authorizer::Authorized>,
+    /// `$context.routeKey` (HTTP APIs; `-` for REST APIs).
+    pub route_key: Option<&'a str>,
+    /// `$context.integrationErrorMessage` / `integration.error`: why the integration failed.
+    pub integration_error: &'a str,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,10 +119,15 @@ enum Var {
     IsCanaryRequest,
     AuthorizerPrincipalId,
     AuthorizerLatency,
+    RouteKey,
+    IntegrationError,
 }
 
 const VARS: &[(&str, Var)] = &[
     ("error.responseType", Var::ErrorResponseType),
+    ("routeKey", Var::RouteKey),
+    ("integrationErrorMessage", Var::IntegrationError),
+    ("integration.error", Var::IntegrationError),
     ("error.message", Var::ErrorMessage),
     ("extendedRequestId", Var::ExtendedRequestId),
     ("identity.clientCert.clientCertPem", Var::ClientCertPem),
@@ -176,6 +185,18 @@ pub struct AccessLogFormat {
 }
 
 const DEFAULT_JSON: &str = r#"{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTime","httpMethod":"$context.httpMethod","resourcePath":"$context.resourcePath","status":"$context.status","protocol":"$context.protocol","responseLength":"$context.responseLength","integrationLatency":"$context.integrationLatency","responseLatency":"$context.responseLatency","apiId":"$context.apiId","stage":"$context.stage"}"#;
+
+/// An HTTP API stage's default line: the console's default format for HTTP APIs.
+const HTTP_API_DEFAULT_JSON: &str = r#"{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTime","httpMethod":"$context.httpMethod","routeKey":"$context.routeKey","status":"$context.status","protocol":"$context.protocol","responseLength":"$context.responseLength"}"#;
+
+impl AccessLogFormat {
+    /// The default line of HTTP API stages (`routeKey` where REST has `resourcePath`).
+    pub fn http_api_default() -> Self {
+        let mut f = Self::parse(HTTP_API_DEFAULT_JSON);
+        f.json = true;
+        f
+    }
+}
 
 impl Default for AccessLogFormat {
     fn default() -> Self {
@@ -251,6 +272,8 @@ impl AccessLogFormat {
             Var::DomainName => r.domain_name,
             Var::ErrorMessage => r.error_message,
             Var::ErrorResponseType => r.error_response_type,
+            Var::RouteKey => r.route_key.unwrap_or("-"),
+            Var::IntegrationError => r.integration_error,
             Var::ClientCertPem => {
                 // One line per request: the PEM's line breaks written as `\n`.
                 let pem = r.client_cert.map_or("-", |c| c.pem.as_str());
@@ -485,6 +508,8 @@ mod tests {
             base_path_matched: None,
             authorizer: None,
             is_canary_request: None,
+            route_key: None,
+            integration_error: "",
         }
     }
 

@@ -286,6 +286,8 @@ pub fn access_log_one(data: &[u8]) {
         base_path_matched: None,
         authorizer: None,
         is_canary_request: None,
+        route_key: None,
+        integration_error: "",
     };
     let line = AccessLogFormat::default().render(&record);
     let v: serde_json::Value = match serde_json::from_str(&line) {
@@ -339,6 +341,8 @@ fn fixed_record(epoch_ms: u64) -> AccessLogRecord<'static> {
         base_path_matched: None,
         authorizer: None,
         is_canary_request: None,
+        route_key: None,
+        integration_error: "",
     }
 }
 
@@ -369,6 +373,8 @@ fn reference_value(name: &str, r: &AccessLogRecord<'_>) -> Option<String> {
         "domainName" => s(r.domain_name),
         "error.message" => s(r.error_message),
         "error.responseType" => s(r.error_response_type),
+        "routeKey" => s(r.route_key.unwrap_or("")),
+        "integrationErrorMessage" | "integration.error" => s(r.integration_error),
         _ => return None,
     })
 }

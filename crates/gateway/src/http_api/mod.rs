@@ -197,7 +197,7 @@ pub(crate) fn compile_stage(
         .filter(|f| !f.trim().is_empty())
     {
         Some(f) => AccessLogFormat::parse(f),
-        None => AccessLogFormat::default(),
+        None => AccessLogFormat::http_api_default(),
     };
     CompiledHttpStage {
         api_id: api_label.clone(),

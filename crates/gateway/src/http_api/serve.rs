@@ -398,6 +398,8 @@ impl Gateway {
                 is_canary_request: None,
                 authorizer: None,
                 error_response_type: "",
+                route_key: route.map(|r| r.route_key.as_str()),
+                integration_error: ran.error.unwrap_or(""),
             };
             self.config
                 .access_log

@@ -309,6 +309,8 @@ impl Gateway {
                 client_cert: client.client_cert(),
                 base_path_matched: address.base_path,
                 is_canary_request: stage.is_canary_request,
+                route_key: None,
+                integration_error: "",
                 authorizer: authorizer.as_deref(),
                 error_response_type: outcome
                     .error
