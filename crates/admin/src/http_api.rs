@@ -94,6 +94,24 @@ pub fn routes() -> axum::Router<AdminState> {
                 .delete(delete_deployment),
         )
         .route(
+            "/v2/domainnames",
+            get(list_domain_names).post(create_domain_name),
+        )
+        .route(
+            "/v2/domainnames/{domain}",
+            get(get_domain_name).delete(delete_domain_name),
+        )
+        .route(
+            "/v2/domainnames/{domain}/apimappings",
+            get(list_api_mappings).post(create_api_mapping),
+        )
+        .route(
+            "/v2/domainnames/{domain}/apimappings/{id}",
+            get(get_api_mapping)
+                .patch(update_api_mapping)
+                .delete(delete_api_mapping),
+        )
+        .route(
             "/v2/tags/{*arn}",
             get(get_tags).post(tag_resource).delete(untag_resource),
         )
@@ -760,4 +778,224 @@ async fn change_tags(
         }
     }
     Ok(())
+}
+
+// Custom domain names and API mappings (apigatewayv2 view of the account's domains: one set of
+// domains and mappings shared with `apigateway`'s DomainNames and BasePathMappings).
+
+/// `CreateDomainName` (v2) body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateDomainNameV2 {
+    #[serde(default)]
+    domain_name: Option<String>,
+    #[serde(default)]
+    domain_name_configurations: Option<Vec<Value>>,
+    #[serde(default)]
+    mutual_tls_authentication: Option<portico_control::account::MutualTlsInput>,
+    #[serde(default)]
+    tags: Option<portico_model::Map<String>>,
+}
+
+/// A domain as apigatewayv2 shows it.
+fn domain_v2(d: &portico_model::DomainName) -> Value {
+    let regional = d
+        .regional_domain_name
+        .clone()
+        .or_else(|| d.distribution_domain_name.clone());
+    let mut config = json!({
+        "apiGatewayDomainName": regional,
+        "domainNameStatus": d.domain_name_status,
+        "endpointType": "REGIONAL",
+        "hostedZoneId": d.regional_hosted_zone_id.clone().or_else(|| d.distribution_hosted_zone_id.clone()),
+        "securityPolicy": d.security_policy.clone().unwrap_or_else(|| "TLS_1_2".into()),
+    });
+    if let Some(arn) = d
+        .regional_certificate_arn
+        .clone()
+        .or_else(|| d.certificate_arn.clone())
+    {
+        config["certificateArn"] = json!(arn);
+    }
+    let mut out = json!({
+        "apiMappingSelectionExpression": "$request.basepath",
+        "domainName": d.domain_name,
+        "domainNameConfigurations": [config],
+        "tags": d.tags,
+    });
+    if let Some(m) = &d.mutual_tls_authentication {
+        out["mutualTlsAuthentication"] = json!(m);
+    }
+    out
+}
+
+async fn create_domain_name(State(s): State<AdminState>, bytes: Bytes) -> Result<Response> {
+    let input: CreateDomainNameV2 = body(&bytes)?;
+    let config = input
+        .domain_name_configurations
+        .as_ref()
+        .and_then(|c| c.first())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let text = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_owned);
+    let v1 = portico_control::account::CreateDomainNameInput {
+        domain_name: input.domain_name,
+        regional_certificate_arn: text("certificateArn"),
+        regional_certificate_name: text("certificateName"),
+        endpoint_configuration: Some(portico_model::EndpointConfiguration {
+            types: vec!["REGIONAL".into()],
+            ..Default::default()
+        }),
+        security_policy: text("securityPolicy"),
+        mutual_tls_authentication: input.mutual_tls_authentication,
+        tags: input.tags,
+        ..Default::default()
+    };
+    let d = s.store.modify_account(|a| a.create_domain_name(v1)).await?;
+    Ok(created(domain_v2(&d)))
+}
+
+async fn list_domain_names(
+    State(s): State<AdminState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    page(st.domain_names.iter().map(domain_v2).collect(), &q)
+}
+
+async fn get_domain_name(
+    State(s): State<AdminState>,
+    Path(domain): Path<String>,
+) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    Ok(Json(domain_v2(st.domain_name(&domain)?)).into_response())
+}
+
+async fn delete_domain_name(
+    State(s): State<AdminState>,
+    Path(domain): Path<String>,
+) -> Result<Response> {
+    s.store
+        .modify_account(|a| a.delete_domain_name(&domain))
+        .await?;
+    Ok(no_content())
+}
+
+/// An API mapping as apigatewayv2 shows it.
+fn mapping_v2(domain: &str, m: &portico_model::BasePathMapping) -> Value {
+    let key = if m.base_path == "(none)" {
+        ""
+    } else {
+        m.base_path.as_str()
+    };
+    json!({
+        "apiId": m.rest_api_id,
+        "apiMappingId": portico_control::account::AccountState::api_mapping_id(domain, &m.base_path),
+        "apiMappingKey": key,
+        "stage": m.stage,
+    })
+}
+
+/// `CreateApiMapping` / `UpdateApiMapping` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiMappingInput {
+    #[serde(default)]
+    api_id: Option<String>,
+    #[serde(default)]
+    api_mapping_key: Option<String>,
+    #[serde(default)]
+    stage: Option<String>,
+}
+
+async fn create_api_mapping(
+    State(s): State<AdminState>,
+    Path(domain): Path<String>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: ApiMappingInput = body(&bytes)?;
+    let api = input
+        .api_id
+        .ok_or_else(|| ApiError::bad_request("ApiId is required"))?;
+    let stage = input
+        .stage
+        .ok_or_else(|| ApiError::bad_request("Stage is required"))?;
+    let (name, m) = s
+        .store
+        .modify_account(|a| {
+            let name = a.domain_name(&domain)?.domain_name.clone();
+            let m =
+                a.create_api_mapping(&domain, &api, input.api_mapping_key.as_deref(), &stage)?;
+            Ok((name, m))
+        })
+        .await?;
+    // AWS answers CreateApiMapping with 200 (recorded), not the model's 201.
+    Ok(Json(mapping_v2(&name, &m)).into_response())
+}
+
+async fn list_api_mappings(
+    State(s): State<AdminState>,
+    Path(domain): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    let name = st.domain_name(&domain)?.domain_name.clone();
+    let items: Vec<Value> = st
+        .base_path_mappings(&domain)?
+        .iter()
+        .map(|m| mapping_v2(&name, m))
+        .collect();
+    page(items, &q)
+}
+
+async fn get_api_mapping(
+    State(s): State<AdminState>,
+    Path((domain, id)): Path<(String, String)>,
+) -> Result<Response> {
+    let st = s.store.account_state().await?;
+    let name = st.domain_name(&domain)?.domain_name.clone();
+    Ok(Json(mapping_v2(&name, &st.api_mapping(&domain, &id)?)).into_response())
+}
+
+async fn update_api_mapping(
+    State(s): State<AdminState>,
+    Path((domain, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response> {
+    let input: ApiMappingInput = body(&bytes)?;
+    let (name, m) = s
+        .store
+        .modify_account(|a| {
+            let name = a.domain_name(&domain)?.domain_name.clone();
+            let old = a.api_mapping(&domain, &id)?;
+            a.delete_api_mapping(&domain, &id)?;
+            let key = match &input.api_mapping_key {
+                Some(k) => Some(k.clone()),
+                None if old.base_path == "(none)" => None,
+                None => Some(old.base_path.clone()),
+            };
+            let m = a.create_api_mapping(
+                &domain,
+                input.api_id.as_deref().unwrap_or(&old.rest_api_id),
+                key.as_deref(),
+                input
+                    .stage
+                    .as_deref()
+                    .or(old.stage.as_deref())
+                    .unwrap_or_default(),
+            )?;
+            Ok((name, m))
+        })
+        .await?;
+    Ok(Json(mapping_v2(&name, &m)).into_response())
+}
+
+async fn delete_api_mapping(
+    State(s): State<AdminState>,
+    Path((domain, id)): Path<(String, String)>,
+) -> Result<Response> {
+    s.store
+        .modify_account(|a| a.delete_api_mapping(&domain, &id))
+        .await?;
+    Ok(no_content())
 }

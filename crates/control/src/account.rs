@@ -769,6 +769,94 @@ impl AccountState {
         Ok(m)
     }
 
+    /// An apigatewayv2 ApiMapping's id: derived from its domain and key (a mapping is one
+    /// base path mapping in the store, shared with v1's view of the domain).
+    pub fn api_mapping_id(domain: &str, base_path: &str) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in domain.bytes().chain([0]).chain(base_path.bytes()) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        const A: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        (0..6)
+            .map(|i| char::from(A[((h >> (i * 8)) % 36) as usize]))
+            .collect()
+    }
+
+    /// `CreateApiMapping` (apigatewayv2): `apiMappingKey` may have several segments (`a/b`);
+    /// the stage is required.
+    pub fn create_api_mapping(
+        &mut self,
+        domain: &str,
+        api_id: &str,
+        key: Option<&str>,
+        stage: &str,
+    ) -> Result<BasePathMapping, ControlError> {
+        let d = self.domain_name(domain)?.domain_name.clone();
+        let base = match key.unwrap_or("").trim_matches('/') {
+            "" | "(none)" => "(none)".to_owned(),
+            k => {
+                if !k.split('/').all(valid_base_path_segment) {
+                    return Err(ControlError::bad_request(format!(
+                        "Invalid API mapping key specified: {k}"
+                    )));
+                }
+                k.to_owned()
+            }
+        };
+        if !self.known_apis.iter().any(|a| a == api_id) {
+            return Err(ControlError::not_found(format!(
+                "Invalid API identifier specified {}:{api_id}",
+                crate::ACCOUNT_ID
+            )));
+        }
+        if !self
+            .known_stages
+            .iter()
+            .any(|(a, s)| a == api_id && s == stage)
+        {
+            return Err(ControlError::not_found(format!(
+                "Invalid stage identifier specified {stage}"
+            )));
+        }
+        if self
+            .base_path_mappings
+            .iter()
+            .any(|(dn, m)| *dn == d && m.base_path == base)
+        {
+            return Err(ControlError::conflict(
+                "ApiMapping key already exists for this domain name",
+            ));
+        }
+        let m = BasePathMapping {
+            base_path: base,
+            rest_api_id: api_id.to_owned(),
+            stage: Some(stage.to_owned()),
+        };
+        self.base_path_mappings.push((d, m.clone()));
+        Ok(m)
+    }
+
+    /// The mapping an ApiMapping id names.
+    pub fn api_mapping(&self, domain: &str, id: &str) -> Result<BasePathMapping, ControlError> {
+        let d = self.domain_name(domain)?.domain_name.clone();
+        self.base_path_mappings
+            .iter()
+            .find(|(dn, m)| *dn == d && Self::api_mapping_id(dn, &m.base_path) == id)
+            .map(|(_, m)| m.clone())
+            .ok_or_else(|| {
+                ControlError::not_found(format!("Invalid ApiMapping identifier specified {id}"))
+            })
+    }
+
+    /// `DeleteApiMapping`.
+    pub fn delete_api_mapping(&mut self, domain: &str, id: &str) -> Result<(), ControlError> {
+        let m = self.api_mapping(domain, id)?;
+        let d = self.domain_name(domain)?.domain_name.clone();
+        self.base_path_mappings
+            .retain(|(dn, x)| !(*dn == d && x.base_path == m.base_path));
+        Ok(())
+    }
+
     /// `DeleteBasePathMapping`.
     pub fn delete_base_path_mapping(
         &mut self,

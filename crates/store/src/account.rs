@@ -51,18 +51,20 @@ async fn load(tx: &mut Transaction<'_, Sqlite>) -> Result<AccountState, StoreErr
             _ => {}
         }
     }
-    st.known_apis = sqlx::query("SELECT id FROM rest_apis")
+    st.known_apis = sqlx::query("SELECT id FROM rest_apis UNION ALL SELECT id FROM http_apis")
         .fetch_all(&mut **tx)
         .await?
         .iter()
         .map(|r| r.get(0))
         .collect();
-    st.known_stages = sqlx::query("SELECT api_id, name FROM stages")
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    st.known_stages = sqlx::query(
+        "SELECT api_id, name FROM stages UNION ALL SELECT api_id, name FROM http_stages",
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
     Ok(st)
 }
 
