@@ -111,7 +111,8 @@ async fn advance_clock(
 }
 
 async fn health(State(s): State<AdminState>) -> impl IntoResponse {
-    let stages = s.gateway.snapshot().stages().count();
+    let snapshot = s.gateway.snapshot();
+    let stages = snapshot.stages().count() + snapshot.http_stages().count();
     (
         [(header::CONTENT_TYPE, "application/json")],
         format!("{{\"status\":\"ok\",\"stages\":{stages}}}"),

@@ -530,7 +530,14 @@ impl Gateway {
         *out.uri_mut() = uri;
         *out.extensions_mut() = std::mem::take(&mut parts.extensions);
         let headers = out.headers_mut();
-        *headers = parts.headers.clone();
+        *headers = std::mem::take(&mut parts.headers);
+        // What the later phases still read of the request (CORS, the access log, response
+        // mapping rules) stays; the rest moves to the backend without a copy.
+        for name in [header::ORIGIN, header::USER_AGENT] {
+            if let Some(v) = headers.get(&name) {
+                parts.headers.insert(name, v.clone());
+            }
+        }
         strip_hop_by_hop(headers);
         headers.remove(header::HOST);
         let xff = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
