@@ -264,15 +264,18 @@ def test_a_stalled_access_log_writer_leaves_memory_flat():
 
         started = time.time()
         burst(12000)  # fills the pipe, then the queue (8192 lines)
+        # The allocator settles after the queue is full (a busy machine showed 2.3 MiB more
+        # after the first burst than after a second one): measure from there.
+        burst(4000)
         first = rss(proc.pid)
         burst(12000)
         second = rss(proc.pid)
         took = time.time() - started
         metrics = urllib.request.urlopen(f"http://{admin}/metrics", timeout=5).read().decode()
         dropped = int(re.search(r"^portico_access_log_dropped_lines (\d+)", metrics, re.M).group(1))
-        print(f"24000 requests in {took:.1f} s; RSS {first / 2**20:.1f} → {second / 2**20:.1f} MiB; "
+        print(f"28000 requests in {took:.1f} s; RSS {first / 2**20:.1f} → {second / 2**20:.1f} MiB; "
               f"{dropped} access-log lines dropped")
-        assert dropped >= 12000, dropped
+        assert dropped >= 16000, dropped
         assert second - first <= 2 * 2**20, f"memory grew by {second - first} bytes"
     finally:
         proc.kill()

@@ -225,6 +225,39 @@ pub struct CreateAuthorizerInput {
     pub name: Option<String>,
 }
 
+/// Routes per HTTP API (AWS's quota).
+pub const MAX_ROUTES: usize = 300;
+/// Integrations per HTTP API (AWS's quota).
+pub const MAX_INTEGRATIONS: usize = 300;
+/// Authorizers per HTTP API (AWS's quota).
+pub const MAX_AUTHORIZERS: usize = 10;
+/// The longest route key accepted.
+const MAX_ROUTE_KEY: usize = 512;
+
+/// Where two route paths name a variable differently at the same position after the same
+/// prefix: `(this one's, the other's)`.
+fn variable_conflict<'a>(a: &'a str, b: &'a str) -> Option<(&'a str, &'a str)> {
+    fn kind(s: &str) -> Option<(bool, &str)> {
+        let inner = s.strip_prefix('{')?.strip_suffix('}')?;
+        Some(match inner.strip_suffix('+') {
+            Some(n) => (true, n),
+            None => (false, inner),
+        })
+    }
+    for (x, y) in a.split('/').zip(b.split('/')) {
+        match (kind(x), kind(y)) {
+            (Some((gx, nx)), Some((gy, ny))) if gx == gy => {
+                if nx != ny {
+                    return Some((x, y));
+                }
+            }
+            (None, None) if x == y => {}
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// The methods a route key may name.
 const ROUTE_METHODS: [&str; 8] = [
     "ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS",
@@ -244,6 +277,11 @@ pub fn invalid_id(what: &str, id: &str) -> ControlError {
 pub fn check_route_key(key: &str) -> Result<(), ControlError> {
     if key == "$default" {
         return Ok(());
+    }
+    if key.len() > MAX_ROUTE_KEY {
+        return Err(ControlError::bad_request(format!(
+            "Invalid route key: longer than {MAX_ROUTE_KEY} characters"
+        )));
     }
     let bad = || {
         ControlError::bad_request(format!(
@@ -597,6 +635,42 @@ impl HttpApiState {
                 "Route with key {key} already exists for this API"
             )));
         }
+        // One variable name per position: `/pets/{id}` and `/pets/{petId}` cannot both be
+        // routed (the second would never match).
+        let path = key.split_once(' ').map(|(_, p)| p);
+        for r in self
+            .routes
+            .iter()
+            .filter(|r| Some(r.route_id.as_str()) != except)
+        {
+            let (Some(a), Some((_, b))) = (path, r.route_key.split_once(' ')) else {
+                continue;
+            };
+            if let Some((mine, theirs)) = variable_conflict(a, b) {
+                return Err(ControlError::conflict(format!(
+                    "Unable to create route {key}: the path variable {mine} conflicts with {theirs} of route {} at the same position",
+                    r.route_key
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// AWS's quotas per HTTP API.
+    fn check_limits(&self) -> Result<(), ControlError> {
+        let over = |what: &str, n: usize, max: usize| {
+            (n > max).then(|| {
+                ControlError::limit_exceeded(format!(
+                    "Unable to create {what}: the API has reached its limit of {max}"
+                ))
+            })
+        };
+        if let Some(e) = over("route", self.routes.len(), MAX_ROUTES)
+            .or_else(|| over("integration", self.integrations.len(), MAX_INTEGRATIONS))
+            .or_else(|| over("authorizer", self.authorizers.len(), MAX_AUTHORIZERS))
+        {
+            return Err(e);
+        }
         Ok(())
     }
 
@@ -628,6 +702,7 @@ impl HttpApiState {
         };
         self.check_route_auth(&route)?;
         self.routes.push(route.clone());
+        self.check_limits()?;
         Ok(route)
     }
 
@@ -727,6 +802,7 @@ impl HttpApiState {
         apply_integration(&mut i, input);
         settle_integration(&mut i)?;
         self.integrations.push(i.clone());
+        self.check_limits()?;
         Ok(i)
     }
 
@@ -789,6 +865,7 @@ impl HttpApiState {
             )));
         }
         self.authorizers.push(a.clone());
+        self.check_limits()?;
         Ok(a)
     }
 
@@ -799,8 +876,29 @@ impl HttpApiState {
         input: CreateAuthorizerInput,
     ) -> Result<Authorizer, ControlError> {
         let mut a = self.authorizer(id)?.clone();
+        let before = a.authorizer_type.clone();
         apply_authorizer(&mut a, input);
         settle_authorizer(&a)?;
+        if self
+            .authorizers
+            .iter()
+            .any(|x| x.name == a.name && x.authorizer_id != id)
+        {
+            return Err(ControlError::conflict(format!(
+                "Unable to update Authorizer '{}': Authorizer name already exists in this API",
+                a.name
+            )));
+        }
+        if a.authorizer_type != before
+            && self
+                .routes
+                .iter()
+                .any(|r| r.authorizer_id.as_deref() == Some(id))
+        {
+            return Err(ControlError::bad_request(format!(
+                "Unable to change the type of authorizer {id}: routes use it as a {before} authorizer"
+            )));
+        }
         if let Some(slot) = self.authorizers.iter_mut().find(|x| x.authorizer_id == id) {
             *slot = a.clone();
         }
@@ -865,6 +963,7 @@ impl HttpApiState {
             }
             next.routes.push(r);
         }
+        next.check_limits()?;
         next.api.cors_configuration = cors.map(settle_cors);
         next.api.disable_execute_api_endpoint = disable_execute_api_endpoint;
         if version.is_some() {
@@ -1184,6 +1283,17 @@ fn settle_authorizer(a: &Authorizer) -> Result<(), ControlError> {
                     "A JWT authorizer takes exactly one identity source, for example $request.header.Authorization",
                 ));
             }
+            // AWS: Audience is required for JWT authorizers (without it any token of the
+            // issuer, whatever app it was issued to, would pass).
+            if a.jwt_configuration
+                .as_ref()
+                .and_then(|j| j.audience.as_ref())
+                .is_none_or(|l| l.iter().all(String::is_empty))
+            {
+                return Err(ControlError::bad_request(
+                    "JwtConfiguration.Audience is required for JWT authorizers",
+                ));
+            }
         }
         "REQUEST" => {
             if a.authorizer_uri.is_none() {
@@ -1372,7 +1482,10 @@ impl HttpApiState {
         }
         if let Some(rs) = input.route_settings {
             for (key, s) in &rs {
-                if !self.routes.iter().any(|r| &r.route_key == key) {
+                // Only keys the call adds must name a route: one kept from before (its route
+                // since deleted or renamed) does not block the stage.
+                let added = !stage.route_settings.contains_key(key);
+                if added && !self.routes.iter().any(|r| &r.route_key == key) {
                     return Err(ControlError::not_found(format!(
                         "Unable to find Route by key {key} within the provided RouteSettings"
                     )));
@@ -1548,6 +1661,83 @@ mod tests {
         s.delete_route(&r.route_id).unwrap();
         s.delete_integration(&i.integration_id).unwrap();
         assert!(s.snapshot().is_err());
+    }
+
+    #[test]
+    fn variable_names_conflict_at_one_position() {
+        assert_eq!(
+            variable_conflict("/pets/{id}", "/pets/{petId}"),
+            Some(("{id}", "{petId}"))
+        );
+        assert_eq!(variable_conflict("/pets/{id}", "/pets/{id}/toys"), None);
+        assert_eq!(variable_conflict("/pets/{id}", "/dogs/{petId}"), None);
+        assert_eq!(variable_conflict("/a/{proxy+}", "/a/{id}"), None);
+        let mut s = api();
+        s.create_route(CreateRouteInput {
+            route_key: Some("GET /pets/{id}".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let err = s
+            .create_route(CreateRouteInput {
+                route_key: Some("DELETE /pets/{petId}".into()),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(err.kind.status(), 409, "{}", err.message);
+        s.create_route(CreateRouteInput {
+            route_key: Some("DELETE /pets/{id}".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn jwt_authorizers_need_an_audience_and_keep_their_type_while_used() {
+        let mut s = api();
+        let no_audience = s.create_authorizer(CreateAuthorizerInput {
+            name: Some("j".into()),
+            authorizer_type: Some("JWT".into()),
+            identity_source: Some(vec!["$request.header.Authorization".into()]),
+            jwt_configuration: Some(JwtConfiguration {
+                issuer: Some("https://issuer.example".into()),
+                audience: None,
+            }),
+            ..Default::default()
+        });
+        assert!(no_audience.unwrap_err().message.contains("Audience"));
+        let a = s
+            .create_authorizer(CreateAuthorizerInput {
+                name: Some("j".into()),
+                authorizer_type: Some("JWT".into()),
+                identity_source: Some(vec!["$request.header.Authorization".into()]),
+                jwt_configuration: Some(JwtConfiguration {
+                    issuer: Some("https://issuer.example".into()),
+                    audience: Some(vec!["app".into()]),
+                }),
+                ..Default::default()
+            })
+            .unwrap();
+        s.create_route(CreateRouteInput {
+            route_key: Some("GET /x".into()),
+            authorization_type: Some("JWT".into()),
+            authorizer_id: Some(a.authorizer_id.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        let err = s
+            .update_authorizer(
+                &a.authorizer_id,
+                CreateAuthorizerInput {
+                    authorizer_type: Some("REQUEST".into()),
+                    authorizer_uri: Some("arn:aws:lambda:us-east-1:000000000000:function:f".into()),
+                    authorizer_payload_format_version: Some("2.0".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert_eq!(err.kind.status(), 400);
+        assert_eq!(s.authorizers[0].authorizer_type, "JWT");
     }
 
     #[test]

@@ -220,11 +220,21 @@ pub fn import_http_api(doc: &Value) -> Result<ImportedHttpApi, ImportError> {
         .unwrap_or(false);
     // Security schemes → authorizers, by scheme name.
     let mut schemes: HashMap<String, String> = HashMap::new();
+    // Schemes that mean SigV4 (`x-amazon-apigateway-authtype: awsSigv4`): AWS_IAM routes.
+    let mut iam_schemes: Vec<String> = Vec::new();
     if let Some(s) = doc
         .pointer("/components/securitySchemes")
         .and_then(Value::as_object)
     {
         for (name, scheme) in s {
+            if scheme
+                .get("x-amazon-apigateway-authtype")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("awsSigv4"))
+            {
+                iam_schemes.push(name.clone());
+                continue;
+            }
             let at = format!("$.components.securitySchemes.{name}");
             if let Some(a) = authorizer(name, scheme, &at, &mut errors) {
                 schemes.insert(name.clone(), a.authorizer_id.clone());
@@ -307,7 +317,11 @@ pub fn import_http_api(doc: &Value) -> Result<ImportedHttpApi, ImportError> {
                 route_response_selection_expression: None,
                 target: target.map(|id| format!("integrations/{id}")),
             };
-            if let Some(sec) = op.get("security").and_then(Value::as_array)
+            // An operation without `security` takes the document's.
+            if let Some(sec) = op
+                .get("security")
+                .or_else(|| doc.get("security"))
+                .and_then(Value::as_array)
                 && let Some((name, scopes)) = sec
                     .iter()
                     .filter_map(Value::as_object)
@@ -324,7 +338,7 @@ pub fn import_http_api(doc: &Value) -> Result<ImportedHttpApi, ImportError> {
                             route.authorization_scopes = Some(scopes);
                         }
                     }
-                    _ if name == "sigv4" || name.eq_ignore_ascii_case("aws_iam") => {
+                    _ if iam_schemes.contains(name) => {
                         route.authorization_type = "AWS_IAM".into();
                     }
                     _ => errors.push(Diagnostic::new(
@@ -431,7 +445,9 @@ pub fn export_http_api(
             "responses".into(),
             json!({"default": {"description": format!("Default response for {}", r.route_key)}}),
         );
-        if let Some(a) = r
+        if r.authorization_type == "AWS_IAM" {
+            op.insert("security".into(), json!([{ "sigv4": [] }]));
+        } else if let Some(a) = r
             .authorizer_id
             .as_ref()
             .and_then(|id| authorizers.iter().find(|a| &a.authorizer_id == id))
@@ -517,8 +533,19 @@ pub fn export_http_api(
             Value::Object(shared),
         );
     }
-    if !authorizers.is_empty() {
+    let iam = routes.iter().any(|r| r.authorization_type == "AWS_IAM");
+    if !authorizers.is_empty() || iam {
         let mut schemes = serde_json::Map::new();
+        if iam {
+            let mut scheme = serde_json::Map::new();
+            scheme.insert("type".into(), json!("apiKey"));
+            scheme.insert("name".into(), json!("Authorization"));
+            scheme.insert("in".into(), json!("header"));
+            if ext {
+                scheme.insert("x-amazon-apigateway-authtype".into(), json!("awsSigv4"));
+            }
+            schemes.insert("sigv4".into(), Value::Object(scheme));
+        }
         for a in authorizers {
             let mut x = serde_json::Map::new();
             if ext {
@@ -698,5 +725,80 @@ paths:
         assert_eq!(again.cors, api.cors);
         assert_eq!(out["x-amazon-apigateway-importexport-version"], "1.0");
         assert!(import_http_api(&json!({"swagger": "2.0"})).is_err());
+    }
+
+    #[test]
+    fn iam_routes_survive_export_and_document_security_applies() {
+        let doc = json!({
+            "openapi": "3.0.1",
+            "info": {"title": "iam"},
+            "security": [{"sig": []}],
+            "components": {"securitySchemes": {"sig": {
+                "type": "apiKey", "name": "Authorization", "in": "header",
+                "x-amazon-apigateway-authtype": "awsSigv4"
+            }}},
+            "paths": {
+                "/a": {"get": {"x-amazon-apigateway-integration": {
+                    "type": "http_proxy", "httpMethod": "GET", "uri": "http://b.example/a",
+                    "payloadFormatVersion": "1.0"}}},
+                "/b": {"get": {"security": [], "x-amazon-apigateway-integration": {
+                    "type": "http_proxy", "httpMethod": "GET", "uri": "http://b.example/b",
+                    "payloadFormatVersion": "1.0"}}}
+            }
+        });
+        let api = import_http_api(&doc).unwrap();
+        let kind = |api: &ImportedHttpApi, key: &str| {
+            api.routes
+                .iter()
+                .find(|r| r.route_key == key)
+                .unwrap()
+                .authorization_type
+                .clone()
+        };
+        assert_eq!(
+            kind(&api, "GET /a"),
+            "AWS_IAM",
+            "the document's security applies"
+        );
+        assert_eq!(
+            kind(&api, "GET /b"),
+            "NONE",
+            "an operation's empty security wins"
+        );
+        let model = HttpApi {
+            api_id: "abc".into(),
+            name: "iam".into(),
+            protocol_type: portico_model::http::ProtocolType::Http,
+            api_endpoint: None,
+            api_key_selection_expression: None,
+            cors_configuration: None,
+            created_date: "2026-12-06T00:00:00Z".into(),
+            description: None,
+            disable_execute_api_endpoint: false,
+            disable_schema_validation: None,
+            ip_address_type: None,
+            route_selection_expression: None,
+            tags: Map::new(),
+            version: None,
+            warnings: None,
+        };
+        let out = export_http_api(
+            &model,
+            &api.routes,
+            &api.integrations,
+            &api.authorizers,
+            HttpExportOptions {
+                extensions: true,
+                stage: None,
+                region: "us-east-1",
+            },
+        );
+        let again = import_http_api(&out).unwrap();
+        assert_eq!(
+            kind(&again, "GET /a"),
+            "AWS_IAM",
+            "AWS_IAM survives a round trip"
+        );
+        assert_eq!(kind(&again, "GET /b"), "NONE");
     }
 }

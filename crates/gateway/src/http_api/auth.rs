@@ -258,11 +258,17 @@ impl RouteAuth {
                         "identity source {source} is not $request.header.X or $request.querystring.X"
                     ));
                 };
+                let audiences = jwt.and_then(|j| j.audience.clone()).unwrap_or_default();
+                if audiences.is_empty() {
+                    // Never fail open: a JWT authorizer without audiences is refused when made;
+                    // one that still has none (older data) does not serve.
+                    return Err(format!("JWT authorizer {id} has no audience"));
+                }
                 Ok(Self::Jwt(Box::new(JwtAuth {
                     id: id.into(),
                     source,
                     jwks: registry.for_provider(issuer)?,
-                    audiences: jwt.and_then(|j| j.audience.clone()).unwrap_or_default(),
+                    audiences,
                     scopes: r.authorization_scopes.clone().unwrap_or_default(),
                 })))
             }
@@ -340,7 +346,7 @@ impl JwtAuth {
                 return Err(invalid("the token is not valid"));
             }
         };
-        if !self.audiences.is_empty() && !audience_matches(&claims, &self.audiences) {
+        if !audience_matches(&claims, &self.audiences) {
             return Err(invalid("the token does not have a valid audience"));
         }
         let granted = granted_scopes(&claims);

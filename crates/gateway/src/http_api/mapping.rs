@@ -281,6 +281,7 @@ impl Mappings {
                         .trim()
                         .parse::<u16>()
                         .ok()
+                        .filter(|s| (200..=599).contains(s))
                         .and_then(|s| http::StatusCode::from_u16(s).ok())
                     {
                         *status = s;

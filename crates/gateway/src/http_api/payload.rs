@@ -424,9 +424,10 @@ fn status_of(v: &Value) -> Result<StatusCode, Malformed> {
         _ => None,
     }
     .ok_or_else(|| malformed("statusCode is not a number"))?;
+    // A final answer: 1xx (and anything past 599) cannot be sent as a response.
     u16::try_from(n)
         .ok()
-        .filter(|s| (100..=599).contains(s))
+        .filter(|s| (200..=599).contains(s))
         .and_then(|s| StatusCode::from_u16(s).ok())
         .ok_or_else(|| malformed("statusCode out of range"))
 }

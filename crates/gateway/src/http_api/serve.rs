@@ -132,10 +132,14 @@ impl Gateway {
             };
             return self.finish_http(Some(stage), None, &req, &parts, r, Ran::default());
         };
-        if found.is_some()
-            && crate::uri::forward_hazard(path)
-            && matches!(route.target, Target::HttpProxy(_))
-        {
+        // A path the backend could read as another resource (encoded separators, `;`) never
+        // reaches it: on routes that forward path parameters, and on `$default`, which appends
+        // the whole path.
+        let forwards_path = match &route.target {
+            Target::HttpProxy(p) => p.append_path || params.is_some_and(|p| !p.is_empty()),
+            _ => false,
+        };
+        if forwards_path && crate::uri::forward_hazard(path) {
             discard_body(body);
             let r = answer(StatusCode::BAD_REQUEST, "Bad Request");
             return self.finish_http(Some(stage), Some(route), &req, &parts, r, Ran::default());
@@ -449,6 +453,12 @@ impl Gateway {
                         body = GatewayBody::full(bytes);
                         v
                     }
+                    Err(e) if e.status == StatusCode::PAYLOAD_TOO_LARGE => {
+                        return (
+                            answer(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+                            Ran::default(),
+                        );
+                    }
                     Err(_) => {
                         return (
                             answer(StatusCode::BAD_REQUEST, "Bad Request"),
@@ -486,6 +496,17 @@ impl Gateway {
             None => parts.uri.query(),
         };
         let rendered = if let Some(new_path) = &mapped_path {
+            // A mapped path made from request data must stay a path: no query or fragment, no
+            // dot segment (in any spelling), no encoded separator.
+            let climbs = new_path.contains(['?', '#'])
+                || crate::uri::check_request_path(new_path).is_err()
+                || crate::uri::forward_hazard(new_path);
+            if climbs {
+                return (
+                    answer(StatusCode::BAD_REQUEST, "Bad Request"),
+                    Ran::default(),
+                );
+            }
             let mut s = if new_path.starts_with('/') {
                 new_path.clone()
             } else {
