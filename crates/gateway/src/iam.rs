@@ -76,49 +76,6 @@ impl Principal {
     }
 }
 
-impl crate::gateway::Gateway {
-    /// Verifies the request's SigV4 signature (header or presigned query, over `body`) against
-    /// the configured principals; the signer when it holds. Shared by REST methods and HTTP API
-    /// routes with `AWS_IAM`.
-    pub(crate) fn verify_signer(
-        &self,
-        parts: &http::request::Parts,
-        body: &[u8],
-    ) -> Result<Arc<Principal>, portico_sigv4::InvokeRejection> {
-        let principals = self.principals.load();
-        let headers: Vec<(String, String)> = parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let signed = portico_sigv4::SignedRequest {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query(),
-            headers,
-            body,
-        };
-        let verified = portico_sigv4::verify_invoke(
-            |key| principals.get(key).map(|p| p.secret_access_key.clone()),
-            &signed,
-            self.now_epoch_seconds(),
-        )?;
-        let principal = principals
-            .get(&verified.access_key_id)
-            .cloned()
-            .ok_or(portico_sigv4::InvokeRejection::UnknownKey)?;
-        if verified.session_token != principal.session_token {
-            return Err(portico_sigv4::InvokeRejection::UnknownKey);
-        }
-        Ok(principal)
-    }
-}
-
 /// Whether a request carries a SigV4 signature at all (header or presigned query).
 pub(crate) fn has_signature(parts: &http::request::Parts) -> bool {
     parts.headers.contains_key(http::header::AUTHORIZATION)
