@@ -513,10 +513,15 @@ impl<T> AuthorizerCache<T> {
         let mut m = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if m.len() >= CACHE_CAP {
             m.retain(|_, (until, _)| *until > now);
-            if m.len() >= CACHE_CAP
-                && let Some(oldest) = m.iter().min_by_key(|(_, (u, _))| *u).map(|(k, _)| *k)
-            {
-                m.remove(&oldest);
+            if m.len() >= CACHE_CAP {
+                // Still full of live results (many distinct identities): the half that expires
+                // first goes at once, so a stream of new identities costs O(log n) per miss
+                // amortised, not a scan of the whole cache each time.
+                let mut untils: Vec<Instant> = m.values().map(|(u, _)| *u).collect();
+                let mid = untils.len() / 2;
+                let (_, median, _) = untils.select_nth_unstable(mid);
+                let median = *median;
+                m.retain(|_, (until, _)| *until > median);
             }
         }
         m.insert(key, (now + ttl, d));
@@ -642,8 +647,16 @@ mod tests {
         assert_eq!(c.get(&k).as_deref(), Some(&*d));
         c.put(k, d.clone(), Duration::ZERO);
         assert!(c.get(&k).is_none());
-        c.put(k, d, Duration::from_secs(60));
+        c.put(k, d.clone(), Duration::from_secs(60));
         c.flush();
         assert!(c.is_empty());
+        // Full of live results: the half that expires first makes room, the newest stays.
+        for i in 0..=CACHE_CAP {
+            let ttl = Duration::from_secs(60 + i as u64);
+            c.put(AuthorizerCache::key(&[&i.to_string()]), d.clone(), ttl);
+        }
+        assert!(c.len() <= CACHE_CAP / 2 + 2, "{}", c.len());
+        let newest = AuthorizerCache::key(&[&CACHE_CAP.to_string()]);
+        assert!(c.get(&newest).is_some());
     }
 }
