@@ -619,6 +619,27 @@ pub fn export_http_api(
 mod tests {
     use super::*;
 
+    /// The API an export is written for.
+    fn model(name: impl Into<String>, cors: Option<Cors>, version: Option<String>) -> HttpApi {
+        HttpApi {
+            api_id: "abc".into(),
+            name: name.into(),
+            protocol_type: portico_model::http::ProtocolType::Http,
+            api_endpoint: None,
+            api_key_selection_expression: None,
+            cors_configuration: cors,
+            created_date: "2026-12-06T00:00:00Z".into(),
+            description: None,
+            disable_execute_api_endpoint: false,
+            disable_schema_validation: None,
+            ip_address_type: None,
+            route_selection_expression: None,
+            tags: Map::new(),
+            version,
+            warnings: None,
+        }
+    }
+
     #[test]
     fn round_trip() {
         let doc = crate::parse_document(
@@ -671,23 +692,7 @@ paths:
             Some(&["read".to_string()][..])
         );
         assert!(api.routes.iter().any(|r| r.route_key == "$default"));
-        let model = HttpApi {
-            api_id: "abc".into(),
-            name: api.name.clone(),
-            protocol_type: portico_model::http::ProtocolType::Http,
-            api_endpoint: None,
-            api_key_selection_expression: None,
-            cors_configuration: api.cors.clone(),
-            created_date: "2026-12-06T00:00:00Z".into(),
-            description: None,
-            disable_execute_api_endpoint: false,
-            disable_schema_validation: None,
-            ip_address_type: None,
-            route_selection_expression: None,
-            tags: Map::new(),
-            version: api.version.clone(),
-            warnings: None,
-        };
+        let model = model(api.name.clone(), api.cors.clone(), api.version.clone());
         let out = export_http_api(
             &model,
             &api.routes,
@@ -765,23 +770,7 @@ paths:
             "NONE",
             "an operation's empty security wins"
         );
-        let model = HttpApi {
-            api_id: "abc".into(),
-            name: "iam".into(),
-            protocol_type: portico_model::http::ProtocolType::Http,
-            api_endpoint: None,
-            api_key_selection_expression: None,
-            cors_configuration: None,
-            created_date: "2026-12-06T00:00:00Z".into(),
-            description: None,
-            disable_execute_api_endpoint: false,
-            disable_schema_validation: None,
-            ip_address_type: None,
-            route_selection_expression: None,
-            tags: Map::new(),
-            version: None,
-            warnings: None,
-        };
+        let model = model("iam", None, None);
         let out = export_http_api(
             &model,
             &api.routes,

@@ -150,8 +150,10 @@ impl Gateway {
             return self.finish_http(Some(stage), Some(route), &req, &parts, r, Ran::default());
         }
         let mut body = body;
-        let authorizer = match &route.auth {
-            super::auth::RouteAuth::None => None,
+        // Who may call: the refusal, if any, is answered once below.
+        let authorized: Result<Option<serde_json::Value>, Response<GatewayBody>> = match &route.auth
+        {
+            super::auth::RouteAuth::None => Ok(None),
             super::auth::RouteAuth::Iam => {
                 let refused = |why: &str| {
                     tracing::debug!(api = %stage.api_id, route = %route.route_key, "AWS_IAM refused: {why}");
@@ -207,20 +209,7 @@ impl Gateway {
                 } else {
                     Err(refused("no signature"))
                 };
-                match checked {
-                    Ok(a) => Some(a),
-                    Err(r) => {
-                        discard_body(body);
-                        return self.finish_http(
-                            Some(stage),
-                            Some(route),
-                            &req,
-                            &parts,
-                            r,
-                            Ran::default(),
-                        );
-                    }
-                }
+                checked.map(Some)
             }
             super::auth::RouteAuth::Lambda(l) => {
                 let ev = EventCtx {
@@ -231,47 +220,33 @@ impl Gateway {
                     authorizer: None,
                     raw_path: &raw_path,
                 };
-                match Box::pin(self.http_lambda_authorize(l, &req, &ev, &parts)).await {
-                    Ok(a) => Some(a),
-                    Err(r) => {
-                        discard_body(body);
-                        return self.finish_http(
-                            Some(stage),
-                            Some(route),
-                            &req,
-                            &parts,
-                            r,
-                            Ran::default(),
-                        );
-                    }
-                }
+                Box::pin(self.http_lambda_authorize(l, &req, &ev, &parts))
+                    .await
+                    .map(Some)
             }
-            super::auth::RouteAuth::Jwt(j) => {
-                match Box::pin(j.check(&self.upstreams, &parts)).await {
-                    Ok(a) => Some(a),
-                    Err(denied) => {
-                        discard_body(body);
-                        let (mut r, www) = match denied {
-                            super::auth::Denied::Unauthorized(w) => {
-                                (answer(StatusCode::UNAUTHORIZED, "Unauthorized"), w)
-                            }
-                            super::auth::Denied::Forbidden(w) => {
-                                (answer(StatusCode::FORBIDDEN, "Forbidden"), w)
-                            }
-                        };
-                        if let Ok(v) = HeaderValue::from_str(&www) {
-                            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            super::auth::RouteAuth::Jwt(j) => Box::pin(j.check(&self.upstreams, &parts))
+                .await
+                .map(Some)
+                .map_err(|denied| {
+                    let (mut r, www) = match denied {
+                        super::auth::Denied::Unauthorized(w) => {
+                            (answer(StatusCode::UNAUTHORIZED, "Unauthorized"), w)
                         }
-                        return self.finish_http(
-                            Some(stage),
-                            Some(route),
-                            &req,
-                            &parts,
-                            r,
-                            Ran::default(),
-                        );
+                        super::auth::Denied::Forbidden(w) => {
+                            (answer(StatusCode::FORBIDDEN, "Forbidden"), w)
+                        }
+                    };
+                    if let Ok(v) = HeaderValue::from_str(&www) {
+                        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
                     }
-                }
+                    r
+                }),
+        };
+        let authorizer = match authorized {
+            Ok(a) => a,
+            Err(r) => {
+                discard_body(body);
+                return self.finish_http(Some(stage), Some(route), &req, &parts, r, Ran::default());
             }
         };
         let origin = stage
@@ -279,29 +254,17 @@ impl Gateway {
             .as_ref()
             .and_then(|_| parts.headers.get(header::ORIGIN).cloned());
         let request_headers = preflight.then(|| parts.headers.clone());
+        let ev = EventCtx {
+            stage,
+            route,
+            path,
+            params,
+            authorizer: authorizer.as_ref(),
+            raw_path: &raw_path,
+        };
         let (mut response, ran) = match &route.target {
-            Target::HttpProxy(p) => {
-                let ev = EventCtx {
-                    stage,
-                    route,
-                    path,
-                    params,
-                    authorizer: authorizer.as_ref(),
-                    raw_path: &raw_path,
-                };
-                self.http_api_proxy(p, &req, &ev, &mut parts, body).await
-            }
-            Target::Lambda(l) => {
-                let ev = EventCtx {
-                    stage,
-                    route,
-                    path,
-                    params,
-                    authorizer: authorizer.as_ref(),
-                    raw_path: &raw_path,
-                };
-                self.http_api_lambda(l, &req, &ev, &parts, body).await
-            }
+            Target::HttpProxy(p) => self.http_api_proxy(p, &req, &ev, &mut parts, body).await,
+            Target::Lambda(l) => self.http_api_lambda(l, &req, &ev, &parts, body).await,
             Target::Unavailable(why) => {
                 discard_body(body);
                 tracing::warn!(api = %stage.api_id, stage = %stage.stage_name,
