@@ -119,7 +119,10 @@ pub fn routes() -> axum::Router<AdminState> {
 
 /// One page of a listing: `{"items": [...], "nextToken": "…"}` (`maxResults` 1–500 text,
 /// `nextToken` the position).
-fn page<T: serde::Serialize>(items: Vec<T>, q: &HashMap<String, String>) -> Result<Response> {
+pub(crate) fn page<T: serde::Serialize>(
+    items: Vec<T>,
+    q: &HashMap<String, String>,
+) -> Result<Response> {
     let start = match q.get("nextToken") {
         None => 0,
         Some(t) => t
@@ -239,6 +242,11 @@ async fn reimport_api(
     let mut out = s
         .store
         .modify_http_api(&api, |st| {
+            if st.is_websocket() {
+                return Err(portico_control::ControlError::bad_request(
+                    "ReimportApi is supported only for HTTP APIs",
+                ));
+            }
             st.apply_import(
                 doc.routes,
                 doc.integrations,
@@ -276,6 +284,11 @@ async fn export_api(
     };
     let extensions = q.get("includeExtensions").is_none_or(|v| v != "false");
     let state = s.store.http_api(&api).await?;
+    if state.is_websocket() {
+        return Err(ApiError::bad_request(
+            "Export is supported only for HTTP APIs",
+        ));
+    }
     let stage = q.get("stageName").cloned();
     let (routes, integrations, authorizers, api_model) = match &stage {
         Some(name) => {

@@ -17,6 +17,7 @@ mod http_api;
 pub mod lambda;
 mod publish;
 mod rest;
+mod websocket_api;
 pub use portico_sigv4 as sigv4;
 
 pub use error::ApiError;
@@ -64,6 +65,7 @@ pub fn router(state: AdminState) -> Router {
                 .merge(rest::object_routes())
                 .merge(account::routes())
                 .merge(http_api::routes())
+                .merge(websocket_api::routes())
                 .route_layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     publish_changes,

@@ -23,6 +23,7 @@ use portico_model::http::{
     Authorizer, Cors, Deployment, HttpApi, HttpApiSnapshot, Integration, JwtConfiguration,
     ProtocolType, Route, RouteSettings, Stage, iso_date, new_v2_id,
 };
+use portico_model::websocket::{IntegrationResponse, RouteResponse};
 use serde::Deserialize;
 
 /// One HTTP API with everything a deployment freezes.
@@ -40,6 +41,12 @@ pub struct HttpApiState {
     /// Its authorizers, in creation order.
     #[serde(default)]
     pub authorizers: Vec<Authorizer>,
+    /// WebSocket APIs: route responses by route id.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub route_responses: Map<Vec<RouteResponse>>,
+    /// WebSocket APIs: integration responses by integration id.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub integration_responses: Map<Vec<IntegrationResponse>>,
 }
 
 /// `CreateApi`'s body.
@@ -154,6 +161,9 @@ pub struct CreateIntegrationInput {
     /// `integrationMethod`.
     #[serde(default)]
     pub integration_method: Option<String>,
+    /// `integrationResponseSelectionExpression` (WebSocket APIs).
+    #[serde(default)]
+    pub integration_response_selection_expression: Option<String>,
     /// `integrationSubtype`.
     #[serde(default)]
     pub integration_subtype: Option<String>,
@@ -411,12 +421,10 @@ impl HttpApiState {
         let protocol = match input.protocol_type.as_deref() {
             Some("HTTP") => ProtocolType::Http,
             Some("WEBSOCKET") => {
-                return Err(ControlError::bad_request(
-                    "WebSocket APIs are not supported by Portico yet (protocolType HTTP is)",
-                ));
+                crate::websocket::check_create(&input)?;
+                ProtocolType::Websocket
             }
-            Some(other) => {
-                let _ = other;
+            Some(_) => {
                 return Err(ControlError::bad_request(
                     "Invalid protocol specified. Must be one of [HTTP, WEBSOCKET]",
                 ));
@@ -452,7 +460,8 @@ impl HttpApiState {
             created_date: now(),
             description: input.description.clone(),
             disable_execute_api_endpoint: input.disable_execute_api_endpoint.unwrap_or(false),
-            disable_schema_validation: None,
+            disable_schema_validation: (protocol == ProtocolType::Websocket)
+                .then(|| input.disable_schema_validation.unwrap_or(false)),
             ip_address_type: Some(
                 input
                     .ip_address_type
@@ -474,6 +483,8 @@ impl HttpApiState {
             routes: Vec::new(),
             integrations: Vec::new(),
             authorizers: Vec::new(),
+            route_responses: Map::new(),
+            integration_responses: Map::new(),
         };
         if let Some(target) = &input.target {
             let route_key = input.route_key.clone().unwrap_or_else(|| "$default".into());
@@ -512,6 +523,12 @@ impl HttpApiState {
             }
             self.api.name = n.clone();
         }
+        if self.is_websocket() {
+            crate::websocket::check_update(&input)?;
+            if let Some(d) = input.disable_schema_validation {
+                self.api.disable_schema_validation = Some(d);
+            }
+        }
         if let Some(c) = input.cors_configuration {
             check_cors(&c)?;
             self.api.cors_configuration = Some(settle_cors(c));
@@ -535,6 +552,20 @@ impl HttpApiState {
             self.api.ip_address_type = input.ip_address_type;
         }
         Ok(self.api.clone())
+    }
+
+    /// Whether this is a WebSocket API.
+    pub fn is_websocket(&self) -> bool {
+        self.api.protocol_type == ProtocolType::Websocket
+    }
+
+    /// Checks a route key by the API's type.
+    fn check_key(&self, key: &str) -> Result<(), ControlError> {
+        if self.is_websocket() {
+            crate::websocket::check_route_key(key)
+        } else {
+            check_route_key(key)
+        }
     }
 
     /// `DeleteCorsConfiguration`.
@@ -576,6 +607,9 @@ impl HttpApiState {
     }
 
     fn check_route_auth(&self, r: &Route) -> Result<(), ControlError> {
+        if self.is_websocket() {
+            crate::websocket::check_route_auth(r)?;
+        }
         match r.authorization_type.as_str() {
             "NONE" | "AWS_IAM" => {
                 if r.authorizer_id.is_some() {
@@ -635,6 +669,9 @@ impl HttpApiState {
                 "Route with key {key} already exists for this API"
             )));
         }
+        if self.is_websocket() {
+            return Ok(());
+        }
         // One variable name per position: `/pets/{id}` and `/pets/{petId}` cannot both be
         // routed (the second would never match).
         let path = key.split_once(' ').map(|(_, p)| p);
@@ -680,7 +717,7 @@ impl HttpApiState {
             .route_key
             .clone()
             .ok_or_else(|| ControlError::bad_request("Route key is required"))?;
-        check_route_key(&key)?;
+        self.check_key(&key)?;
         self.check_unique_key(&key, None)?;
         if let Some(t) = &input.target {
             self.check_target(t)?;
@@ -714,7 +751,7 @@ impl HttpApiState {
     ) -> Result<Route, ControlError> {
         let mut r = self.route(id)?.clone();
         if let Some(k) = input.route_key {
-            check_route_key(&k)?;
+            self.check_key(&k)?;
             self.check_unique_key(&k, Some(id))?;
             r.route_key = k;
         }
@@ -766,6 +803,7 @@ impl HttpApiState {
     pub fn delete_route(&mut self, id: &str) -> Result<(), ControlError> {
         self.route(id)?;
         self.routes.retain(|r| r.route_id != id);
+        self.route_responses.remove(id);
         Ok(())
     }
 
@@ -796,11 +834,12 @@ impl HttpApiState {
             request_templates: None,
             response_parameters: None,
             template_selection_expression: None,
-            timeout_in_millis: Some(30_000),
+            integration_response_selection_expression: None,
+            timeout_in_millis: Some(if self.is_websocket() { 29_000 } else { 30_000 }),
             tls_config: None,
         };
         apply_integration(&mut i, input);
-        settle_integration(&mut i)?;
+        self.settle_integration(&mut i)?;
         self.integrations.push(i.clone());
         self.check_limits()?;
         Ok(i)
@@ -814,7 +853,7 @@ impl HttpApiState {
     ) -> Result<Integration, ControlError> {
         let mut i = self.integration(id)?.clone();
         apply_integration(&mut i, input);
-        settle_integration(&mut i)?;
+        self.settle_integration(&mut i)?;
         if let Some(slot) = self
             .integrations
             .iter_mut()
@@ -835,6 +874,7 @@ impl HttpApiState {
             )));
         }
         self.integrations.retain(|i| i.integration_id != id);
+        self.integration_responses.remove(id);
         Ok(())
     }
 
@@ -857,7 +897,7 @@ impl HttpApiState {
             jwt_configuration: None,
         };
         apply_authorizer(&mut a, input);
-        settle_authorizer(&a)?;
+        self.settle_authorizer(&a)?;
         if self.authorizers.iter().any(|x| x.name == a.name) {
             return Err(ControlError::conflict(format!(
                 "Unable to create Authorizer '{}': Authorizer name already exists in this API",
@@ -878,7 +918,7 @@ impl HttpApiState {
         let mut a = self.authorizer(id)?.clone();
         let before = a.authorizer_type.clone();
         apply_authorizer(&mut a, input);
-        settle_authorizer(&a)?;
+        self.settle_authorizer(&a)?;
         if self
             .authorizers
             .iter()
@@ -943,6 +983,8 @@ impl HttpApiState {
             routes: Vec::new(),
             integrations: Vec::new(),
             authorizers: Vec::new(),
+            route_responses: Map::new(),
+            integration_responses: Map::new(),
         };
         for mut i in integrations {
             settle_integration(&mut i)?;
@@ -988,6 +1030,8 @@ impl HttpApiState {
             routes: self.routes.clone(),
             integrations: self.integrations.clone(),
             authorizers: self.authorizers.clone(),
+            route_responses: self.route_responses.clone(),
+            integration_responses: self.integration_responses.clone(),
         })
     }
 
@@ -996,6 +1040,9 @@ impl HttpApiState {
         self.routes != other.routes
             || self.integrations != other.integrations
             || self.authorizers != other.authorizers
+            || self.route_responses != other.route_responses
+            || self.integration_responses != other.integration_responses
+            || self.api.route_selection_expression != other.api.route_selection_expression
             || self.api.cors_configuration != other.api.cors_configuration
             || self.api.disable_execute_api_endpoint != other.api.disable_execute_api_endpoint
     }
@@ -1016,6 +1063,7 @@ fn apply_integration(i: &mut Integration, input: CreateIntegrationInput) {
         credentials_arn,
         description,
         integration_method,
+        integration_response_selection_expression,
         integration_subtype,
         integration_uri,
         passthrough_behavior,
@@ -1027,6 +1075,26 @@ fn apply_integration(i: &mut Integration, input: CreateIntegrationInput) {
         timeout_in_millis,
         tls_config
     );
+}
+
+impl HttpApiState {
+    /// Fills an integration's defaults and checks it by the API's type.
+    fn settle_integration(&self, i: &mut Integration) -> Result<(), ControlError> {
+        if self.is_websocket() {
+            crate::websocket::settle_integration(i)
+        } else {
+            settle_integration(i)
+        }
+    }
+
+    /// Checks an authorizer by the API's type.
+    fn settle_authorizer(&self, a: &Authorizer) -> Result<(), ControlError> {
+        if self.is_websocket() {
+            crate::websocket::settle_authorizer(a)
+        } else {
+            settle_authorizer(a)
+        }
+    }
 }
 
 /// Fills the defaults an integration type implies and checks what HTTP APIs accept.

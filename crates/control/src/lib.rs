@@ -24,6 +24,7 @@ mod inputs;
 pub mod lambda;
 mod objects;
 pub mod patch;
+pub mod websocket;
 
 pub use error::{
     ACCOUNT_ID, ControlError, ErrorKind, concurrent_modification, invalid_api, invalid_integration,

@@ -168,6 +168,9 @@ pub struct Integration {
     /// `integrationSubtype` (AWS service integrations of HTTP APIs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_subtype: Option<String>,
+    /// `integrationResponseSelectionExpression` (WebSocket APIs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_response_selection_expression: Option<String>,
     /// `integrationUri`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_uri: Option<String>,
@@ -364,6 +367,12 @@ pub struct HttpApiSnapshot {
     /// The authorizers.
     #[serde(default)]
     pub authorizers: Vec<Authorizer>,
+    /// WebSocket APIs: route responses by route id.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub route_responses: Map<Vec<crate::websocket::RouteResponse>>,
+    /// WebSocket APIs: integration responses by integration id.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub integration_responses: Map<Vec<crate::websocket::IntegrationResponse>>,
 }
 
 /// Whether a header is one HTTP API parameter mapping may not touch (AWS's reserved list).

@@ -114,6 +114,7 @@ fn integration(v: &Value, at: &str, errors: &mut Vec<Diagnostic>) -> Option<Inte
         description: text(v.get("description")),
         integration_method: text(v.get("httpMethod")),
         integration_subtype: text(v.get("integrationSubtype")),
+        integration_response_selection_expression: None,
         integration_uri: text(v.get("uri")),
         passthrough_behavior: None,
         payload_format_version: text(v.get("payloadFormatVersion")),
