@@ -244,6 +244,8 @@ pub enum ServedApi {
     Rest(HashMap<String, Arc<CompiledStage>>),
     /// An HTTP API (v2): `$default` serves at the root, named stages under `/{stage}`.
     Http(HashMap<String, Arc<crate::http_api::CompiledHttpStage>>),
+    /// A WebSocket API (v2): `/{stage}` upgrades, `/{stage}/@connections/{id}` manages.
+    WebSocket(HashMap<String, Arc<crate::websocket::CompiledWsStage>>),
 }
 
 impl ServingSnapshot {
@@ -256,7 +258,7 @@ impl ServingSnapshot {
     pub fn stage(&self, api_id: &str, stage: &str) -> Option<&Arc<CompiledStage>> {
         match self.apis.get(api_id)? {
             ServedApi::Rest(stages) => stages.get(stage),
-            ServedApi::Http(_) => None,
+            ServedApi::Http(_) | ServedApi::WebSocket(_) => None,
         }
     }
 
@@ -270,7 +272,7 @@ impl ServingSnapshot {
         self.apis.values().flat_map(|a| {
             match a {
                 ServedApi::Rest(stages) => Some(stages.values()),
-                ServedApi::Http(_) => None,
+                ServedApi::Http(_) | ServedApi::WebSocket(_) => None,
             }
             .into_iter()
             .flatten()
@@ -282,7 +284,21 @@ impl ServingSnapshot {
         self.apis.values().flat_map(|a| {
             match a {
                 ServedApi::Http(stages) => Some(stages.values()),
-                ServedApi::Rest(_) => None,
+                ServedApi::Rest(_) | ServedApi::WebSocket(_) => None,
+            }
+            .into_iter()
+            .flatten()
+        })
+    }
+
+    /// Every served WebSocket API stage.
+    pub fn websocket_stages(
+        &self,
+    ) -> impl Iterator<Item = &Arc<crate::websocket::CompiledWsStage>> {
+        self.apis.values().flat_map(|a| {
+            match a {
+                ServedApi::WebSocket(stages) => Some(stages.values()),
+                ServedApi::Rest(_) | ServedApi::Http(_) => None,
             }
             .into_iter()
             .flatten()
@@ -406,16 +422,25 @@ impl<'a> SnapshotBuilder<'a> {
             ServedApi::Rest(stages) => {
                 stages.insert(input.stage.stage_name.clone(), Arc::new(stage));
             }
-            ServedApi::Http(_) => self.warnings.push(CompileWarning {
+            ServedApi::Http(_) | ServedApi::WebSocket(_) => self.warnings.push(CompileWarning {
                 location: input.api_id.clone(),
-                message: "a REST API and an HTTP API share this id: the REST stage is not served"
+                message: "a REST API and a v2 API share this id: the REST stage is not served"
                     .into(),
             }),
         }
     }
 
-    /// Compiles one HTTP API stage into the snapshot.
+    /// Compiles one v2 stage (an HTTP API's or a WebSocket API's) into the snapshot.
     pub fn add_http(&mut self, input: &crate::http_api::HttpStageInput) {
+        let websocket = input
+            .snapshot
+            .api
+            .as_ref()
+            .is_some_and(|a| a.protocol_type == portico_model::http::ProtocolType::Websocket);
+        if websocket {
+            self.add_websocket(input);
+            return;
+        }
         let stage = crate::http_api::compile_stage(
             input,
             self.metrics,
@@ -432,9 +457,33 @@ impl<'a> SnapshotBuilder<'a> {
             ServedApi::Http(stages) => {
                 stages.insert(input.stage.stage_name.clone(), Arc::new(stage));
             }
-            ServedApi::Rest(_) => self.warnings.push(CompileWarning {
+            ServedApi::Rest(_) | ServedApi::WebSocket(_) => self.warnings.push(CompileWarning {
                 location: input.api_id.clone(),
-                message: "a REST API and an HTTP API share this id: the HTTP stage is not served"
+                message: "another API shares this HTTP API's id: the stage is not served".into(),
+            }),
+        }
+    }
+
+    /// Compiles one WebSocket API stage into the snapshot.
+    fn add_websocket(&mut self, input: &crate::websocket::WsStageInput) {
+        let stage = crate::websocket::compile_stage(
+            input,
+            self.metrics,
+            self.upstreams,
+            &mut self.warnings,
+        );
+        let api = self
+            .snapshot
+            .apis
+            .entry(input.api_id.clone())
+            .or_insert_with(|| ServedApi::WebSocket(HashMap::new()));
+        match api {
+            ServedApi::WebSocket(stages) => {
+                stages.insert(input.stage.stage_name.clone(), Arc::new(stage));
+            }
+            ServedApi::Rest(_) | ServedApi::Http(_) => self.warnings.push(CompileWarning {
+                location: input.api_id.clone(),
+                message: "another API shares this WebSocket API's id: the stage is not served"
                     .into(),
             }),
         }

@@ -91,6 +91,8 @@ pub struct Gateway {
     pub(crate) jwks: crate::jwt::JwksRegistry,
     /// The IAM principals `AWS_IAM` methods accept (`--aws-config` `principals`).
     pub(crate) principals: ArcSwap<crate::iam::Principals>,
+    /// The WebSocket connections open on this node.
+    pub(crate) connections: crate::websocket::Connections,
 }
 
 impl Gateway {
@@ -109,6 +111,7 @@ impl Gateway {
         Arc::new(Self {
             state,
             clock_offset: std::sync::atomic::AtomicI64::new(0),
+            connections: crate::websocket::Connections::default(),
             domains: ArcSwap::from_pointee(crate::domains::DomainTable::default()),
             tls: std::sync::OnceLock::new(),
             functions: std::sync::OnceLock::new(),

@@ -56,6 +56,7 @@ pub mod tls;
 pub mod upstream;
 pub mod uri;
 pub mod validation;
+pub mod websocket;
 
 pub use body::GatewayBody;
 pub use compile::{

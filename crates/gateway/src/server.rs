@@ -465,8 +465,14 @@ pub(crate) async fn serve_stream<S: Transport>(
         let active = Box::pin(serve_h1(shared, io, clock, client, stopped));
         tokio::select! {
             next = active => match next {
-                Some(idle) => io = idle,
-                None => return,
+                H1End::Idle(idle) => io = idle,
+                H1End::Closed => return,
+                H1End::Upgraded(io, upgrade) => {
+                    // The WebSocket keeps its own timeouts: the HTTP watchdog stops here.
+                    let gateway = shared.gateway.clone();
+                    gateway.run_connection(Box::new(io), upgrade, stopped.clone()).await;
+                    return;
+                }
             },
             () = &mut watchdog => {
                 tracing::debug!(peer = %client.ip, "connection timed out");
@@ -550,6 +556,8 @@ struct ConnService {
     shared: Arc<Listener>,
     clock: Arc<ConnClock>,
     client: Arc<ConnInfo>,
+    /// A WebSocket upgrade the gateway accepted: the socket is its once the 101 is out.
+    upgrade: Arc<std::sync::Mutex<Option<crate::websocket::session::Upgrade>>>,
 }
 
 /// What [`ConnService`] answers with.
@@ -572,8 +580,15 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         });
         let shared = self.shared.clone();
         let client = self.client.clone();
+        let upgrade = self.upgrade.clone();
         Box::pin(async move {
             let mut resp = admit(&shared.gateway, &client, &shared.limits, req, watch).await;
+            if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS
+                && let Some(u) = Gateway::upgrade_of(resp.extensions())
+                && let Ok(mut slot) = upgrade.lock()
+            {
+                *slot = Some(u);
+            }
             if let Some(hsts) = shared.tls.as_ref().and_then(|t| t.hsts.as_ref()) {
                 resp.headers_mut()
                     .insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
@@ -593,21 +608,34 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     }
 }
 
+/// How the active state of an HTTP/1 connection ended.
+enum H1End<S> {
+    /// Quiet: the socket, to wait idle.
+    Idle(Watched<S>),
+    /// Closed here.
+    Closed,
+    /// A WebSocket upgrade was accepted: the socket (with what the client sent after the
+    /// handshake) is the connection's now.
+    Upgraded(Watched<S>, crate::websocket::session::Upgrade),
+}
+
 /// The active state of an HTTP/1 connection: hyper serves requests until the connection is
-/// quiet (`Some`: the socket, to wait idle), or until it ends (`None`: closed here).
+/// quiet, ends, or becomes a WebSocket.
 async fn serve_h1<S: Transport>(
     shared: &Arc<Listener>,
     io: Watched<S>,
     clock: &Arc<ConnClock>,
     client: &Arc<ConnInfo>,
     stopped: &mut tokio::sync::watch::Receiver<bool>,
-) -> Option<Watched<S>> {
+) -> H1End<S> {
+    let upgrade = Arc::new(std::sync::Mutex::new(None));
     let mut conn = shared.h1.serve_connection(
         TokioIo::new(io),
         ConnService {
             shared: shared.clone(),
             clock: clock.clone(),
             client: client.clone(),
+            upgrade: upgrade.clone(),
         },
     );
     // Set when the listener stops: finish the request in flight, then close.
@@ -642,16 +670,24 @@ async fn serve_h1<S: Transport>(
                         let parts = conn.into_parts();
                         let mut io = parts.io.into_inner();
                         io.prefix = (!parts.read_buf.is_empty()).then_some(parts.read_buf);
-                        return Some(io);
+                        return H1End::Idle(io);
                     }
                     Poll::Ready(Err(e)) => {
                         tracing::debug!(error = %e, "connection ended with an error");
-                        return None;
+                        return H1End::Closed;
                     }
                     Poll::Pending => closing = true,
                 }
             }
             Step::Done(r) => {
+                // After a 101, hyper is done with the connection and hands the socket back.
+                let accepted = upgrade.lock().ok().and_then(|mut u| u.take());
+                if let (Ok(()), Some(u)) = (&r, accepted) {
+                    let parts = conn.into_parts();
+                    let mut io = parts.io.into_inner();
+                    io.prefix = (!parts.read_buf.is_empty()).then_some(parts.read_buf);
+                    return H1End::Upgraded(io, u);
+                }
                 // hyper ended the connection itself (Connection: close, HTTP/1.0, an error, the
                 // client went away): close the socket after what was written.
                 if let Err(e) = r {
@@ -663,7 +699,7 @@ async fn serve_h1<S: Transport>(
                     tokio::io::AsyncWriteExt::shutdown(&mut io),
                 )
                 .await;
-                return None;
+                return H1End::Closed;
             }
         }
     }
@@ -689,6 +725,7 @@ async fn serve_h2<S: Transport>(
             shared: shared.clone(),
             clock: clock.clone(),
             client: client.clone(),
+            upgrade: Arc::default(),
         },
     );
     tokio::pin!(conn);

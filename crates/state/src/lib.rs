@@ -65,6 +65,7 @@
 
 pub mod cache;
 mod clock;
+pub mod connections;
 pub mod quota;
 mod table;
 pub mod throttle;
@@ -142,6 +143,8 @@ pub struct SharedState {
     pub quotas: Arc<dyn QuotaState>,
     /// Per-stage response caches (always per node).
     pub caches: Arc<cache::ResponseCaches>,
+    /// Which node holds each WebSocket connection.
+    pub connections: Arc<dyn connections::ConnectionRegistry>,
 }
 
 impl std::fmt::Debug for SharedState {
@@ -165,6 +168,7 @@ impl SharedState {
             throttle: Arc::new(throttle::LocalBuckets::new(clock)),
             quotas: Arc::new(quota::LocalCounters::new()),
             caches: Arc::new(cache::ResponseCaches::new(cache_cap_per_stage)),
+            connections: Arc::new(connections::LocalConnections::default()),
         }
     }
 }

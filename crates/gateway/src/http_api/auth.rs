@@ -163,6 +163,90 @@ pub(crate) enum Denied {
     Forbidden(String),
 }
 
+impl LambdaAuth {
+    /// A Lambda authorizer of an HTTP API (identity sources `$request.header.X`, …); its result
+    /// cache comes from `caches` (one per authorizer in the stage).
+    pub(crate) fn from_authorizer(
+        a: &portico_model::http::Authorizer,
+        stage: &portico_model::http::Stage,
+        caches: &mut std::collections::HashMap<
+            String,
+            Arc<crate::steps::authorizer::AuthorizerCache<LambdaResult>>,
+        >,
+    ) -> Result<Self, String> {
+        let uri = crate::uri::substitute_stage_variables(
+            a.authorizer_uri.as_deref().unwrap_or(""),
+            &stage.stage_variables,
+        );
+        let (function, qualifier, arn) = super::lambda_function(&uri)?;
+        let sources = a
+            .identity_source
+            .iter()
+            .map(|s| {
+                if let Some(h) = s.strip_prefix("$request.header.") {
+                    HeaderName::from_bytes(h.as_bytes())
+                        .map(IdentitySource::Header)
+                        .map_err(|_| format!("invalid identity source {s}"))
+                } else if let Some(q) = s.strip_prefix("$request.querystring.") {
+                    Ok(IdentitySource::Query(q.to_owned()))
+                } else if let Some(c) = s.strip_prefix("$context.") {
+                    Ok(IdentitySource::Context(c.to_owned()))
+                } else if let Some(v) = s.strip_prefix("$stageVariables.") {
+                    Ok(IdentitySource::StageVariable(v.to_owned()))
+                } else {
+                    Err(format!("invalid identity source {s}"))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let ttl = a
+            .authorizer_result_ttl_in_seconds
+            .unwrap_or(0)
+            .clamp(0, 3600);
+        Ok(LambdaAuth {
+            id: a.authorizer_id.as_str().into(),
+            function: crate::lambda_target::LambdaProxyIntegration {
+                function: function.into(),
+                qualifier: qualifier.map(Into::into),
+                arn: arn.into(),
+                timeout: std::time::Duration::from_secs(10),
+            },
+            v2: a.authorizer_payload_format_version.as_deref() == Some("2.0"),
+            simple: a.enable_simple_responses == Some(true),
+            sources,
+            ttl: std::time::Duration::from_secs(ttl as u64),
+            cache: caches.entry(a.authorizer_id.clone()).or_default().clone(),
+        })
+    }
+
+    /// A Lambda REQUEST authorizer of a WebSocket API: its identity sources are written
+    /// `route.request.header.X`, `route.request.querystring.X`, `stageVariables.X`,
+    /// `context.X`.
+    pub(crate) fn compile_websocket(
+        a: &portico_model::http::Authorizer,
+        stage: &portico_model::http::Stage,
+        caches: &mut std::collections::HashMap<
+            String,
+            Arc<crate::steps::authorizer::AuthorizerCache<LambdaResult>>,
+        >,
+    ) -> Result<Self, String> {
+        let mut a = a.clone();
+        for s in &mut a.identity_source {
+            let http_form = [
+                ("route.request.header.", "$request.header."),
+                ("route.request.querystring.", "$request.querystring."),
+                ("stageVariables.", "$stageVariables."),
+                ("context.", "$context."),
+            ]
+            .iter()
+            .find_map(|(ws, http)| s.strip_prefix(ws).map(|rest| format!("{http}{rest}")));
+            *s = http_form.ok_or_else(|| format!("invalid identity source {s}"))?;
+        }
+        a.authorizer_payload_format_version = Some("1.0".into());
+        a.enable_simple_responses = None;
+        Self::from_authorizer(&a, stage, caches)
+    }
+}
+
 impl RouteAuth {
     /// Compiles the route's authorization against the deployment's authorizers; Lambda
     /// authorizers' result caches come from `caches` (one per authorizer in the stage).
@@ -185,48 +269,9 @@ impl RouteAuth {
                     .iter()
                     .find(|a| a.authorizer_id == id)
                     .ok_or_else(|| format!("the route's authorizer {id} does not exist"))?;
-                let uri = crate::uri::substitute_stage_variables(
-                    a.authorizer_uri.as_deref().unwrap_or(""),
-                    &stage.stage_variables,
-                );
-                let (function, qualifier, arn) = super::lambda_function(&uri)?;
-                let sources = a
-                    .identity_source
-                    .iter()
-                    .map(|s| {
-                        if let Some(h) = s.strip_prefix("$request.header.") {
-                            HeaderName::from_bytes(h.as_bytes())
-                                .map(IdentitySource::Header)
-                                .map_err(|_| format!("invalid identity source {s}"))
-                        } else if let Some(q) = s.strip_prefix("$request.querystring.") {
-                            Ok(IdentitySource::Query(q.to_owned()))
-                        } else if let Some(c) = s.strip_prefix("$context.") {
-                            Ok(IdentitySource::Context(c.to_owned()))
-                        } else if let Some(v) = s.strip_prefix("$stageVariables.") {
-                            Ok(IdentitySource::StageVariable(v.to_owned()))
-                        } else {
-                            Err(format!("invalid identity source {s}"))
-                        }
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let ttl = a
-                    .authorizer_result_ttl_in_seconds
-                    .unwrap_or(0)
-                    .clamp(0, 3600);
-                Ok(Self::Lambda(Box::new(LambdaAuth {
-                    id: id.into(),
-                    function: crate::lambda_target::LambdaProxyIntegration {
-                        function: function.into(),
-                        qualifier: qualifier.map(Into::into),
-                        arn: arn.into(),
-                        timeout: std::time::Duration::from_secs(10),
-                    },
-                    v2: a.authorizer_payload_format_version.as_deref() == Some("2.0"),
-                    simple: a.enable_simple_responses == Some(true),
-                    sources,
-                    ttl: std::time::Duration::from_secs(ttl as u64),
-                    cache: caches.entry(id.to_owned()).or_default().clone(),
-                })))
+                Ok(Self::Lambda(Box::new(LambdaAuth::from_authorizer(
+                    a, stage, caches,
+                )?)))
             }
             "JWT" => {
                 let id = r.authorizer_id.as_deref().unwrap_or("");

@@ -216,7 +216,7 @@ pub(crate) fn compile_stage(
 }
 
 /// The stage's throttle for a route: its `routeSettings` entry, else `defaultRouteSettings`.
-fn route_limits(stage: &Stage, route_key: &str) -> Option<crate::account::Limits> {
+pub(crate) fn route_limits(stage: &Stage, route_key: &str) -> Option<crate::account::Limits> {
     let own = stage.route_settings.get(route_key);
     let pick = |f: fn(&RouteSettings) -> Option<f64>| {
         own.and_then(f).or_else(|| f(&stage.default_route_settings))
@@ -298,7 +298,7 @@ fn compile_target(
 
 /// A Lambda function named by a bare function ARN (`arn:aws:lambda:…:function:NAME[:Q]`) or an
 /// `apigateway` invocation URI.
-fn lambda_function(uri: &str) -> Result<(String, Option<String>, String), String> {
+pub(crate) fn lambda_function(uri: &str) -> Result<(String, Option<String>, String), String> {
     if uri.starts_with("arn:aws:apigateway:") {
         return crate::uri::lambda_invocation(uri);
     }

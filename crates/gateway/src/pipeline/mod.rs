@@ -146,6 +146,36 @@ impl Gateway {
             domains = self.domains.load();
             address = domains.resolve(h, path);
         }
+        // `/restapis/{apiId}/{stage}[/@connections/{id}]`: a WebSocket API's path form.
+        if address.is_none()
+            && let Some((api_id, stage, rest)) = crate::websocket::serve::path_style(path)
+            && let Some(crate::compile::ServedApi::WebSocket(_)) = snapshot.api(api_id)
+        {
+            address = Some(addressing::Address {
+                api_id,
+                stage,
+                path: rest,
+                whole: rest,
+                style: addressing::Style::Path,
+                base_path: None,
+            });
+        }
+        if let Some(a) = address
+            && let Some(crate::compile::ServedApi::WebSocket(stages)) = snapshot.api(a.api_id)
+        {
+            let req = crate::websocket::serve::WsRequest {
+                address: a,
+                host,
+                client,
+                ids: &ids,
+                epoch_ms,
+            };
+            let mut resp = self.serve_websocket(stages, req, parts, body).await;
+            if resp.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+                finish_headers(&mut resp, &ids, false, self.aws_case.get());
+            }
+            return resp;
+        }
         if let Some(a) = address
             && let Some(crate::compile::ServedApi::Http(stages)) = snapshot.api(a.api_id)
         {
