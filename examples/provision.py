@@ -6,7 +6,10 @@ served from that directory), an API key with a known value, a usage plan for sta
 the `authorizer` function that GET /me's Lambda TOKEN authorizer calls (examples/functions/authorizer),
 and the HTTP API `petstore-http` (apigatewayv2): a quick-created `$default` route proxying to the
 example backend, `GET /hello` to the `hello` function with payload 2.0, and native CORS for
-https://example.com, on its auto-deployed `$default` stage.
+https://example.com, on its auto-deployed `$default` stage; and the WebSocket API `chat`
+(examples/websocket-chat, AWS's simple-websockets-chat-app): `$connect`, `$disconnect` and
+`sendmessage` routes to the functions `chat-onconnect`, `chat-ondisconnect` and
+`chat-sendmessage`, on its auto-deployed stage `dev`.
 
     python3 examples/provision.py [--admin 127.0.0.1:9090] [--stage dev] [--backend 127.0.0.1:8081]
 
@@ -15,6 +18,7 @@ Standard library only; waits up to 60 s for the management listener.
 import argparse
 import json
 import os
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +26,7 @@ import urllib.request
 KEY = "portico-quickstart-key-0123456789"
 HELLO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "functions", "hello")
 AUTHORIZER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "functions", "authorizer")
+CHAT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "websocket-chat")
 
 
 def call(admin, method, path, body=None):
@@ -91,6 +96,10 @@ def main():
     http_api = provision_http_api(args)
     print(f"portico: HTTP API petstore-http (id {http_api}): "
           f"curl -H 'Host: {http_api}.execute-api.localhost' http://127.0.0.1:8080/pets/1", flush=True)
+    chat = provision_chat_api(args)
+    print(f"portico: WebSocket API chat (id {chat}): .venv/bin/python -m websockets "
+          f"ws://127.0.0.1:8080/restapis/{chat}/dev, then send "
+          f"{{\"action\": \"sendmessage\", \"data\": \"hi\"}}", flush=True)
     print(f"portico: API key for /orders: {KEY} (usage plan: 10 rps, burst 20, 1000/day); "
           f"GET /clock is cached for 10 s; GET /hello runs the Lambda function hello; "
           f"GET /me takes 'Authorization: Bearer <name>' (a Lambda authorizer)", flush=True)
@@ -116,6 +125,49 @@ def provision_http_api(args):
     })["integrationId"]
     call(args.admin, "POST", f"/v2/apis/{api}/routes",
          {"routeKey": "GET /hello", "target": f"integrations/{hello}"})
+    return api
+
+
+def provision_chat_api(args):
+    """The WebSocket chat example (examples/websocket-chat): its three functions, served from that
+    directory, and the API, each created once (a re-run with a kept data directory finds them)."""
+    for name in ("onconnect", "ondisconnect", "sendmessage"):
+        try:
+            call(args.admin, "POST", "/2015-03-31/functions", {
+                "FunctionName": f"chat-{name}", "Runtime": "python3.12",
+                "Handler": f"{name}.handler", "Role": "arn:aws:iam::000000000000:role/quickstart",
+                "Code": {"S3Bucket": "hot-reload", "S3Key": CHAT},
+                # The connection store's directory (the handlers' default, made explicit), and
+                # the credentials sendmessage signs its @connections calls with.
+                "Environment": {"Variables": {
+                    "CHAT_CONNECTIONS_DIR": os.path.join(tempfile.gettempdir(),
+                                                         "portico-chat-connections"),
+                    "AWS_SHARED_CREDENTIALS_FILE": os.path.join(CHAT, "credentials"),
+                }},
+            })
+        except urllib.error.HTTPError as e:
+            if e.code != 409:
+                raise
+    apis = call(args.admin, "GET", "/v2/apis")["items"]
+    existing = next((a for a in apis if a["name"] == "chat"
+                     and a.get("protocolType") == "WEBSOCKET"), None)
+    if existing is not None:
+        return existing["apiId"]
+    api = call(args.admin, "POST", "/v2/apis", {
+        "name": "chat", "protocolType": "WEBSOCKET",
+        "routeSelectionExpression": "$request.body.action",
+    })["apiId"]
+    for route_key, name in (("$connect", "onconnect"), ("$disconnect", "ondisconnect"),
+                            ("sendmessage", "sendmessage")):
+        function = f"arn:aws:lambda:us-east-1:000000000000:function:chat-{name}"
+        integration = call(args.admin, "POST", f"/v2/apis/{api}/integrations", {
+            "integrationType": "AWS_PROXY",
+            "integrationUri": "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                              f"{function}/invocations",
+        })["integrationId"]
+        call(args.admin, "POST", f"/v2/apis/{api}/routes",
+             {"routeKey": route_key, "target": f"integrations/{integration}"})
+    call(args.admin, "POST", f"/v2/apis/{api}/stages", {"stageName": "dev", "autoDeploy": True})
     return api
 
 

@@ -24,7 +24,7 @@ if command -v javac >/dev/null && [ ! -f /usr/share/java/velocity.jar ] && [ "$(
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq velocity) \
     || echo "note: could not install velocity; the Velocity differential test will skip" >&2
 fi
-if ! .venv/bin/python -c 'import boto3, pytest, awscli, h2, moto.server, jwt' 2>/dev/null; then
+if ! .venv/bin/python -c 'import boto3, pytest, awscli, h2, moto.server, jwt, websockets' 2>/dev/null; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi
@@ -52,5 +52,22 @@ elif ! cmp -s "$browser/package-lock.json" "$browser/node_modules/.portico-insta
     cp "$browser/package-lock.json" "$browser/node_modules/.portico-installed-lock"
   else
     echo "note: npm ci in $browser failed; the browser tests will skip" >&2
+  fi
+fi
+# Optional: Autobahn|Testsuite (wstest fuzzingclient) for the WebSocket framing test. It runs only
+# on Python 2.7 (PyPI's autobahntestsuite); installed into target/autobahn from a pyenv 2.7 or a
+# python2.7 on PATH. `--ignore-installed` keeps pip from removing that Python's own setuptools.
+# Without Python 2.7 the test prints why it skips.
+py27=""
+for p in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/2.7*/bin/python "$(command -v python2.7 || true)"; do
+  [ -x "$p" ] && { py27=$p; break; }
+done
+if [ -n "$py27" ] && [ ! -f target/autobahn/.installed ]; then
+  mkdir -p target/autobahn
+  if "$py27" -m pip install --quiet --disable-pip-version-check --ignore-installed \
+      --prefix "$PWD/target/autobahn" autobahntestsuite==25.10.1 >/dev/null 2>&1; then
+    echo "$py27" > target/autobahn/.installed
+  else
+    echo "note: could not install autobahntestsuite for $py27; the Autobahn test will skip" >&2
   fi
 fi

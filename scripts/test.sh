@@ -25,7 +25,7 @@ part "cargo test"
 cargo test --workspace --locked 2>&1 | tee target/test-output.txt
 part "management API through boto3, HTTP APIs, HTTP/2 abuse, traffic control, browser CORS (pytest)"
 cargo build --locked -p portico
-PORTICO_BIN=target/debug/portico .venv/bin/python -m pytest -q -rs tests/management tests/lambda tests/aws_services tests/auth tests/security tests/traffic tests/tls tests/browser tests/http_apis 2>&1 | tee target/pytest-output.txt
+PORTICO_BIN=target/debug/portico .venv/bin/python -m pytest -q -rs tests/management tests/lambda tests/aws_services tests/auth tests/security tests/traffic tests/tls tests/browser tests/http_apis tests/websocket 2>&1 | tee target/pytest-output.txt
 part "quick start smoke test"
 bash scripts/quickstart-smoke.sh
 part "mini-soak (${PORTICO_SOAK_MINUTES:-5} min; PORTICO_SOAK_MINUTES=60 for the long run)"

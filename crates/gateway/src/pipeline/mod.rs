@@ -160,6 +160,23 @@ impl Gateway {
                 base_path: None,
             });
         }
+        // `/{stage}/@connections/{id}` on a host that names no API: the connection's own API.
+        let bare_conn;
+        if address.is_none()
+            && let Some((stage, id)) = crate::websocket::serve::bare_connections_call(path)
+        {
+            bare_conn = self.connections.get(&id);
+            if let Some(c) = &bare_conn {
+                address = Some(addressing::Address {
+                    api_id: &c.api_id,
+                    stage,
+                    path: &path[stage.len() + 1..],
+                    whole: &path[stage.len() + 1..],
+                    style: addressing::Style::Path,
+                    base_path: None,
+                });
+            }
+        }
         if let Some(a) = address
             && let Some(crate::compile::ServedApi::WebSocket(stages)) = snapshot.api(a.api_id)
         {

@@ -84,6 +84,17 @@ pub(crate) fn path_style(path: &str) -> Option<(&str, &str, &str)> {
     Some((api, stage, rest))
 }
 
+/// `/{stage}/@connections/{id}` on a host that names no API (`127.0.0.1:8080`, the
+/// `domainName` of a path-style connection): the stage and the connection id. The connection
+/// itself says which API it belongs to.
+pub(crate) fn bare_connections_call(path: &str) -> Option<(&str, String)> {
+    let rest = path.strip_prefix('/')?;
+    let (stage, tail) = rest.split_once('/')?;
+    let id = connections_call(&path[stage.len() + 1..])?;
+    let _ = tail;
+    (!stage.is_empty()).then_some((stage, id))
+}
+
 /// The connection id of an `@connections/{id}` path (either spelling, percent-decoded).
 fn connections_call(path: &str) -> Option<String> {
     let id = path
@@ -165,11 +176,9 @@ impl Gateway {
     ) -> Response<GatewayBody> {
         let id = session::new_id();
         let request_id = session::new_id();
-        let domain = req
-            .host
-            .map(|h| h.split(':').next().unwrap_or(h))
-            .unwrap_or("")
-            .to_owned();
+        // The Host as the client sent it, port included: `https://{domainName}/{stage}` is
+        // then where a handler calls `@connections` back (AWS's never has a port).
+        let domain = req.host.unwrap_or("").to_owned();
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -384,31 +393,27 @@ impl Gateway {
     }
 
     /// One text message of connection `id`: its route by the selection expression (else
-    /// `$default`), the throttle, the integration, and the answer for two-way routes.
-    pub(crate) async fn ws_message(&self, id: &str, conn: &Conn, text: &str) {
+    /// `$default`), the throttle, the integration; what to send back (two-way routes' answers
+    /// and error frames).
+    pub(crate) async fn ws_message(&self, id: &str, conn: &Conn, text: &str) -> Option<String> {
+        let started = std::time::Instant::now();
         let request_id = session::new_id();
-        let reply = |s: String| {
-            // The queue is bounded; a client that does not read loses its replies.
-            let _ = conn.tx.try_send(Out::Text(s));
-        };
         let snapshot = self.snapshot();
         let stage = match snapshot.api(&conn.api_id) {
             Some(ServedApi::WebSocket(stages)) => stages.get(conn.stage.as_ref()).cloned(),
             _ => None,
         };
         let Some(stage) = stage else {
-            reply(error_frame("Forbidden", id, &request_id));
-            return;
+            return Some(error_frame("Forbidden", id, &request_id));
         };
         let json: Option<serde_json::Value> = serde_json::from_str(text).ok();
         let key = stage.selection.select(json.as_ref(), 0);
         let Some(route) = stage.route_for(key.as_deref()) else {
-            reply(error_frame("Forbidden", id, &request_id));
-            return;
+            return Some(error_frame("Forbidden", id, &request_id));
         };
         if self.throttle(&route.throttle).is_err() {
-            reply(error_frame("Too Many Requests", id, &request_id));
-            return;
+            route.metrics.record(429, started.elapsed(), None);
+            return Some(error_frame("Too Many Requests", id, &request_id));
         }
         let facts = facts_of(id, conn, &stage);
         let message_id = session::new_id();
@@ -417,19 +422,22 @@ impl Gateway {
             message_id: &message_id,
             body: text,
         };
-        match self
+        let called = std::time::Instant::now();
+        let result = self
             .ws_integrate(route, &stage, &facts, &kind, text, &request_id, "-")
-            .await
-        {
+            .await;
+        let integration = Some(called.elapsed());
+        match result {
             Ok(done) => {
-                if route.two_way
-                    && let Some(body) = done.body
-                {
-                    conn.last_active_ms.store(self.now_epoch_ms(), Relaxed);
-                    let _ = conn.tx.send(Out::Text(body)).await;
-                }
+                route
+                    .metrics
+                    .record(done.status, started.elapsed(), integration);
+                if route.two_way { done.body } else { None }
             }
-            Err(()) => reply(error_frame("Internal server error", id, &request_id)),
+            Err(()) => {
+                route.metrics.record(500, started.elapsed(), integration);
+                Some(error_frame("Internal server error", id, &request_id))
+            }
         }
     }
 

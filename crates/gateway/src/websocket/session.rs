@@ -201,6 +201,7 @@ impl Gateway {
             tokio_tungstenite::WebSocketStream::from_raw_socket(io, Role::Server, Some(config()))
                 .await;
         let in_flight = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+        let mut previous: Option<tokio::sync::oneshot::Receiver<()>> = None;
         let (code, reason): (u16, String) = loop {
             tokio::select! {
                 out = rx.recv() => match out {
@@ -227,8 +228,19 @@ impl Gateway {
                         let gw = self.clone();
                         let conn = conn.clone();
                         let id = id.clone();
+                        // Messages run side by side; their answers go out in arrival order.
+                        let (done, next) = tokio::sync::oneshot::channel::<()>();
+                        let before = previous.replace(next);
                         tokio::spawn(async move {
-                            gw.ws_message(&id, &conn, text.as_str()).await;
+                            let reply = gw.ws_message(&id, &conn, text.as_str()).await;
+                            if let Some(before) = before {
+                                let _ = before.await;
+                            }
+                            if let Some(reply) = reply {
+                                conn.touch(gw.now_epoch_ms());
+                                let _ = conn.tx.send(Out::Text(reply)).await;
+                            }
+                            let _ = done.send(());
                             drop(permit);
                         });
                     }
