@@ -69,6 +69,27 @@ class H1:
         return len(state) >= end + 4 + (int(m.group(1)) if m else 0)
 
 
+class WS:
+    """A WebSocket upgrade (the handshake's 101 is the answer); the connection then idles open."""
+
+    def __init__(self, host, path):
+        self.request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: idle-probe\r\n"
+                        "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").encode()
+
+    def start(self, sock):
+        sock.sendall(self.request)
+        return bytearray()
+
+    def feed(self, state, data, sock):
+        state.extend(data)
+        end = state.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        assert state[9:12] == b"101", bytes(state[:end])
+        return True
+
+
 class H2:
     def __init__(self, host, path):
         import h2.config  # noqa: F401 (the tests' venv has it)
@@ -106,7 +127,7 @@ def measure(pid, addr, host, path, n, proto="h1", timeout=120, hold=None):
     """Opens `n` idle connections to `addr`, each after one request; returns a dict of bytes per
     connection (`connected`, `after_request`) and the RSS figures. `hold(socks)` runs while the
     connections are still open (the caller's chance to check the server still serves)."""
-    client = H1(host, path) if proto == "h1" else H2(host, path)
+    client = {"h1": H1, "h2": H2, "ws": WS}[proto](host, path)
     base = settled_rss(pid, 0.5)
     socks = []
     try:

@@ -53,6 +53,12 @@ echo "$hello" | grep -q '"payloadVersion": "2.0"' || { echo "unexpected HTTP API
 cors=$(curl -s -D - -o /dev/null -H "Host: $http_api.execute-api.localhost" -H "Origin: https://example.com" \
   "http://127.0.0.1:18480/pets/1" | tr -d '\r' | grep -i '^access-control-allow-origin:')
 [ "$cors" = "access-control-allow-origin: https://example.com" ] || { echo "unexpected HTTP API CORS header: $cors"; exit 1; }
+# The WebSocket chat example (examples/websocket-chat): the handshake completes only once $connect's
+# Lambda function (chat-onconnect) has accepted the connection.
+chat=$(grep -o 'WebSocket API chat (id [a-z0-9]\{10\}' "$log" | head -1 | grep -o '[a-z0-9]\{10\}$')
+[ -n "$chat" ] || { cat "$log"; echo "the WebSocket API was not provisioned"; exit 1; }
+.venv/bin/python -c 'import sys; from websockets.sync.client import connect; connect(sys.argv[1], open_timeout=10).close()' \
+  "ws://127.0.0.1:18480/restapis/$chat/dev" || { echo "the chat API's \$connect failed"; exit 1; }
 # GET /me behind the Lambda TOKEN authorizer.
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/me")
 [ "$code" = 401 ] || { echo "unexpected status for /me without a token: $code"; exit 1; }

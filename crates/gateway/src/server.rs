@@ -470,7 +470,8 @@ pub(crate) async fn serve_stream<S: Transport>(
                 H1End::Upgraded(io, upgrade) => {
                     // The WebSocket keeps its own timeouts: the HTTP watchdog stops here.
                     let gateway = shared.gateway.clone();
-                    gateway.run_connection(Box::new(io), upgrade, stopped.clone()).await;
+                    // Boxed: only WebSocket connections pay for the session's state.
+                    Box::pin(gateway.run_connection(Box::new(io), upgrade, stopped.clone())).await;
                     return;
                 }
             },

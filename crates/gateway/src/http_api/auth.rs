@@ -132,6 +132,21 @@ impl LambdaResult {
         }
         json!({ "lambda": ctx })
     }
+
+    /// `requestContext.authorizer` as WebSocket (and REST) events carry it: `principalId`, then
+    /// the context's keys, flat.
+    pub(crate) fn flat_value(&self) -> Value {
+        let mut out = Map::new();
+        if let Some(p) = &self.principal_id {
+            out.insert("principalId".into(), json!(p));
+        }
+        if let Value::Object(m) = &self.context {
+            for (k, v) in m {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        Value::Object(out)
+    }
 }
 
 /// Where a JWT authorizer reads the token.

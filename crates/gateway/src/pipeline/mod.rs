@@ -166,6 +166,12 @@ impl Gateway {
             && let Some((stage, id)) = crate::websocket::serve::bare_connections_call(path)
         {
             bare_conn = self.connections.get(&id);
+            if bare_conn.is_none() {
+                // No such connection here: gone, as on the API's own host.
+                let mut resp = self.connection_gone(&parts, body).await;
+                finish_headers(&mut resp, &ids, false, self.aws_case.get());
+                return resp;
+            }
             if let Some(c) = &bare_conn {
                 address = Some(addressing::Address {
                     api_id: &c.api_id,

@@ -386,7 +386,7 @@ impl Gateway {
             }
         };
         if result.allows(&method_arn) {
-            Ok(result.event_value())
+            Ok(result.flat_value())
         } else {
             Err(answer(StatusCode::FORBIDDEN, "Forbidden"))
         }
@@ -657,6 +657,27 @@ impl Gateway {
             body: Some(body),
             protocol: None,
         })
+    }
+
+    /// An `@connections` call for a connection no node holds: 410 (403 first when calls must
+    /// be signed and this one is not).
+    pub(crate) async fn connection_gone(
+        &self,
+        parts: &http::request::Parts,
+        body: GatewayBody,
+    ) -> Response<GatewayBody> {
+        let bytes = match self.collect_body(body).await {
+            Ok((b, _hold)) => b,
+            Err(_) => bytes::Bytes::new(),
+        };
+        if !self.principals.load().is_empty() && self.verify_signer(parts, &bytes).is_err() {
+            return management_error(
+                StatusCode::FORBIDDEN,
+                "ForbiddenException",
+                Some("Forbidden"),
+            );
+        }
+        management_error(StatusCode::GONE, "GoneException", None)
     }
 
     /// `POST`/`GET`/`DELETE /{stage}/@connections/{id}`.

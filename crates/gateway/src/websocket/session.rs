@@ -169,7 +169,7 @@ pub(crate) struct ConnFacts {
 /// The tungstenite limits: AWS's sizes, small buffers (a connection mostly waits).
 fn config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_MESSAGE_BYTES * 4)
         .max_message_size(Some(MAX_MESSAGE_BYTES))
