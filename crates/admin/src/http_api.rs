@@ -644,10 +644,18 @@ async fn reset_authorizers_cache(
     Path((api, stage)): Path<(String, String)>,
 ) -> Result<Response> {
     s.store.http_stage(&api, &stage).await?;
-    if let Some(portico_gateway::compile::ServedApi::Http(stages)) = s.gateway.snapshot().api(&api)
-        && let Some(st) = stages.get(&stage)
-    {
-        st.flush_authorizer_caches();
+    match s.gateway.snapshot().api(&api) {
+        Some(portico_gateway::compile::ServedApi::Http(stages)) => {
+            if let Some(st) = stages.get(&stage) {
+                st.flush_authorizer_caches();
+            }
+        }
+        Some(portico_gateway::compile::ServedApi::WebSocket(stages)) => {
+            if let Some(st) = stages.get(&stage) {
+                st.flush_authorizer_caches();
+            }
+        }
+        _ => {}
     }
     Ok(no_content())
 }

@@ -114,7 +114,9 @@ async fn advance_clock(
 
 async fn health(State(s): State<AdminState>) -> impl IntoResponse {
     let snapshot = s.gateway.snapshot();
-    let stages = snapshot.stages().count() + snapshot.http_stages().count();
+    let stages = snapshot.stages().count()
+        + snapshot.http_stages().count()
+        + snapshot.websocket_stages().count();
     (
         [(header::CONTENT_TYPE, "application/json")],
         format!("{{\"status\":\"ok\",\"stages\":{stages}}}"),

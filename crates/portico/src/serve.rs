@@ -504,6 +504,12 @@ pub async fn routes(args: StoreArgs) -> anyhow::Result<()> {
         println!("{} (HTTP API) stage {}", s.api_id, s.stage_name);
         println!("{}", s.explain());
     }
+    let mut ws: Vec<_> = snapshot.websocket_stages().collect();
+    ws.sort_by(|a, b| (&a.api_id, &a.stage_name).cmp(&(&b.api_id, &b.stage_name)));
+    for s in ws {
+        println!("{} (WebSocket API) stage {}", s.api_id, s.stage_name);
+        println!("{}", s.explain());
+    }
     store.close().await;
     Ok(())
 }
