@@ -467,11 +467,12 @@ pub(crate) async fn serve_stream<S: Transport>(
             next = active => match next {
                 H1End::Idle(idle) => io = idle,
                 H1End::Closed => return,
-                H1End::Upgraded(io, upgrade) => {
-                    // The WebSocket keeps its own timeouts: the HTTP watchdog stops here.
-                    let gateway = shared.gateway.clone();
-                    // Boxed: only WebSocket connections pay for the session's state.
-                    Box::pin(gateway.run_connection(Box::new(io), upgrade, stopped.clone())).await;
+                                H1End::Upgraded(io, prefix, upgrade) => {
+                    // The WebSocket runs as a task of its own, with its own timeouts and its own
+                    // connection limit: this HTTP connection ends here and gives back its slot.
+                    let io = crate::websocket::session::Prefixed::new(io, prefix);
+                    let stopped = stopped.clone();
+                    tokio::spawn(shared.gateway.clone().run_connection(Box::new(io), upgrade, stopped));
                     return;
                 }
             },
@@ -557,8 +558,6 @@ struct ConnService {
     shared: Arc<Listener>,
     clock: Arc<ConnClock>,
     client: Arc<ConnInfo>,
-    /// A WebSocket upgrade the gateway accepted: the socket is its once the 101 is out.
-    upgrade: Arc<std::sync::Mutex<Option<crate::websocket::session::Upgrade>>>,
 }
 
 /// What [`ConnService`] answers with.
@@ -581,12 +580,12 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         });
         let shared = self.shared.clone();
         let client = self.client.clone();
-        let upgrade = self.upgrade.clone();
+
         Box::pin(async move {
             let mut resp = admit(&shared.gateway, &client, &shared.limits, req, watch).await;
             if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS
                 && let Some(u) = Gateway::upgrade_of(resp.extensions())
-                && let Ok(mut slot) = upgrade.lock()
+                && let Ok(mut slot) = clock.upgrade.lock()
             {
                 *slot = Some(u);
             }
@@ -615,9 +614,10 @@ enum H1End<S> {
     Idle(Watched<S>),
     /// Closed here.
     Closed,
-    /// A WebSocket upgrade was accepted: the socket (with what the client sent after the
-    /// handshake) is the connection's now.
-    Upgraded(Watched<S>, crate::websocket::session::Upgrade),
+    /// A WebSocket upgrade was accepted: the socket, and what the client sent after the
+    /// handshake, are the WebSocket's now (no longer watched as HTTP: the parser-error
+    /// rewriting and the HTTP timeouts end here).
+    Upgraded(S, Option<Bytes>, crate::websocket::session::Upgrade),
 }
 
 /// The active state of an HTTP/1 connection: hyper serves requests until the connection is
@@ -629,14 +629,12 @@ async fn serve_h1<S: Transport>(
     client: &Arc<ConnInfo>,
     stopped: &mut tokio::sync::watch::Receiver<bool>,
 ) -> H1End<S> {
-    let upgrade = Arc::new(std::sync::Mutex::new(None));
     let mut conn = shared.h1.serve_connection(
         TokioIo::new(io),
         ConnService {
             shared: shared.clone(),
             clock: clock.clone(),
             client: client.clone(),
-            upgrade: upgrade.clone(),
         },
     );
     // Set when the listener stops: finish the request in flight, then close.
@@ -682,12 +680,12 @@ async fn serve_h1<S: Transport>(
             }
             Step::Done(r) => {
                 // After a 101, hyper is done with the connection and hands the socket back.
-                let accepted = upgrade.lock().ok().and_then(|mut u| u.take());
+                let accepted = clock.upgrade.lock().ok().and_then(|mut u| u.take());
                 if let (Ok(()), Some(u)) = (&r, accepted) {
                     let parts = conn.into_parts();
-                    let mut io = parts.io.into_inner();
-                    io.prefix = (!parts.read_buf.is_empty()).then_some(parts.read_buf);
-                    return H1End::Upgraded(io, u);
+                    let io = parts.io.into_inner();
+                    let prefix = (!parts.read_buf.is_empty()).then_some(parts.read_buf);
+                    return H1End::Upgraded(io.inner, prefix, u);
                 }
                 // hyper ended the connection itself (Connection: close, HTTP/1.0, an error, the
                 // client went away): close the socket after what was written.
@@ -726,7 +724,6 @@ async fn serve_h2<S: Transport>(
             shared: shared.clone(),
             clock: clock.clone(),
             client: client.clone(),
-            upgrade: Arc::default(),
         },
     );
     tokio::pin!(conn);
@@ -774,6 +771,8 @@ pub(crate) struct ConnClock {
     hot: AtomicBool,
     /// The watchdog found the connection quiet for [`HOT_CHECK`] or longer.
     idle_long: AtomicBool,
+    /// A WebSocket upgrade the gateway accepted: the socket is its once the 101 is out.
+    upgrade: std::sync::Mutex<Option<crate::websocket::session::Upgrade>>,
 }
 
 /// Longest pause between a response and the next request for which a connection counts as busy
@@ -799,6 +798,7 @@ impl ConnClock {
             must_close: AtomicBool::new(false),
             hot: AtomicBool::new(false),
             idle_long: AtomicBool::new(false),
+            upgrade: std::sync::Mutex::new(None),
         }
     }
 

@@ -56,10 +56,13 @@ pub trait ConnectionRegistry: Send + Sync + 'static {
 /// Shards of the in-process registry (connections are spread by id hash).
 const SHARDS: usize = 16;
 
+/// One shard: connection id → owner.
+type Shard = Mutex<std::collections::HashMap<Box<str>, Owner>>;
+
 /// The in-process registry: sharded maps, each behind its own small lock.
 #[derive(Debug)]
 pub struct LocalConnections {
-    shards: Box<[Mutex<std::collections::HashMap<Box<str>, Owner>>]>,
+    shards: Box<[Shard]>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -73,7 +76,7 @@ impl Default for LocalConnections {
 }
 
 impl LocalConnections {
-    fn shard(&self, id: &str) -> &Mutex<std::collections::HashMap<Box<str>, Owner>> {
+    fn shard(&self, id: &str) -> &Shard {
         use std::hash::BuildHasher;
         &self.shards[self.hasher.hash_one(id) as usize % SHARDS]
     }

@@ -193,9 +193,16 @@ impl Gateway {
                 ids: &ids,
                 epoch_ms,
             };
+            let asked_upgrade = parts.headers.contains_key(header::UPGRADE);
             let mut resp = self.serve_websocket(stages, req, parts, body).await;
             if resp.status() != http::StatusCode::SWITCHING_PROTOCOLS {
                 finish_headers(&mut resp, &ids, false, self.aws_case.get());
+                // A refused upgrade closes the connection: a front proxy that tunnels without
+                // looking for the 101 gets nothing more through it.
+                if asked_upgrade {
+                    resp.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
             }
             return resp;
         }

@@ -56,6 +56,9 @@ pub struct CompiledWsStage {
     pub(crate) stage_variables: Map<String>,
     /// `$stageVariables` for templates.
     pub(crate) template_stage_variables: Arc<portico_vtl::Value>,
+    /// New connections' throttle: `$connect`'s route settings (else the stage default) and
+    /// the account's, whether or not a `$connect` route exists.
+    pub(crate) connect_throttle: Throttle,
 }
 
 /// A compiled route.
@@ -127,7 +130,7 @@ pub(crate) struct Templated {
     /// `passthroughBehavior`.
     pub(crate) passthrough: Passthrough,
     /// `integrationResponseSelectionExpression` (none: the status code).
-    pub(crate) response_selection: Option<Box<str>>,
+    pub(crate) response_selection: Option<Selection>,
     /// Integration responses: `/regex/` keys in order, `$default` last.
     pub(crate) responses: Vec<CompiledResponse>,
 }
@@ -295,6 +298,12 @@ pub(crate) fn compile_stage(
             .is_some_and(|a| a.disable_execute_api_endpoint),
         stage_variables: stage.stage_variables.clone(),
         template_stage_variables: crate::templating::stage_variables(&stage.stage_variables),
+        connect_throttle: Throttle::with_limits(
+            api_label.clone(),
+            stage_label.clone(),
+            CONNECT,
+            crate::http_api::route_limits(stage, CONNECT),
+        ),
     };
     for r in &snap.routes {
         let mut warn = |message: String| {
@@ -403,6 +412,12 @@ fn compile_target(
     if i.connection_type.as_deref() == Some("VPC_LINK") {
         return Err("VPC_LINK integrations are not supported".into());
     }
+    if i.request_parameters.as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(
+            "requestParameters on WebSocket integrations are not applied yet: the route is not served rather than served without them"
+                .into(),
+        );
+    }
     let timeout = timeout_of(i);
     let lambda = |i: &Integration| -> Result<LambdaProxyIntegration, String> {
         let uri = substitute_stage_variables(
@@ -486,7 +501,7 @@ fn compile_target(
         response_selection: i
             .integration_response_selection_expression
             .as_deref()
-            .map(Into::into),
+            .map(Selection::parse),
         responses,
     })))
 }

@@ -4,7 +4,7 @@
 //! (post, get, delete a connection by id).
 
 use super::events::{self, ConnectionFacts, Kind};
-use super::session::{self, Accepted, Conn, ConnFacts, Out, Upgrade};
+use super::session::{self, Accepted, Conn, ConnFacts, PostRefused, Upgrade};
 use super::{Call, CompiledResponse, CompiledWsStage, HttpTarget, Passthrough, Templated};
 use super::{WsAuth, WsRoute, WsTarget};
 use crate::addressing::Address;
@@ -158,6 +158,13 @@ impl Gateway {
             );
             return r;
         }
+        // An upgrade carries no body: bytes after the head are the WebSocket's.
+        let has_body = h.contains_key(header::TRANSFER_ENCODING)
+            || h.get(header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0");
+        if has_body {
+            return answer(StatusCode::BAD_REQUEST, "Bad Request");
+        }
         let key = match h.get(header::SEC_WEBSOCKET_KEY) {
             Some(k) if valid_key(k.as_bytes()) => k.clone(),
             _ => return answer(StatusCode::BAD_REQUEST, "Bad Request"),
@@ -185,23 +192,31 @@ impl Gateway {
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into());
         let connected_at = req.epoch_ms;
         let mut authorizer = None;
+        // New connections count against the stage's `$connect` throttle (its route settings,
+        // else the stage default) and the account's, with or without a `$connect` route.
+        if self.throttle(&stage.connect_throttle).is_err() {
+            return answer(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        }
+        let Some(slot) = self.connections.slot() else {
+            tracing::warn!(api = %stage.api_id, "WebSocket connection refused: the connection limit is reached");
+            return answer(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        };
         if let Some(route) = &stage.connect {
-            if self.throttle(&route.throttle).is_err() {
-                return answer(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
-            }
             match &route.auth {
                 WsAuth::None => {}
                 WsAuth::Unavailable => {
                     return answer(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
                 }
                 WsAuth::Iam => {
-                    if let Err(r) = self.verify_signer(parts, &[]) {
-                        let mut resp = answer(StatusCode::FORBIDDEN, &r.message());
-                        resp.headers_mut().insert(
-                            X_AMZN_ERROR_TYPE,
-                            HeaderValue::from_static("AccessDeniedException"),
-                        );
-                        return resp;
+                    let arn = format!(
+                        "arn:aws:execute-api:us-east-1:{}:{}/{}/$connect",
+                        crate::account::ACCOUNT_ID,
+                        stage.api_id,
+                        stage.stage_name
+                    );
+                    if let Err(why) = self.iam_allows(parts, &[], &arn) {
+                        tracing::debug!(api = %stage.api_id, "AWS_IAM refused $connect: {why}");
+                        return answer(StatusCode::FORBIDDEN, "Forbidden");
                     }
                 }
                 WsAuth::Lambda(l) => {
@@ -239,8 +254,9 @@ impl Gateway {
         };
         let mut protocol = None;
         if let Some(route) = &stage.connect {
+            let forwarded = forwarded_headers(parts, req);
             let kind = Kind::Connect {
-                headers: &parts.headers,
+                headers: &forwarded,
                 query: parts.uri.query(),
             };
             let trace = req.ids.trace_id.to_str().unwrap_or("-");
@@ -250,8 +266,15 @@ impl Gateway {
             {
                 Ok(done) => {
                     if !(200..300).contains(&done.status) {
-                        let status =
-                            StatusCode::from_u16(done.status).unwrap_or(StatusCode::FORBIDDEN);
+                        // A status that cannot be an answer (1xx, 600+) is the integration's
+                        // fault: 502, as for a failed function.
+                        let Some(status) = (200..=599)
+                            .contains(&done.status)
+                            .then(|| StatusCode::from_u16(done.status).ok())
+                            .flatten()
+                        else {
+                            return answer(StatusCode::BAD_GATEWAY, "Internal server error");
+                        };
                         let mut r = Response::new(GatewayBody::full(done.body.unwrap_or_default()));
                         *r.status_mut() = status;
                         return r;
@@ -261,7 +284,7 @@ impl Gateway {
                 Err(_) => return answer(StatusCode::BAD_GATEWAY, "Internal server error"),
             }
         }
-        let (conn, rx) = session::open(
+        let conn = session::open(
             ConnFacts {
                 api_id: stage.api_id.clone(),
                 stage: stage.stage_name.clone(),
@@ -287,7 +310,7 @@ impl Gateway {
         r.extensions_mut().insert(Upgrade::new(Accepted {
             id: id.into(),
             conn,
-            rx,
+            slot,
         }));
         r
     }
@@ -619,10 +642,8 @@ impl Gateway {
         // The integration response: by the selection expression (else the status), `$default`
         // when no pattern matches.
         let out_json: Option<serde_json::Value> = serde_json::from_str(&out).ok();
-        let value = match t.response_selection.as_deref() {
-            Some(e) => super::Selection::parse(e)
-                .select(json.as_ref(), status)
-                .unwrap_or_default(),
+        let value = match &t.response_selection {
+            Some(e) => e.select(json.as_ref(), status).unwrap_or_default(),
             None => status.to_string(),
         };
         let chosen: Option<&CompiledResponse> = t.responses.iter().find(|r| match &r.pattern {
@@ -670,7 +691,11 @@ impl Gateway {
             Ok((b, _hold)) => b,
             Err(_) => bytes::Bytes::new(),
         };
-        if !self.principals.load().is_empty() && self.verify_signer(parts, &bytes).is_err() {
+        // No connection, so no API to check the signer's policy against: a valid signature of
+        // a known principal is enough to learn that the id is gone.
+        if !self.principals.load().is_empty()
+            && (!crate::iam::has_signature(parts) || self.verify_signer(parts, &bytes).is_err())
+        {
             return management_error(
                 StatusCode::FORBIDDEN,
                 "ForbiddenException",
@@ -698,13 +723,23 @@ impl Gateway {
                 );
             }
         };
-        // With credentials configured, calls must be signed (service `execute-api`).
-        if !self.principals.load().is_empty() && self.verify_signer(parts, &bytes).is_err() {
-            return management_error(
-                StatusCode::FORBIDDEN,
-                "ForbiddenException",
-                Some("Forbidden"),
+        // With credentials configured, calls must be signed (service `execute-api`) by a
+        // principal whose policy allows `{api}/{stage}/{METHOD}/@connections/{id}`.
+        if !self.principals.load().is_empty() {
+            let arn = format!(
+                "arn:aws:execute-api:us-east-1:{}:{}/{}/{}/@connections/{id}",
+                crate::account::ACCOUNT_ID,
+                stage.api_id,
+                stage.stage_name,
+                parts.method.as_str()
             );
+            if self.iam_allows(parts, &bytes, &arn).is_err() {
+                return management_error(
+                    StatusCode::FORBIDDEN,
+                    "ForbiddenException",
+                    Some("Forbidden"),
+                );
+            }
         }
         let owned = self
             .state
@@ -725,15 +760,15 @@ impl Gateway {
                     );
                 }
                 let text = String::from_utf8_lossy(&bytes).into_owned();
-                match conn.tx.try_send(Out::Text(text)) {
+                match conn.post(text) {
                     Ok(()) => {
                         conn.last_active_ms.store(self.now_epoch_ms(), Relaxed);
                         Response::new(GatewayBody::Empty)
                     }
-                    Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                    Err(PostRefused::Closing) => {
                         management_error(StatusCode::GONE, "GoneException", None)
                     }
-                    Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => management_error(
+                    Err(PostRefused::Full) => management_error(
                         StatusCode::TOO_MANY_REQUESTS,
                         "LimitExceededException",
                         Some("Too many messages queued for this connection"),
@@ -757,7 +792,7 @@ impl Gateway {
                 r
             }
             Method::DELETE => {
-                conn.close(1000, "");
+                conn.close(1000);
                 let mut r = Response::new(GatewayBody::Empty);
                 *r.status_mut() = StatusCode::NO_CONTENT;
                 r
@@ -765,6 +800,59 @@ impl Gateway {
             _ => answer(StatusCode::FORBIDDEN, "Forbidden"),
         }
     }
+}
+
+impl Gateway {
+    /// A SigV4-signed request whose signer's policy allows `arn` (in this account).
+    fn iam_allows(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        arn: &str,
+    ) -> Result<(), String> {
+        if !crate::iam::has_signature(parts) {
+            return Err("no signature".into());
+        }
+        let p = self
+            .verify_signer(parts, body)
+            .map_err(|r| r.message().to_string())?;
+        if p.verdict(arn) == crate::steps::authorizer::Verdict::Allow
+            && p.account_id() == crate::account::ACCOUNT_ID
+        {
+            Ok(())
+        } else {
+            Err(format!("the signer's policy does not allow {arn}"))
+        }
+    }
+}
+
+/// The upgrade request's headers as `$connect` sees them: the client's, plus the
+/// `X-Forwarded-*` and `X-Amzn-Trace-Id` API Gateway adds.
+fn forwarded_headers(parts: &http::request::Parts, req: &WsRequest<'_>) -> http::HeaderMap {
+    let mut h = parts.headers.clone();
+    h.insert(
+        HeaderName::from_static("x-forwarded-for"),
+        req.client.ip_header.clone(),
+    );
+    let tls = req.client.tls.is_some();
+    let port = req
+        .host
+        .and_then(|h| h.rsplit_once(':'))
+        .map(|(_, p)| p)
+        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty())
+        .unwrap_or(if tls { "443" } else { "80" });
+    if let Ok(v) = HeaderValue::from_str(port) {
+        h.insert(HeaderName::from_static("x-forwarded-port"), v);
+    }
+    h.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(if tls { "https" } else { "http" }),
+    );
+    h.insert(
+        HeaderName::from_static("x-amzn-trace-id"),
+        req.ids.trace_id.clone(),
+    );
+    h
 }
 
 /// What an integration gave back.
@@ -793,11 +881,16 @@ fn proxy_answer(payload: &[u8]) -> Integrated {
     let Some(serde_json::Value::Object(m)) = v else {
         return Integrated::status(200);
     };
-    let status = m
-        .get("statusCode")
-        .and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok()))
-        .map(|s| s as u16)
-        .unwrap_or(200);
+    // A `statusCode` that is no status (negative, fractional, too large) is kept out of range
+    // (0), so that `$connect` refuses with 502 rather than wrapping it onto a 2xx.
+    let status = match m.get("statusCode") {
+        None | Some(serde_json::Value::Null) => 200,
+        Some(s) => s
+            .as_u64()
+            .or_else(|| s.as_str()?.parse().ok())
+            .and_then(|s| u16::try_from(s).ok())
+            .unwrap_or(0),
+    };
     let body = match m.get("body") {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(s)) => Some(s.clone()),
@@ -908,6 +1001,14 @@ fn template_context(
     })
 }
 
+/// Template limits for WebSocket messages: output no larger than a message, 100 ms of work.
+static RENDER_LIMITS: std::sync::LazyLock<portico_vtl::Limits> =
+    std::sync::LazyLock::new(|| portico_vtl::Limits {
+        max_output_bytes: session::MAX_MESSAGE_BYTES,
+        max_duration: Some(std::time::Duration::from_millis(100)),
+        ..portico_vtl::Limits::default()
+    });
+
 /// Renders a mapping template over `body` (`$input.body`).
 fn render(
     tpl: &super::CompiledTemplate,
@@ -923,7 +1024,7 @@ fn render(
     };
     let mut ctx = crate::templating::context(inputs, &tpl.paths);
     tpl.template
-        .render(&mut ctx, &portico_vtl::Limits::default())
+        .render(&mut ctx, &RENDER_LIMITS)
         .map_err(|e| {
             tracing::warn!(api = %stage.api_id, error = %e, "Execution failed: the mapping template failed");
         })

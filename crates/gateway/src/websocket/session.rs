@@ -11,11 +11,12 @@ use crate::gateway::Gateway;
 use dashmap::DashMap;
 use futures_util::{SinkExt, StreamExt};
 use portico_state::connections::Owner;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock, Weak};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -35,17 +36,72 @@ const QUEUE: usize = 64;
 /// How long one write to a client that does not read may take before the connection closes.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The socket after the handshake, with what the client had already sent behind the head
+/// (read first).
+pub(crate) struct Prefixed<S> {
+    inner: S,
+    prefix: Option<bytes::Bytes>,
+}
+
+impl<S> Prefixed<S> {
+    pub(crate) fn new(inner: S, prefix: Option<bytes::Bytes>) -> Self {
+        Self { inner, prefix }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if let Some(p) = self.prefix.as_mut() {
+            let n = p.len().min(buf.remaining());
+            buf.put_slice(&p.split_to(n));
+            if p.is_empty() {
+                self.prefix = None;
+            }
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// A byte stream a connection runs over (the listener's socket after the handshake).
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 
-/// What a connection is asked to write.
+/// Why a post to a connection was refused.
 #[derive(Debug)]
-pub(crate) enum Out {
-    /// A text frame.
-    Text(String),
-    /// Close with this code and reason.
-    Close(u16, &'static str),
+pub(crate) enum PostRefused {
+    /// [`QUEUE`] frames already wait for a client that does not read.
+    Full,
+    /// The connection is closing.
+    Closing,
 }
 
 /// One open connection, as `@connections` and the sweeper see it.
@@ -61,9 +117,13 @@ pub(crate) struct Conn {
     pub(crate) domain_name: Box<str>,
     /// `requestContext.authorizer` granted at `$connect`.
     pub(crate) authorizer: Option<serde_json::Value>,
-    pub(crate) tx: mpsc::Sender<Out>,
-    /// Set once a close was asked for (so the sweeper asks once).
-    closing: AtomicBool,
+    /// Frames posted through `@connections`, waiting for the session (allocated on first use).
+    posts: Mutex<VecDeque<String>>,
+    /// Wakes the session: a post or a close.
+    wake: Notify,
+    /// The close asked for (its code; 0: none). Kept apart from the posts, so a full queue
+    /// never stops a close.
+    close_code: AtomicU32,
 }
 
 impl Conn {
@@ -71,24 +131,64 @@ impl Conn {
         self.last_active_ms.store(now_ms, Relaxed);
     }
 
-    /// Asks the connection to close (once).
-    pub(crate) fn close(&self, code: u16, reason: &'static str) {
-        if !self.closing.swap(true, Relaxed) {
-            // A full queue: the session is stuck writing; its write timeout ends it.
-            let _ = self.tx.try_send(Out::Close(code, reason));
+    /// Queues a text frame for the client.
+    pub(crate) fn post(&self, text: String) -> Result<(), PostRefused> {
+        if self.close_code.load(Relaxed) != 0 {
+            return Err(PostRefused::Closing);
         }
+        let mut q = self.posts.lock().map_err(|_| PostRefused::Closing)?;
+        if q.len() >= QUEUE {
+            return Err(PostRefused::Full);
+        }
+        q.push_back(text);
+        drop(q);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Asks the connection to close with `code` (the first code asked for wins).
+    pub(crate) fn close(&self, code: u16) {
+        let _ = self
+            .close_code
+            .compare_exchange(0, u32::from(code), Relaxed, Relaxed);
+        self.wake.notify_one();
     }
 }
 
 /// The open connections of this node (the sockets are theirs); the shared registry
 /// ([`portico_state::connections`]) says which node holds an id.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Connections {
     table: DashMap<Box<str>, Arc<Conn>>,
     sweeper: OnceLock<()>,
+    /// Most connections open at once (apart from the listener's HTTP connection slots).
+    slots: Arc<Semaphore>,
 }
 
+impl Default for Connections {
+    fn default() -> Self {
+        Self::with_limit(DEFAULT_MAX_CONNECTIONS)
+    }
+}
+
+/// WebSocket connections open at once by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
+
 impl Connections {
+    /// A table for at most `limit` open connections.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            table: DashMap::new(),
+            sweeper: OnceLock::new(),
+            slots: Arc::new(Semaphore::new(limit.clamp(1, Semaphore::MAX_PERMITS))),
+        }
+    }
+
+    /// A slot for one more connection (`None`: the limit is reached).
+    pub(crate) fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.slots.clone().try_acquire_owned().ok()
+    }
+
     /// How many connections are open here.
     pub fn len(&self) -> usize {
         self.table.len()
@@ -105,22 +205,23 @@ impl Connections {
 }
 
 /// What the handshake decided, handed to the listener in the 101 response's extensions: the
-/// listener takes the socket back from hyper and runs [`run`].
+/// listener takes the socket back from hyper and runs [`Gateway::run_connection`].
 #[derive(Debug)]
 pub(crate) struct Accepted {
     pub(crate) id: Box<str>,
     pub(crate) conn: Arc<Conn>,
-    pub(crate) rx: mpsc::Receiver<Out>,
+    /// The connection's place under [`Connections`]' limit.
+    pub(crate) slot: OwnedSemaphorePermit,
 }
 
 /// The extension type a 101 response carries (`Clone` as `http::Extensions` requires; taken
 /// once).
 #[derive(Clone, Debug)]
-pub struct Upgrade(pub(crate) Arc<std::sync::Mutex<Option<Accepted>>>);
+pub struct Upgrade(pub(crate) Arc<Mutex<Option<Accepted>>>);
 
 impl Upgrade {
     pub(crate) fn new(accepted: Accepted) -> Self {
-        Self(Arc::new(std::sync::Mutex::new(Some(accepted))))
+        Self(Arc::new(Mutex::new(Some(accepted))))
     }
 
     fn take(&self) -> Option<Accepted> {
@@ -128,20 +229,26 @@ impl Upgrade {
     }
 }
 
-/// A fresh connection id as AWS writes them: 15 letters and digits and `=`.
+/// A fresh connection id as AWS writes them: 15 letters and digits and `=`. From the
+/// operating system's generator: without signing keys, a connection's id is what guards it.
 pub(crate) fn new_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut s: String = (0..15)
-        .map(|_| char::from(ALPHABET[fastrand::usize(..ALPHABET.len())]))
+    let mut raw = [0u8; 15];
+    if getrandom::fill(&mut raw).is_err() {
+        raw.iter_mut().for_each(|b| *b = fastrand::u8(..));
+    }
+    let mut s: String = raw
+        .iter()
+        // 120 bits from the OS, folded onto 62 letters (about 89 bits survive).
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
         .collect();
     s.push('=');
     s
 }
 
-/// The connection's entry and queue, made when `$connect` accepted it.
-pub(crate) fn open(facts: ConnFacts, connected_at_ms: u64) -> (Arc<Conn>, mpsc::Receiver<Out>) {
-    let (tx, rx) = mpsc::channel(QUEUE);
-    let conn = Arc::new(Conn {
+/// The connection's entry, made when `$connect` accepted it.
+pub(crate) fn open(facts: ConnFacts, connected_at_ms: u64) -> Arc<Conn> {
+    Arc::new(Conn {
         api_id: facts.api_id,
         stage: facts.stage,
         connected_at_ms,
@@ -150,10 +257,10 @@ pub(crate) fn open(facts: ConnFacts, connected_at_ms: u64) -> (Arc<Conn>, mpsc::
         user_agent: facts.user_agent,
         domain_name: facts.domain_name,
         authorizer: facts.authorizer,
-        tx,
-        closing: AtomicBool::new(false),
-    });
-    (conn, rx)
+        posts: Mutex::new(VecDeque::new()),
+        wake: Notify::new(),
+        close_code: AtomicU32::new(0),
+    })
 }
 
 /// What a connection is made of.
@@ -165,6 +272,24 @@ pub(crate) struct ConnFacts {
     pub(crate) domain_name: Box<str>,
     pub(crate) authorizer: Option<serde_json::Value>,
 }
+
+/// Removes a connection from the tables however its session ends (close, error, panic, a
+/// runtime shutting down).
+struct Registered<'a> {
+    gw: &'a Gateway,
+    id: &'a str,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.gw.connections.table.remove(self.id);
+        self.gw.state.connections.unregister(self.id);
+    }
+}
+
+/// A message's answer on its way to the session, with the message's in-flight slot (given back
+/// when the answer is written: at most [`IN_FLIGHT`] answers ever wait).
+type Reply = (Option<String>, OwnedSemaphorePermit);
 
 /// The tungstenite limits: AWS's sizes, small buffers (a connection mostly waits).
 fn config() -> WebSocketConfig {
@@ -191,63 +316,102 @@ impl Gateway {
         upgrade: Upgrade,
         mut stopped: tokio::sync::watch::Receiver<bool>,
     ) {
-        let Some(Accepted { id, conn, mut rx }) = upgrade.take() else {
+        let Some(Accepted { id, conn, slot }) = upgrade.take() else {
             return;
         };
         self.start_sweeper();
         self.connections.table.insert(id.clone(), conn.clone());
         self.state.connections.register(&id, Owner::local());
+        let registered = Registered { gw: &self, id: &id };
         let mut ws =
             tokio_tungstenite::WebSocketStream::from_raw_socket(io, Role::Server, Some(config()))
                 .await;
-        let in_flight = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+        let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
+        let (reply_tx, mut replies) = mpsc::channel::<Reply>(IN_FLIGHT);
         let mut previous: Option<tokio::sync::oneshot::Receiver<()>> = None;
+        // A message read while all in-flight slots were taken: the socket is not read again
+        // until it has one.
+        let mut pending: Option<tokio_tungstenite::tungstenite::Utf8Bytes> = None;
+        let close = |code: u16, reason: &str| CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_owned().into(),
+        };
         let (code, reason): (u16, String) = loop {
+            let asked = conn.close_code.load(Relaxed);
+            if asked != 0 {
+                let code = u16::try_from(asked).unwrap_or(1000);
+                let reason = if code == 1001 { "Going away" } else { "" };
+                let _ =
+                    tokio::time::timeout(WRITE_TIMEOUT, ws.close(Some(close(code, reason)))).await;
+                break (code, reason.into());
+            }
             tokio::select! {
-                out = rx.recv() => match out {
-                    Some(Out::Text(text)) => {
+                biased;
+                () = async { drop(stopped.wait_for(|s| *s).await) } => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(Some(close(1001, "Going away")))).await;
+                    break (1001, "Going away".into());
+                }
+                () = conn.wake.notified() => {
+                    let posts: Vec<String> = match conn.posts.lock() {
+                        Ok(mut q) => q.drain(..).collect(),
+                        Err(_) => Vec::new(),
+                    };
+                    let mut failed = false;
+                    for text in posts {
+                        conn.touch(self.now_epoch_ms());
+                        let sent = tokio::time::timeout(WRITE_TIMEOUT, ws.send(Message::text(text))).await;
+                        if !matches!(sent, Ok(Ok(()))) {
+                            failed = true;
+                            break;
+                        }
+                    }
+                    if failed {
+                        break (1006, String::new());
+                    }
+                }
+                Some((reply, permit)) = replies.recv() => {
+                    if let Some(text) = reply {
                         conn.touch(self.now_epoch_ms());
                         let sent = tokio::time::timeout(WRITE_TIMEOUT, ws.send(Message::text(text))).await;
                         if !matches!(sent, Ok(Ok(()))) {
                             break (1006, String::new());
                         }
                     }
-                    Some(Out::Close(code, reason)) => {
-                        let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
-                        let _ = tokio::time::timeout(WRITE_TIMEOUT, ws.close(Some(frame))).await;
-                        break (code, reason.into());
-                    }
-                    None => break (1006, String::new()),
-                },
-                msg = ws.next() => match msg {
+                    drop(permit);
+                }
+                permit = in_flight.clone().acquire_owned(), if pending.is_some() => {
+                    let (Ok(permit), Some(text)) = (permit, pending.take()) else {
+                        break (1011, String::new());
+                    };
+                    let gw = self.clone();
+                    let conn = conn.clone();
+                    let id = id.clone();
+                    let reply_tx = reply_tx.clone();
+                    // Messages run side by side; their answers go out in arrival order.
+                    let (done, next) = tokio::sync::oneshot::channel::<()>();
+                    let before = previous.replace(next);
+                    tokio::spawn(async move {
+                        let reply = gw.ws_message(&id, &conn, text.as_str()).await;
+                        drop(text);
+                        if let Some(before) = before {
+                            let _ = before.await;
+                        }
+                        // Never waits: the channel holds as many answers as there are slots.
+                        let _ = reply_tx.send((reply, permit)).await;
+                        let _ = done.send(());
+                    });
+                }
+                msg = ws.next(), if pending.is_none() => match msg {
                     Some(Ok(Message::Text(text))) => {
                         conn.touch(self.now_epoch_ms());
-                        let Ok(permit) = in_flight.clone().acquire_owned().await else {
-                            break (1011, String::new());
-                        };
-                        let gw = self.clone();
-                        let conn = conn.clone();
-                        let id = id.clone();
-                        // Messages run side by side; their answers go out in arrival order.
-                        let (done, next) = tokio::sync::oneshot::channel::<()>();
-                        let before = previous.replace(next);
-                        tokio::spawn(async move {
-                            let reply = gw.ws_message(&id, &conn, text.as_str()).await;
-                            if let Some(before) = before {
-                                let _ = before.await;
-                            }
-                            if let Some(reply) = reply {
-                                conn.touch(gw.now_epoch_ms());
-                                let _ = conn.tx.send(Out::Text(reply)).await;
-                            }
-                            let _ = done.send(());
-                            drop(permit);
-                        });
+                        pending = Some(text);
+                        if previous.as_mut().is_some_and(|p| p.try_recv().is_ok()) {
+                            previous = None;
+                        }
                     }
                     Some(Ok(Message::Binary(_))) => {
                         // AWS: binary frames are not supported; the client is disconnected.
-                        let frame = CloseFrame { code: CloseCode::Unsupported, reason: "".into() };
-                        let _ = tokio::time::timeout(WRITE_TIMEOUT, ws.close(Some(frame))).await;
+                        let _ = tokio::time::timeout(WRITE_TIMEOUT, ws.close(Some(close(1003, "")))).await;
                         break (1003, String::new());
                     }
                     Some(Ok(Message::Close(frame))) => {
@@ -270,24 +434,19 @@ impl Gateway {
                             _ => 1006,
                         };
                         if code != 1006 {
-                            let frame = CloseFrame { code: CloseCode::from(code), reason: "".into() };
-                            let _ = tokio::time::timeout(WRITE_TIMEOUT, ws.close(Some(frame))).await;
+                            let _ = tokio::time::timeout(WRITE_TIMEOUT, ws.close(Some(close(code, "")))).await;
                         }
                         tracing::debug!(connection = %id, error = %e, "WebSocket connection ended");
                         break (code, String::new());
                     }
                     None => break (1006, String::new()),
                 },
-                _ = stopped.changed() => {
-                    let frame = CloseFrame { code: CloseCode::Away, reason: "Going away".into() };
-                    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(Some(frame))).await;
-                    break (1001, "Going away".into());
-                }
             }
         };
         drop(ws);
-        self.connections.table.remove(&id);
-        self.state.connections.unregister(&id);
+        conn.close(code.max(1000));
+        drop(registered);
+        drop(slot);
         self.ws_disconnect(&id, &conn, code, &reason).await;
     }
 
@@ -319,7 +478,7 @@ impl Gateway {
                     if now.saturating_sub(c.last_active_ms.load(Relaxed)) >= idle
                         || now.saturating_sub(c.connected_at_ms) >= life
                     {
-                        c.close(1001, "Going away");
+                        c.close(1001);
                     }
                 }
             }
