@@ -43,7 +43,10 @@ pub struct GatewayConfig {
     pub account_throttle: Option<crate::account::Limits>,
     /// CA certificates trusted for `https` backends besides the system roots
     /// (`--backend-ca-file`; see [`crate::upstream::read_ca_file`]).
-    pub backend_ca: Vec<rustls_pki_types::CertificateDer<'static>>,
+        pub backend_ca: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// WebSocket connections open at once (apart from the listener's HTTP connections); more
+    /// upgrades are refused with 429.
+    pub max_websocket_connections: usize,
 }
 
 impl Default for GatewayConfig {
@@ -57,7 +60,8 @@ impl Default for GatewayConfig {
             upstream_idle_timeout: Duration::from_secs(30),
             upstream_max_connections: PoolConfig::default().max_connections,
             account_throttle: None,
-            backend_ca: Vec::new(),
+                        backend_ca: Vec::new(),
+            max_websocket_connections: crate::websocket::session::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -111,7 +115,9 @@ impl Gateway {
         Arc::new(Self {
             state,
             clock_offset: std::sync::atomic::AtomicI64::new(0),
-            connections: crate::websocket::Connections::default(),
+                        connections: crate::websocket::Connections::with_limit(
+                config.max_websocket_connections,
+            ),
             domains: ArcSwap::from_pointee(crate::domains::DomainTable::default()),
             tls: std::sync::OnceLock::new(),
             functions: std::sync::OnceLock::new(),

@@ -418,9 +418,14 @@ impl Gateway {
     /// One text message of connection `id`: its route by the selection expression (else
     /// `$default`), the throttle, the integration; what to send back (two-way routes' answers
     /// and error frames).
-    pub(crate) async fn ws_message(&self, id: &str, conn: &Conn, text: &str) -> Option<String> {
+        pub(crate) async fn ws_message(&self, id: &str, conn: &Conn, text: &str) -> Option<String> {
         let started = std::time::Instant::now();
         let request_id = session::new_id();
+        // The message counts against the process's body budget while it is being handled.
+        let mut held = self.budget.hold();
+        if !held.grow(text.len() as u64) {
+            return Some(error_frame("Internal server error", id, &request_id));
+        }
         let snapshot = self.snapshot();
         let stage = match snapshot.api(&conn.api_id) {
             Some(ServedApi::WebSocket(stages)) => stages.get(conn.stage.as_ref()).cloned(),
@@ -451,11 +456,17 @@ impl Gateway {
             .await;
         let integration = Some(called.elapsed());
         match result {
-            Ok(done) => {
-                route
-                    .metrics
-                    .record(done.status, started.elapsed(), integration);
-                if route.two_way { done.body } else { None }
+                        Ok(done) => {
+                route.metrics.record(done.status, started.elapsed(), integration);
+                match done.body {
+                    Some(b) if route.two_way && b.len() > session::MAX_MESSAGE_BYTES => {
+                        tracing::warn!(api = %stage.api_id, route = %route.route_key.as_str(),
+                            "the integration's answer is larger than a WebSocket message may be");
+                        Some(error_frame("Internal server error", id, &request_id))
+                    }
+                    body if route.two_way => body,
+                    _ => None,
+                }
             }
             Err(()) => {
                 route.metrics.record(500, started.elapsed(), integration);
