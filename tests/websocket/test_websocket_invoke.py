@@ -25,6 +25,17 @@ apigw-websocket-request*.json) describe it:
   not (or no longer) there, 413 for data over 128 KB.
 * Frames over 32 KB and messages over 128 KB close with 1009, binary frames with 1003; 10 idle
   minutes close with 1001 "Going away".
+* An upgrade request carries no body (one with `Content-Length` or `Transfer-Encoding` is 400);
+  every refused upgrade answers `Connection: close`. A `$connect` `statusCode` that is no HTTP
+  status (1xx, 600+, negative, not a number) is the integration's fault: 502; none at all is 200.
+  `$connect` counts against the stage's throttle (429) with or without a `$connect` route.
+* `AWS_IAM` on `$connect` and, with principals configured (`--aws-config`), every
+  `@connections` call need a SigV4 signature (service `execute-api`) whose signer's policy
+  allows the ARN (`{apiId}/{stage}/$connect`, `{apiId}/{stage}/{METHOD}/@connections/{id}`);
+  else 403 (`ForbiddenException` for `@connections`).
+* A connection queues at most 64 `@connections` frames for a client that does not read (more:
+  429 `LimitExceededException`); a delete still closes it. Messages of one connection run side
+  by side, their answers in the order sent.
 """
 import asyncio
 import datetime
@@ -34,17 +45,23 @@ import io
 import json
 import os
 import re
+import socket
 import stat
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
+from botocore import UNSIGNED
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from conftest import Portico
 from websockets.asyncio.client import connect
@@ -104,6 +121,24 @@ def handler(event, context):
     return {"principalId": "user-42", "context": {"user": "alice", "n": 7},
             "policyDocument": {"Version": "2012-10-17", "Statement": [
                 {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]}}
+"""
+
+
+ANSWERS = r"""
+import json, time
+
+def handler(event, context):
+    rc = event["requestContext"]
+    if rc["eventType"] == "CONNECT":
+        q = event.get("queryStringParameters") or {}
+        if "answer" in q:
+            return json.loads(q["answer"])
+        return {"statusCode": 200}
+    if rc["eventType"] == "MESSAGE":
+        msg = json.loads(event["body"])
+        time.sleep(msg.get("sleep", 0))
+        return {"statusCode": 200, "body": event["body"] + "~" * msg.get("grow", 0)}
+    return {"statusCode": 200}
 """
 
 
@@ -324,6 +359,21 @@ def env(portico):
     e.close()
 
 
+@pytest.fixture(scope="module")
+def answers(env):
+    """An API on the `answers` function: `$connect` answers the JSON of `?answer=` as it is
+    (else `{"statusCode": 200}`); `$default` (two-way) waits the message's `sleep` seconds and
+    sends the message's text back, followed by `grow` tildes."""
+    fn = env.function("answers", ANSWERS)
+    api = env.api("answers")
+    lam = env.lambda_integration(api, fn)
+    env.route(api, "$connect", lam)
+    env.route(api, "$default", lam, two_way=True)
+    env.deploy(api, {"prod": {}})
+    env.wait_served(api, "prod")
+    return api
+
+
 # ---------------------------------------------------------------------------------------------
 # Clients.
 
@@ -421,6 +471,78 @@ def clf(epoch_s):
     return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch_s))
 
 
+async def handshake_status(env, api, **kw):
+    """101 when the handshake is accepted, else the HTTP status it was refused with."""
+    try:
+        async with ws_open(env, api, **kw):
+            return 101
+    except InvalidStatus as e:
+        return e.response.status_code
+
+
+def raw_http(addr, request, timeout=10):
+    """Sends `request` (bytes) on a fresh TCP connection to `addr`; (status, headers (lower-case
+    name → list of values), body, closed). `closed`: the server ended the connection after its
+    answer (not checked after a 101)."""
+    host, port = addr.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.sendall(request)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise AssertionError(f"connection ended before a response head: {buf!r}")
+            buf += chunk
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers.setdefault(k.strip().lower(), []).append(v.strip())
+        if status == 101:
+            return status, headers, rest, None
+        length = int(headers.get("content-length", ["0"])[0])
+        while len(rest) < length:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        body, extra = rest[:length], rest[length:]
+        s.settimeout(5)
+        try:
+            closed = not extra and s.recv(65536) == b""
+        except ConnectionResetError:
+            closed = True
+        except socket.timeout:
+            closed = False
+        return status, headers, body, closed
+
+
+def raw_upgrade(addr, path, host=None, extra=(), body=b"", version="13"):
+    """An upgrade request (GET, Upgrade, Connection, a valid key, `version`) with `extra` header
+    lines and `body` bytes after the head, as raw bytes; what `raw_http` answers."""
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host or addr}", "Upgrade: websocket",
+             "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+             f"Sec-WebSocket-Version: {version}", *(f"{k}: {v}" for k, v in extra)]
+    return raw_http(addr, ("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+
+
+def connection_close(headers):
+    """Whether a `raw_http` header map carries `Connection: close`."""
+    return any(t.strip().lower() == "close"
+               for v in headers.get("connection", []) for t in v.split(","))
+
+
+def small_socket(env, rcvbuf=4096):
+    """A TCP socket connected to the data plane with a small receive buffer (so a client that
+    does not read pushes back on the server soon), for `ws_open(..., host_style=False, sock=…)`."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(("127.0.0.1", env.port))
+    return s
+
+
 # ---------------------------------------------------------------------------------------------
 # 1. Addressing and the handshake.
 
@@ -478,6 +600,70 @@ def test_connect_lambda_decides(env):
             assert await refused(env, env.main, query=f"status={status}") == status
         assert await refused(env, env.main, query="mode=raise") == 502
     run(go())
+
+
+def test_upgrade_with_a_body_is_400_and_closes(env):
+    """An upgrade request that carries a body (`Content-Length: 5` and 5 bytes, or a chunked
+    one) → 400 with `Connection: close`, and the connection ends: the bytes after the head are
+    never taken for WebSocket frames."""
+    path = f"/restapis/{env.main}/prod"
+    got = {}
+    for name, extra, body in (("content-length", [("Content-Length", "5")], b"hello"),
+                              ("chunked", [("Transfer-Encoding", "chunked")],
+                               b"5\r\nhello\r\n0\r\n\r\n")):
+        status, headers, _, closed = raw_upgrade(env.p.data_plane, path, extra=extra, body=body)
+        got[name] = (status, connection_close(headers), closed)
+    assert got == {"content-length": (400, True, True), "chunked": (400, True, True)}
+
+
+def test_refused_upgrades_close_the_connection(env):
+    """Every refused upgrade carries `Connection: close` and ends the connection: a wrong
+    Sec-WebSocket-Version (426), a malformed key (400), a path past the stage (403), `$connect`
+    refusing (its status) — both address styles."""
+    dp = env.p.data_plane
+    host = f"{env.main}.execute-api.localhost"
+    cases = {
+        "version": (426, raw_upgrade(dp, "/prod", host=host, version="12")),
+        "version-path-style": (426, raw_upgrade(dp, f"/restapis/{env.main}/prod", version="8")),
+        "key": (400, raw_http(dp, (f"GET /prod HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                                   "Connection: Upgrade\r\nSec-WebSocket-Key: short\r\n"
+                                   "Sec-WebSocket-Version: 13\r\n\r\n").encode())),
+        "path": (403, raw_upgrade(dp, "/prod/x", host=host)),
+        "connect-403": (403, raw_upgrade(dp, "/prod?status=403", host=host)),
+    }
+    got = {k: (r[0], connection_close(r[1]), r[3]) for k, (_, r) in cases.items()}
+    assert got == {k: (want, True, True) for k, (want, _) in cases.items()}
+
+
+def test_connect_status_that_is_no_status_is_502(env, answers):
+    """`$connect`'s function answering a `statusCode` that is no HTTP status — 101, 700, -1,
+    "abc", 65736 (which would wrap onto 200 as a 16-bit number) — refuses the handshake with 502."""
+    async def go():
+        out = {}
+        for code in (101, 700, -1, "abc", 65736):
+            answer = urllib.parse.quote(json.dumps({"statusCode": code}))
+            out[repr(code)] = await handshake_status(env, answers, query=f"answer={answer}")
+        return out
+    got = run(go())
+    assert got == {k: 502 for k in got}
+
+
+def test_connect_without_status_accepts(env, answers):
+    """`$connect`'s function answering no `statusCode` (`{}`, `{"statusCode": null}`, or a null
+    payload): the handshake is accepted (200), and the connection serves messages."""
+    async def go():
+        out = {}
+        for payload in ({}, {"statusCode": None}, None):
+            query = "answer=" + urllib.parse.quote(json.dumps(payload))
+            try:
+                async with ws_open(env, answers, query=query) as ws:
+                    await ws.send(json.dumps({"n": 1}))
+                    out[json.dumps(payload)] = json.loads(await recv(ws))
+            except InvalidStatus as e:
+                out[json.dumps(payload)] = e.response.status_code
+        return out
+    got = run(go())
+    assert got == {k: {"n": 1} for k in got}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -848,6 +1034,60 @@ def test_post_over_128_kb_is_413(env):
     run(go())
 
 
+def test_flood_to_a_client_that_does_not_read(env):
+    """Posts of 64 KB to a client that does not read (its receive buffer small): once the
+    socket's buffers are full and 64 frames wait, posts are 429 LimitExceededException (the
+    kernel's send buffer takes a few MB first, so posts go on until the first 429, and ten
+    more); a delete is still 204 and the client sees the close (the close does not wait behind
+    the full queue). What the client got before the close is accepted posts, in order."""
+    def flood(conn_id):
+        conn = http.client.HTTPConnection(env.p.data_plane, timeout=15)
+        target = f"/restapis/{env.main}/prod/@connections/{conn_id}"
+        out, more = [], None
+        try:
+            for i in range(600):
+                data = (f"{i:04d}:" + "f" * 65536).encode()
+                conn.request("POST", target, body=data)
+                r = conn.getresponse()
+                r.read()
+                out.append((data.decode(), r.status, r.headers.get("x-amzn-ErrorType")))
+                if r.status != 200 and more is None:
+                    more = 10
+                if more is not None:
+                    more -= 1
+                    if more < 0:
+                        break
+            conn.request("DELETE", target)
+            r = conn.getresponse()
+            r.read()
+            return out, r.status
+        finally:
+            conn.close()
+
+    async def go():
+        async with ws_open(env, env.main, host_style=False, sock=small_socket(env),
+                           max_queue=1) as ws:
+            conn_id = (await whoami(ws))["requestContext"]["connectionId"]
+            posts, deleted = await asyncio.to_thread(flood, conn_id)
+            t0 = time.monotonic()
+            frames, code = [], None
+            try:
+                while True:
+                    frames.append(await asyncio.wait_for(ws.recv(), 10))
+            except ConnectionClosed as e:
+                code = e.rcvd.code if e.rcvd else None
+            return posts, deleted, frames, code, time.monotonic() - t0
+    posts, deleted, frames, code, took = run(go())
+    statuses = [st for _, st, _ in posts]
+    assert set(statuses) <= {200, 429}, statuses
+    refused = [(st, et) for _, st, et in posts if st == 429]
+    assert refused and set(refused) == {(429, "LimitExceededException")}, statuses
+    assert deleted == 204
+    assert code is not None and took < 10
+    accepted = [d for d, st, _ in posts if st == 200]
+    assert frames == accepted[:len(frames)]
+
+
 # ---------------------------------------------------------------------------------------------
 # 6. Limits.
 
@@ -903,6 +1143,68 @@ def test_stage_throttling_per_message(env):
     assert len(ids) == 1
 
 
+def test_many_messages_in_flight_answer_in_order(env, answers):
+    """50 messages sent at once to a two-way route whose function takes 0.3 s: all 50 answers
+    arrive, in the order sent; they ran side by side (well under the 15 s one after another
+    would take); the connection still answers a ping."""
+    sent = [json.dumps({"seq": i, "sleep": 0.3}) for i in range(50)]
+
+    async def go():
+        async with ws_open(env, answers) as ws:
+            t0 = time.monotonic()
+            for text in sent:
+                await ws.send(text)
+            got = [await recv(ws, 20) for _ in sent]
+            took = time.monotonic() - t0
+            pong = await ws.ping(b"still-there")
+            await asyncio.wait_for(pong, 5)
+            return got, took
+    got, took = run(go())
+    assert [json.loads(g)["seq"] for g in got] == list(range(50))
+    assert got == sent
+    assert took < 10, took
+
+
+def test_client_that_does_not_read_for_a_while(env, answers):
+    """A client that sends 80 messages of 16 KB, each answered with about 116 KB (9 MB in all,
+    more than the sockets buffer, so the server's writes and then its in-flight slots fill),
+    without reading for two seconds (its receive buffer small): nothing deadlocks — once it
+    reads, every answer arrives, in order, its sends complete, and it answers a ping."""
+    pad, grow = "p" * 16_000, 100_000
+    sent = [json.dumps({"seq": i, "pad": pad, "grow": grow}) for i in range(80)]
+
+    async def go():
+        async with ws_open(env, answers, host_style=False, sock=small_socket(env),
+                           max_queue=1) as ws:
+            async def send_all():
+                for text in sent:
+                    await ws.send(text)
+            sender = asyncio.create_task(send_all())
+            await asyncio.sleep(2)
+            got = [await recv(ws, 20) for _ in sent]
+            await asyncio.wait_for(sender, 10)
+            pong = await ws.ping(b"still-there")
+            await asyncio.wait_for(pong, 5)
+            return got
+    got = run(go())
+    assert [json.loads(g.rstrip("~"))["seq"] for g in got] == list(range(80))
+    assert got == [text + "~" * grow for text in sent]
+
+
+def test_connect_throttled_without_a_connect_route(env):
+    """An API without `$connect`, its stage's DefaultRouteSettings burst 1, rate 1: new
+    connections count against that throttle, so of six quick handshakes the first is accepted
+    and some are refused with 429."""
+    api = env.api("connect-throttled")
+    env.route(api, "$default", env.mock_integration(api))
+    env.deploy(api, {"prod": {"DefaultRouteSettings": {"ThrottlingBurstLimit": 1,
+                                                       "ThrottlingRateLimit": 1.0}}})
+    env.wait_served(api, "prod")
+    statuses = [raw_upgrade(env.p.data_plane, f"/restapis/{api}/prod")[0] for _ in range(6)]
+    assert statuses[0] == 101, statuses
+    assert 429 in statuses and set(statuses) <= {101, 429}, statuses
+
+
 def test_idle_connection_closed_1001(env, portico):
     """Ten idle minutes (the test clock moved by 601 s) close the connection with 1001 "Going
     away" within about two seconds; `$disconnect` sees 1001. (Last: it moves the clock.)"""
@@ -922,3 +1224,150 @@ def test_idle_connection_closed_1001(env, portico):
     conn_id = run(go())
     [e] = env.events("DISCONNECT", conn_id)
     assert e["requestContext"]["disconnectStatusCode"] == 1001
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. AWS_IAM: a gateway of its own, with principals (`--aws-config`).
+
+CONNECTOR = ("AKIAWSCONNECTOR00001", "connector-secret", f"arn:aws:iam::{ACCOUNT}:user/connector")
+ADMIN = ("AKIAWSADMIN000000001", "admin-secret", f"arn:aws:iam::{ACCOUNT}:user/admin")
+DENIED = ("AKIAWSDENIED00000001", "denied-secret", f"arn:aws:iam::{ACCOUNT}:user/denied")
+MANAGER = ("AKIAWSMANAGER0000001", "manager-secret", f"arn:aws:iam::{ACCOUNT}:user/manager")
+
+
+class IamEnv(Env):
+    """One API, `iam`: `$connect` (MOCK) with `AuthorizationType: AWS_IAM`, `$default` (MOCK,
+    two-way: `{"id": connectionId}`), stage `prod`. It is
+    made on a first gateway, which then stops; a second one on the same data directory starts
+    with an `--aws-config` whose principals name the API's id:
+    * CONNECTOR may invoke `{api}/prod/$connect` (and nothing else);
+    * ADMIN may invoke only `*/*/GET/admin`;
+    * DENIED may invoke `*` but is denied `{api}/prod/$connect`;
+    * MANAGER may invoke only `*/*/*/@connections/*`."""
+
+    def __init__(self):
+        first = Portico()
+        self.p, self.v2, self.apis = first, client(first, "apigatewayv2"), []
+        self.api_id = self.api("iam")
+        self.route(self.api_id, "$connect", self.mock_integration(self.api_id),
+                   AuthorizationType="AWS_IAM")
+        self.route(self.api_id, "$default",
+                   self.mock_integration(self.api_id, '{"id": "$context.connectionId"}'),
+                   two_way=True)
+        self.deploy(self.api_id, {"prod": {}})
+        first.stop()
+        self.config = os.path.join(tempfile.mkdtemp(prefix="ws-iam-"), "aws.yaml")
+        connect_arn = f"arn:aws:execute-api:*:*:{self.api_id}/prod/$connect"
+        with open(self.config, "w") as f:
+            f.write(
+                "principals:\n"
+                f"  {CONNECTOR[0]}:\n    secretAccessKey: {CONNECTOR[1]}\n    arn: {CONNECTOR[2]}\n"
+                f"    invoke: ['{connect_arn}']\n"
+                f"  {ADMIN[0]}:\n    secretAccessKey: {ADMIN[1]}\n    arn: {ADMIN[2]}\n"
+                "    invoke: ['arn:aws:execute-api:*:*:*/*/GET/admin']\n"
+                f"  {DENIED[0]}:\n    secretAccessKey: {DENIED[1]}\n    arn: {DENIED[2]}\n"
+                f"    invoke: ['*']\n    deny: ['{connect_arn}']\n"
+                f"  {MANAGER[0]}:\n    secretAccessKey: {MANAGER[1]}\n    arn: {MANAGER[2]}\n"
+                "    invoke: ['arn:aws:execute-api:*:*:*/*/*/@connections/*']\n")
+        self.p = Portico(extra=("--access-log", "off", "--aws-config", self.config),
+                         data_dir=first.data)
+        self.port = int(self.p.data_plane.rsplit(":", 1)[1])
+        self.wait_served(self.api_id, "prod")
+
+    def path(self):
+        return f"/restapis/{self.api_id}/prod"
+
+    def signed(self, who, method="GET", path=None, body=b""):
+        """The headers SigV4 (service `execute-api`, us-east-1) adds for `who`'s request."""
+        req = AWSRequest(method=method, url=f"http://{self.p.data_plane}{path or self.path()}",
+                         data=body)
+        SigV4Auth(Credentials(who[0], who[1]), "execute-api", "us-east-1").add_auth(req)
+        return [(k, v) for k, v in req.headers.items()]
+
+    def mgmt(self, who=None):
+        """`apigatewaymanagementapi` signed by `who` (unsigned without)."""
+        key, secret = (who[0], who[1]) if who else ("unused", "unused")
+        cfg = Config(retries={"max_attempts": 1},
+                     **({} if who else {"signature_version": UNSIGNED}))
+        return boto3.client("apigatewaymanagementapi",
+                            endpoint_url=f"http://{self.p.data_plane}{self.path()}",
+                            region_name="us-east-1", aws_access_key_id=key,
+                            aws_secret_access_key=secret, config=cfg)
+
+
+@pytest.fixture(scope="module")
+def iam():
+    e = IamEnv()
+    yield e
+    e.p.stop()
+
+
+def iam_open(iam, who):
+    """A WebSocket client to the `iam` API (path style), its upgrade signed by `who`."""
+    return connect(f"ws://{iam.p.data_plane}{iam.path()}", proxy=None, compression=None,
+                   ping_interval=None, open_timeout=15, close_timeout=5, user_agent_header=UA,
+                   additional_headers=iam.signed(who))
+
+
+def test_iam_connect(iam):
+    """`$connect` with AWS_IAM: unsigned → 403; signed by a principal allowed
+    `{api}/prod/$connect` → 101; signed by one allowed only `*/*/GET/admin` → 403; by one
+    allowed everything but denied this `$connect` → 403; a wrong secret → 403. Each refusal
+    answers `Connection: close`."""
+    dp = iam.p.data_plane
+    got = {
+        "unsigned": raw_upgrade(dp, iam.path()),
+        "connector": raw_upgrade(dp, iam.path(), extra=iam.signed(CONNECTOR)),
+        "admin-only": raw_upgrade(dp, iam.path(), extra=iam.signed(ADMIN)),
+        "explicit-deny": raw_upgrade(dp, iam.path(), extra=iam.signed(DENIED)),
+        "wrong-secret": raw_upgrade(dp, iam.path(), extra=iam.signed((CONNECTOR[0], "nope"))),
+    }
+    statuses = {k: r[0] for k, r in got.items()}
+    assert statuses == {"unsigned": 403, "connector": 101, "admin-only": 403,
+                        "explicit-deny": 403, "wrong-secret": 403}
+    for k, r in got.items():
+        if r[0] != 101:
+            assert connection_close(r[1]) and r[3], k
+
+    async def go():
+        async with iam_open(iam, CONNECTOR) as ws:
+            await asyncio.wait_for(await ws.ping(), 5)
+    run(go())
+
+
+def test_iam_connections_api(iam):
+    """With principals configured, `@connections` calls must be signed: unsigned → 403
+    ForbiddenException; signed by a principal allowed `*/*/*/@connections/*` → 200 and the
+    frame arrives; signed by one without (allowed only `$connect`) → 403; a signed call for an
+    id nobody holds → 410 GoneException."""
+    async def go():
+        async with iam_open(iam, CONNECTOR) as ws:
+            await ws.send("who am i")
+            conn_id = json.loads(await recv(ws))["id"]
+            assert re.fullmatch(ID, conn_id), conn_id
+            return await calls(ws, conn_id)
+
+    async def calls(ws, conn_id):
+        out = {}
+        for name, who in (("unsigned", None), ("connector", CONNECTOR), ("manager", MANAGER)):
+            try:
+                r = await asyncio.to_thread(iam.mgmt(who).post_to_connection,
+                                            ConnectionId=conn_id, Data=f"from {name}".encode())
+                out[name] = (r["ResponseMetadata"]["HTTPStatusCode"], None)
+            except ClientError as e:
+                out[name] = (e.response["ResponseMetadata"]["HTTPStatusCode"],
+                             e.response["Error"]["Code"])
+        out["frame"] = await recv(ws, 5)
+        assert await nothing_within(ws, 0.3)
+        try:
+            await asyncio.to_thread(iam.mgmt(MANAGER).post_to_connection,
+                                    ConnectionId="AAAAAAAAAAAAAAA=", Data=b"x")
+            out["unknown"] = (200, None)
+        except ClientError as e:
+            out["unknown"] = (e.response["ResponseMetadata"]["HTTPStatusCode"],
+                              e.response["Error"]["Code"])
+        return out
+    assert run(go()) == {"unsigned": (403, "ForbiddenException"),
+                         "connector": (403, "ForbiddenException"),
+                         "manager": (200, None), "frame": "from manager",
+                         "unknown": (410, "GoneException")}

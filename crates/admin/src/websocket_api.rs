@@ -46,7 +46,10 @@ async fn list_route_responses(
     Path((api, route)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    page(s.store.http_api(&api).await?.route_responses(&route)?, &q)
+    page(
+        s.store.http_api(&api).await?.get_route_responses(&route)?,
+        &q,
+    )
 }
 
 async fn create_route_response(
@@ -102,7 +105,7 @@ async fn list_integration_responses(
         s.store
             .http_api(&api)
             .await?
-            .integration_responses(&integration)?,
+            .get_integration_responses(&integration)?,
         &q,
     )
 }

@@ -421,7 +421,12 @@ impl HttpApiState {
         let protocol = match input.protocol_type.as_deref() {
             Some("HTTP") => ProtocolType::Http,
             Some("WEBSOCKET") => {
-                crate::websocket::check_create(&input)?;
+                crate::websocket_rules::check_create(
+                    input.route_selection_expression.as_deref(),
+                    input.cors_configuration.is_some(),
+                    input.target.is_some() || input.route_key.is_some(),
+                    input.api_key_selection_expression.as_deref(),
+                )?;
                 ProtocolType::Websocket
             }
             Some(_) => {
@@ -524,7 +529,11 @@ impl HttpApiState {
             self.api.name = n.clone();
         }
         if self.is_websocket() {
-            crate::websocket::check_update(&input)?;
+            crate::websocket_rules::check_update(
+                input.route_selection_expression.as_deref(),
+                input.cors_configuration.is_some(),
+                input.api_key_selection_expression.as_deref(),
+            )?;
             if let Some(d) = input.disable_schema_validation {
                 self.api.disable_schema_validation = Some(d);
             }
@@ -562,7 +571,7 @@ impl HttpApiState {
     /// Checks a route key by the API's type.
     fn check_key(&self, key: &str) -> Result<(), ControlError> {
         if self.is_websocket() {
-            crate::websocket::check_route_key(key)
+            crate::websocket_rules::check_route_key(key)
         } else {
             check_route_key(key)
         }
@@ -608,7 +617,7 @@ impl HttpApiState {
 
     fn check_route_auth(&self, r: &Route) -> Result<(), ControlError> {
         if self.is_websocket() {
-            crate::websocket::check_route_auth(r)?;
+            crate::websocket_rules::check_route_auth(r)?;
         }
         match r.authorization_type.as_str() {
             "NONE" | "AWS_IAM" => {
@@ -1081,7 +1090,7 @@ impl HttpApiState {
     /// Fills an integration's defaults and checks it by the API's type.
     fn settle_integration(&self, i: &mut Integration) -> Result<(), ControlError> {
         if self.is_websocket() {
-            crate::websocket::settle_integration(i)
+            crate::websocket_rules::settle_integration(i)
         } else {
             settle_integration(i)
         }
@@ -1090,7 +1099,7 @@ impl HttpApiState {
     /// Checks an authorizer by the API's type.
     fn settle_authorizer(&self, a: &Authorizer) -> Result<(), ControlError> {
         if self.is_websocket() {
-            crate::websocket::settle_authorizer(a)
+            crate::websocket_rules::settle_authorizer(a)
         } else {
             settle_authorizer(a)
         }

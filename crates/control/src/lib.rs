@@ -25,6 +25,7 @@ pub mod lambda;
 mod objects;
 pub mod patch;
 pub mod websocket;
+mod websocket_rules;
 
 pub use error::{
     ACCOUNT_ID, ControlError, ErrorKind, concurrent_modification, invalid_api, invalid_integration,

@@ -43,7 +43,7 @@ pub struct GatewayConfig {
     pub account_throttle: Option<crate::account::Limits>,
     /// CA certificates trusted for `https` backends besides the system roots
     /// (`--backend-ca-file`; see [`crate::upstream::read_ca_file`]).
-        pub backend_ca: Vec<rustls_pki_types::CertificateDer<'static>>,
+    pub backend_ca: Vec<rustls_pki_types::CertificateDer<'static>>,
     /// WebSocket connections open at once (apart from the listener's HTTP connections); more
     /// upgrades are refused with 429.
     pub max_websocket_connections: usize,
@@ -60,8 +60,8 @@ impl Default for GatewayConfig {
             upstream_idle_timeout: Duration::from_secs(30),
             upstream_max_connections: PoolConfig::default().max_connections,
             account_throttle: None,
-                        backend_ca: Vec::new(),
-            max_websocket_connections: crate::websocket::session::DEFAULT_MAX_CONNECTIONS,
+            backend_ca: Vec::new(),
+            max_websocket_connections: crate::websocket::connections::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -115,7 +115,7 @@ impl Gateway {
         Arc::new(Self {
             state,
             clock_offset: std::sync::atomic::AtomicI64::new(0),
-                        connections: crate::websocket::Connections::with_limit(
+            connections: crate::websocket::Connections::with_limit(
                 config.max_websocket_connections,
             ),
             domains: ArcSwap::from_pointee(crate::domains::DomainTable::default()),

@@ -242,7 +242,7 @@ pub struct LimitArgs {
     pub body_timeout_secs: Duration,
     /// Connections served at once; further clients wait in the accept backlog until one closes.
     #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-        pub max_connections: u64,
+    pub max_connections: u64,
     /// WebSocket connections open at once (they do not count against --max-connections once
     /// upgraded); further upgrades are refused with 429.
     #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -290,7 +290,7 @@ impl LimitArgs {
             body_timeout: self.body_timeout_secs,
             stream_proxy_bodies: self.stream_proxy_bodies,
             body_budget_bytes: self.body_budget_bytes.unwrap_or(base.body_budget_bytes),
-                        upstream_max_connections: usize::try_from(self.max_backend_connections)
+            upstream_max_connections: usize::try_from(self.max_backend_connections)
                 .unwrap_or(usize::MAX),
             max_websocket_connections: usize::try_from(self.max_websocket_connections)
                 .unwrap_or(usize::MAX),

@@ -11,6 +11,7 @@
 //! Everything a message reads is built here at deploy time: templates parsed, regexes
 //! compiled, backends' pools resolved.
 
+pub(crate) mod connections;
 pub(crate) mod events;
 pub(crate) mod serve;
 pub(crate) mod session;
@@ -30,7 +31,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use session::Connections;
+pub use connections::Connections;
 
 /// One WebSocket API stage to serve, as the store hands it over (the shape HTTP APIs use).
 pub type WsStageInput = crate::http_api::HttpStageInput;

@@ -3,8 +3,9 @@
 //! the answer on the socket for two-way routes), `$disconnect`, and the `@connections` API
 //! (post, get, delete a connection by id).
 
+use super::connections::{self, Conn, ConnFacts, PostRefused};
 use super::events::{self, ConnectionFacts, Kind};
-use super::session::{self, Accepted, Conn, ConnFacts, PostRefused, Upgrade};
+use super::session::{self, Accepted, Upgrade};
 use super::{Call, CompiledResponse, CompiledWsStage, HttpTarget, Passthrough, Templated};
 use super::{WsAuth, WsRoute, WsTarget};
 use crate::addressing::Address;
@@ -181,8 +182,8 @@ impl Gateway {
         parts: &http::request::Parts,
         key: HeaderValue,
     ) -> Response<GatewayBody> {
-        let id = session::new_id();
-        let request_id = session::new_id();
+        let id = connections::new_id();
+        let request_id = connections::new_id();
         // The Host as the client sent it, port included: `https://{domainName}/{stage}` is
         // then where a handler calls `@connections` back (AWS's never has a port).
         let domain = req.host.unwrap_or("").to_owned();
@@ -284,7 +285,7 @@ impl Gateway {
                 Err(_) => return answer(StatusCode::BAD_GATEWAY, "Internal server error"),
             }
         }
-        let conn = session::open(
+        let conn = connections::open(
             ConnFacts {
                 api_id: stage.api_id.clone(),
                 stage: stage.stage_name.clone(),
@@ -418,9 +419,9 @@ impl Gateway {
     /// One text message of connection `id`: its route by the selection expression (else
     /// `$default`), the throttle, the integration; what to send back (two-way routes' answers
     /// and error frames).
-        pub(crate) async fn ws_message(&self, id: &str, conn: &Conn, text: &str) -> Option<String> {
+    pub(crate) async fn ws_message(&self, id: &str, conn: &Conn, text: &str) -> Option<String> {
         let started = std::time::Instant::now();
-        let request_id = session::new_id();
+        let request_id = connections::new_id();
         // The message counts against the process's body budget while it is being handled.
         let mut held = self.budget.hold();
         if !held.grow(text.len() as u64) {
@@ -444,7 +445,7 @@ impl Gateway {
             return Some(error_frame("Too Many Requests", id, &request_id));
         }
         let facts = facts_of(id, conn, &stage);
-        let message_id = session::new_id();
+        let message_id = connections::new_id();
         let kind = Kind::Message {
             route_key: route.route_key.as_str(),
             message_id: &message_id,
@@ -456,8 +457,10 @@ impl Gateway {
             .await;
         let integration = Some(called.elapsed());
         match result {
-                        Ok(done) => {
-                route.metrics.record(done.status, started.elapsed(), integration);
+            Ok(done) => {
+                route
+                    .metrics
+                    .record(done.status, started.elapsed(), integration);
                 match done.body {
                     Some(b) if route.two_way && b.len() > session::MAX_MESSAGE_BYTES => {
                         tracing::warn!(api = %stage.api_id, route = %route.route_key.as_str(),
@@ -488,7 +491,7 @@ impl Gateway {
             return;
         };
         let facts = facts_of(id, conn, &stage);
-        let request_id = session::new_id();
+        let request_id = connections::new_id();
         let kind = Kind::Disconnect {
             status_code: code,
             reason,

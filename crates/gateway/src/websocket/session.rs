@@ -7,16 +7,15 @@
 //! Timeouts (10 minutes idle, 2 hours in all) are kept by one sweeper for all connections,
 //! reading the gateway's clock (which tests move), so a connection holds no timer of its own.
 
+use super::connections::Conn;
 use crate::gateway::Gateway;
-use dashmap::DashMap;
 use futures_util::{SinkExt, StreamExt};
 use portico_state::connections::Owner;
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -31,8 +30,6 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 pub const MAX_LIFETIME: Duration = Duration::from_secs(7200);
 /// Messages of one connection handled at once; more wait (the socket is not read meanwhile).
 const IN_FLIGHT: usize = 32;
-/// Frames queued for one connection; a full queue refuses `@connections` posts (429).
-const QUEUE: usize = 64;
 /// How long one write to a client that does not read may take before the connection closes.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -95,115 +92,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 
-/// Why a post to a connection was refused.
-#[derive(Debug)]
-pub(crate) enum PostRefused {
-    /// [`QUEUE`] frames already wait for a client that does not read.
-    Full,
-    /// The connection is closing.
-    Closing,
-}
-
-/// One open connection, as `@connections` and the sweeper see it.
-#[derive(Debug)]
-pub(crate) struct Conn {
-    pub(crate) api_id: Arc<str>,
-    pub(crate) stage: Arc<str>,
-    pub(crate) connected_at_ms: u64,
-    /// Wall-clock ms of the last data frame in or out (`lastActiveAt`).
-    pub(crate) last_active_ms: AtomicU64,
-    pub(crate) source_ip: Box<str>,
-    pub(crate) user_agent: Option<Box<str>>,
-    pub(crate) domain_name: Box<str>,
-    /// `requestContext.authorizer` granted at `$connect`.
-    pub(crate) authorizer: Option<serde_json::Value>,
-    /// Frames posted through `@connections`, waiting for the session (allocated on first use).
-    posts: Mutex<VecDeque<String>>,
-    /// Wakes the session: a post or a close.
-    wake: Notify,
-    /// The close asked for (its code; 0: none). Kept apart from the posts, so a full queue
-    /// never stops a close.
-    close_code: AtomicU32,
-}
-
-impl Conn {
-    fn touch(&self, now_ms: u64) {
-        self.last_active_ms.store(now_ms, Relaxed);
-    }
-
-    /// Queues a text frame for the client.
-    pub(crate) fn post(&self, text: String) -> Result<(), PostRefused> {
-        if self.close_code.load(Relaxed) != 0 {
-            return Err(PostRefused::Closing);
-        }
-        let mut q = self.posts.lock().map_err(|_| PostRefused::Closing)?;
-        if q.len() >= QUEUE {
-            return Err(PostRefused::Full);
-        }
-        q.push_back(text);
-        drop(q);
-        self.wake.notify_one();
-        Ok(())
-    }
-
-    /// Asks the connection to close with `code` (the first code asked for wins).
-    pub(crate) fn close(&self, code: u16) {
-        let _ = self
-            .close_code
-            .compare_exchange(0, u32::from(code), Relaxed, Relaxed);
-        self.wake.notify_one();
-    }
-}
-
-/// The open connections of this node (the sockets are theirs); the shared registry
-/// ([`portico_state::connections`]) says which node holds an id.
-#[derive(Debug)]
-pub struct Connections {
-    table: DashMap<Box<str>, Arc<Conn>>,
-    sweeper: OnceLock<()>,
-    /// Most connections open at once (apart from the listener's HTTP connection slots).
-    slots: Arc<Semaphore>,
-}
-
-impl Default for Connections {
-    fn default() -> Self {
-        Self::with_limit(DEFAULT_MAX_CONNECTIONS)
-    }
-}
-
-/// WebSocket connections open at once by default.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
-
-impl Connections {
-    /// A table for at most `limit` open connections.
-    pub fn with_limit(limit: usize) -> Self {
-        Self {
-            table: DashMap::new(),
-            sweeper: OnceLock::new(),
-            slots: Arc::new(Semaphore::new(limit.clamp(1, Semaphore::MAX_PERMITS))),
-        }
-    }
-
-    /// A slot for one more connection (`None`: the limit is reached).
-    pub(crate) fn slot(&self) -> Option<OwnedSemaphorePermit> {
-        self.slots.clone().try_acquire_owned().ok()
-    }
-
-    /// How many connections are open here.
-    pub fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
-    }
-
-    pub(crate) fn get(&self, id: &str) -> Option<Arc<Conn>> {
-        self.table.get(id).map(|c| c.clone())
-    }
-}
-
 /// What the handshake decided, handed to the listener in the 101 response's extensions: the
 /// listener takes the socket back from hyper and runs [`Gateway::run_connection`].
 #[derive(Debug)]
@@ -227,50 +115,6 @@ impl Upgrade {
     fn take(&self) -> Option<Accepted> {
         self.0.lock().ok()?.take()
     }
-}
-
-/// A fresh connection id as AWS writes them: 15 letters and digits and `=`. From the
-/// operating system's generator: without signing keys, a connection's id is what guards it.
-pub(crate) fn new_id() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut raw = [0u8; 15];
-    if getrandom::fill(&mut raw).is_err() {
-        raw.iter_mut().for_each(|b| *b = fastrand::u8(..));
-    }
-    let mut s: String = raw
-        .iter()
-        // 120 bits from the OS, folded onto 62 letters (about 89 bits survive).
-        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-        .collect();
-    s.push('=');
-    s
-}
-
-/// The connection's entry, made when `$connect` accepted it.
-pub(crate) fn open(facts: ConnFacts, connected_at_ms: u64) -> Arc<Conn> {
-    Arc::new(Conn {
-        api_id: facts.api_id,
-        stage: facts.stage,
-        connected_at_ms,
-        last_active_ms: AtomicU64::new(connected_at_ms),
-        source_ip: facts.source_ip,
-        user_agent: facts.user_agent,
-        domain_name: facts.domain_name,
-        authorizer: facts.authorizer,
-        posts: Mutex::new(VecDeque::new()),
-        wake: Notify::new(),
-        close_code: AtomicU32::new(0),
-    })
-}
-
-/// What a connection is made of.
-pub(crate) struct ConnFacts {
-    pub(crate) api_id: Arc<str>,
-    pub(crate) stage: Arc<str>,
-    pub(crate) source_ip: Box<str>,
-    pub(crate) user_agent: Option<Box<str>>,
-    pub(crate) domain_name: Box<str>,
-    pub(crate) authorizer: Option<serde_json::Value>,
 }
 
 /// Removes a connection from the tables however its session ends (close, error, panic, a
@@ -488,7 +332,7 @@ impl Gateway {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::websocket::connections::new_id;
 
     #[test]
     fn ids_look_like_aws_ones() {
