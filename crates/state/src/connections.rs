@@ -31,8 +31,10 @@ pub struct Owner {
 impl Owner {
     /// This process, when it is the only node.
     pub fn local() -> Self {
+        static LOCAL: std::sync::LazyLock<Arc<str>> =
+            std::sync::LazyLock::new(|| Arc::from("local"));
         Self {
-            node: Arc::from("local"),
+            node: LOCAL.clone(),
         }
     }
 }

@@ -170,8 +170,10 @@ impl Gateway {
         let mut ws =
             tokio_tungstenite::WebSocketStream::from_raw_socket(io, Role::Server, Some(config()))
                 .await;
-        let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
-        let (reply_tx, mut replies) = mpsc::channel::<Reply>(IN_FLIGHT);
+        // Made with the first message: an idle connection holds neither.
+        let mut in_flight: Option<Arc<Semaphore>> = None;
+        let mut reply_tx: Option<mpsc::Sender<Reply>> = None;
+        let mut replies: Option<mpsc::Receiver<Reply>> = None;
         let mut previous: Option<tokio::sync::oneshot::Receiver<()>> = None;
         // A message read while all in-flight slots were taken: the socket is not read again
         // until it has one.
@@ -213,7 +215,12 @@ impl Gateway {
                         break (1006, String::new());
                     }
                 }
-                Some((reply, permit)) = replies.recv() => {
+                                Some((reply, permit)) = async {
+                    match replies.as_mut() {
+                        Some(r) => r.recv().await,
+                        None => None,
+                    }
+                }, if replies.is_some() => {
                     if let Some(text) = reply {
                         conn.touch(self.now_epoch_ms());
                         let sent = tokio::time::timeout(WRITE_TIMEOUT, ws.send(Message::text(text))).await;
@@ -223,14 +230,21 @@ impl Gateway {
                     }
                     drop(permit);
                 }
-                permit = in_flight.clone().acquire_owned(), if pending.is_some() => {
-                    let (Ok(permit), Some(text)) = (permit, pending.take()) else {
+                                permit = async {
+                    match in_flight.clone() {
+                        Some(slots) => slots.acquire_owned().await.ok(),
+                        None => None,
+                    }
+                }, if pending.is_some() => {
+                    let (Some(permit), Some(text), Some(reply_tx)) =
+                        (permit, pending.take(), reply_tx.clone())
+                    else {
                         break (1011, String::new());
                     };
                     let gw = self.clone();
                     let conn = conn.clone();
                     let id = id.clone();
-                    let reply_tx = reply_tx.clone();
+
                     // Messages run side by side; their answers go out in arrival order.
                     let (done, next) = tokio::sync::oneshot::channel::<()>();
                     let before = previous.replace(next);
@@ -246,8 +260,14 @@ impl Gateway {
                     });
                 }
                 msg = ws.next(), if pending.is_none() => match msg {
-                    Some(Ok(Message::Text(text))) => {
+                                        Some(Ok(Message::Text(text))) => {
                         conn.touch(self.now_epoch_ms());
+                        if in_flight.is_none() {
+                            let (tx, rx) = mpsc::channel::<Reply>(IN_FLIGHT);
+                            in_flight = Some(Arc::new(Semaphore::new(IN_FLIGHT)));
+                            reply_tx = Some(tx);
+                            replies = Some(rx);
+                        }
                         pending = Some(text);
                         if previous.as_mut().is_some_and(|p| p.try_recv().is_ok()) {
                             previous = None;
@@ -291,7 +311,9 @@ impl Gateway {
         conn.close(code.max(1000));
         drop(registered);
         drop(slot);
-        self.ws_disconnect(&id, &conn, code, &reason).await;
+        // Boxed: an integration's state is allocated only when `$disconnect` runs, not held by
+        // every idle connection's task.
+        Box::pin(self.ws_disconnect(&id, &conn, code, &reason)).await;
     }
 
     /// Wall-clock milliseconds, moved by the test clock as quota periods are.
