@@ -486,6 +486,15 @@ fn claims_as_text(claims: &Claims) -> Map<String, Value> {
         .collect()
 }
 
+/// Why a Lambda authorizer gave no answer to evaluate.
+#[derive(Debug)]
+pub(crate) enum AuthorizerFailure {
+    /// The function raised `Unauthorized` (401).
+    Unauthorized,
+    /// The function failed, timed out or answered something that is no authorizer response.
+    Failed,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,21 +130,10 @@ pub(crate) fn compile_stage(
 ) -> CompiledHttpStage {
     let stage = &input.stage;
     let snap = &input.snapshot;
-    let api_label: Arc<str> = input.api_id.as_str().into();
-    let stage_label: Arc<str> = stage.stage_name.as_str().into();
-    let name_label: Arc<str> = snap
-        .api
-        .as_ref()
-        .map(|a| a.name.as_str())
-        .unwrap_or("")
-        .into();
-    let labels = |route: &str| Labels {
-        api: api_label.clone(),
-        api_name: name_label.clone(),
-        stage: stage_label.clone(),
-        resource: route.into(),
-        method: "".into(),
-    };
+    let stage_labels = StageLabels::of(input);
+    let api_label = stage_labels.api.clone();
+    let stage_label = stage_labels.stage.clone();
+    let labels = |route: &str| stage_labels.route(route);
     let mut builder = RouterBuilder::new();
     let mut default_route = None;
     let mut authorizer_caches = std::collections::HashMap::new();
@@ -212,6 +201,40 @@ pub(crate) fn compile_stage(
         access_log,
         unmatched_metrics: metrics.route(labels("")),
         authorizer_caches: authorizer_caches.into_values().collect(),
+    }
+}
+
+/// The metric labels of a v2 stage's routes (HTTP and WebSocket APIs): api, name, stage, and
+/// the route key as the resource.
+pub(crate) struct StageLabels {
+    pub(crate) api: Arc<str>,
+    pub(crate) name: Arc<str>,
+    pub(crate) stage: Arc<str>,
+}
+
+impl StageLabels {
+    pub(crate) fn of(input: &HttpStageInput) -> Self {
+        Self {
+            api: input.api_id.as_str().into(),
+            name: input
+                .snapshot
+                .api
+                .as_ref()
+                .map(|a| a.name.as_str())
+                .unwrap_or("")
+                .into(),
+            stage: input.stage.stage_name.as_str().into(),
+        }
+    }
+
+    pub(crate) fn route(&self, route_key: &str) -> Labels {
+        Labels {
+            api: self.api.clone(),
+            api_name: self.name.clone(),
+            stage: self.stage.clone(),
+            resource: route_key.into(),
+            method: "".into(),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! integration → CORS headers → `apigw-requestid` → log. Errors are AWS's HTTP API bodies:
 //! `{"message":"Not Found"}`, `{"message":"Internal Server Error"}`, …
 
+use super::auth::AuthorizerFailure;
 use super::payload::{self, EventInput};
 use super::{CompiledHttpStage, HttpProxyTarget, HttpRoute, LambdaTarget, Target};
 use crate::access_log::AccessLogRecord;
@@ -774,7 +775,7 @@ impl Gateway {
         ev: &EventCtx<'_>,
         parts: &http::request::Parts,
     ) -> Result<serde_json::Value, Response<GatewayBody>> {
-        use super::auth::{IdentitySource, LambdaResult};
+        use super::auth::IdentitySource;
         let unauthorized = || answer(StatusCode::UNAUTHORIZED, "Unauthorized");
         let pairs = payload::query_pairs(parts.uri.query());
         let mut identity = Vec::with_capacity(l.sources.len());
@@ -812,48 +813,21 @@ impl Gateway {
             parts.method.as_str(),
             ev.path
         );
-        let key = (!l.ttl.is_zero() && !identity.is_empty()).then(|| {
-            crate::steps::authorizer::AuthorizerCache::key(
-                &identity.iter().map(String::as_str).collect::<Vec<_>>(),
-            )
-        });
-        let cached = key.as_ref().and_then(|k| l.cache.get(k));
-        let result = match cached {
-            Some(r) => r,
-            None => {
+        let trace = req.ids.trace_id.to_str().unwrap_or("-");
+        let result = self
+            .lambda_authorizer_result(l, &ev.stage.api_id, trace, &identity, || {
                 let input = event_input(req, ev, parts, &[]);
-                let event = if l.v2 {
+                if l.v2 {
                     payload::authorizer_event_v2(&input, &route_arn, &identity)
                 } else {
                     payload::authorizer_event_v1(&input, &route_arn, &identity)
-                };
-                let trace = req.ids.trace_id.to_str().unwrap_or("-");
-                let invoked = self
-                    .invoke_lambda(&ev.stage.api_id, trace, &l.function, event.into())
-                    .await
-                    .map_err(|_| internal_error())?;
-                if invoked.function_error.is_some() {
-                    let message = serde_json::from_slice::<serde_json::Value>(&invoked.payload)
-                        .ok()
-                        .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_owned));
-                    if message.as_deref() == Some("Unauthorized") {
-                        return Err(unauthorized());
-                    }
-                    tracing::warn!(authorizer = %l.id, "the authorizer function failed");
-                    return Err(internal_error());
                 }
-                let r = LambdaResult::parse(&invoked.payload, l.simple).map_err(|why| {
-                    tracing::warn!(authorizer = %l.id,
-                        "Execution failed due to configuration error: invalid authorizer response ({why})");
-                    internal_error()
-                })?;
-                let r = Arc::new(r);
-                if let Some(k) = key {
-                    l.cache.put(k, r.clone(), l.ttl);
-                }
-                r
-            }
-        };
+            })
+            .await
+            .map_err(|f| match f {
+                AuthorizerFailure::Unauthorized => unauthorized(),
+                AuthorizerFailure::Failed => internal_error(),
+            })?;
         if result.allows(&route_arn) {
             Ok(result.event_value())
         } else {
@@ -919,4 +893,51 @@ fn context_variable(
             claims.get(claim)?.as_str()?.to_owned()
         }
     })
+}
+
+impl Gateway {
+    /// A Lambda authorizer's answer for `identity`: its cache's, else the function's when
+    /// called with `event()` (then cached for the authorizer's TTL). HTTP APIs and WebSocket
+    /// APIs share it; each answers the failures in its own words.
+    pub(crate) async fn lambda_authorizer_result(
+        &self,
+        l: &super::auth::LambdaAuth,
+        api_id: &str,
+        trace: &str,
+        identity: &[String],
+        event: impl FnOnce() -> Vec<u8>,
+    ) -> Result<Arc<super::auth::LambdaResult>, AuthorizerFailure> {
+        let key = (!l.ttl.is_zero() && !identity.is_empty()).then(|| {
+            crate::steps::authorizer::AuthorizerCache::key(
+                &identity.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+        });
+        if let Some(r) = key.as_ref().and_then(|k| l.cache.get(k)) {
+            return Ok(r);
+        }
+        let invoked = self
+            .invoke_lambda(api_id, trace, &l.function, event().into())
+            .await
+            .map_err(|_| AuthorizerFailure::Failed)?;
+        if invoked.function_error.is_some() {
+            let message = serde_json::from_slice::<serde_json::Value>(&invoked.payload)
+                .ok()
+                .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_owned));
+            if message.as_deref() == Some("Unauthorized") {
+                return Err(AuthorizerFailure::Unauthorized);
+            }
+            tracing::warn!(authorizer = %l.id, "the authorizer function failed");
+            return Err(AuthorizerFailure::Failed);
+        }
+        let r = super::auth::LambdaResult::parse(&invoked.payload, l.simple).map_err(|why| {
+            tracing::warn!(authorizer = %l.id,
+                "Execution failed due to configuration error: invalid authorizer response ({why})");
+            AuthorizerFailure::Failed
+        })?;
+        let r = Arc::new(r);
+        if let Some(k) = key {
+            l.cache.put(k, r.clone(), l.ttl);
+        }
+        Ok(r)
+    }
 }

@@ -17,8 +17,9 @@ pub(crate) mod serve;
 pub(crate) mod session;
 
 use crate::compiled::{CompileWarning, SharedStr};
+use crate::http_api::StageLabels;
 use crate::lambda_target::LambdaProxyIntegration;
-use crate::metrics::{Labels, Registry, RouteMetrics};
+use crate::metrics::{Registry, RouteMetrics};
 use crate::steps::Throttle;
 use crate::templating::JsonPaths;
 use crate::upstream::{UpstreamPool, Upstreams};
@@ -264,21 +265,10 @@ pub(crate) fn compile_stage(
 ) -> CompiledWsStage {
     let stage = &input.stage;
     let snap = &input.snapshot;
-    let api_label: Arc<str> = input.api_id.as_str().into();
-    let stage_label: Arc<str> = stage.stage_name.as_str().into();
-    let name_label: Arc<str> = snap
-        .api
-        .as_ref()
-        .map(|a| a.name.as_str())
-        .unwrap_or("")
-        .into();
-    let labels = |route: &str| Labels {
-        api: api_label.clone(),
-        api_name: name_label.clone(),
-        stage: stage_label.clone(),
-        resource: route.into(),
-        method: "".into(),
-    };
+    let stage_labels = StageLabels::of(input);
+    let api_label = stage_labels.api.clone();
+    let stage_label = stage_labels.stage.clone();
+    let labels = |route: &str| stage_labels.route(route);
     let mut caches = HashMap::new();
     let mut compiled = CompiledWsStage {
         api_id: api_label.clone(),

@@ -262,7 +262,7 @@ impl Gateway {
             };
             let trace = req.ids.trace_id.to_str().unwrap_or("-");
             match self
-                .ws_integrate(route, stage, &facts, &kind, "", &request_id, trace)
+                .ws_integrate(route, stage, &facts, &kind, "", None, &request_id, trace)
                 .await
             {
                 Ok(done) => {
@@ -327,7 +327,7 @@ impl Gateway {
         request_id: &str,
         ids: &RequestIds,
     ) -> Result<serde_json::Value, Response<GatewayBody>> {
-        use crate::http_api::auth::{IdentitySource, LambdaResult};
+        use crate::http_api::auth::{AuthorizerFailure, IdentitySource};
         let unauthorized = || answer(StatusCode::UNAUTHORIZED, "Unauthorized");
         let pairs = crate::http_api::payload::query_pairs(parts.uri.query());
         let mut identity = Vec::with_capacity(l.sources.len());
@@ -361,54 +361,24 @@ impl Gateway {
             stage.api_id,
             stage.stage_name
         );
-        let key = (!l.ttl.is_zero() && !identity.is_empty()).then(|| {
-            crate::steps::authorizer::AuthorizerCache::key(
-                &identity.iter().map(String::as_str).collect::<Vec<_>>(),
-            )
-        });
-        let cached = key.as_ref().and_then(|k| l.cache.get(k));
-        let result = match cached {
-            Some(r) => r,
-            None => {
-                let event = authorizer_event(
+        let trace = ids.trace_id.to_str().unwrap_or("-");
+        let result = self
+            .lambda_authorizer_result(l, &stage.api_id, trace, &identity, || {
+                authorizer_event(
                     facts,
                     parts,
                     &method_arn,
                     request_id,
                     &stage.stage_variables,
-                );
-                let trace = ids.trace_id.to_str().unwrap_or("-");
-                let invoked = self
-                    .invoke_lambda(&stage.api_id, trace, &l.function, event.into())
-                    .await
-                    .map_err(|_| {
-                        answer(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
-                    })?;
-                if invoked.function_error.is_some() {
-                    let message = serde_json::from_slice::<serde_json::Value>(&invoked.payload)
-                        .ok()
-                        .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_owned));
-                    if message.as_deref() == Some("Unauthorized") {
-                        return Err(unauthorized());
-                    }
-                    tracing::warn!(authorizer = %l.id, "the authorizer function failed");
-                    return Err(answer(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "Internal server error",
-                    ));
-                }
-                let r = LambdaResult::parse(&invoked.payload, false).map_err(|why| {
-                    tracing::warn!(authorizer = %l.id,
-                        "Execution failed due to configuration error: invalid authorizer response ({why})");
+                )
+            })
+            .await
+            .map_err(|f| match f {
+                AuthorizerFailure::Unauthorized => unauthorized(),
+                AuthorizerFailure::Failed => {
                     answer(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
-                })?;
-                let r = Arc::new(r);
-                if let Some(k) = key {
-                    l.cache.put(k, r.clone(), l.ttl);
                 }
-                r
-            }
-        };
+            })?;
         if result.allows(&method_arn) {
             Ok(result.flat_value())
         } else {
@@ -453,7 +423,16 @@ impl Gateway {
         };
         let called = std::time::Instant::now();
         let result = self
-            .ws_integrate(route, &stage, &facts, &kind, text, &request_id, "-")
+            .ws_integrate(
+                route,
+                &stage,
+                &facts,
+                &kind,
+                text,
+                json.as_ref(),
+                &request_id,
+                "-",
+            )
             .await;
         let integration = Some(called.elapsed());
         match result {
@@ -497,7 +476,7 @@ impl Gateway {
             reason,
         };
         let _ = self
-            .ws_integrate(route, &stage, &facts, &kind, "", &request_id, "-")
+            .ws_integrate(route, &stage, &facts, &kind, "", None, &request_id, "-")
             .await;
     }
 
@@ -510,6 +489,7 @@ impl Gateway {
         facts: &ConnectionFacts<'_>,
         kind: &Kind<'_>,
         body: &str,
+        json: Option<&serde_json::Value>,
         request_id: &str,
         trace: &str,
     ) -> Result<Integrated, ()> {
@@ -542,7 +522,7 @@ impl Gateway {
                 })
             }
             WsTarget::Templated(t) => {
-                self.ws_templated(t, route, stage, facts, kind, body, request_id)
+                self.ws_templated(t, route, stage, facts, kind, body, json, request_id)
                     .await
             }
         }
@@ -597,24 +577,12 @@ impl Gateway {
         facts: &ConnectionFacts<'_>,
         kind: &Kind<'_>,
         body: &str,
+        json: Option<&serde_json::Value>,
         request_id: &str,
     ) -> Result<Integrated, ()> {
-        let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
         let ctx = template_context(facts, kind, route, request_id, self.now_epoch_ms());
-        let selected = match &t.template_selection {
-            Some(s) => s.select(json.as_ref(), 0),
-            None => Some("$default".to_owned()),
-        };
-        let template = selected
-            .as_deref()
-            .and_then(|k| t.templates.iter().find(|(key, _)| key.as_ref() == k))
-            .or_else(|| {
-                t.templates
-                    .iter()
-                    .find(|(key, _)| key.as_ref() == "$default")
-            });
-        let request = match template {
-            Some((_, tpl)) => render(tpl, body, &ctx, stage)?,
+        let request = match pick(&t.templates, t.template_selection.as_ref(), json, 0) {
+            Some(tpl) => render(tpl, body, &ctx, stage)?,
             None => {
                 let pass = match t.passthrough {
                     Passthrough::WhenNoMatch => true,
@@ -655,9 +623,9 @@ impl Gateway {
         };
         // The integration response: by the selection expression (else the status), `$default`
         // when no pattern matches.
-        let out_json: Option<serde_json::Value> = serde_json::from_str(&out).ok();
+
         let value = match &t.response_selection {
-            Some(e) => e.select(json.as_ref(), status).unwrap_or_default(),
+            Some(e) => e.select(json, status).unwrap_or_default(),
             None => status.to_string(),
         };
         let chosen: Option<&CompiledResponse> = t.responses.iter().find(|r| match &r.pattern {
@@ -671,20 +639,19 @@ impl Gateway {
                 protocol: None,
             });
         };
-        let key = match &r.template_selection {
-            Some(s) => s.select(out_json.as_ref().or(json.as_ref()), status),
-            None => Some("$default".to_owned()),
-        };
-        let tpl = key
-            .as_deref()
-            .and_then(|k| r.templates.iter().find(|(key, _)| key.as_ref() == k))
-            .or_else(|| {
-                r.templates
-                    .iter()
-                    .find(|(key, _)| key.as_ref() == "$default")
-            });
+        // The integration's answer as JSON only when the selection reads it.
+        let out_json: Option<serde_json::Value> = r
+            .template_selection
+            .as_ref()
+            .and_then(|_| serde_json::from_str(&out).ok());
+        let tpl = pick(
+            &r.templates,
+            r.template_selection.as_ref(),
+            out_json.as_ref().or(json),
+            status,
+        );
         let body = match tpl {
-            Some((_, tpl)) => render(tpl, &out, &ctx, stage)?,
+            Some(tpl) => render(tpl, &out, &ctx, stage)?,
             None => out,
         };
         Ok(Integrated {
@@ -981,6 +948,24 @@ fn authorizer_event(
         out.insert("stageVariables".into(), serde_json::json!(stage_variables));
     }
     serde_json::to_vec(&serde_json::Value::Object(out)).unwrap_or_default()
+}
+
+/// The template a selection expression picks (evaluated over `json` and the status), else the
+/// `$default` one.
+fn pick<'a>(
+    templates: &'a [(Box<str>, super::CompiledTemplate)],
+    selection: Option<&super::Selection>,
+    json: Option<&serde_json::Value>,
+    status: u16,
+) -> Option<&'a super::CompiledTemplate> {
+    let key = match selection {
+        Some(s) => s.select(json, status),
+        None => None,
+    };
+    key.as_deref()
+        .and_then(|k| templates.iter().find(|(t, _)| t.as_ref() == k))
+        .or_else(|| templates.iter().find(|(t, _)| t.as_ref() == "$default"))
+        .map(|(_, tpl)| tpl)
 }
 
 /// `$context` of a WebSocket mapping template.
